@@ -1,0 +1,117 @@
+/* flow.h -- TCP flow table and per-direction reassembly (RFC 9293).
+ *
+ * Flows are keyed by the bidirectional 5-tuple. The client is the side that
+ * sent the first SYN; when the capture starts mid-connection the port map
+ * (server ports) and then "lower port is the server" decide. Each direction
+ * is reassembled to in-order bytes: out-of-order segments are held (capped),
+ * retransmissions and overlaps resolved first-copy-wins, sequence numbers
+ * compared wrap-aware on 64-bit stream offsets, and holes that cannot be
+ * filled are reported as gaps with their length, never glued over.
+ * Packet time is the only clock (expiry included). */
+#ifndef OSRCA_FLOW_H
+#define OSRCA_FLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture/decode.h"
+#include "capture/stats.h"
+
+enum flow_dir { FLOW_C2S = 0, FLOW_S2C = 1 };
+
+/* Application protocol of a flow, from the port map and nDPI. */
+enum flow_app { FLOW_APP_UNKNOWN = 0, FLOW_APP_HTTP, FLOW_APP_AMQP, FLOW_APP_OTHER };
+
+/* Connection events; also OR-ed as bits (1u << ev) into flow.events. */
+enum flow_event {
+    FLOW_EV_SYN = 0,        /* first SYN seen (connection attempt) */
+    FLOW_EV_ESTABLISHED,    /* SYN, SYN-ACK seen */
+    FLOW_EV_REFUSED,        /* SYN answered by RST: nothing listening */
+    FLOW_EV_UNANSWERED,     /* SYN(s) never answered before expiry / end */
+    FLOW_EV_RESET,          /* RST after data or establishment */
+    FLOW_EV_CLOSED,         /* FIN seen in both directions */
+    FLOW_EV_MIDSTREAM,      /* joined without a handshake */
+    FLOW_EV_COUNT
+};
+
+const char *flow_event_name(enum flow_event ev);
+const char *flow_app_name(enum flow_app app);
+
+struct flow_endpoint {
+    char addr[46]; /* numeric text: "10.0.0.5", "fe80::1" */
+    uint16_t port;
+};
+
+struct flow {
+    uint64_t id;                    /* 1, 2, ... in order of creation */
+    int family;                     /* 4 or 6 */
+    struct flow_endpoint cli, srv;  /* client = connection initiator */
+    int dir_from_handshake;         /* 1: client known from SYN; 0: heuristic */
+    enum flow_app app;
+    char app_name[32];              /* nDPI's name, or from the port map */
+    uint64_t pkts[2], bytes[2];     /* frames and frame bytes (wire length) per dir */
+    uint64_t payload[2];            /* TCP payload bytes per dir (incl. retransmits) */
+    uint64_t delivered[2];          /* in-order bytes handed to the consumer */
+    uint64_t gaps[2], gap_bytes[2];
+    uint64_t first_us, last_us;
+    uint32_t events;                /* bit (1u << enum flow_event) */
+    uint32_t anomalies;             /* count of anomalies on this flow */
+    void *user;                     /* the consumer's state; freed by it in cb.end */
+};
+
+/* Consumer callbacks. Spans die with the call. All may be NULL. */
+struct flow_cb {
+    void *ctx;
+    /* A flow was created (before any data). */
+    void (*open)(void *ctx, struct flow *f, uint64_t ts_us);
+    /* In-order bytes of one direction. */
+    void (*data)(void *ctx, struct flow *f, int dir, const uint8_t *p, size_t n, uint64_t ts_us);
+    /* len bytes of direction dir are missing (lost, not captured, or dropped
+     * at a memcap); data resumes after them. */
+    void (*gap)(void *ctx, struct flow *f, int dir, uint64_t len, uint64_t ts_us);
+    /* A connection event. */
+    void (*event)(void *ctx, struct flow *f, enum flow_event ev, uint64_t ts_us);
+    /* The flow is leaving the table (closed and drained, idle, evicted, or
+     * end of input); f is freed after this returns. */
+    void (*end)(void *ctx, struct flow *f, uint64_t ts_us);
+};
+
+/* A server port the capture layer should know (from rules/services.yaml). */
+struct flow_port {
+    uint16_t port;
+    enum flow_app app;
+    const char *name; /* e.g. "nova-api"; for flow lines only */
+};
+
+struct flow_cfg {
+    size_t max_flows;            /* table capacity; oldest idle evicted beyond */
+    size_t max_ooo_per_flow;     /* buffered out-of-order bytes per direction */
+    size_t max_ooo_total;        /* memcap of all buffered bytes */
+    uint64_t idle_timeout_us;    /* established flow with no packets */
+    uint64_t syn_timeout_us;     /* unanswered SYN */
+    uint64_t closed_timeout_us;  /* after FIN/FIN or RST */
+    const struct flow_port *ports; /* server port map; may be NULL */
+    size_t nports;
+    int use_ndpi;                /* classify with nDPI too */
+};
+
+void flow_defaults(struct flow_cfg *cfg);
+
+struct flow_table;
+
+/* Returns NULL on allocation failure (start-up). stats must outlive it. */
+struct flow_table *flow_table_new(const struct flow_cfg *cfg, struct stats *st,
+                                  const struct flow_cb *cb);
+/* Ends every flow (cb.end) then frees; NULL accepted. */
+void flow_table_free(struct flow_table *ft);
+
+/* Feed one decoded packet. Non-TCP packets are counted and ignored. */
+void flow_packet(struct flow_table *ft, const struct pkt *pkt);
+/* Expire flows idle at packet time now_us (called as time advances; cheap). */
+void flow_expire(struct flow_table *ft, uint64_t now_us);
+/* End of input: report unanswered SYNs, flush, end every flow. */
+void flow_flush(struct flow_table *ft, uint64_t now_us);
+
+size_t flow_count(const struct flow_table *ft);
+
+#endif

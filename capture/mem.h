@@ -1,0 +1,36 @@
+/* mem.h -- accounted allocation: per-subsystem pools with a memcap.
+ *
+ * At the cap an allocation returns NULL and counts a failure; the caller
+ * degrades (drops that stream's state, reports a gap) and carries on. Only
+ * start-up code may treat NULL as fatal. */
+#ifndef OSRCA_MEM_H
+#define OSRCA_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mem_pool {
+    const char *name; /* static string, e.g. "reasm" */
+    size_t cap;       /* 0 = unlimited */
+    size_t used;
+    size_t peak;
+    uint64_t fails; /* allocations refused at the cap or by malloc */
+};
+
+/* Initialise a pool; name must outlive it. */
+void mem_pool_init(struct mem_pool *pool, const char *name, size_t cap);
+
+/* Allocate n bytes charged to pool (pool may be NULL: unaccounted).
+ * Returns NULL at the cap or on malloc failure; fails is incremented. */
+void *mem_alloc(struct mem_pool *pool, size_t n);
+void *mem_calloc(struct mem_pool *pool, size_t n);
+/* Resize p from old_n to new_n bytes; on failure p is untouched, NULL returned. */
+void *mem_realloc(struct mem_pool *pool, void *p, size_t old_n, size_t new_n);
+/* Release p (NULL accepted), which was charged n bytes. */
+void mem_free(struct mem_pool *pool, void *p, size_t n);
+
+/* Fault injection for fuzzing: when set, each accounted allocation fails
+ * with probability 1/every (0 disables). Deterministic PRNG, seedable. */
+void mem_fail_every(unsigned every, uint32_t seed);
+
+#endif

@@ -1,0 +1,119 @@
+/* event.c -- the plain event record: construction, strings, UUIDs. */
+#include "parsers/event.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct event *event_new(struct mem_pool *pool)
+{
+    struct event *ev = mem_calloc(pool, sizeof(*ev));
+    if (!ev)
+        return NULL;
+    arena_init(&ev->arena, pool, 1024);
+    ev->timeout_s = -1;
+    ev->expiration_ms = -1;
+    ev->ending = 1;
+    return ev;
+}
+
+void event_free(struct event *ev)
+{
+    if (!ev)
+        return;
+    struct mem_pool *pool = ev->arena.pool;
+    arena_reset(&ev->arena);
+    mem_free(pool, ev, sizeof(*ev));
+}
+
+char *event_str(struct event *ev, const void *p, size_t n)
+{
+    return arena_strndup(&ev->arena, p, n);
+}
+
+char *event_cstr(struct event *ev, const char *s)
+{
+    return arena_strdup(&ev->arena, s);
+}
+
+static int is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+int event_is_uuid(const char *p, size_t n)
+{
+    if (n == 32) {
+        for (size_t i = 0; i < 32; i++)
+            if (!is_hex(p[i]))
+                return 0;
+        return 1;
+    }
+    if (n != 36)
+        return 0;
+    for (size_t i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (p[i] != '-')
+                return 0;
+        } else if (!is_hex(p[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int event_add_uuid(struct event *ev, const char *id, size_t n, enum ev_res res)
+{
+    char norm[37];
+    if (!event_is_uuid(id, n))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        norm[i] = (c >= 'A' && c <= 'F') ? (char)(c + 32) : c;
+    }
+    norm[n] = '\0';
+    for (size_t i = 0; i < ev->nuuids; i++) {
+        if (strcmp(ev->uuids[i].id, norm) == 0) {
+            if (ev->uuids[i].res == EV_RES_UNKNOWN)
+                ev->uuids[i].res = (uint8_t)res;
+            return 0;
+        }
+    }
+    if (ev->nuuids >= EV_MAX_UUIDS)
+        return -1;
+    memcpy(ev->uuids[ev->nuuids].id, norm, n + 1);
+    ev->uuids[ev->nuuids].res = (uint8_t)res;
+    ev->nuuids++;
+    return 0;
+}
+
+const char *event_kind_name(enum ev_kind k)
+{
+    static const char *const names[EV_KIND_COUNT] = {
+        "http_request", "http_response", "rpc_call", "rpc_cast", "rpc_reply",
+        "notification", "amqp_return", "amqp_close", "amqp_blocked", "conn",
+    };
+    return (unsigned)k < EV_KIND_COUNT ? names[k] : "unknown";
+}
+
+const char *event_verb_name(enum ev_verb v)
+{
+    switch (v) {
+    case EV_VERB_PUBLISH:
+        return "publish";
+    case EV_VERB_DELIVER:
+        return "deliver";
+    case EV_VERB_GET:
+        return "get";
+    default:
+        return "";
+    }
+}
+
+const char *event_res_name(enum ev_res r)
+{
+    static const char *const names[EV_RES_COUNT] = {
+        "unknown", "instance", "image",    "flavor",   "port",    "network",
+        "volume",  "attachment", "provider", "consumer", "project", "user",
+    };
+    return (unsigned)r < EV_RES_COUNT ? names[r] : "unknown";
+}

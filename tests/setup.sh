@@ -1,0 +1,36 @@
+#!/bin/sh
+# setup.sh -- make sure the build dependencies are installed (Debian 12).
+# As root, missing packages are installed with apt-get; otherwise the exact
+# command to run is printed and the script fails.
+set -u
+missing=""
+need_pkg() { # pkg-config module, Debian package
+    pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"
+}
+command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+command -v cc >/dev/null 2>&1 || missing="$missing gcc"
+command -v make >/dev/null 2>&1 || missing="$missing make"
+if command -v pkg-config >/dev/null 2>&1; then
+    need_pkg libpcap libpcap-dev
+    need_pkg libndpi libndpi-dev
+    need_pkg jansson libjansson-dev
+    need_pkg libpcre2-8 libpcre2-dev
+    need_pkg yaml-0.1 libyaml-dev
+    need_pkg check check
+    need_pkg zlib zlib1g-dev
+else
+    missing="$missing libpcap-dev libndpi-dev libjansson-dev libpcre2-dev libyaml-dev check zlib1g-dev"
+fi
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null || { echo "setup: apt-get update failed" >&2; exit 1; }
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+        { echo "setup: apt-get install$missing failed" >&2; exit 1; }
+    exit 0
+fi
+echo "setup: missing build dependencies. Install them with:" >&2
+echo "  sudo apt-get install$missing" >&2
+exit 1
