@@ -1,0 +1,418 @@
+/* main.c -- the osrca command line: flows, messages, analyze, chains, rules.
+ *
+ * Exit codes: 0 success; 1 the input was damaged (corrupt or truncated
+ * capture: results up to the damage were printed); 2 usage or environment
+ * error (bad option, unreadable file, bad rules). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "capture/source.h"
+#include "capture/stats.h"
+#include "cli/cmd_flows.h"
+#include "cli/out_dot.h"
+#include "cli/out_event.h"
+#include "cli/out_json.h"
+#include "cli/out_text.h"
+#include "cli/pipeline.h"
+#include "rca/rca.h"
+#include "rca/report.h"
+#include "rca/rules_load.h"
+
+#define OSRCA_VERSION "0.1.0"
+
+enum fmt { FMT_TEXT, FMT_JSON, FMT_DOT };
+
+struct opts {
+    const char *cmd;
+    const char *file;
+    const char *iface;
+    const char *bpf;
+    const char *rules;
+    enum fmt fmt;
+    int stats;
+    int snaplen;
+    const char *request_id;
+    const char *resource;
+};
+
+static void usage(FILE *f)
+{
+    fputs("usage: osrca <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  analyze FILE.pcap   one verdict per failed operation, with its root cause\n"
+          "  chains FILE.pcap    every operation's chain (--request-id ID, --resource UUID)\n"
+          "  messages FILE.pcap  every decoded REST/RPC message, one per line\n"
+          "  flows FILE.pcap     every TCP connection, one per line\n"
+          "  rules check DIR     validate a rules directory\n"
+          "  version             print the version\n"
+          "\n"
+          "options:\n"
+          "  -i IFACE            read a live interface instead of a file\n"
+          "  -f BPF              capture filter\n"
+          "  --rules DIR         rules directory (default: $OSRCA_RULES, ./rules, or the\n"
+          "                      rules/ directory beside the executable's build folder)\n"
+          "  --format text|json|dot   output format (analyze, chains); --json = --format json\n"
+          "  --stats             print counters and diagnostics at the end (stderr for text)\n"
+          "  --snaplen N         live capture snap length (default 262144)\n"
+          "\n"
+          "exit status: 0 ok, 1 damaged input (results so far printed), 2 usage/environment error\n",
+          f);
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    static const struct option lo[] = {
+        {"rules", required_argument, NULL, 'R'},   {"format", required_argument, NULL, 'F'},
+        {"json", no_argument, NULL, 'J'},          {"stats", no_argument, NULL, 'S'},
+        {"snaplen", required_argument, NULL, 's'}, {"request-id", required_argument, NULL, 'q'},
+        {"resource", required_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "i:f:r:s:hJ", lo, NULL)) != -1) {
+        switch (c) {
+        case 'i':
+            o->iface = optarg;
+            break;
+        case 'f':
+            o->bpf = optarg;
+            break;
+        case 'r':
+            o->file = optarg;
+            break;
+        case 'R':
+            o->rules = optarg;
+            break;
+        case 'F':
+            if (strcmp(optarg, "text") == 0)
+                o->fmt = FMT_TEXT;
+            else if (strcmp(optarg, "json") == 0)
+                o->fmt = FMT_JSON;
+            else if (strcmp(optarg, "dot") == 0)
+                o->fmt = FMT_DOT;
+            else {
+                fprintf(stderr, "osrca: --format %s: expected text, json or dot\n", optarg);
+                return -1;
+            }
+            break;
+        case 'J':
+            o->fmt = FMT_JSON;
+            break;
+        case 'S':
+            o->stats = 1;
+            break;
+        case 's': {
+            char *end;
+            errno = 0;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (errno || *end || v < 64 || v > 262144) {
+                fprintf(stderr, "osrca: --snaplen %s: expected 64..262144\n", optarg);
+                return -1;
+            }
+            o->snaplen = (int)v;
+            break;
+        }
+        case 'q':
+            o->request_id = optarg;
+            break;
+        case 'u':
+            o->resource = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            return -1;
+        }
+    }
+    if (optind < argc && !o->file)
+        o->file = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "osrca: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (!o->file && !o->iface) {
+        fprintf(stderr, "osrca %s: a capture file or -i IFACE is required\n", o->cmd);
+        return -1;
+    }
+    if (o->file && o->iface) {
+        fprintf(stderr, "osrca %s: give a file or -i IFACE, not both\n", o->cmd);
+        return -1;
+    }
+    return 0;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* --rules, else $OSRCA_RULES, else ./rules, else <exe dir>/../rules. */
+static const char *find_rules(const char *given, char *buf, size_t len)
+{
+    if (given)
+        return given;
+    const char *env = getenv("OSRCA_RULES");
+    if (env && *env)
+        return env;
+    if (is_dir("rules"))
+        return "rules";
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(buf, len, "%s/../rules", exe);
+            if (is_dir(buf))
+                return buf;
+        }
+    }
+    return "rules";
+}
+
+static struct rules *load_rules(const char *given, struct stats *st)
+{
+    char buf[PATH_MAX + 16], err[512];
+    const char *dir = find_rules(given, buf, sizeof(buf));
+    struct rules *r = rules_load_dir(dir, st, err, sizeof(err));
+    if (!r)
+        fprintf(stderr, "osrca: rules: %s\n", err);
+    return r;
+}
+
+static void print_stats(FILE *f, const struct stats *st)
+{
+    const char *names[STATS_MAX_COUNTERS + 1];
+    uint64_t vals[STATS_MAX_COUNTERS + 1];
+    size_t n = stats_list(st, names, vals, STATS_MAX_COUNTERS + 1);
+    fputs("-- stats --\n", f);
+    for (size_t i = 0; i < n; i++)
+        if (vals[i])
+            fprintf(f, "%-40s %" PRIu64 "\n", names[i], vals[i]);
+    size_t nd = stats_diag_count(st);
+    for (size_t i = 0; i < nd; i++) {
+        const char *counter;
+        uint64_t ts;
+        const char *msg = stats_diag_msg(st, i, &counter, &ts);
+        char t[40];
+        out_time(ts, t, sizeof(t));
+        fprintf(f, "diag %s %s: %s\n", ts ? t : "-", counter, msg);
+    }
+}
+
+/* ---- one run of the pipeline over a source ---- */
+
+struct run {
+    const struct opts *o;
+    struct stats *st;
+    struct rca *rca;
+    struct pipeline *pl;
+    uint64_t messages;
+};
+
+static void on_message(void *ctx, struct event *ev)
+{
+    struct run *r = ctx;
+    r->messages++;
+    if (r->o->fmt == FMT_JSON) {
+        json_t *j = out_event_json(ev);
+        if (j) {
+            json_object_set_new(j, "type", json_string("message"));
+            json_dumpf(j, stdout, JSON_COMPACT | JSON_SORT_KEYS);
+            fputc('\n', stdout);
+            json_decref(j);
+        }
+    } else {
+        out_event_text(stdout, ev);
+        fputc('\n', stdout);
+    }
+    event_free(ev);
+}
+
+static void on_event_rca(void *ctx, struct event *ev)
+{
+    struct run *r = ctx;
+    r->messages++;
+    rca_event(r->rca, ev);
+}
+
+static void on_tick(void *ctx, uint64_t now)
+{
+    struct run *r = ctx;
+    if (r->rca)
+        rca_tick(r->rca, now);
+}
+
+static void on_report(void *ctx, const struct report *rep)
+{
+    const struct run *r = ctx;
+    switch (r->o->fmt) {
+    case FMT_JSON:
+        out_json_report(stdout, rep);
+        break;
+    case FMT_DOT:
+        out_dot_report(stdout, rep);
+        break;
+    default:
+        out_text_report(stdout, rep);
+        break;
+    }
+}
+
+static void on_packet(void *ctx, int linktype, const uint8_t *data, uint32_t caplen,
+                      uint32_t wirelen, uint64_t ts_us)
+{
+    struct run *r = ctx;
+    pipeline_packet(r->pl, linktype, data, caplen, wirelen, ts_us);
+}
+
+static int cmd_run(int argc, char **argv, int analyze)
+{
+    struct opts o = {0};
+    o.cmd = argv[0];
+    o.snaplen = 262144;
+    if (parse_opts(argc, argv, &o) < 0) {
+        usage(stderr);
+        return 2;
+    }
+    struct stats *st = stats_new();
+    struct rules *rules = st ? load_rules(o.rules, st) : NULL;
+    if (!rules) {
+        stats_free(st);
+        return 2;
+    }
+    struct run r = {&o, st, NULL, NULL, 0};
+    int rc = 2;
+    struct source *src = NULL;
+    if (analyze) {
+        struct rca_cfg rc_cfg;
+        rca_defaults(&rc_cfg);
+        if (strcmp(o.cmd, "chains") == 0) {
+            rc_cfg.keep_ok = 1;
+            rc_cfg.only_request_id = o.request_id;
+            rc_cfg.only_resource = o.resource;
+        }
+        r.rca = rca_new(&rc_cfg, rules, st, on_report, &r);
+        if (!r.rca) {
+            fprintf(stderr, "osrca: out of memory\n");
+            goto out;
+        }
+    }
+    struct pipeline_cfg pc;
+    pipeline_defaults(&pc);
+    r.pl = pipeline_new(&pc, rules_svcmap(rules), st, analyze ? on_event_rca : on_message,
+                        on_tick, &r);
+    if (!r.pl) {
+        fprintf(stderr, "osrca: out of memory\n");
+        goto out;
+    }
+    struct source_cfg sc;
+    source_defaults(&sc);
+    sc.file = o.file;
+    sc.iface = o.iface;
+    sc.bpf = o.bpf;
+    sc.snaplen = o.snaplen;
+    char err[512];
+    src = source_open(&sc, err, sizeof(err));
+    if (!src) {
+        fprintf(stderr, "osrca: %s\n", err);
+        goto out;
+    }
+    int srs = source_run(src, on_packet, &r, err, sizeof(err));
+    rc = 0;
+    if (srs < 0) {
+        fprintf(stderr, "osrca: %s (results up to this point follow)\n", err);
+        rc = 1;
+    }
+    pipeline_finish(r.pl);
+    if (r.rca)
+        rca_flush(r.rca, pipeline_last_ts(r.pl));
+    if (r.rca && o.fmt == FMT_JSON) {
+        struct rca_summary s;
+        rca_get_summary(r.rca, &s);
+        out_json_summary(stdout, &s, st);
+    } else if (r.rca && o.fmt == FMT_TEXT) {
+        struct rca_summary s;
+        rca_get_summary(r.rca, &s);
+        printf("-- %" PRIu64 " operations, %" PRIu64 " failed, %" PRIu64 " ok, %" PRIu64
+               " background chains, %" PRIu64 " messages --\n",
+               s.operations, s.failed, s.ok, s.background, r.messages);
+    }
+    if (o.stats)
+        print_stats(o.fmt == FMT_TEXT ? stdout : stderr, st);
+out:
+    source_free(src);
+    pipeline_free(r.pl);
+    rca_free(r.rca);
+    rules_free(rules);
+    stats_free(st);
+    fflush(stdout);
+    return rc;
+}
+
+static void print_rule_error(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", msg);
+}
+
+static int cmd_rules(int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[1], "check") != 0) {
+        fputs("usage: osrca rules check DIR\n", stderr);
+        return 2;
+    }
+    int n = rules_check_dir(argv[2], print_rule_error, NULL);
+    if (n < 0) {
+        fprintf(stderr, "osrca: rules: cannot read directory %s\n", argv[2]);
+        return 2;
+    }
+    if (n > 0) {
+        fprintf(stderr, "osrca: rules: %d error%s in %s\n", n, n == 1 ? "" : "s", argv[2]);
+        return 2;
+    }
+    printf("%s: ok\n", argv[2]);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    argc--;
+    argv++;
+    if (strcmp(cmd, "analyze") == 0 || strcmp(cmd, "chains") == 0)
+        return cmd_run(argc, argv, 1);
+    if (strcmp(cmd, "messages") == 0)
+        return cmd_run(argc, argv, 0);
+    if (strcmp(cmd, "flows") == 0)
+        return cmd_flows(argc, argv);
+    if (strcmp(cmd, "rules") == 0)
+        return cmd_rules(argc, argv);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("osrca %s\n", OSRCA_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "osrca: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

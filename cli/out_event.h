@@ -1,0 +1,24 @@
+/* out_event.h -- render one event (a decoded message) as a text line or a
+ * JSON object. Used by `osrca messages` and by the chain trees of reports.
+ * The JSON schema is documented in README.md ("messages --json"). */
+#ifndef OSRCA_OUT_EVENT_H
+#define OSRCA_OUT_EVENT_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "parsers/event.h"
+
+/* "2026-11-22T08:26:59.123456Z" into buf (>= 28 bytes). */
+void out_time(uint64_t ts_us, char *buf, size_t len);
+
+/* One line, no trailing newline: time, seq, kind, sender -> receiver, and
+ * the message summary. */
+void out_event_text(FILE *f, const struct event *ev);
+/* The summary part only (method+path / status / rpc method / event type ...). */
+void out_event_summary(FILE *f, const struct event *ev);
+/* A new JSON object (caller json_decref's it); NULL on allocation failure. */
+json_t *out_event_json(const struct event *ev);
+
+#endif
