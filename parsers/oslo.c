@@ -1,0 +1,1488 @@
+/* oslo.c -- oslo.messaging over AMQP 0-9-1: body decoding (envelope 2.0 /
+ * 1.0, calls, casts, replies with remote failures, notifications) and the
+ * connection-ownership knowledge of oslo_amqp_ops (PROTOCOLS.md §1.6, §2;
+ * oslo.messaging _drivers/common.py serialize_msg / serialize_remote_exception,
+ * amqpdriver.py, notify/notifier.py; kombu compression.py). See oslo.h.
+ *
+ * Bodies are decoded with jansson: the outer envelope, the inner message
+ * (a JSON string inside the envelope) and a failure (a JSON string inside
+ * the reply): three decodes at most, each of a length already capped. Every
+ * decoded tree is scrubbed of secrets (redact.h plus the oslo specifics
+ * below) before a single string is copied into an event. */
+#include "parsers/oslo.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "parsers/redact.h"
+
+void oslo_defaults(struct oslo_cfg *cfg)
+{
+    cfg->max_envelope = 4 * 1024 * 1024;
+    cfg->max_inflated = 4 * 1024 * 1024;
+    cfg->max_traceback = 4096;
+    cfg->max_message = 2048;
+    cfg->max_uuid_nodes = 4096;
+    cfg->max_calls = 4096;
+    cfg->max_reply_qs = 1024;
+    cfg->call_ttl_us = 3600ULL * 1000000ULL;
+    cfg->reply_q_ttl_us = 24ULL * 3600ULL * 1000000ULL;
+    amqp_defaults(&cfg->amqp);
+}
+
+static void bump(struct stats *st, const char *name)
+{
+    if (st)
+        stats_add(st, name, 1);
+}
+
+/* ---- small string helpers ------------------------------------------- */
+
+static int has_prefix(const char *s, size_t n, const char *lit)
+{
+    size_t m = strlen(lit);
+    return n >= m && memcmp(s, lit, m) == 0;
+}
+
+static int has_suffix(const char *s, size_t n, const char *lit)
+{
+    size_t m = strlen(lit);
+    return n >= m && memcmp(s + n - m, lit, m) == 0;
+}
+
+/* Copy at most cap bytes of [s, s+n) into ev (cut on a UTF-8 character
+ * boundary), then mask any secret left in the text. */
+static const char *ev_text(struct event *ev, const char *s, size_t n, size_t cap)
+{
+    if (!s)
+        return NULL;
+    if (n > cap) {
+        n = cap;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    char *c = event_str(ev, s, n);
+    if (c)
+        redact_text(c);
+    return c;
+}
+
+#define ID_CAP 255
+
+static const char *ev_jstr(struct event *ev, json_t *v, size_t cap)
+{
+    if (!json_is_string(v))
+        return NULL;
+    return ev_text(ev, json_string_value(v), json_string_length(v), cap);
+}
+
+static const char *ev_member(struct event *ev, json_t *o, const char *k, size_t cap)
+{
+    return ev_jstr(ev, json_object_get(o, k), cap);
+}
+
+/* First member of object o whose key ends with suffix (".data", ".name"). */
+static json_t *member_suffix(json_t *o, const char *suffix)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(o))
+        return NULL;
+    json_object_foreach(o, k, v) {
+        if (has_suffix(k, strlen(k), suffix))
+            return v;
+    }
+    return NULL;
+}
+
+/* ---- resource UUIDs -------------------------------------------------- */
+
+struct ucand {
+    const char *s;
+    size_t n;
+    uint8_t res;
+};
+
+struct ucoll {
+    struct ucand c[64];
+    size_t n;
+    size_t budget;
+};
+
+static enum ev_res res_of_word(const char *w, size_t n)
+{
+    static const struct {
+        const char *w;
+        enum ev_res r;
+    } map[] = {
+        {"instance", EV_RES_INSTANCE},   {"server", EV_RES_INSTANCE},
+        {"image", EV_RES_IMAGE},         {"image_ref", EV_RES_IMAGE},
+        {"flavor", EV_RES_FLAVOR},       {"port", EV_RES_PORT},
+        {"network", EV_RES_NETWORK},     {"net", EV_RES_NETWORK},
+        {"volume", EV_RES_VOLUME},       {"boot_volume", EV_RES_VOLUME},
+        {"attachment", EV_RES_ATTACHMENT}, {"project", EV_RES_PROJECT},
+        {"tenant", EV_RES_PROJECT},      {"user", EV_RES_USER},
+        {"resource_provider", EV_RES_PROVIDER}, {"provider", EV_RES_PROVIDER},
+        {"rp", EV_RES_PROVIDER},         {"compute_node", EV_RES_PROVIDER},
+        {"consumer", EV_RES_CONSUMER},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strlen(map[i].w) == n && memcmp(map[i].w, w, n) == 0)
+            return map[i].r;
+    return EV_RES_UNKNOWN;
+}
+
+/* What an object's "*.name" (nova_object.name, versioned_object.name) says
+ * its uuid/id member names. */
+static enum ev_res res_of_objname(const char *s)
+{
+    size_t n = strlen(s);
+    if (strcmp(s, "Instance") == 0 ||
+        (has_prefix(s, n, "Instance") && has_suffix(s, n, "Payload")))
+        return EV_RES_INSTANCE;
+    if (has_prefix(s, n, "ImageMeta"))
+        return EV_RES_IMAGE;
+    if (has_prefix(s, n, "Flavor"))
+        return EV_RES_FLAVOR;
+    if (strcmp(s, "ComputeNode") == 0)
+        return EV_RES_PROVIDER;
+    if (strcmp(s, "Volume") == 0 || strcmp(s, "VolumeAttachment") == 0)
+        return strcmp(s, "Volume") == 0 ? EV_RES_VOLUME : EV_RES_ATTACHMENT;
+    if (strcmp(s, "Port") == 0)
+        return EV_RES_PORT;
+    if (strcmp(s, "Network") == 0)
+        return EV_RES_NETWORK;
+    return EV_RES_UNKNOWN;
+}
+
+/* Resource named by key k holding a UUID; -1 when the key does not name an
+ * id at all. ctx is what the enclosing object is. */
+static int res_of_key(const char *k, enum ev_res ctx)
+{
+    size_t n = strlen(k);
+    if (strcmp(k, "uuid") == 0 || strcmp(k, "id") == 0)
+        return ctx;
+    if (strcmp(k, "message_id") == 0 || strcmp(k, "request_id") == 0 ||
+        strcmp(k, "global_request_id") == 0 || strcmp(k, "msg_id") == 0)
+        return -1;
+    if (strcmp(k, "image_ref") == 0 || strcmp(k, "base_image_ref") == 0)
+        return EV_RES_IMAGE;
+    static const char *const sfx[] = {"_uuids", "_ids", "_uuid", "_id"};
+    for (size_t i = 0; i < 4; i++) {
+        if (has_suffix(k, n, sfx[i]) && n > strlen(sfx[i]))
+            return res_of_word(k, n - strlen(sfx[i]));
+    }
+    return -1;
+}
+
+static void ucoll_add(struct ucoll *u, const char *s, size_t n, int res)
+{
+    if (u->n >= sizeof(u->c) / sizeof(u->c[0]) || !event_is_uuid(s, n))
+        return;
+    u->c[u->n].s = s;
+    u->c[u->n].n = n;
+    u->c[u->n].res = (uint8_t)res;
+    u->n++;
+}
+
+static void uwalk(struct ucoll *u, json_t *v, enum ev_res ctx, unsigned depth)
+{
+    if (depth > 32 || u->budget == 0)
+        return;
+    u->budget--;
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            if (u->budget == 0)
+                return;
+            if (json_is_object(x) || json_is_array(x))
+                uwalk(u, x, ctx, depth + 1);
+        }
+        return;
+    }
+    if (!json_is_object(v))
+        return;
+    enum ev_res objres = ctx;
+    json_t *nm = member_suffix(v, ".name");
+    if (json_is_string(nm))
+        objres = res_of_objname(json_string_value(nm));
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x) {
+        if (u->budget == 0)
+            return;
+        u->budget--;
+        size_t kn = strlen(k);
+        if (k[0] == '_')
+            continue; /* oslo internals and _context_* */
+        if (json_is_string(x)) {
+            int r = res_of_key(k, objres);
+            if (r >= 0)
+                ucoll_add(u, json_string_value(x), json_string_length(x), r);
+        } else if (json_is_array(x)) {
+            int r = -1;
+            if (has_suffix(k, kn, "_uuids") || has_suffix(k, kn, "_ids"))
+                r = res_of_key(k, EV_RES_UNKNOWN);
+            size_t i;
+            json_t *e;
+            json_array_foreach(x, i, e) {
+                if (u->budget == 0)
+                    return;
+                if (json_is_string(e)) {
+                    u->budget--;
+                    if (r >= 0)
+                        ucoll_add(u, json_string_value(e), json_string_length(e), r);
+                } else if (json_is_object(e) || json_is_array(e)) {
+                    uwalk(u, e, res_of_word(k, kn), depth + 1);
+                }
+            }
+        } else if (json_is_object(x)) {
+            enum ev_res sub = has_suffix(k, kn, ".data") ? objres : res_of_word(k, kn);
+            uwalk(u, x, sub, depth + 1);
+        }
+    }
+}
+
+static int res_rank(uint8_t r)
+{
+    static const int rank[EV_RES_COUNT] = {
+        [EV_RES_INSTANCE] = 0, [EV_RES_IMAGE] = 1,    [EV_RES_VOLUME] = 2,
+        [EV_RES_PORT] = 3,     [EV_RES_NETWORK] = 4,  [EV_RES_ATTACHMENT] = 5,
+        [EV_RES_FLAVOR] = 6,   [EV_RES_CONSUMER] = 7, [EV_RES_PROVIDER] = 8,
+        [EV_RES_UNKNOWN] = 9,  [EV_RES_PROJECT] = 10, [EV_RES_USER] = 11,
+    };
+    return r < EV_RES_COUNT ? rank[r] : 9;
+}
+
+/* Add collected UUIDs to ev, most useful resources first. */
+static void ucoll_flush(struct ucoll *u, struct event *ev)
+{
+    for (int rank = 0; rank <= 11; rank++)
+        for (size_t i = 0; i < u->n; i++)
+            if (res_rank(u->c[i].res) == rank)
+                event_add_uuid(ev, u->c[i].s, u->c[i].n, (enum ev_res)u->c[i].res);
+}
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* Message text without the remote traceback oslo appends to re-raised
+ * exceptions ("msg\nTraceback (most recent call last):..."). */
+static const char *ev_message(struct event *ev, const char *s, size_t n, size_t cap)
+{
+    static const char tb[] = "\nTraceback (most recent call last)";
+    const char *cut = NULL;
+    if (n >= sizeof(tb) - 1)
+        cut = memmem(s, n, tb, sizeof(tb) - 1);
+    if (cut) {
+        n = (size_t)(cut - s);
+        while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+            n--;
+    }
+    return ev_text(ev, s, n, cap);
+}
+
+/* Join the tb list of a remote failure into ev->traceback, capped. */
+static void set_traceback_list(struct event *ev, json_t *tb, size_t cap)
+{
+    size_t i, total = 0;
+    json_t *x;
+    if (!json_is_array(tb))
+        return;
+    json_array_foreach(tb, i, x) {
+        if (json_is_string(x))
+            total += json_string_length(x);
+        if (total >= cap)
+            break;
+    }
+    if (total > cap)
+        total = cap;
+    char *buf = arena_alloc(&ev->arena, total + 1);
+    if (!buf)
+        return;
+    size_t w = 0;
+    json_array_foreach(tb, i, x) {
+        if (!json_is_string(x))
+            continue;
+        size_t n = json_string_length(x);
+        if (n > total - w)
+            n = total - w;
+        memcpy(buf + w, json_string_value(x), n);
+        w += n;
+        if (w >= total)
+            break;
+    }
+    while (w > 0 && ((unsigned char)buf[w - 1] & 0xC0) == 0x80 && w == total)
+        w--; /* do not end inside a UTF-8 sequence */
+    buf[w] = '\0';
+    redact_text(buf);
+    ev->traceback = buf;
+}
+
+static void set_failure_obj(struct event *ev, json_t *f, const struct oslo_cfg *cfg,
+                            struct ucoll *u)
+{
+    ev->error_class = ev_member(ev, f, "class", ID_CAP);
+    ev->error_module = ev_member(ev, f, "module", ID_CAP);
+    json_t *m = json_object_get(f, "message");
+    if (json_is_string(m))
+        ev->error_message =
+            ev_message(ev, json_string_value(m), json_string_length(m), cfg->max_message);
+    set_traceback_list(ev, json_object_get(f, "tb"), cfg->max_traceback);
+    json_t *kw = json_object_get(f, "kwargs");
+    if (json_is_object(kw))
+        uwalk(u, kw, EV_RES_UNKNOWN, 0);
+}
+
+/* Value of 'key' in a Python dict repr ("{'class': 'X', 'message': "it's"}"):
+ * span of the quoted text, escapes left as they are. */
+static int pyrepr_get(const char *s, size_t n, const char *key, const char **v, size_t *vn)
+{
+    char pat[64];
+    int pl = snprintf(pat, sizeof(pat), "'%s': ", key);
+    if (pl <= 0 || (size_t)pl >= sizeof(pat))
+        return 0;
+    const char *p = memmem(s, n, pat, (size_t)pl);
+    if (!p)
+        return 0;
+    p += pl;
+    const char *end = s + n;
+    if (p >= end || (*p != '\'' && *p != '"'))
+        return 0;
+    char q = *p++;
+    const char *st = p;
+    while (p < end && *p != q) {
+        if (*p == '\\' && p + 1 < end)
+            p++;
+        p++;
+    }
+    if (p >= end)
+        return 0;
+    *v = st;
+    *vn = (size_t)(p - st);
+    return 1;
+}
+
+static int looks_like_name(const char *s, size_t n)
+{
+    if (n == 0 || n > 128)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Exception text as legacy payloads carry it: a dict repr
+ * "{'class': 'X', 'message': '...'}", a call repr "X('msg')", a bare class
+ * name, or plain text. Fills only what ev still lacks. */
+static void set_exc_text(struct event *ev, const char *s, size_t n, const struct oslo_cfg *cfg)
+{
+    const char *v;
+    size_t vn;
+    if (n == 0)
+        return;
+    if (s[0] == '{') {
+        if (!ev->error_class && pyrepr_get(s, n, "class", &v, &vn))
+            ev->error_class = ev_text(ev, v, vn, ID_CAP);
+        if (!ev->error_message && pyrepr_get(s, n, "message", &v, &vn))
+            ev->error_message = ev_message(ev, v, vn, cfg->max_message);
+        return;
+    }
+    const char *par = memchr(s, '(', n);
+    if (par && par > s && s[n - 1] == ')' && looks_like_name(s, (size_t)(par - s))) {
+        if (!ev->error_class)
+            ev->error_class = ev_text(ev, s, (size_t)(par - s), ID_CAP);
+        const char *a = par + 1;
+        size_t an = (size_t)(s + n - 1 - a);
+        if (an >= 2 && (a[0] == '\'' || a[0] == '"') && a[an - 1] == a[0]) {
+            a++;
+            an -= 2;
+        }
+        if (!ev->error_message && an)
+            ev->error_message = ev_message(ev, a, an, cfg->max_message);
+        return;
+    }
+    if (looks_like_name(s, n)) {
+        if (!ev->error_class)
+            ev->error_class = ev_text(ev, s, n, ID_CAP);
+        return;
+    }
+    if (!ev->error_message)
+        ev->error_message = ev_message(ev, s, n, cfg->max_message);
+}
+
+/* A versioned ExceptionPayload's data (or NULL): o itself when it has an
+ * "exception" string, else the "*.data" of o. */
+static json_t *exc_payload_data(json_t *o)
+{
+    if (!json_is_object(o))
+        return NULL;
+    if (json_is_string(json_object_get(o, "exception")))
+        return o;
+    json_t *d = member_suffix(o, ".data");
+    if (json_is_object(d) && json_is_string(json_object_get(d, "exception")))
+        return d;
+    return NULL;
+}
+
+/* Exception info of a notification payload: versioned (payload
+ * nova_object.data itself an ExceptionPayload, or its fault / reason /
+ * exception member one) and legacy (exception / reason / message as text
+ * or dict). */
+static void set_payload_error(struct event *ev, json_t *payload, const struct oslo_cfg *cfg)
+{
+    static const char *const vkeys[] = {"fault", "reason", "exception"};
+    static const char *const lkeys[] = {"exception", "reason", "message", "exception_message"};
+    if (!json_is_object(payload))
+        return;
+    json_t *d = member_suffix(payload, ".data");
+    json_t *fd = exc_payload_data(d);
+    for (size_t i = 0; i < 3 && !fd && json_is_object(d); i++)
+        fd = exc_payload_data(json_object_get(d, vkeys[i]));
+    if (fd) {
+        ev->error_class = ev_member(ev, fd, "exception", ID_CAP);
+        ev->error_module = ev_member(ev, fd, "module_name", ID_CAP);
+        json_t *m = json_object_get(fd, "exception_message");
+        if (json_is_string(m))
+            ev->error_message =
+                ev_message(ev, json_string_value(m), json_string_length(m), cfg->max_message);
+        ev->traceback = ev_member(ev, fd, "traceback", cfg->max_traceback);
+        return;
+    }
+    for (size_t i = 0; i < 4; i++) {
+        json_t *e = json_object_get(payload, lkeys[i]);
+        if (json_is_string(e)) {
+            set_exc_text(ev, json_string_value(e), json_string_length(e), cfg);
+        } else if (json_is_object(e)) {
+            if (!ev->error_class)
+                ev->error_class = ev_member(ev, e, "class", ID_CAP);
+            json_t *m = json_object_get(e, "message");
+            if (json_is_string(m) && !ev->error_message)
+                ev->error_message =
+                    ev_message(ev, json_string_value(m), json_string_length(m), cfg->max_message);
+        }
+    }
+}
+
+/* ---- decoding -------------------------------------------------------- */
+
+/* Remove the oslo secrets redact.h does not know by name, then everything
+ * redact_json knows. Returns the number of values removed. */
+static size_t scrub(json_t *o)
+{
+    size_t n = 0;
+    if (json_object_get(o, "_context_auth_token")) {
+        json_object_del(o, "_context_auth_token");
+        n++;
+    }
+    json_t *ti = json_object_get(o, "_context_trace_info");
+    if (json_is_object(ti) && json_object_get(ti, "hmac_key")) {
+        json_object_del(ti, "hmac_key");
+        n++;
+    }
+    return n + redact_json(o);
+}
+
+static void set_context(struct event *ev, json_t *o)
+{
+    ev->request_id = ev_member(ev, o, "_context_request_id", ID_CAP);
+    ev->global_request_id = ev_member(ev, o, "_context_global_request_id", ID_CAP);
+    ev->ctx_user = ev_member(ev, o, "_context_user_id", ID_CAP);
+    if (!ev->ctx_user)
+        ev->ctx_user = ev_member(ev, o, "_context_user", ID_CAP);
+    ev->ctx_project = ev_member(ev, o, "_context_project_id", ID_CAP);
+    if (!ev->ctx_project)
+        ev->ctx_project = ev_member(ev, o, "_context_project", ID_CAP);
+    if (!ev->ctx_project)
+        ev->ctx_project = ev_member(ev, o, "_context_tenant", ID_CAP);
+}
+
+static void decode_inner(struct event *ev, json_t *o, const struct oslo_cfg *cfg,
+                         struct stats *st)
+{
+    struct ucoll u;
+    u.n = 0;
+    u.budget = cfg->max_uuid_nodes;
+    json_t *failure_tree = NULL;
+
+    /* the failure is a JSON string: decode it before the text scrub can
+     * touch it, then scrub its own tree */
+    json_t *fs = json_object_get(o, "failure");
+    if (json_is_string(fs) && json_string_length(fs) > 0) {
+        json_error_t je;
+        failure_tree =
+            json_loadb(json_string_value(fs), json_string_length(fs), JSON_ALLOW_NUL, &je);
+        if (failure_tree && !json_is_object(failure_tree)) {
+            json_decref(failure_tree);
+            failure_tree = NULL;
+        }
+        if (!failure_tree)
+            bump(st, "oslo.failure_bad_json");
+        else
+            scrub(failure_tree);
+    }
+    if (scrub(o))
+        bump(st, "oslo.secrets_dropped");
+
+    set_context(ev, o);
+    int is_notif = json_is_string(json_object_get(o, "event_type")) &&
+                   json_is_string(json_object_get(o, "publisher_id"));
+    json_t *method = json_object_get(o, "method");
+    json_t *msgid = json_object_get(o, "_msg_id");
+    ev->unique_id = ev_member(ev, o, "_unique_id", ID_CAP);
+
+    if (is_notif) {
+        ev->kind = EV_NOTIFICATION;
+        ev->publisher_id = ev_member(ev, o, "publisher_id", ID_CAP);
+        ev->event_type = ev_member(ev, o, "event_type", ID_CAP);
+        ev->priority = ev_member(ev, o, "priority", ID_CAP);
+        const char *mid = ev_member(ev, o, "message_id", ID_CAP);
+        if (mid)
+            ev->unique_id = mid;
+        json_t *payload = json_object_get(o, "payload");
+        set_payload_error(ev, payload, cfg);
+        uwalk(&u, payload, EV_RES_UNKNOWN, 0);
+    } else if (json_is_string(method)) {
+        ev->kind = json_is_string(msgid) ? EV_RPC_CALL : EV_RPC_CAST;
+        ev->rpc_method = ev_jstr(ev, method, ID_CAP);
+        ev->rpc_namespace = ev_member(ev, o, "namespace", ID_CAP);
+        ev->rpc_version = ev_member(ev, o, "version", ID_CAP);
+        ev->msg_id = ev_jstr(ev, msgid, ID_CAP);
+        ev->reply_q = ev_member(ev, o, "_reply_q", ID_CAP);
+        json_t *to = json_object_get(o, "_timeout");
+        if (json_is_number(to)) {
+            double t = json_number_value(to);
+            ev->timeout_s = (t >= 0 && t < 2147483647.0) ? (int)t : -1;
+        }
+        uwalk(&u, json_object_get(o, "args"), EV_RES_UNKNOWN, 0);
+    } else if (json_is_string(msgid) &&
+               (json_object_get(o, "result") || json_object_get(o, "failure") ||
+                json_object_get(o, "ending"))) {
+        ev->kind = EV_RPC_REPLY;
+        ev->msg_id = ev_jstr(ev, msgid, ID_CAP);
+        json_t *end = json_object_get(o, "ending");
+        ev->ending = end ? json_is_true(end) : 1;
+        json_t *f = json_object_get(o, "failure");
+        if (f && !json_is_null(f)) {
+            ev->failure = 1;
+            if (failure_tree)
+                set_failure_obj(ev, failure_tree, cfg, &u);
+            else if (json_is_object(f))
+                set_failure_obj(ev, f, cfg, &u);
+            else if (json_is_string(f))
+                ev->error_message =
+                    ev_message(ev, json_string_value(f), json_string_length(f), cfg->max_message);
+        }
+        uwalk(&u, json_object_get(o, "result"), EV_RES_UNKNOWN, 0);
+    } else {
+        bump(st, "oslo.unknown_shape");
+        ev->flags |= EV_F_BAD_BODY;
+    }
+    ucoll_flush(&u, ev);
+    json_decref(failure_tree);
+}
+
+int oslo_decode(struct event *ev, const uint8_t *p, size_t n, const struct oslo_cfg *cfg,
+                struct stats *st)
+{
+    struct oslo_cfg defcfg;
+    if (!cfg) {
+        oslo_defaults(&defcfg);
+        cfg = &defcfg;
+    }
+    if (n > cfg->max_envelope) {
+        bump(st, "oslo.envelope_too_big");
+        ev->flags |= EV_F_BAD_BODY | EV_F_BODY_TRUNC;
+        return -1;
+    }
+    if (n == 0 || !p) {
+        ev->flags |= EV_F_BAD_BODY;
+        bump(st, "oslo.empty_body");
+        return -1;
+    }
+    json_error_t je;
+    json_t *outer = json_loadb((const char *)p, n, JSON_ALLOW_NUL, &je);
+    json_t *inner = NULL;
+    int rc = -1;
+    if (!json_is_object(outer)) {
+        bump(st, "oslo.bad_json");
+        goto out;
+    }
+    json_t *om = json_object_get(outer, "oslo.message");
+    if (om) {
+        json_t *ov = json_object_get(outer, "oslo.version");
+        const char *vs = json_is_string(ov) ? json_string_value(ov) : "";
+        if (!(vs[0] == '2' && (vs[1] == '\0' || vs[1] == '.')))
+            bump(st, "oslo.bad_version");
+        if (!json_is_string(om) || json_string_length(om) > cfg->max_envelope) {
+            bump(st, "oslo.bad_envelope");
+            goto out;
+        }
+        inner = json_loadb(json_string_value(om), json_string_length(om), JSON_ALLOW_NUL, &je);
+        if (!json_is_object(inner)) {
+            bump(st, "oslo.bad_json");
+            goto out;
+        }
+        decode_inner(ev, inner, cfg, st);
+    } else {
+        decode_inner(ev, outer, cfg, st); /* bare 1.0 message */
+    }
+    rc = 0;
+out:
+    if (rc)
+        ev->flags |= EV_F_BAD_BODY;
+    json_decref(inner);
+    json_decref(outer);
+    return rc;
+}
+
+uint8_t *oslo_inflate(struct mem_pool *pool, const uint8_t *p, size_t n, size_t max,
+                      size_t *out_n, size_t *cap)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (inflateInit2(&zs, 15 + 32) != Z_OK) /* zlib or gzip wrapper */
+        return NULL;
+    size_t bcap = 16384;
+    if (bcap > max)
+        bcap = max ? max : 1;
+    uint8_t *buf = mem_alloc(pool, bcap);
+    size_t w = 0;
+    int zr = Z_OK;
+    if (!buf)
+        goto fail;
+    zs.next_in = (Bytef *)(uintptr_t)p;
+    zs.avail_in = (uInt)(n > 0x7fffffff ? 0x7fffffff : n);
+    for (;;) {
+        if (w == bcap) {
+            if (bcap >= max)
+                goto fail; /* output over the cap */
+            size_t ncap = bcap * 2 > max ? max : bcap * 2;
+            uint8_t *nb = mem_realloc(pool, buf, bcap, ncap);
+            if (!nb)
+                goto fail;
+            buf = nb;
+            bcap = ncap;
+        }
+        zs.next_out = buf + w;
+        zs.avail_out = (uInt)(bcap - w);
+        zr = inflate(&zs, Z_NO_FLUSH);
+        w = bcap - zs.avail_out;
+        if (zr == Z_STREAM_END)
+            break;
+        if (zr != Z_OK && zr != Z_BUF_ERROR)
+            goto fail;
+        if (zr == Z_BUF_ERROR && zs.avail_in == 0)
+            goto fail; /* truncated stream */
+    }
+    inflateEnd(&zs);
+    *out_n = w;
+    *cap = bcap;
+    return buf;
+fail:
+    inflateEnd(&zs);
+    mem_free(pool, buf, bcap);
+    return NULL;
+}
+
+void oslo_split_target(const char *key, size_t n, struct span *topic, struct span *server)
+{
+    const char *dot = memchr(key, '.', n);
+    topic->p = (const uint8_t *)key;
+    if (!dot) {
+        topic->n = n;
+        server->p = (const uint8_t *)key + n;
+        server->n = 0;
+        return;
+    }
+    topic->n = (size_t)(dot - key);
+    server->p = (const uint8_t *)dot + 1;
+    server->n = n - topic->n - 1;
+}
+
+/* ---- protocol-wide knowledge: connections, reply queues, calls -------- */
+
+/* Confidence of what we believe about a connection's owner. */
+enum {
+    OWN_NONE = 0,
+    OWN_NAME_GUESS = 1, /* connection_name binary, no rule matched */
+    OWN_INFERRED = 3,   /* reply queue / msg_id inference */
+    OWN_TOPIC = 4,      /* consumed topic, routing key, notification publisher */
+    OWN_CONN_NAME = 5,  /* connection_name matched a rule */
+};
+
+#define SVC_MAX 64
+#define HOST_MAX 64
+#define KEY_MAX 72
+#define WAYS 8 /* set-associative tables: a key lives in one of 8 slots */
+
+struct owner {
+    char svc[SVC_MAX];
+    char host[HOST_MAX];
+    int conf;
+};
+
+/* Common head of table entries. */
+struct ent_hdr {
+    char key[KEY_MAX];
+    uint64_t ts; /* last use, packet time */
+    uint8_t used;
+};
+
+struct call_ent {
+    struct ent_hdr h; /* key: _msg_id */
+    uint64_t caller_flow;
+    struct owner callee;
+    char method[64];
+};
+
+struct rq_ent {
+    struct ent_hdr h; /* key: reply_<hex> */
+    uint64_t caller_flow;
+    struct owner caller;
+};
+
+struct consumer {
+    char tag[64];
+    char queue[128];
+};
+
+#define MAX_CONSUMERS 32
+
+struct oconn;
+
+enum {
+    G_CALLS = 0,
+    G_CASTS,
+    G_REPLIES,
+    G_NOTIFS,
+    G_RETURNS,
+    G_CLOSES,
+    G_BLOCKED,
+    G_PAIRED,
+    G_CALL_EVICT,
+    G_RQ_EVICT,
+    G_NOMEM,
+    G_COMPRESSED,
+    G_INFLATE_FAIL,
+    G_COMPRESS_UNSUP,
+    G_OWNER_LEARNED,
+    G_NOT_OSLO,
+    G_COUNT
+};
+
+static const char *const g_names[G_COUNT] = {
+    "oslo.calls",          "oslo.casts",          "oslo.replies",
+    "oslo.notifications",  "oslo.returns",        "oslo.closes",
+    "oslo.blocked",        "oslo.replies_paired", "oslo.calls_evicted",
+    "oslo.reply_queues_evicted", "oslo.nomem",    "oslo.compressed",
+    "oslo.inflate_failed", "oslo.compression_unsupported", "oslo.owners_learned",
+    "oslo.not_oslo",
+};
+
+struct oslo_global {
+    struct app_env env;
+    struct oslo_cfg cfg;
+    struct call_ent *calls;
+    size_t ncalls; /* power of two */
+    struct rq_ent *rqs;
+    size_t nrqs; /* power of two */
+    struct oconn *conns;
+    uint64_t *c[G_COUNT];
+    uint64_t local[G_COUNT];
+};
+
+struct oconn {
+    struct oslo_global *g;
+    struct mem_pool *pool;
+    struct oconn *prev, *next;
+    uint64_t flow_id;
+    char cli_addr[46], srv_addr[46];
+    uint16_t cli_port, srv_port;
+    struct amqp *a;
+    struct owner own;
+    struct consumer cons[MAX_CONSUMERS];
+    size_t ncons, cons_next;
+    char pending_queue[128]; /* Basic.Consume with a broker-chosen tag */
+    char proc[128]; /* "<binary>:<pid>" of the Start-Ok connection_name */
+};
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t p = WAYS;
+    while (p < n && p < ((size_t)1 << 30))
+        p <<= 1;
+    return p;
+}
+
+static uint32_t hash_key(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 16777619u;
+    return h;
+}
+
+static void copy_cstr(char *dst, size_t cap, const char *s, size_t n)
+{
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+static int key_eq(const char *stored, const char *k, size_t n)
+{
+    return strlen(stored) == n && memcmp(stored, k, n) == 0;
+}
+
+static int ent_live(const struct ent_hdr *h, uint64_t now, uint64_t ttl)
+{
+    return h->used && !(now > h->ts && now - h->ts > ttl);
+}
+
+/* Entry of key [k, k+n) in a set-associative table of cap entries of size
+ * esz (each starting with struct ent_hdr). With create, a missing key takes
+ * an empty or expired slot of its set, else the oldest (eviction counted).
+ * NULL when absent (or, with create, when the key is too long). */
+static void *tab_lookup(void *tab, size_t esz, size_t cap, const char *k, size_t n, uint64_t now,
+                        uint64_t ttl, int create, uint64_t *evict)
+{
+    uint32_t h = hash_key(k, n);
+    struct ent_hdr *victim = NULL;
+    int victim_live = 1;
+    for (size_t w = 0; w < WAYS; w++) {
+        struct ent_hdr *e = (struct ent_hdr *)((char *)tab + ((h + w) & (cap - 1)) * esz);
+        int live = ent_live(e, now, ttl);
+        if (live && key_eq(e->key, k, n))
+            return e;
+        if (!live) {
+            if (victim_live) {
+                victim = e;
+                victim_live = 0;
+            }
+        } else if (victim_live && (!victim || e->ts < victim->ts)) {
+            victim = e;
+        }
+    }
+    if (!create || n >= KEY_MAX || !victim)
+        return NULL;
+    if (victim_live)
+        (*evict)++;
+    memset(victim, 0, esz);
+    victim->used = 1;
+    victim->ts = now;
+    copy_cstr(victim->key, KEY_MAX, k, n);
+    return victim;
+}
+
+static struct call_ent *call_get(struct oslo_global *g, const char *k, size_t n, uint64_t now,
+                                 int create)
+{
+    if (!g->calls || !k)
+        return NULL;
+    return tab_lookup(g->calls, sizeof(*g->calls), g->ncalls, k, n, now, g->cfg.call_ttl_us,
+                      create, g->c[G_CALL_EVICT]);
+}
+
+static struct rq_ent *rq_get(struct oslo_global *g, const char *k, size_t n, uint64_t now,
+                             int create)
+{
+    if (!g->rqs || !k)
+        return NULL;
+    return tab_lookup(g->rqs, sizeof(*g->rqs), g->nrqs, k, n, now, g->cfg.reply_q_ttl_us,
+                      create, g->c[G_RQ_EVICT]);
+}
+
+static struct oconn *conn_by_flow(struct oslo_global *g, uint64_t flow)
+{
+    for (struct oconn *c = g->conns; c; c = c->next)
+        if (c->flow_id == flow)
+            return c;
+    return NULL;
+}
+
+/* What is known of c's owner: its own knowledge or, when better, that of
+ * another connection of the same process (same "<binary>:<pid>" prefix of
+ * connection_name: oslo opens several connections per process). */
+static struct owner eff_owner(const struct oconn *c)
+{
+    struct owner o = c->own;
+    if (!c->proc[0] || !c->g)
+        return o;
+    for (const struct oconn *x = c->g->conns; x; x = x->next)
+        if (x != c && x->own.conf > o.conf && strcmp(x->proc, c->proc) == 0)
+            o = x->own;
+    return o;
+}
+
+/* Learn that svc (on host, may be NULL/"") is behind o with confidence conf. */
+static void owner_set(struct oslo_global *g, struct owner *o, const char *svc, const char *host,
+                      int conf)
+{
+    if (!svc || !svc[0])
+        return;
+    if (conf > o->conf) {
+        if (strcmp(o->svc, svc) != 0)
+            o->host[0] = '\0';
+        if (o->conf == OWN_NONE && g)
+            (*g->c[G_OWNER_LEARNED])++;
+        copy_cstr(o->svc, SVC_MAX, svc, strlen(svc));
+        o->conf = conf;
+    }
+    if (host && host[0] && !o->host[0] && strcmp(o->svc, svc) == 0)
+        copy_cstr(o->host, HOST_MAX, host, strlen(host));
+}
+
+/* The best knowledge of who owns reply queue e: the table entry or, when
+ * better, the current owner of the connection that published its calls. */
+static struct owner rq_owner(struct oslo_global *g, const struct rq_ent *e)
+{
+    struct owner o = e->caller;
+    if (e->caller_flow) {
+        struct oconn *c = conn_by_flow(g, e->caller_flow);
+        if (c) {
+            struct owner co = eff_owner(c);
+            if (co.conf > o.conf)
+                o = co;
+        }
+    }
+    return o;
+}
+
+/* Learn from a queue name a connection consumes or gets deliveries from. */
+static void learn_queue(struct oconn *c, const char *q, size_t n, uint64_t now)
+{
+    struct oslo_global *g = c->g;
+    const struct svcmap *map = g->env.map;
+    char buf[256], host[HOST_MAX];
+    if (n == 0)
+        return;
+    copy_cstr(buf, sizeof(buf), q, n);
+    if (has_prefix(q, n, "reply_")) {
+        struct rq_ent *e = rq_get(g, q, n, now, 1);
+        if (!e)
+            return;
+        e->h.ts = now;
+        struct owner o = rq_owner(g, e);
+        if (o.conf > OWN_NONE) {
+            int conf = o.conf < OWN_INFERRED ? o.conf : OWN_INFERRED;
+            owner_set(g, &c->own, o.svc, o.host, conf);
+        } else {
+            struct owner co = eff_owner(c);
+            if (co.conf > OWN_NONE)
+                e->caller = co; /* the consumer of reply_X is the caller */
+        }
+        return;
+    }
+    /* <topic>_fanout_<hex> or <topic>_fanout */
+    char *f = strstr(buf, "_fanout");
+    if (f && (f[7] == '\0' || f[7] == '_'))
+        *f = '\0';
+    const char *svc = map ? svcmap_topic(map, buf, host, sizeof(host)) : NULL;
+    if (svc)
+        owner_set(g, &c->own, svc, host, OWN_TOPIC);
+}
+
+/* ---- events ---------------------------------------------------------- */
+
+static void peer_set(struct event *ev, struct ev_peer *p, const char *addr, uint16_t port,
+                     const struct owner *o)
+{
+    snprintf(p->addr, sizeof(p->addr), "%s", addr);
+    p->port = port;
+    if (!o) {
+        p->service = event_cstr(ev, "rabbitmq");
+        return;
+    }
+    if (o->conf > OWN_NONE) {
+        p->service = event_cstr(ev, o->svc);
+        if (o->host[0])
+            p->host = event_cstr(ev, o->host);
+    }
+}
+
+/* src/dst of a message travelling in dir: the client side is o (the
+ * connection's owner, when known), the broker side is "rabbitmq". */
+static void peers_set(struct oconn *c, struct event *ev, int dir, const struct owner *o)
+{
+    if (dir == AMQP_DIR_C2S) {
+        peer_set(ev, &ev->src, c->cli_addr, c->cli_port, o);
+        peer_set(ev, &ev->dst, c->srv_addr, c->srv_port, NULL);
+    } else {
+        peer_set(ev, &ev->src, c->srv_addr, c->srv_port, NULL);
+        peer_set(ev, &ev->dst, c->cli_addr, c->cli_port, o);
+    }
+}
+
+static int64_t parse_ms(struct span s)
+{
+    if (s.n == 0 || s.n > 18)
+        return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        if (s.p[i] < '0' || s.p[i] > '9')
+            return -1;
+        v = v * 10 + (s.p[i] - '0');
+    }
+    return v;
+}
+
+/* RabbitMQ reply texts start with the code name: "NOT_FOUND - no queue". */
+static void set_reply_error(struct event *ev, struct span text)
+{
+    size_t k = 0;
+    while (k < text.n && ((text.p[k] >= 'A' && text.p[k] <= 'Z') || text.p[k] == '_'))
+        k++;
+    if (k > 0)
+        ev->error_class = event_str(ev, text.p, k);
+    ev->reply_text = ev_text(ev, (const char *)text.p, text.n, ID_CAP);
+    ev->error_message = ev->reply_text;
+}
+
+static void emit(struct oconn *c, struct event *ev)
+{
+    struct oslo_global *g = c->g;
+    if (g->env.sink)
+        g->env.sink(g->env.sink_ctx, ev);
+    else
+        event_free(ev);
+}
+
+/* Target fields from exchange and routing key: fanout exchange
+ * "<topic>_fanout"; topic exchange key "topic" or "topic.server". */
+static void set_target(struct oconn *c, struct event *ev, struct span ex, struct span rk)
+{
+    const struct svcmap *map = c->g->env.map;
+    char buf[256], host[HOST_MAX];
+    host[0] = '\0';
+    if (ev->kind == EV_NOTIFICATION) {
+        /* "<topic>.<priority>" */
+        const uint8_t *dot = NULL;
+        for (size_t i = rk.n; i > 0; i--)
+            if (rk.p[i - 1] == '.') {
+                dot = rk.p + i - 1;
+                break;
+            }
+        if (dot)
+            ev->topic = event_str(ev, rk.p, (size_t)(dot - rk.p));
+        return;
+    }
+    if (ev->kind == EV_RPC_REPLY || has_prefix((const char *)rk.p, rk.n, "reply_"))
+        return;
+    if (has_suffix((const char *)ex.p, ex.n, "_fanout")) {
+        ev->fanout = 1;
+        copy_cstr(buf, sizeof(buf), (const char *)ex.p, ex.n - 7);
+        ev->topic = event_cstr(ev, buf);
+        const char *svc = map ? svcmap_topic(map, buf, host, sizeof(host)) : NULL;
+        if (svc)
+            ev->topic_service = event_cstr(ev, svc);
+        return;
+    }
+    if (rk.n == 0)
+        return;
+    struct span topic, server;
+    oslo_split_target((const char *)rk.p, rk.n, &topic, &server);
+    ev->topic = event_str(ev, topic.p, topic.n);
+    if (server.n)
+        ev->target_server = event_str(ev, server.p, server.n);
+    copy_cstr(buf, sizeof(buf), (const char *)rk.p, rk.n);
+    const char *svc = map ? svcmap_topic(map, buf, host, sizeof(host)) : NULL;
+    if (svc) {
+        ev->topic_service = event_cstr(ev, svc);
+        if (host[0] && !ev->target_server)
+            ev->target_server = event_cstr(ev, host);
+    }
+}
+
+static void count_kind(struct oslo_global *g, const struct event *ev)
+{
+    switch (ev->kind) {
+    case EV_RPC_CALL:
+        (*g->c[G_CALLS])++;
+        break;
+    case EV_RPC_CAST:
+        (*g->c[G_CASTS])++;
+        break;
+    case EV_RPC_REPLY:
+        (*g->c[G_REPLIES])++;
+        break;
+    case EV_NOTIFICATION:
+        (*g->c[G_NOTIFS])++;
+        break;
+    default:
+        break;
+    }
+}
+
+/* Decode the body of m into ev (inflating kombu-compressed bodies). */
+static void decode_body(struct oslo_global *g, struct event *ev, const struct amqp_msg *m)
+{
+    struct amqp_field f;
+    const uint8_t *p = m->body.p;
+    size_t n = m->body.n;
+    uint8_t *infl = NULL;
+    size_t infl_n = 0, infl_cap = 0;
+    if (m->props.headers.n &&
+        amqp_table_find(m->props.headers.p, m->props.headers.n, "compression", &f) &&
+        f.tag == 'S' && f.raw.n) {
+        if (span_ieq(f.raw.p, f.raw.n, "application/x-gzip") ||
+            span_ieq(f.raw.p, f.raw.n, "application/x-zlib")) {
+            infl = oslo_inflate(g->env.pool, p, n, g->cfg.max_inflated, &infl_n, &infl_cap);
+            if (!infl) {
+                (*g->c[G_INFLATE_FAIL])++;
+                ev->flags |= EV_F_BAD_BODY;
+                return;
+            }
+            (*g->c[G_COMPRESSED])++;
+            ev->flags |= EV_F_COMPRESSED;
+            p = infl;
+            n = infl_n;
+        } else {
+            (*g->c[G_COMPRESS_UNSUP])++;
+            ev->flags |= EV_F_BAD_BODY;
+            return;
+        }
+    }
+    if (n == 0 || (m->flags & (AMQP_F_BODY_SKIPPED | AMQP_F_NOMEM))) {
+        if (m->body_size)
+            ev->flags |= EV_F_BODY_TRUNC;
+    } else if (oslo_decode(ev, p, n, &g->cfg, g->env.st) != 0) {
+        (*g->c[G_NOT_OSLO])++;
+    }
+    mem_free(g->env.pool, infl, infl_cap);
+}
+
+static void on_content(void *ctx, const struct amqp_msg *m)
+{
+    struct oconn *c = ctx;
+    struct oslo_global *g = c->g;
+    uint64_t now = m->ts_us;
+    struct event *ev = event_new(g->env.ev_pool);
+    if (!ev) {
+        (*g->c[G_NOMEM])++;
+        return;
+    }
+    ev->ts_us = now;
+    ev->flow_id = c->flow_id;
+    ev->channel = m->channel;
+    ev->verb = m->method == AMQP_BASIC_PUBLISH   ? EV_VERB_PUBLISH
+               : m->method == AMQP_BASIC_GET_OK ? EV_VERB_GET
+                                                 : EV_VERB_DELIVER;
+    ev->exchange = event_str(ev, m->exchange.p, m->exchange.n);
+    ev->routing_key = event_str(ev, m->routing_key.p, m->routing_key.n);
+    ev->body_len = m->body_size;
+    if (m->flags & AMQP_F_INCOMPLETE)
+        ev->flags |= EV_F_INCOMPLETE;
+    if (m->flags & (AMQP_F_BODY_SKIPPED | AMQP_F_NOMEM))
+        ev->flags |= EV_F_BODY_TRUNC;
+    if (m->props.flags & AMQP_P_EXPIRATION)
+        ev->expiration_ms = parse_ms(m->props.expiration);
+    ev->kind = has_prefix((const char *)m->routing_key.p, m->routing_key.n, "reply_")
+                   ? EV_RPC_REPLY
+                   : EV_RPC_CAST;
+    decode_body(g, ev, m);
+    count_kind(g, ev);
+    set_target(c, ev, m->exchange, m->routing_key);
+
+    /* who is behind this connection, and what this message teaches */
+    const struct svcmap *map = g->env.map;
+    char host[HOST_MAX];
+    size_t mlen = ev->msg_id ? strlen(ev->msg_id) : 0;
+    if (m->method == AMQP_BASIC_PUBLISH) {
+        if (ev->kind == EV_NOTIFICATION && ev->publisher_id && map) {
+            const char *svc = svcmap_publisher(map, ev->publisher_id, host, sizeof(host));
+            if (svc)
+                owner_set(g, &c->own, svc, host, OWN_TOPIC);
+        } else if (ev->kind == EV_RPC_REPLY && mlen) {
+            struct call_ent *ce = call_get(g, ev->msg_id, mlen, now, 0);
+            if (ce) {
+                (*g->c[G_PAIRED])++;
+                if (ce->callee.conf > OWN_NONE)
+                    owner_set(g, &c->own, ce->callee.svc, ce->callee.host,
+                              ce->callee.conf < OWN_INFERRED ? ce->callee.conf : OWN_INFERRED);
+                if (ce->method[0] && !ev->rpc_method)
+                    ev->rpc_method = event_cstr(ev, ce->method);
+            }
+        } else if (ev->kind == EV_RPC_CALL && mlen) {
+            if (ev->reply_q) {
+                size_t qn = strlen(ev->reply_q);
+                struct rq_ent *e = rq_get(g, ev->reply_q, qn, now, 1);
+                if (e) {
+                    e->h.ts = now;
+                    struct owner o = rq_owner(g, e);
+                    struct owner co = eff_owner(c);
+                    if (co.conf > OWN_NONE && co.conf >= o.conf) {
+                        e->caller = co;
+                        e->caller_flow = c->flow_id;
+                    } else if (o.conf > OWN_NONE) {
+                        owner_set(g, &c->own, o.svc, o.host,
+                                  o.conf < OWN_INFERRED ? o.conf : OWN_INFERRED);
+                        if (!e->caller_flow)
+                            e->caller_flow = c->flow_id;
+                    } else {
+                        e->caller_flow = c->flow_id;
+                    }
+                }
+            }
+            struct call_ent *ce = call_get(g, ev->msg_id, mlen, now, 1);
+            if (ce) {
+                ce->caller_flow = c->flow_id;
+                if (ev->rpc_method)
+                    copy_cstr(ce->method, sizeof(ce->method), ev->rpc_method,
+                              strlen(ev->rpc_method));
+                if (ev->topic_service)
+                    owner_set(NULL, &ce->callee, ev->topic_service, ev->target_server,
+                              OWN_NAME_GUESS);
+            }
+        }
+    } else if (m->method == AMQP_BASIC_DELIVER || m->method == AMQP_BASIC_GET_OK) {
+        if (has_suffix((const char *)m->exchange.p, m->exchange.n, "_fanout"))
+            learn_queue(c, (const char *)m->exchange.p, m->exchange.n, now);
+        else if (ev->kind != EV_NOTIFICATION)
+            learn_queue(c, (const char *)m->routing_key.p, m->routing_key.n, now);
+        if (ev->kind == EV_RPC_CALL && mlen) {
+            struct call_ent *ce = call_get(g, ev->msg_id, mlen, now, 1);
+            struct owner co = eff_owner(c);
+            if (ce && co.conf > OWN_NONE)
+                owner_set(NULL, &ce->callee, co.svc, co.host, co.conf + 1);
+            if (ce && ev->rpc_method && !ce->method[0])
+                copy_cstr(ce->method, sizeof(ce->method), ev->rpc_method, strlen(ev->rpc_method));
+        } else if (ev->kind == EV_RPC_REPLY && mlen) {
+            struct call_ent *ce = call_get(g, ev->msg_id, mlen, now, 0);
+            if (ce && ce->method[0] && !ev->rpc_method)
+                ev->rpc_method = event_cstr(ev, ce->method);
+        }
+    }
+    if (m->method == AMQP_BASIC_RETURN) {
+        ev->kind = EV_AMQP_RETURN;
+        ev->verb = EV_VERB_NONE;
+        ev->reply_code = m->reply_code;
+        ev->reply_text = ev_text(ev, (const char *)m->reply_text.p, m->reply_text.n, ID_CAP);
+        set_reply_error(ev, m->reply_text);
+        (*g->c[G_RETURNS])++;
+    }
+    struct owner eo = eff_owner(c);
+    peers_set(c, ev, m->dir, &eo);
+    emit(c, ev);
+}
+
+static void consumer_add(struct oconn *c, struct span tag, struct span queue)
+{
+    struct consumer *k = NULL;
+    for (size_t i = 0; i < c->ncons; i++)
+        if (key_eq(c->cons[i].tag, (const char *)tag.p, tag.n))
+            k = &c->cons[i];
+    if (!k) {
+        if (c->ncons < MAX_CONSUMERS) {
+            k = &c->cons[c->ncons++];
+        } else {
+            k = &c->cons[c->cons_next];
+            c->cons_next = (c->cons_next + 1) % MAX_CONSUMERS;
+        }
+    }
+    copy_cstr(k->tag, sizeof(k->tag), (const char *)tag.p, tag.n);
+    copy_cstr(k->queue, sizeof(k->queue), (const char *)queue.p, queue.n);
+}
+
+static void on_method(void *ctx, const struct amqp_method *m)
+{
+    struct oconn *c = ctx;
+    struct oslo_global *g = c->g;
+    const struct svcmap *map = g->env.map;
+    switch (m->method) {
+    case AMQP_CONNECTION_START_OK:
+        if (m->connection_name.n) {
+            char name[256];
+            copy_cstr(name, sizeof(name), (const char *)m->connection_name.p,
+                      m->connection_name.n);
+            char *last = strrchr(name, ':');
+            if (last && last != name)
+                copy_cstr(c->proc, sizeof(c->proc), name, (size_t)(last - name));
+            const char *svc = map ? svcmap_conn_name(map, name) : NULL;
+            if (svc) {
+                owner_set(g, &c->own, svc, NULL, OWN_CONN_NAME);
+            } else {
+                char *colon = strchr(name, ':');
+                if (colon)
+                    *colon = '\0';
+                owner_set(g, &c->own, name, NULL, OWN_NAME_GUESS);
+            }
+        }
+        return; /* the login and the response are not kept */
+    case AMQP_BASIC_CONSUME:
+        if (m->consumer_tag.n)
+            consumer_add(c, m->consumer_tag, m->queue);
+        else
+            copy_cstr(c->pending_queue, sizeof(c->pending_queue), (const char *)m->queue.p,
+                      m->queue.n);
+        learn_queue(c, (const char *)m->queue.p, m->queue.n, m->ts_us);
+        return;
+    case AMQP_BASIC_CONSUME_OK:
+        if (c->pending_queue[0] && m->consumer_tag.n) {
+            struct span q = {(const uint8_t *)c->pending_queue, strlen(c->pending_queue)};
+            consumer_add(c, m->consumer_tag, q);
+            c->pending_queue[0] = '\0';
+        }
+        return;
+    case AMQP_CONNECTION_CLOSE:
+    case AMQP_CHANNEL_CLOSE:
+    case AMQP_CONNECTION_BLOCKED: {
+        int blocked = m->method == AMQP_CONNECTION_BLOCKED;
+        if (!blocked && (m->reply_code == 0 || m->reply_code == 200))
+            return;
+        struct event *ev = event_new(g->env.ev_pool);
+        if (!ev) {
+            (*g->c[G_NOMEM])++;
+            return;
+        }
+        ev->kind = blocked ? EV_AMQP_BLOCKED : EV_AMQP_CLOSE;
+        ev->ts_us = m->ts_us;
+        ev->flow_id = c->flow_id;
+        ev->channel = m->channel;
+        if (blocked) {
+            ev->reply_text = ev_text(ev, (const char *)m->reply_text.p, m->reply_text.n, ID_CAP);
+            (*g->c[G_BLOCKED])++;
+        } else {
+            ev->reply_code = m->reply_code;
+            set_reply_error(ev, m->reply_text);
+            (*g->c[G_CLOSES])++;
+        }
+        struct owner eo = eff_owner(c);
+        peers_set(c, ev, m->dir, &eo);
+        emit(c, ev);
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+/* ---- app_parser_ops -------------------------------------------------- */
+
+void *oslo_global_new_cfg(const struct app_env *env, const struct oslo_cfg *cfg)
+{
+    struct oslo_global *g = mem_calloc(env->pool, sizeof(*g));
+    if (!g)
+        return NULL;
+    g->env = *env;
+    if (cfg)
+        g->cfg = *cfg;
+    else
+        oslo_defaults(&g->cfg);
+    g->ncalls = pow2_at_least(g->cfg.max_calls);
+    g->nrqs = pow2_at_least(g->cfg.max_reply_qs);
+    g->calls = mem_calloc(env->pool, g->ncalls * sizeof(*g->calls));
+    g->rqs = mem_calloc(env->pool, g->nrqs * sizeof(*g->rqs));
+    if (!g->calls || !g->rqs) {
+        mem_free(env->pool, g->calls, g->ncalls * sizeof(*g->calls));
+        mem_free(env->pool, g->rqs, g->nrqs * sizeof(*g->rqs));
+        mem_free(env->pool, g, sizeof(*g));
+        return NULL;
+    }
+    for (int i = 0; i < G_COUNT; i++)
+        g->c[i] = env->st ? stats_counter(env->st, g_names[i]) : &g->local[i];
+    return g;
+}
+
+static void *ops_global_new(const struct app_env *env)
+{
+    return oslo_global_new_cfg(env, NULL);
+}
+
+static void ops_global_free(void *gp)
+{
+    struct oslo_global *g = gp;
+    if (!g)
+        return;
+    /* connections still open are the wiring's to end; unlink them */
+    for (struct oconn *c = g->conns; c; c = c->next)
+        c->g = NULL;
+    mem_free(g->env.pool, g->calls, g->ncalls * sizeof(*g->calls));
+    mem_free(g->env.pool, g->rqs, g->nrqs * sizeof(*g->rqs));
+    mem_free(g->env.pool, g, sizeof(*g));
+}
+
+static void *ops_conn_new(void *gp, const struct app_env *env, const struct app_conn_info *ci)
+{
+    struct oslo_global *g = gp;
+    (void)env;
+    if (!g)
+        return NULL;
+    struct oconn *c = mem_calloc(g->env.pool, sizeof(*c));
+    if (!c) {
+        (*g->c[G_NOMEM])++;
+        return NULL;
+    }
+    c->g = g;
+    c->pool = g->env.pool;
+    c->flow_id = ci ? ci->flow_id : 0;
+    if (ci) {
+        snprintf(c->cli_addr, sizeof(c->cli_addr), "%s", ci->cli_addr ? ci->cli_addr : "");
+        snprintf(c->srv_addr, sizeof(c->srv_addr), "%s", ci->srv_addr ? ci->srv_addr : "");
+        c->cli_port = ci->cli_port;
+        c->srv_port = ci->srv_port;
+    }
+    c->a = amqp_new(&g->cfg.amqp, g->env.pool, g->env.st, on_content, on_method, c);
+    if (!c->a) {
+        (*g->c[G_NOMEM])++;
+        mem_free(g->env.pool, c, sizeof(*c));
+        return NULL;
+    }
+    c->next = g->conns;
+    if (g->conns)
+        g->conns->prev = c;
+    g->conns = c;
+    return c;
+}
+
+static struct parse_result ops_feed(void *cp, int dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+    struct oconn *c = cp;
+    if (!c->g) {
+        struct parse_result r = {PARSE_OK, n, 0, 0};
+        return r;
+    }
+    return amqp_feed(c->a, dir, p, n, ts);
+}
+
+static void ops_gap(void *cp, int dir, uint64_t len, uint64_t ts)
+{
+    struct oconn *c = cp;
+    amqp_gap(c->a, dir, len, ts);
+}
+
+static void ops_end(void *cp, uint64_t ts)
+{
+    struct oconn *c = cp;
+    if (!c)
+        return;
+    if (c->g) {
+        amqp_end(c->a, ts);
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            c->g->conns = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+    }
+    amqp_free(c->a);
+    mem_free(c->pool, c, sizeof(*c));
+}
+
+const struct app_parser_ops oslo_amqp_ops = {
+    .name = "amqp",
+    .global_new = ops_global_new,
+    .global_free = ops_global_free,
+    .conn_new = ops_conn_new,
+    .feed = ops_feed,
+    .gap = ops_gap,
+    .end = ops_end,
+};

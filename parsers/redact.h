@@ -1,0 +1,54 @@
+/* redact.h -- secret scrubbing shared by the HTTP/REST and AMQP/oslo parsers
+ * (PROTOCOLS.md §3.2 "Secrets in HTTP", §2 `_context_auth_token`).
+ *
+ * Secrets are dropped before anything is stored: credential headers,
+ * password / secret / adminPass / admin_password / user_data / auth-token
+ * keys in JSON, token and password query parameters, keystone's "Could not
+ * find token: <token>" text, and Fernet tokens (`gAAAAA` + base64url)
+ * anywhere in text. Stateless helpers, no allocation except jansson's own. */
+#ifndef OSRCA_REDACT_H
+#define OSRCA_REDACT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* What replaces a masked secret in text. */
+#define REDACT_MASK "***"
+
+/* Nesting beyond which redact_json empties a container (never recursing
+ * deeper; callers should cap nesting before decoding anyway). */
+#define REDACT_MAX_DEPTH 64
+
+/* 1 if a header / field called [name, name+n) carries a credential
+ * (X-Auth-Token, X-Subject-Token, X-Service-Token, Authorization,
+ * Proxy-Authorization, Cookie, Set-Cookie, X-Storage-Token, X-Auth-Key),
+ * case-insensitive; else 0. */
+int redact_header_is_secret(const char *name, size_t n);
+
+/* 1 if a JSON key (or oslo context field, AMQP table key) names a secret:
+ * anything containing "password"/"passwd"/"secret", adminPass, user_data,
+ * auth_token, _context_auth_token, private_key, credential blob, ...
+ * Case-insensitive. "token" is not included (see redact_json). */
+int redact_key_is_secret(const char *key);
+
+/* Remove secrets from v in place, recursively: members whose key is secret
+ * are deleted; a "token" member is deleted when it is a string and loses its
+ * "id" when it is an object (keystone token auth); every string value is
+ * passed through redact_text. Containers deeper than REDACT_MAX_DEPTH are
+ * emptied. v may be NULL. Returns the number of values removed or masked. */
+size_t redact_json(json_t *v);
+
+/* Mask secrets in the NUL-terminated string s in place: Fernet tokens,
+ * the token after "Could not find token:", and the value after a secret
+ * name followed by ':' or '=' ("X-Auth-Token: abc", "'password': 'x'").
+ * Every secret becomes REDACT_MASK (or as many '*' when shorter), so the
+ * string never grows. Returns the new length. s may be NULL (returns 0). */
+size_t redact_text(char *s);
+
+/* Copy the query string [q, q+n) to out (cap bytes, always NUL-terminated
+ * when cap > 0) with the values of secret parameters (names containing
+ * token, password, passwd, secret, or signature/sig) replaced by
+ * REDACT_MASK, then redact_text applied. Returns the length written. */
+size_t redact_query(const char *q, size_t n, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,928 @@
+/* rest.c -- OpenStack REST semantics over HTTP/1.1 (PROTOCOLS.md §3); see
+ * rest.h. http1 frames the messages; this file turns each into an event:
+ * services from the port / path prefix / User-Agent (svcmap), operation from
+ * method + path template, request ids, error bodies per service (§3.4),
+ * resource UUIDs, server state. Responses are paired with their request by
+ * http1's ordinal and copy the request's method, path, operation, ids. */
+#include "parsers/rest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parsers/http1.h"
+#include "parsers/redact.h"
+
+#define REST_PENDING 64 /* requests remembered per connection for pairing */
+#define REST_UA_MAX 512
+#define REST_PATH_MAX 2048
+#define REST_OP_MAX 128
+
+/* What a response needs to know of its request. Strings in one blob. */
+struct req_rec {
+    uint64_t ordinal;
+    uint64_t ts_us;
+    char *blob;
+    size_t blob_n;
+    const char *method, *path, *operation, *gri, *ua;
+    const char *caller;  /* calling service (map-owned) or NULL */
+    const char *service; /* serving service (map-owned) or NULL */
+};
+
+struct rest_conn {
+    struct app_env env;
+    struct http1 *http;
+    uint64_t flow_id;
+    char cli_addr[46], srv_addr[46];
+    uint16_t cli_port, srv_port;
+    struct req_rec recs[REST_PENDING];
+    size_t rec_head, rec_n;
+    uint64_t *c_req, *c_resp, *c_json_bad, *c_json_deep, *c_no_event, *c_secrets, *c_unpaired;
+    uint64_t local[7];
+};
+
+/* ---- small string helpers ---- */
+
+static int lc(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+static int ci_ncmp(const uint8_t *a, const char *lit, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lc(a[i]) != lc((unsigned char)lit[i]))
+            return 1;
+    return 0;
+}
+
+/* First occurrence of lit (case-insensitive) in [p, p+n), or NULL. */
+static const uint8_t *ci_find(const uint8_t *p, size_t n, const char *lit)
+{
+    size_t m = strlen(lit);
+    for (size_t i = 0; i + m <= n; i++)
+        if (ci_ncmp(p + i, lit, m) == 0)
+            return p + i;
+    return NULL;
+}
+
+/* Copy s into the event with secrets masked and at most max bytes. */
+static const char *ev_text(struct event *ev, const char *s, size_t n, size_t max)
+{
+    if (!s)
+        return NULL;
+    if (n > max)
+        n = max;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == '\t'))
+        n--;
+    char *d = event_str(ev, s, n);
+    if (d)
+        redact_text(d);
+    return d;
+}
+
+static const char *ev_span(struct event *ev, struct span s, size_t max)
+{
+    if (!s.p)
+        return NULL;
+    return ev_text(ev, (const char *)s.p, s.n, max);
+}
+
+static struct span hdr(const struct http1_msg *m, const char *name)
+{
+    const struct http1_header *h = http1_header(m, name);
+    struct span s = {NULL, 0};
+    if (h)
+        s = h->value;
+    return s;
+}
+
+/* ---- JSON ---- */
+
+int rest_json_too_deep(const uint8_t *p, size_t n, int max)
+{
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"')
+            in_str = 1;
+        else if (c == '{' || c == '[') {
+            if (++depth > max)
+                return 1;
+        } else if (c == '}' || c == ']')
+            depth--;
+    }
+    return 0;
+}
+
+static int looks_json(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')
+            continue;
+        return p[i] == '{' || p[i] == '[';
+    }
+    return 0;
+}
+
+static json_t *decode_json(struct rest_conn *c, struct event *ev, struct span body)
+{
+    if (!body.n || !looks_json(body.p, body.n))
+        return NULL;
+    if (body.n > REST_JSON_MAX) {
+        ev->flags |= EV_F_BODY_TRUNC;
+        return NULL;
+    }
+    if (rest_json_too_deep(body.p, body.n, REST_JSON_DEPTH)) {
+        (*c->c_json_deep)++;
+        ev->flags |= EV_F_BAD_BODY;
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *j = json_loadb((const char *)body.p, body.n, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j) {
+        if (!(ev->flags & EV_F_BODY_TRUNC))
+            ev->flags |= EV_F_BAD_BODY;
+        (*c->c_json_bad)++;
+        return NULL;
+    }
+    *c->c_secrets += redact_json(j);
+    return j;
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* ---- resource roles ---- */
+
+static const struct {
+    const char *name;
+    enum ev_res res;
+} collections[] = {
+    {"servers", EV_RES_INSTANCE},
+    {"server", EV_RES_INSTANCE},
+    {"images", EV_RES_IMAGE},
+    {"image", EV_RES_IMAGE},
+    {"flavors", EV_RES_FLAVOR},
+    {"flavor", EV_RES_FLAVOR},
+    {"ports", EV_RES_PORT},
+    {"port", EV_RES_PORT},
+    {"networks", EV_RES_NETWORK},
+    {"network", EV_RES_NETWORK},
+    {"volumes", EV_RES_VOLUME},
+    {"volume", EV_RES_VOLUME},
+    {"os-volume_attachments", EV_RES_VOLUME},
+    {"volumeAttachment", EV_RES_ATTACHMENT},
+    {"volumeAttachments", EV_RES_ATTACHMENT},
+    {"attachments", EV_RES_ATTACHMENT},
+    {"attachment", EV_RES_ATTACHMENT},
+    {"resource_providers", EV_RES_PROVIDER},
+    {"resource_provider", EV_RES_PROVIDER},
+    {"allocations", EV_RES_CONSUMER},
+    {"projects", EV_RES_PROJECT},
+    {"project", EV_RES_PROJECT},
+    {"users", EV_RES_USER},
+    {"user", EV_RES_USER},
+};
+
+static enum ev_res collection_role(const char *name, size_t n)
+{
+    for (size_t i = 0; i < sizeof(collections) / sizeof(collections[0]); i++)
+        if (strlen(collections[i].name) == n && memcmp(collections[i].name, name, n) == 0)
+            return collections[i].res;
+    return EV_RES_UNKNOWN;
+}
+
+/* Keys whose (UUID) value names a resource wherever they appear. */
+static const struct {
+    const char *key;
+    enum ev_res res;
+} id_keys[] = {
+    {"imageRef", EV_RES_IMAGE},         {"image_id", EV_RES_IMAGE},
+    {"image_ref", EV_RES_IMAGE},        {"device_id", EV_RES_INSTANCE},
+    {"server_uuid", EV_RES_INSTANCE},   {"server_id", EV_RES_INSTANCE},
+    {"instance_uuid", EV_RES_INSTANCE}, {"instance_id", EV_RES_INSTANCE},
+    {"instance", EV_RES_INSTANCE},      {"port_id", EV_RES_PORT},
+    {"tag", EV_RES_PORT},               {"network_id", EV_RES_NETWORK},
+    {"net_id", EV_RES_NETWORK},         {"uuid", EV_RES_UNKNOWN},
+    {"volume_id", EV_RES_VOLUME},       {"volumeId", EV_RES_VOLUME},
+    {"attachment_id", EV_RES_ATTACHMENT}, {"flavor_id", EV_RES_FLAVOR},
+    {"flavorRef", EV_RES_FLAVOR},       {"consumer_uuid", EV_RES_CONSUMER},
+    {"consumer_id", EV_RES_CONSUMER},   {"resource_provider_uuid", EV_RES_PROVIDER},
+    {"rp_uuid", EV_RES_PROVIDER},       {"in_tree", EV_RES_PROVIDER},
+    {"project_id", EV_RES_PROJECT},     {"tenant_id", EV_RES_PROJECT},
+    {"user_id", EV_RES_USER},           {"serverId", EV_RES_INSTANCE},
+};
+
+static int id_key_role(const char *key, enum ev_res *res)
+{
+    for (size_t i = 0; i < sizeof(id_keys) / sizeof(id_keys[0]); i++)
+        if (strcmp(id_keys[i].key, key) == 0) {
+            *res = id_keys[i].res;
+            return 1;
+        }
+    return 0;
+}
+
+void rest_uuids_from_path(struct event *ev, const char *path)
+{
+    const char *p = path, *prev = NULL;
+    size_t prevn = 0;
+    int seg_no = 0;
+    while (p && *p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (event_is_uuid(p, n)) {
+            enum ev_res r = prev ? collection_role(prev, prevn) : EV_RES_UNKNOWN;
+            /* /v3/{project_id}/volumes, /v2/{project_id}/servers */
+            if (r == EV_RES_UNKNOWN && seg_no == 1 && prev && prev[0] == 'v' && prevn <= 4)
+                r = EV_RES_PROJECT;
+            event_add_uuid(ev, p, n, r);
+        }
+        prev = p;
+        prevn = n;
+        seg_no++;
+        p += n;
+    }
+}
+
+/* Role of the last collection segment of path (for a body's top-level id). */
+static enum ev_res path_role(const char *path)
+{
+    enum ev_res role = EV_RES_UNKNOWN;
+    const char *p = path;
+    while (p && *p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        enum ev_res r = collection_role(p, n);
+        if (r != EV_RES_UNKNOWN)
+            role = r;
+        p += n;
+    }
+    return role;
+}
+
+/* keyed: role of UUID-valued keys of an "allocations" object (providers
+ * in /allocations bodies, consumers in /resource_providers/{id}/allocations). */
+static void uuids_rec(struct event *ev, const json_t *v, const char *key, enum ev_res ctx,
+                      enum ev_res keyed, int depth)
+{
+    if (depth > REST_JSON_DEPTH || ev->nuuids >= EV_MAX_UUIDS)
+        return;
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        enum ev_res r;
+        if (!key || !event_is_uuid(s, n))
+            return;
+        /* ids of unknown things (catalog endpoints, ...) are noise */
+        if (strcmp(key, "id") == 0) {
+            if (ctx != EV_RES_UNKNOWN)
+                event_add_uuid(ev, s, n, ctx);
+        } else if (id_key_role(key, &r) && r != EV_RES_UNKNOWN) {
+            event_add_uuid(ev, s, n, r);
+        }
+        return;
+    }
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            uuids_rec(ev, json_array_get(v, i), key, ctx, keyed, depth + 1);
+        return;
+    }
+    if (!json_is_object(v))
+        return;
+    const char *k;
+    json_t *val;
+    /* placement: "allocations": {"<uuid>": {...}} keyed by provider/consumer */
+    int keyed_obj = key && strcmp(key, "allocations") == 0;
+    json_object_foreach((json_t *)v, k, val)
+    {
+        if (keyed_obj && event_is_uuid(k, strlen(k)))
+            event_add_uuid(ev, k, strlen(k), keyed);
+        enum ev_res sub = collection_role(k, strlen(k));
+        if (json_is_object(val) || json_is_array(val))
+            uuids_rec(ev, val, k, sub, keyed, depth + 1);
+        else
+            uuids_rec(ev, val, k, ctx, keyed, depth + 1);
+    }
+}
+
+void rest_uuids_from_json(struct event *ev, const json_t *json, const char *path)
+{
+    if (!json)
+        return;
+    enum ev_res keyed = EV_RES_PROVIDER;
+    if (path && strncmp(path, "/resource_providers", 19) == 0)
+        keyed = EV_RES_CONSUMER;
+    uuids_rec(ev, json, NULL, path ? path_role(path) : EV_RES_UNKNOWN, keyed, 0);
+}
+
+static void uuids_from_query(struct event *ev, const char *q, enum ev_res role)
+{
+    while (q && *q) {
+        const char *amp = strchr(q, '&');
+        size_t n = amp ? (size_t)(amp - q) : strlen(q);
+        const char *eq = memchr(q, '=', n);
+        if (eq) {
+            char key[48];
+            size_t kn = (size_t)(eq - q);
+            const char *val = eq + 1;
+            size_t vn = n - kn - 1;
+            enum ev_res r = EV_RES_UNKNOWN;
+            if (kn < sizeof(key) && event_is_uuid(val, vn)) {
+                memcpy(key, q, kn);
+                key[kn] = '\0';
+                if (strcmp(key, "id") == 0)
+                    event_add_uuid(ev, val, vn, role);
+                else if (id_key_role(key, &r))
+                    event_add_uuid(ev, val, vn, r);
+            }
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+}
+
+/* ---- error bodies (PROTOCOLS.md §3.4) ---- */
+
+/* nova's catch-all: "... <class 'nova.exception.GlanceConnectionFailed'>" */
+static void class_from_message(struct event *ev, const char *msg)
+{
+    const char *k = msg ? strstr(msg, "<class '") : NULL;
+    if (!k)
+        return;
+    k += 8;
+    const char *e = strchr(k, '\'');
+    if (!e || e == k || e - k > 256)
+        return;
+    const char *dot = NULL;
+    for (const char *q = k; q < e; q++)
+        if (*q == '.')
+            dot = q;
+    if (dot) {
+        ev->error_module = event_str(ev, k, (size_t)(dot - k));
+        ev->error_class = event_str(ev, dot + 1, (size_t)(e - dot - 1));
+    } else {
+        ev->error_class = event_str(ev, k, (size_t)(e - k));
+    }
+}
+
+static void set_error(struct event *ev, const char *cls, const char *msg)
+{
+    if (cls)
+        ev->error_class = ev_text(ev, cls, strlen(cls), 256);
+    if (msg)
+        ev->error_message = ev_text(ev, msg, strlen(msg), REST_TEXT_MAX);
+}
+
+static int error_from_json(struct event *ev, const json_t *j)
+{
+    const json_t *o;
+    if (!json_is_object(j))
+        return 0;
+    if ((o = json_object_get(j, "NeutronError")) && json_is_object(o)) {
+        set_error(ev, jstr(o, "type"), jstr(o, "message"));
+        return 1;
+    }
+    if ((o = json_object_get(j, "error")) && json_is_object(o)) {
+        set_error(ev, jstr(o, "title"), jstr(o, "message"));
+        return 1;
+    }
+    if ((o = json_object_get(j, "errors")) && json_is_array(o) && json_array_size(o) > 0) {
+        const json_t *e = json_array_get(o, 0);
+        const char *cls = jstr(e, "code");
+        set_error(ev, cls ? cls : jstr(e, "title"), jstr(e, "detail"));
+        return 1;
+    }
+    if (jstr(j, "message") && (jstr(j, "title") || json_object_get(j, "code"))) {
+        set_error(ev, jstr(j, "title"), jstr(j, "message")); /* webob JSON */
+        return 1;
+    }
+    if (json_object_size(j) == 1) {
+        /* nova / cinder fault wrapper {"itemNotFound": {"code", "message"}} */
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)j, k, v)
+        {
+            if (json_is_object(v) && jstr(v, "message")) {
+                set_error(ev, k, jstr(v, "message"));
+                class_from_message(ev, jstr(v, "message"));
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Text of HTML between [p, p+n): tags dropped, entities of the usual few
+ * decoded, whitespace collapsed. Into out (cap), returns the length. */
+static size_t html_text(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+    size_t w = 0;
+    int in_tag = 0, space = 1;
+    for (size_t i = 0; i < n && w + 1 < cap; i++) {
+        uint8_t c = p[i];
+        if (in_tag) {
+            if (c == '>')
+                in_tag = 0;
+            continue;
+        }
+        if (c == '<') {
+            in_tag = 1;
+            if (!space) {
+                out[w++] = ' ';
+                space = 1;
+            }
+            continue;
+        }
+        if (c == '&') {
+            static const struct {
+                const char *ent;
+                char ch;
+            } ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'},
+                        {"&#39;", '\''}, {"&nbsp;", ' '}};
+            size_t k;
+            for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++) {
+                size_t l = strlen(ents[k].ent);
+                if (i + l <= n && memcmp(p + i, ents[k].ent, l) == 0) {
+                    c = (uint8_t)ents[k].ch;
+                    i += l - 1;
+                    break;
+                }
+            }
+        }
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c < 0x20) {
+            if (!space) {
+                out[w++] = ' ';
+                space = 1;
+            }
+            continue;
+        }
+        out[w++] = (char)c;
+        space = 0;
+    }
+    while (w && out[w - 1] == ' ')
+        w--;
+    out[w] = '\0';
+    return w;
+}
+
+/* "404 Not Found" -> "Not Found" */
+static const char *strip_status(const char *s)
+{
+    if (s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' &&
+        s[2] <= '9' && s[3] == ' ')
+        return s + 4;
+    return s;
+}
+
+static int error_from_html(struct event *ev, const uint8_t *p, size_t n)
+{
+    char cls[256], msg[REST_TEXT_MAX + 1];
+    const uint8_t *h1 = ci_find(p, n, "<h1>");
+    const uint8_t *end = p + n;
+    if (h1) {
+        const uint8_t *h1e = ci_find(h1, (size_t)(end - h1), "</h1>");
+        if (!h1e)
+            return 0;
+        html_text(h1 + 4, (size_t)(h1e - h1 - 4), cls, sizeof(cls));
+        const uint8_t *rest = h1e + 5;
+        const uint8_t *be = ci_find(rest, (size_t)(end - rest), "</body>");
+        html_text(rest, (size_t)((be ? be : end) - rest), msg, sizeof(msg));
+    } else {
+        const uint8_t *t = ci_find(p, n, "<title>");
+        const uint8_t *te = t ? ci_find(t, (size_t)(end - t), "</title>") : NULL;
+        if (!t || !te)
+            return 0;
+        html_text(t + 7, (size_t)(te - t - 7), cls, sizeof(cls));
+        const uint8_t *b = ci_find(te, (size_t)(end - te), "<body");
+        msg[0] = '\0';
+        if (b)
+            html_text(b, (size_t)(end - b), msg, sizeof(msg));
+    }
+    if (!cls[0])
+        return 0;
+    set_error(ev, strip_status(cls), msg[0] ? msg : NULL);
+    return 1;
+}
+
+/* webob text/plain: "404 Not Found\n\nThe resource could not be found.\n\n  " */
+static int error_from_text(struct event *ev, const uint8_t *p, size_t n)
+{
+    char buf[REST_TEXT_MAX + 1];
+    size_t i = 0;
+    while (i < n && p[i] != '\n')
+        i++;
+    if (i == 0 || i > 200)
+        return 0;
+    size_t ln = i;
+    if (ln && p[ln - 1] == '\r')
+        ln--;
+    char cls[201];
+    memcpy(cls, p, ln);
+    cls[ln] = '\0';
+    html_text(p + i, n - i, buf, sizeof(buf));
+    set_error(ev, strip_status(cls), buf[0] ? buf : NULL);
+    return 1;
+}
+
+int rest_error_from_body(struct event *ev, const json_t *json, const uint8_t *body, size_t n)
+{
+    if (json)
+        return error_from_json(ev, json);
+    if (!body || !n || looks_json(body, n))
+        return 0;
+    if (ci_find(body, n < 512 ? n : 512, "<html") || ci_find(body, n < 512 ? n : 512, "<h1") ||
+        ci_find(body, n < 512 ? n : 512, "<!doctype"))
+        return error_from_html(ev, body, n);
+    return error_from_text(ev, body, n);
+}
+
+/* Server (or volume, port) state in a body. */
+static void state_from_json(struct event *ev, const json_t *j)
+{
+    const json_t *o;
+    if ((o = json_object_get(j, "server")) && json_is_object(o)) {
+        const char *st = jstr(o, "status");
+        if (st)
+            ev->resource_state = ev_text(ev, st, strlen(st), 64);
+        const json_t *f = json_object_get(o, "fault");
+        const char *fm = jstr(f, "message");
+        if (fm)
+            ev->fault_message = ev_text(ev, fm, strlen(fm), REST_TEXT_MAX);
+    } else if ((o = json_object_get(j, "volume")) && json_is_object(o)) {
+        const char *st = jstr(o, "status");
+        if (st)
+            ev->resource_state = ev_text(ev, st, strlen(st), 64);
+    } else if ((o = json_object_get(j, "port")) && json_is_object(o)) {
+        const char *vt = jstr(o, "binding:vif_type");
+        if (vt && strcmp(vt, "binding_failed") == 0)
+            ev->resource_state = event_cstr(ev, vt);
+        else if (jstr(o, "status"))
+            ev->resource_state = ev_text(ev, jstr(o, "status"), strlen(jstr(o, "status")), 64);
+    }
+}
+
+/* ---- pairing records ---- */
+
+static void rec_clear(struct rest_conn *c, struct req_rec *r)
+{
+    mem_free(c->env.pool, r->blob, r->blob_n);
+    memset(r, 0, sizeof(*r));
+}
+
+static struct req_rec *rec_push(struct rest_conn *c)
+{
+    if (c->rec_n == REST_PENDING) {
+        (*c->c_unpaired)++;
+        rec_clear(c, &c->recs[c->rec_head]);
+        c->rec_head = (c->rec_head + 1) % REST_PENDING;
+        c->rec_n--;
+    }
+    struct req_rec *r = &c->recs[(c->rec_head + c->rec_n) % REST_PENDING];
+    c->rec_n++;
+    return r;
+}
+
+/* The record of request ordinal, after dropping older ones; NULL if none.
+ * The caller clears it with rec_pop_front. */
+static struct req_rec *rec_find(struct rest_conn *c, uint64_t ordinal)
+{
+    while (c->rec_n && c->recs[c->rec_head].ordinal < ordinal) {
+        (*c->c_unpaired)++;
+        rec_clear(c, &c->recs[c->rec_head]);
+        c->rec_head = (c->rec_head + 1) % REST_PENDING;
+        c->rec_n--;
+    }
+    if (c->rec_n && c->recs[c->rec_head].ordinal == ordinal)
+        return &c->recs[c->rec_head];
+    return NULL;
+}
+
+static void rec_pop_front(struct rest_conn *c)
+{
+    rec_clear(c, &c->recs[c->rec_head]);
+    c->rec_head = (c->rec_head + 1) % REST_PENDING;
+    c->rec_n--;
+}
+
+/* Store the request's strings (event copies) in one pool blob. */
+static void rec_fill(struct rest_conn *c, struct req_rec *r, const struct event *ev,
+                     uint64_t ordinal, const char *caller, const char *service)
+{
+    const char *src[5] = {ev->method, ev->path, ev->operation, ev->global_request_id,
+                          ev->user_agent};
+    size_t len[5], total = 0;
+    for (int i = 0; i < 5; i++) {
+        len[i] = src[i] ? strlen(src[i]) + 1 : 0;
+        total += len[i];
+    }
+    memset(r, 0, sizeof(*r));
+    r->ordinal = ordinal;
+    r->ts_us = ev->ts_us;
+    r->caller = caller;
+    r->service = service;
+    if (total) {
+        r->blob = mem_alloc(c->env.pool, total);
+        if (r->blob) {
+            r->blob_n = total;
+            const char **dst[5] = {&r->method, &r->path, &r->operation, &r->gri, &r->ua};
+            size_t off = 0;
+            for (int i = 0; i < 5; i++) {
+                if (!src[i])
+                    continue;
+                memcpy(r->blob + off, src[i], len[i]);
+                *dst[i] = r->blob + off;
+                off += len[i];
+            }
+        }
+    }
+}
+
+/* ---- events ---- */
+
+static uint32_t ev_flags(uint32_t f)
+{
+    uint32_t e = 0;
+    if (f & HTTP1_F_INCOMPLETE)
+        e |= EV_F_INCOMPLETE;
+    if (f & HTTP1_F_BODY_TRUNC)
+        e |= EV_F_BODY_TRUNC;
+    if (f & HTTP1_F_COMPRESSED)
+        e |= EV_F_COMPRESSED;
+    if (f & HTTP1_F_BAD_CODING)
+        e |= EV_F_BAD_BODY;
+    if (f & HTTP1_F_NO_REQUEST)
+        e |= EV_F_NO_REQUEST;
+    return e;
+}
+
+static void set_peer(struct ev_peer *p, const char *addr, uint16_t port, const char *service,
+                     struct event *ev)
+{
+    snprintf(p->addr, sizeof(p->addr), "%s", addr);
+    p->port = port;
+    p->service = service ? event_cstr(ev, service) : NULL;
+}
+
+/* Mask the path segment after "tokens" (keystone v2 /v2.0/tokens/<token>)
+ * and any Fernet token. In place. */
+static void redact_path(char *path)
+{
+    char *t = strstr(path, "/tokens/");
+    if (t) {
+        char *s = t + 8, *e = strchr(s, '/');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n > 0) {
+            size_t m = n < 3 ? n : 3;
+            memset(s, '*', m);
+            memmove(s + m, s + n, strlen(s + n) + 1);
+        }
+    }
+    redact_text(path);
+}
+
+/* name with "{action}" replaced by the first key of the body object. */
+static const char *op_name(struct event *ev, const char *name, const json_t *body)
+{
+    const char *a = strstr(name, "{action}");
+    if (!a)
+        return event_cstr(ev, name);
+    const char *key = "action";
+    if (json_is_object(body)) {
+        void *it = json_object_iter((json_t *)body);
+        if (it)
+            key = json_object_iter_key(it);
+    }
+    char buf[REST_OP_MAX];
+    snprintf(buf, sizeof(buf), "%.*s%.64s%s", (int)(a - name), name, key, a + 8);
+    return event_cstr(ev, buf);
+}
+
+static void on_request(struct rest_conn *c, const struct http1_msg *m)
+{
+    const struct svcmap *map = c->env.map;
+    struct event *ev = event_new(c->env.ev_pool);
+    if (!ev) {
+        (*c->c_no_event)++;
+        return;
+    }
+    (*c->c_req)++;
+    ev->kind = EV_HTTP_REQUEST;
+    ev->ts_us = m->ts_us;
+    ev->flow_id = c->flow_id;
+    ev->flags = ev_flags(m->flags);
+    ev->body_len = m->body_len;
+    ev->method = ev_span(ev, m->method, 32);
+
+    /* path and query */
+    size_t plen = m->target.n, qoff = 0;
+    const uint8_t *qm = memchr(m->target.p, '?', m->target.n);
+    if (qm) {
+        plen = (size_t)(qm - m->target.p);
+        qoff = plen + 1;
+    }
+    /* absolute-form "http://host:port/path" */
+    const uint8_t *tp = m->target.p;
+    if (plen > 7 && (ci_ncmp(tp, "http://", 7) == 0 || ci_ncmp(tp, "https://", 8) == 0)) {
+        const uint8_t *sl = memchr(tp + 8, '/', plen - 8);
+        size_t skip = sl ? (size_t)(sl - tp) : plen;
+        tp += skip;
+        plen -= skip;
+    }
+    char *path = event_str(ev, tp, plen > REST_PATH_MAX ? REST_PATH_MAX : plen);
+    if (path) {
+        if (!path[0]) {
+            path = event_cstr(ev, "/");
+        } else {
+            redact_path(path);
+        }
+    }
+    ev->path = path;
+    if (qm) {
+        size_t qn = m->target.n - qoff;
+        size_t cap = (qn > REST_PATH_MAX ? REST_PATH_MAX : qn) + 4;
+        char *out = arena_alloc(&ev->arena, cap);
+        if (out) {
+            redact_query((const char *)m->target.p + qoff, qn, out, cap);
+            ev->query = out;
+        }
+    }
+
+    struct span ua = hdr(m, "user-agent");
+    ev->user_agent = ev_span(ev, ua, REST_UA_MAX);
+    struct span gri = hdr(m, "x-openstack-request-id");
+    ev->global_request_id = ev_span(ev, gri, 128);
+
+    /* services: path prefix (shared port), else the port */
+    size_t pfx = 0;
+    const char *service = path ? svcmap_path_prefix(map, path, &pfx) : NULL;
+    if (!service)
+        service = svcmap_port(map, c->srv_port, NULL);
+    const char *caller = ev->user_agent ? svcmap_user_agent(map, ev->user_agent) : NULL;
+    set_peer(&ev->src, c->cli_addr, c->cli_port, caller, ev);
+    set_peer(&ev->dst, c->srv_addr, c->srv_port, service, ev);
+
+    json_t *j = decode_json(c, ev, m->body);
+    if (path && ev->method) {
+        const char *opath = path + pfx;
+        if (!*opath)
+            opath = "/";
+        const char *name = svcmap_operation(map, service, ev->method, opath);
+        if (name)
+            ev->operation = op_name(ev, name, j);
+        rest_uuids_from_path(ev, opath);
+        if (ev->query)
+            uuids_from_query(ev, ev->query, path_role(opath));
+        if (j)
+            rest_uuids_from_json(ev, j, opath);
+    }
+    json_decref(j);
+
+    struct req_rec *r = rec_push(c);
+    rec_fill(c, r, ev, m->ordinal, caller, service);
+    c->env.sink(c->env.sink_ctx, ev);
+}
+
+static void on_response(struct rest_conn *c, const struct http1_msg *m)
+{
+    const struct svcmap *map = c->env.map;
+    struct req_rec *r = m->ordinal ? rec_find(c, m->ordinal) : NULL;
+    struct event *ev = event_new(c->env.ev_pool);
+    if (!ev) {
+        (*c->c_no_event)++;
+        if (r)
+            rec_pop_front(c);
+        return;
+    }
+    (*c->c_resp)++;
+    ev->kind = EV_HTTP_RESPONSE;
+    ev->ts_us = m->ts_us;
+    ev->flow_id = c->flow_id;
+    ev->flags = ev_flags(m->flags);
+    if (!r)
+        ev->flags |= EV_F_NO_REQUEST;
+    ev->body_len = m->body_len;
+    ev->status = m->status;
+    ev->reason = ev_span(ev, m->reason, 128);
+    const char *service = r ? r->service : svcmap_port(map, c->srv_port, NULL);
+    set_peer(&ev->src, c->srv_addr, c->srv_port, service, ev);
+    set_peer(&ev->dst, c->cli_addr, c->cli_port, r ? r->caller : NULL, ev);
+    if (r) {
+        ev->method = event_cstr(ev, r->method);
+        ev->path = event_cstr(ev, r->path);
+        ev->operation = event_cstr(ev, r->operation);
+        ev->global_request_id = event_cstr(ev, r->gri);
+        ev->user_agent = event_cstr(ev, r->ua);
+        ev->req_ts_us = r->ts_us;
+        if (r->path) {
+            size_t pfx = 0;
+            svcmap_path_prefix(map, r->path, &pfx);
+            rest_uuids_from_path(ev, r->path + pfx);
+        }
+    }
+    struct span rid = hdr(m, "x-openstack-request-id");
+    if (!rid.p)
+        rid = hdr(m, "x-compute-request-id");
+    ev->request_id = ev_span(ev, rid, 128);
+
+    json_t *j = decode_json(c, ev, m->body);
+    if (m->status >= 400)
+        rest_error_from_body(ev, j, j ? NULL : m->body.p, j ? 0 : m->body.n);
+    if (j) {
+        if (json_is_object(j))
+            state_from_json(ev, j);
+        rest_uuids_from_json(ev, j, ev->path);
+    }
+    json_decref(j);
+    if (r)
+        rec_pop_front(c);
+    c->env.sink(c->env.sink_ctx, ev);
+}
+
+static void on_msg(void *ctx, const struct http1_msg *m)
+{
+    struct rest_conn *c = ctx;
+    if (m->flags & HTTP1_F_INTERIM)
+        return; /* 100 Continue: counted by http1, never paired */
+    if (m->dir == HTTP1_DIR_REQUEST)
+        on_request(c, m);
+    else
+        on_response(c, m);
+}
+
+/* ---- app_parser_ops ---- */
+
+static void *rest_conn_new(void *global, const struct app_env *env,
+                           const struct app_conn_info *ci)
+{
+    (void)global;
+    struct rest_conn *c = mem_calloc(env->pool, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->env = *env;
+    c->flow_id = ci->flow_id;
+    snprintf(c->cli_addr, sizeof(c->cli_addr), "%s", ci->cli_addr ? ci->cli_addr : "");
+    snprintf(c->srv_addr, sizeof(c->srv_addr), "%s", ci->srv_addr ? ci->srv_addr : "");
+    c->cli_port = ci->cli_port;
+    c->srv_port = ci->srv_port;
+    uint64_t **cs[7] = {&c->c_req,       &c->c_resp,    &c->c_json_bad, &c->c_json_deep,
+                        &c->c_no_event, &c->c_secrets, &c->c_unpaired};
+    static const char *const names[7] = {"rest.requests",     "rest.responses",
+                                         "rest.json_errors",  "rest.json_too_deep",
+                                         "rest.event_alloc_failed", "rest.secrets_removed",
+                                         "rest.unpaired_requests"};
+    for (int i = 0; i < 7; i++)
+        *cs[i] = env->st ? stats_counter(env->st, names[i]) : &c->local[i];
+    c->http = http1_new(NULL, env->pool, env->st, on_msg, c);
+    if (!c->http) {
+        mem_free(env->pool, c, sizeof(*c));
+        return NULL;
+    }
+    return c;
+}
+
+static struct parse_result rest_feed(void *conn, int dir, const uint8_t *p, size_t n,
+                                     uint64_t ts_us)
+{
+    struct rest_conn *c = conn;
+    return http1_feed(c->http, dir, p, n, ts_us);
+}
+
+static void rest_gap(void *conn, int dir, uint64_t len, uint64_t ts_us)
+{
+    struct rest_conn *c = conn;
+    http1_gap(c->http, dir, len, ts_us);
+}
+
+static void rest_end(void *conn, uint64_t ts_us)
+{
+    struct rest_conn *c = conn;
+    if (!c)
+        return;
+    http1_end(c->http, ts_us);
+    http1_free(c->http);
+    while (c->rec_n)
+        rec_pop_front(c);
+    mem_free(c->env.pool, c, sizeof(*c));
+}
+
+const struct app_parser_ops rest_http_ops = {
+    "http", NULL, NULL, rest_conn_new, rest_feed, rest_gap, rest_end,
+};

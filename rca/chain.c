@@ -1,0 +1,1162 @@
+/* chain.c -- transaction chain stitching (see chain.h; PROTOCOLS.md §0,
+ * §2.3-2.5, §3.1, §4). One string-keyed index maps request ids ("r:"),
+ * call msg_ids ("m:"), message unique ids ("u:"), owned resources ("i:"),
+ * pending name lookups ("l:") and refused-connection targets ("c:") to the
+ * chain (and entry) they belong to. Open HTTP requests are a small
+ * capped list used both to pair responses (flow + order) and for time
+ * nesting. Everything is bounded: per-chain event cap, open-request cap,
+ * fixed rings of remembered resources. */
+#include "rca/chain.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "capture/flow.h"
+
+#define RING 256
+#define DELIVERED_MAX 1024
+#define CHAIN_EVIDENCE_RESERVE 64 /* error-carrying events allowed past the cap */
+
+struct slot {
+    char *key; /* NULL empty; TOMB deleted */
+    uint64_t h;
+    struct chain *c;
+    int32_t idx;
+};
+
+static char tomb_mark;
+#define TOMB (&tomb_mark)
+
+struct open_req {
+    uint64_t seq;
+    uint64_t flow_id;
+    struct chain *c;
+    int32_t idx;
+};
+
+struct chain_set {
+    struct chain_cfg cfg;
+    const struct rules *rules;
+    const struct svcmap *map;
+    struct stats *st;
+    struct slot *slots;
+    size_t nslots, used, live;
+    struct chain *head, *tail;
+    size_t nchains;
+    uint64_t next_id;
+    struct open_req *open;
+    size_t nopen;
+    char deleted[RING][37];
+    size_t ndeleted;
+    char failed[RING][37];
+    size_t nfailed;
+    char **delivered; /* topics / routing keys seen delivered */
+    size_t ndelivered;
+    uint64_t *c_dropped, *c_merged, *c_open_evicted, *c_nested, *c_polls, *c_uuid_links;
+};
+
+/* ---- small helpers ---- */
+
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int is_client(const char *svc)
+{
+    return !svc || !strcmp(svc, "client");
+}
+
+/* A caller service name matches a handler: same, or a family prefix
+ * ("nova" for the python-glanceclient calls of nova-api/nova-compute). */
+static int svc_matches(const char *caller, const char *handler)
+{
+    if (!caller || !handler)
+        return 0;
+    size_t n = strlen(caller);
+    return !strcmp(caller, handler) || (!strncmp(caller, handler, n) && handler[n] == '-');
+}
+
+static int is_call(const struct event *ev)
+{
+    return ev->kind == EV_RPC_CALL;
+}
+
+static int is_rpc_msg(const struct event *ev)
+{
+    return ev->kind == EV_RPC_CALL || ev->kind == EV_RPC_CAST;
+}
+
+/* ---- index ---- */
+
+static struct slot *map_find(const struct chain_set *cs, const char *key)
+{
+    if (!cs->nslots)
+        return NULL;
+    uint64_t h = fnv(key);
+    size_t mask = cs->nslots - 1;
+    for (size_t i = h & mask, k = 0; k < cs->nslots; i = (i + 1) & mask, k++) {
+        struct slot *s = &cs->slots[i];
+        if (!s->key)
+            return NULL;
+        if (s->key != TOMB && s->h == h && !strcmp(s->key, key))
+            return s;
+    }
+    return NULL;
+}
+
+static int map_resize(struct chain_set *cs, size_t n)
+{
+    struct slot *ns = calloc(n, sizeof(*ns));
+    if (!ns)
+        return -1;
+    for (size_t i = 0; i < cs->nslots; i++) {
+        struct slot *s = &cs->slots[i];
+        if (!s->key || s->key == TOMB)
+            continue;
+        size_t j = s->h & (n - 1);
+        while (ns[j].key)
+            j = (j + 1) & (n - 1);
+        ns[j] = *s;
+    }
+    free(cs->slots);
+    cs->slots = ns;
+    cs->nslots = n;
+    cs->used = cs->live;
+    return 0;
+}
+
+/* Point key at (c, idx); a new key is copied into the index and recorded
+ * on c. Returns 0 or -1 (allocation failure: the link is just lost). */
+static int map_put(struct chain_set *cs, const char *key, struct chain *c, int32_t idx)
+{
+    struct slot *s = map_find(cs, key);
+    if (!s) {
+        if ((cs->used + 1) * 2 > cs->nslots) {
+            /* rehash (dropping tombstones), doubling while over 1/4 full */
+            size_t n = cs->nslots ? cs->nslots : 64;
+            while ((cs->live + 1) * 4 > n && n < ((size_t)1 << 30))
+                n *= 2;
+            if (map_resize(cs, n) < 0)
+                return -1;
+        }
+        uint64_t h = fnv(key);
+        size_t mask = cs->nslots - 1, i = h & mask;
+        while (cs->slots[i].key && cs->slots[i].key != TOMB)
+            i = (i + 1) & mask;
+        size_t len = strlen(key);
+        char *k = malloc(len + 1);
+        if (!k)
+            return -1;
+        memcpy(k, key, len + 1);
+        if (!cs->slots[i].key)
+            cs->used++;
+        cs->live++;
+        s = &cs->slots[i];
+        s->key = k;
+        s->h = h;
+    } else if (s->c == c) {
+        s->idx = idx;
+        return 0;
+    }
+    s->c = c;
+    s->idx = idx;
+    /* remember the key on the chain (for removal) */
+    if (c->nkeys == c->capkeys) {
+        size_t ncap = c->capkeys ? c->capkeys * 2 : 8;
+        char **nk = realloc(c->keys, ncap * sizeof(*nk));
+        if (!nk)
+            return 0; /* the slot stays; it is dropped when its owner check fails */
+        c->keys = nk;
+        c->capkeys = ncap;
+    }
+    size_t len = strlen(key);
+    char *k = malloc(len + 1);
+    if (k) {
+        memcpy(k, key, len + 1);
+        c->keys[c->nkeys++] = k;
+    }
+    return 0;
+}
+
+static void map_del(struct chain_set *cs, struct slot *s)
+{
+    free(s->key);
+    s->key = TOMB;
+    s->c = NULL;
+    cs->live--;
+}
+
+static void keyf(char *buf, size_t len, const char *pfx, const char *a)
+{
+    snprintf(buf, len, "%s%s", pfx, a);
+}
+
+/* ---- chains ---- */
+
+static struct chain *chain_new(struct chain_set *cs, uint64_t ts)
+{
+    struct chain *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->id = ++cs->next_id;
+    c->root = CHAIN_NONE;
+    c->first_ts = c->last_ts = ts;
+    c->next_deadline = UINT64_MAX;
+    arena_init(&c->arena, NULL, 1024);
+    c->prev = cs->tail;
+    if (cs->tail)
+        cs->tail->next = c;
+    else
+        cs->head = c;
+    cs->tail = c;
+    cs->nchains++;
+    return c;
+}
+
+static void chain_unlink(struct chain_set *cs, struct chain *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        cs->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        cs->tail = c->prev;
+    c->prev = c->next = NULL;
+    cs->nchains--;
+}
+
+static void chain_destroy(struct chain *c, int free_events)
+{
+    if (free_events)
+        for (size_t i = 0; i < c->n; i++)
+            event_free(c->e[i].ev);
+    free(c->e);
+    for (size_t i = 0; i < c->nkeys; i++)
+        free(c->keys[i]);
+    free(c->keys);
+    arena_reset(&c->arena);
+    free(c);
+}
+
+static void open_remove_at(struct chain_set *cs, size_t i)
+{
+    memmove(&cs->open[i], &cs->open[i + 1], (cs->nopen - i - 1) * sizeof(cs->open[0]));
+    cs->nopen--;
+}
+
+static void recompute_root(struct chain *c)
+{
+    int32_t best = CHAIN_NONE;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct chain_entry *e = &c->e[i];
+        if (e->flags & CE_TWIN)
+            continue;
+        if (best == CHAIN_NONE || e->rank > c->e[best].rank ||
+            (e->rank == c->e[best].rank && e->ev->seq < c->e[best].ev->seq))
+            best = (int32_t)i;
+    }
+    c->root = best;
+}
+
+/* Move every entry and key of b into a; b is freed. */
+static void chain_merge(struct chain_set *cs, struct chain *a, struct chain *b)
+{
+    if (a == b)
+        return;
+    size_t need = a->n + b->n;
+    if (need > a->cap) {
+        struct chain_entry *ne = realloc(a->e, need * sizeof(*ne));
+        if (!ne) {
+            stats_add(cs->st, "rca.merge_failed", 1);
+            return;
+        }
+        a->e = ne;
+        a->cap = need;
+    }
+    int32_t off = (int32_t)a->n;
+    for (size_t i = 0; i < b->n; i++) {
+        struct chain_entry e = b->e[i];
+        if (e.pair != CHAIN_NONE)
+            e.pair += off;
+        if (e.twin != CHAIN_NONE)
+            e.twin += off;
+        if (e.parent != CHAIN_NONE)
+            e.parent += off;
+        a->e[a->n++] = e;
+    }
+    for (size_t i = 0; i < b->nkeys; i++) {
+        struct slot *s = map_find(cs, b->keys[i]);
+        if (s && s->c == b) {
+            s->c = a;
+            s->idx += off;
+        }
+    }
+    /* hand b's key list to a */
+    if (b->nkeys) {
+        size_t nk = a->nkeys + b->nkeys;
+        if (nk > a->capkeys) {
+            char **k = realloc(a->keys, nk * sizeof(*k));
+            if (k) {
+                a->keys = k;
+                a->capkeys = nk;
+            }
+        }
+        for (size_t i = 0; i < b->nkeys; i++) {
+            if (a->nkeys < a->capkeys)
+                a->keys[a->nkeys++] = b->keys[i];
+            else
+                free(b->keys[i]);
+        }
+        b->nkeys = 0;
+    }
+    for (size_t i = 0; i < cs->nopen; i++) {
+        if (cs->open[i].c == b) {
+            cs->open[i].c = a;
+            cs->open[i].idx += off;
+        }
+    }
+    if (b->first_ts < a->first_ts)
+        a->first_ts = b->first_ts;
+    if (b->last_ts > a->last_ts)
+        a->last_ts = b->last_ts;
+    a->npending += b->npending;
+    if (b->next_deadline < a->next_deadline)
+        a->next_deadline = b->next_deadline;
+    a->has_user |= b->has_user;
+    a->dropped += b->dropped;
+    if (b->lookup != CHAIN_LOOKUP_NONE && a->lookup == CHAIN_LOOKUP_NONE) {
+        a->lookup = b->lookup;
+        a->lookup_name = b->lookup_name ? arena_strdup(&a->arena, b->lookup_name) : NULL;
+    }
+    b->n = 0; /* entries now belong to a */
+    chain_unlink(cs, b);
+    chain_destroy(b, 0);
+    recompute_root(a);
+    (*cs->c_merged)++;
+}
+
+/* ---- public: set ---- */
+
+struct chain_set *chain_set_new(const struct chain_cfg *cfg, const struct rules *rules,
+                                struct stats *st)
+{
+    struct chain_set *cs = calloc(1, sizeof(*cs));
+    if (!cs)
+        return NULL;
+    cs->cfg = *cfg;
+    if (!cs->cfg.max_events_per_chain)
+        cs->cfg.max_events_per_chain = 2000;
+    if (!cs->cfg.max_open_requests)
+        cs->cfg.max_open_requests = 4096;
+    if (!cs->cfg.default_call_timeout_us)
+        cs->cfg.default_call_timeout_us = 60000000ull;
+    cs->rules = rules;
+    cs->map = rules_svcmap(rules);
+    cs->st = st;
+    cs->open = calloc(cs->cfg.max_open_requests, sizeof(*cs->open));
+    cs->delivered = calloc(DELIVERED_MAX, sizeof(char *));
+    static uint64_t dummy[6];
+    cs->c_dropped = st ? stats_counter(st, "rca.chain_events_dropped") : &dummy[0];
+    cs->c_merged = st ? stats_counter(st, "rca.chains_merged") : &dummy[1];
+    cs->c_open_evicted = st ? stats_counter(st, "rca.open_requests_evicted") : &dummy[2];
+    cs->c_nested = st ? stats_counter(st, "rca.time_nested") : &dummy[3];
+    cs->c_polls = st ? stats_counter(st, "rca.resource_links") : &dummy[4];
+    cs->c_uuid_links = st ? stats_counter(st, "rca.lookup_followups") : &dummy[5];
+    if (!cs->open || !cs->delivered) {
+        chain_set_free(cs);
+        return NULL;
+    }
+    return cs;
+}
+
+void chain_set_free(struct chain_set *cs)
+{
+    if (!cs)
+        return;
+    struct chain *c = cs->head;
+    while (c) {
+        struct chain *n = c->next;
+        chain_destroy(c, 1);
+        c = n;
+    }
+    for (size_t i = 0; i < cs->nslots; i++)
+        if (cs->slots[i].key && cs->slots[i].key != TOMB)
+            free(cs->slots[i].key);
+    free(cs->slots);
+    free(cs->open);
+    if (cs->delivered)
+        for (size_t i = 0; i < cs->ndelivered; i++)
+            free(cs->delivered[i]);
+    free(cs->delivered);
+    free(cs);
+}
+
+struct chain *chain_set_first(const struct chain_set *cs)
+{
+    return cs->head;
+}
+
+size_t chain_set_count(const struct chain_set *cs)
+{
+    return cs->nchains;
+}
+
+const struct rules *chain_set_rules(const struct chain_set *cs)
+{
+    return cs->rules;
+}
+
+static void ring_add(char ring[RING][37], size_t *n, const char *uuid)
+{
+    for (size_t i = 0; i < RING && i < *n; i++)
+        if (!strcmp(ring[i], uuid))
+            return;
+    snprintf(ring[*n % RING], 37, "%s", uuid);
+    (*n)++;
+}
+
+static int ring_has(const char ring[RING][37], size_t n, const char *uuid)
+{
+    for (size_t i = 0; i < RING && i < n; i++)
+        if (!strcmp(ring[i], uuid))
+            return 1;
+    return 0;
+}
+
+int chain_set_was_deleted(const struct chain_set *cs, const char *uuid)
+{
+    return uuid && ring_has(cs->deleted, cs->ndeleted, uuid);
+}
+
+void chain_set_note_failed(struct chain_set *cs, const char *uuid)
+{
+    if (uuid && *uuid)
+        ring_add(cs->failed, &cs->nfailed, uuid);
+}
+
+int chain_set_was_failed(const struct chain_set *cs, const char *uuid)
+{
+    return uuid && ring_has(cs->failed, cs->nfailed, uuid);
+}
+
+int chain_set_topic_consumed(const struct chain_set *cs, const char *topic)
+{
+    if (!topic)
+        return 0;
+    for (size_t i = 0; i < cs->ndelivered; i++)
+        if (!strcmp(cs->delivered[i], topic))
+            return 1;
+    return 0;
+}
+
+static void note_delivered(struct chain_set *cs, const char *topic)
+{
+    if (!topic || !*topic || chain_set_topic_consumed(cs, topic))
+        return;
+    if (cs->ndelivered >= DELIVERED_MAX) {
+        stats_add(cs->st, "rca.delivered_topics_full", 1);
+        return;
+    }
+    size_t n = strlen(topic);
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, topic, n + 1);
+        cs->delivered[cs->ndelivered++] = d;
+    }
+}
+
+void chain_set_remove(struct chain_set *cs, struct chain *c)
+{
+    for (size_t i = 0; i < c->nkeys; i++) {
+        struct slot *s = map_find(cs, c->keys[i]);
+        if (s && s->c == c)
+            map_del(cs, s);
+    }
+    for (size_t i = cs->nopen; i-- > 0;)
+        if (cs->open[i].c == c)
+            open_remove_at(cs, i);
+    chain_unlink(cs, c);
+    chain_destroy(c, 1);
+    /* shrink a mostly-dead index */
+    if (cs->nslots > 1024 && cs->live * 8 < cs->nslots)
+        map_resize(cs, cs->nslots / 2);
+    else if (cs->used > cs->live * 2 + 64 && cs->nslots)
+        map_resize(cs, cs->nslots);
+}
+
+/* ---- root helpers ---- */
+
+const struct event *chain_root(const struct chain *c)
+{
+    return c->root != CHAIN_NONE ? c->e[c->root].ev : NULL;
+}
+
+int chain_root_answered(const struct chain *c)
+{
+    if (c->root == CHAIN_NONE)
+        return 1;
+    const struct chain_entry *r = &c->e[c->root];
+    switch (r->ev->kind) {
+    case EV_HTTP_REQUEST:
+    case EV_RPC_CALL:
+        return (r->flags & (CE_ANSWERED | CE_TIMED_OUT)) != 0;
+    default:
+        return 1;
+    }
+}
+
+int chain_is_background(const struct chain *c)
+{
+    if (c->has_user)
+        return 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->e[i].rank >= 2)
+            return 0;
+    return 1;
+}
+
+int chain_has_request_id(const struct chain *c, const char *id)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const struct event *ev = c->e[i].ev;
+        if ((ev->request_id && !strcmp(ev->request_id, id)) ||
+            (ev->global_request_id && !strcmp(ev->global_request_id, id)))
+            return 1;
+    }
+    return 0;
+}
+
+int chain_has_resource(const struct chain *c, const char *uuid)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const struct event *ev = c->e[i].ev;
+        for (size_t k = 0; k < ev->nuuids; k++)
+            if (!strcasecmp(ev->uuids[k].id, uuid))
+                return 1;
+        if (ev->path && strcasestr(ev->path, uuid))
+            return 1;
+    }
+    return 0;
+}
+
+int chain_path_uuid(const char *path, char *out, size_t outlen)
+{
+    if (!path || outlen < 37)
+        return 0;
+    int found = 0;
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *e = p;
+        while (*e && *e != '/')
+            e++;
+        size_t n = (size_t)(e - p);
+        if ((n == 36 || n == 32) && event_is_uuid(p, n)) {
+            for (size_t i = 0; i < n; i++) {
+                char ch = p[i];
+                out[i] = (ch >= 'A' && ch <= 'F') ? (char)(ch - 'A' + 'a') : ch;
+            }
+            out[n] = '\0';
+            found = 1;
+        }
+        p = e;
+    }
+    return found;
+}
+
+const char *chain_sender(const struct chain_set *cs, const struct event *ev, char *host,
+                         size_t hostlen)
+{
+    if (host && hostlen)
+        host[0] = '\0';
+    if (ev->kind == EV_NOTIFICATION && ev->publisher_id && cs->map) {
+        const char *s = svcmap_publisher(cs->map, ev->publisher_id, host, hostlen);
+        if (s)
+            return s;
+    }
+    if (ev->kind == EV_RPC_REPLY || is_rpc_msg(ev) || ev->kind == EV_NOTIFICATION) {
+        if (ev->verb == EV_VERB_DELIVER)
+            return NULL; /* src is the broker */
+    }
+    if (host && hostlen && ev->src.host)
+        snprintf(host, hostlen, "%s", ev->src.host);
+    return ev->src.service;
+}
+
+const char *chain_receiver(const struct chain_set *cs, const struct chain *c, size_t i,
+                           const char **host)
+{
+    const struct chain_entry *e = &c->e[i];
+    const struct event *ev = e->ev;
+    if (host)
+        *host = NULL;
+    if (ev->kind == EV_HTTP_REQUEST) {
+        if (host)
+            *host = ev->dst.host;
+        return ev->dst.service;
+    }
+    if (is_rpc_msg(ev)) {
+        if (host)
+            *host = ev->target_server;
+        if (ev->topic_service)
+            return ev->topic_service;
+        if (e->twin != CHAIN_NONE && !(e->flags & CE_TWIN)) {
+            const struct event *d = c->e[e->twin].ev;
+            if (host && !*host)
+                *host = d->dst.host;
+            if (d->dst.service)
+                return d->dst.service;
+        }
+        if (ev->verb == EV_VERB_DELIVER && ev->dst.service)
+            return ev->dst.service;
+        if (cs->map && (ev->topic || ev->routing_key))
+            return svcmap_topic(cs->map, ev->topic ? ev->topic : ev->routing_key, NULL, 0);
+    }
+    return NULL;
+}
+
+/* ---- stitching ---- */
+
+static int rank_of(const struct chain_set *cs, const struct event *ev)
+{
+    switch (ev->kind) {
+    case EV_HTTP_REQUEST:
+        return is_client(ev->src.service) ? 3 : 1;
+    case EV_RPC_CALL:
+    case EV_RPC_CAST:
+        if (ev->verb == EV_VERB_DELIVER)
+            return 1;
+        if (!(ev->ctx_user || ev->ctx_project))
+            return 1;
+        return (is_client(ev->src.service) || !rules_is_service(cs->rules, ev->src.service)) ? 2
+                                                                                             : 1;
+    case EV_CONN:
+    case EV_AMQP_RETURN:
+    case EV_AMQP_CLOSE:
+    case EV_AMQP_BLOCKED:
+        return 2;
+    default:
+        return 0;
+    }
+}
+
+static struct chain *lookup_chain(struct chain_set *cs, const char *pfx, const char *id,
+                                  int32_t *idx)
+{
+    if (!id || !*id)
+        return NULL;
+    char k[320];
+    keyf(k, sizeof(k), pfx, id);
+    struct slot *s = map_find(cs, k);
+    if (!s)
+        return NULL;
+    if (idx)
+        *idx = s->idx;
+    return s->c;
+}
+
+/* Newest open request that ev nests into (time nesting), or NULL. */
+static struct open_req *nest_find(struct chain_set *cs, const struct event *ev, const char *caller)
+{
+    for (size_t i = cs->nopen; i-- > 0;) {
+        struct open_req *o = &cs->open[i];
+        const struct event *req = o->c->e[o->idx].ev;
+        if (req->seq >= ev->seq)
+            continue;
+        const char *handler = req->dst.service;
+        if (!handler || is_client(handler))
+            continue;
+        if (caller) {
+            if (svc_matches(caller, handler))
+                return o;
+            continue;
+        }
+        /* any host-local handler other than the target itself */
+        if (ev->dst.service && !strcmp(handler, ev->dst.service))
+            continue;
+        if (!strcmp(handler, "keystone"))
+            continue;
+        if (ev->src.addr[0] && req->dst.addr[0] && strcmp(ev->src.addr, req->dst.addr) != 0)
+            continue;
+        return o;
+    }
+    return NULL;
+}
+
+/* Query parameter name=... of q, copied to out; 0 if absent. */
+static int query_name(const char *q, char *out, size_t outlen)
+{
+    if (!q)
+        return 0;
+    const char *p = q;
+    while (p && *p) {
+        if (!strncmp(p, "name=", 5)) {
+            p += 5;
+            size_t n = strcspn(p, "&");
+            if (n >= outlen)
+                n = outlen - 1;
+            memcpy(out, p, n);
+            out[n] = '\0';
+            return 1;
+        }
+        p = strchr(p, '&');
+        if (p)
+            p++;
+    }
+    return 0;
+}
+
+/* Collection of a client GET path for lookups: "/v2/images/x" -> "/v2/images". */
+static void lookup_key(char *buf, size_t len, const struct event *req, const char *coll,
+                       size_t colllen)
+{
+    snprintf(buf, len, "l:%s|%s|%.*s", req->src.addr, req->dst.service ? req->dst.service : "",
+             (int)colllen, coll);
+}
+
+static int append_entry(struct chain_set *cs, struct chain *c, struct event *ev, int force)
+{
+    size_t cap = cs->cfg.max_events_per_chain;
+    int evidence = ev->error_class || ev->error_message || ev->status >= 400 || ev->failure ||
+                   ev->kind == EV_CONN || ev->resource_state;
+    if (c->n >= cap && !(force || (evidence && c->n < cap + CHAIN_EVIDENCE_RESERVE))) {
+        c->dropped++;
+        (*cs->c_dropped)++;
+        return -1;
+    }
+    if (c->n == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 16;
+        struct chain_entry *ne = realloc(c->e, ncap * sizeof(*ne));
+        if (!ne) {
+            c->dropped++;
+            (*cs->c_dropped)++;
+            return -1;
+        }
+        c->e = ne;
+        c->cap = ncap;
+    }
+    struct chain_entry *e = &c->e[c->n];
+    memset(e, 0, sizeof(*e));
+    e->ev = ev;
+    e->pair = e->twin = e->parent = CHAIN_NONE;
+    e->rank = (uint8_t)rank_of(cs, ev);
+    c->n++;
+    return (int)(c->n - 1);
+}
+
+static uint64_t call_deadline(const struct chain_set *cs, const struct event *ev)
+{
+    uint64_t t;
+    if (ev->timeout_s > 0)
+        t = (uint64_t)ev->timeout_s * 1000000ull;
+    else if (ev->expiration_ms > 0)
+        t = (uint64_t)ev->expiration_ms * 1000ull;
+    else
+        t = cs->cfg.default_call_timeout_us;
+    return ev->ts_us + t;
+}
+
+static void open_add(struct chain_set *cs, struct chain *c, int32_t idx)
+{
+    if (cs->nopen == cs->cfg.max_open_requests) {
+        struct open_req *o = &cs->open[0];
+        o->c->e[o->idx].flags &= (uint16_t)~CE_HTTP_OPEN;
+        open_remove_at(cs, 0);
+        (*cs->c_open_evicted)++;
+    }
+    struct open_req *o = &cs->open[cs->nopen++];
+    o->seq = c->e[idx].ev->seq;
+    o->flow_id = c->e[idx].ev->flow_id;
+    o->c = c;
+    o->idx = idx;
+    c->e[idx].flags |= CE_HTTP_OPEN;
+}
+
+/* Register ev's keys on chain c at entry idx. */
+static void register_keys(struct chain_set *cs, struct chain *c, int32_t idx)
+{
+    struct chain_entry *e = &c->e[idx];
+    const struct event *ev = e->ev;
+    char k[320];
+    if (ev->request_id) {
+        keyf(k, sizeof(k), "r:", ev->request_id);
+        map_put(cs, k, c, idx);
+    }
+    if (ev->global_request_id) {
+        keyf(k, sizeof(k), "r:", ev->global_request_id);
+        map_put(cs, k, c, idx);
+    }
+    if (ev->unique_id && !(e->flags & CE_TWIN)) {
+        keyf(k, sizeof(k), "u:", ev->unique_id);
+        map_put(cs, k, c, idx);
+    }
+    if (is_call(ev) && ev->msg_id && !(e->flags & CE_TWIN)) {
+        keyf(k, sizeof(k), "m:", ev->msg_id);
+        map_put(cs, k, c, idx);
+    }
+    /* instance ids of a user's RPC messages: id-less steps and polls find
+     * the chain (never stolen from another open chain) */
+    if (is_rpc_msg(ev) && (ev->ctx_user || ev->ctx_project)) {
+        for (size_t i = 0; i < ev->nuuids; i++) {
+            if (ev->uuids[i].res != EV_RES_INSTANCE)
+                continue;
+            keyf(k, sizeof(k), "i:", ev->uuids[i].id);
+            struct slot *s = map_find(cs, k);
+            if (!s || s->c == c)
+                map_put(cs, k, c, idx);
+        }
+    }
+}
+
+/* Resources a user operation creates or acts on: later polls find it. */
+static void own_resources(struct chain_set *cs, struct chain *c, int32_t idx)
+{
+    const struct event *ev = c->e[idx].ev;
+    char k[320], u[40];
+    for (size_t i = 0; i < ev->nuuids; i++) {
+        enum ev_res r = (enum ev_res)ev->uuids[i].res;
+        if (r == EV_RES_IMAGE || r == EV_RES_FLAVOR || r == EV_RES_PROJECT || r == EV_RES_USER ||
+            r == EV_RES_PROVIDER || r == EV_RES_NETWORK)
+            continue;
+        keyf(k, sizeof(k), "i:", ev->uuids[i].id);
+        map_put(cs, k, c, idx);
+    }
+    if (ev->kind == EV_HTTP_REQUEST && chain_path_uuid(ev->path, u, sizeof(u))) {
+        keyf(k, sizeof(k), "i:", u);
+        map_put(cs, k, c, idx);
+    }
+}
+
+static void set_deadline(struct chain *c)
+{
+    c->next_deadline = UINT64_MAX;
+    for (size_t i = 0; i < c->n; i++)
+        if ((c->e[i].flags & CE_PENDING) && c->e[i].deadline_us < c->next_deadline)
+            c->next_deadline = c->e[i].deadline_us;
+}
+
+/* A 2xx/empty-looking list answer: found iff the body names resources. */
+static int list_found(const struct event *resp)
+{
+    if (resp->status < 200 || resp->status >= 300)
+        return 0;
+    return resp->nuuids > 0 || resp->body_len >= 160;
+}
+
+struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
+{
+    struct chain *cands[8];
+    size_t ncand = 0;
+    struct chain *primary = NULL;
+    int32_t link = CHAIN_NONE; /* entry ev answers / duplicates */
+    int rel = 0;               /* 1 twin, 2 http response, 3 rpc reply */
+    int32_t nest_parent = CHAIN_NONE;
+    int poll = 0, lookup_follow = 0;
+    size_t open_i = (size_t)-1;
+
+    if (ev->verb == EV_VERB_DELIVER && (is_rpc_msg(ev) || ev->kind == EV_NOTIFICATION))
+        note_delivered(cs, ev->topic ? ev->topic : ev->routing_key);
+
+    /* 1. one message seen twice (Publish, Deliver): a hop */
+    if (ev->unique_id && ev->kind != EV_HTTP_REQUEST && ev->kind != EV_HTTP_RESPONSE) {
+        struct chain *c = lookup_chain(cs, "u:", ev->unique_id, &link);
+        if (c) {
+            primary = c;
+            rel = 1;
+        }
+    }
+    /* 2. HTTP response to its request: same flow, oldest open first */
+    if (!primary && ev->kind == EV_HTTP_RESPONSE) {
+        for (size_t i = 0; i < cs->nopen; i++) {
+            struct open_req *o = &cs->open[i];
+            if ((ev->req_seq && o->seq == ev->req_seq) ||
+                (!ev->req_seq && o->flow_id == ev->flow_id && o->seq < ev->seq)) {
+                primary = o->c;
+                link = o->idx;
+                rel = 2;
+                open_i = i;
+                break;
+            }
+        }
+    }
+    /* 3. RPC reply to its call */
+    if (!primary && ev->kind == EV_RPC_REPLY && ev->msg_id) {
+        struct chain *c = lookup_chain(cs, "m:", ev->msg_id, &link);
+        if (c) {
+            primary = c;
+            rel = 3;
+        }
+    }
+    if (primary)
+        cands[ncand++] = primary;
+    /* 4. request ids */
+    const char *ids[2] = {ev->request_id, ev->global_request_id};
+    for (int k = 0; k < 2; k++) {
+        struct chain *c = lookup_chain(cs, "r:", ids[k], NULL);
+        if (c) {
+            int dup = 0;
+            for (size_t j = 0; j < ncand; j++)
+                dup |= cands[j] == c;
+            if (!dup && ncand < 8)
+                cands[ncand++] = c;
+        }
+    }
+    /* 5. weaker links, only for events that found nothing yet */
+    if (!ncand) {
+        char u[40], name[128];
+        if (ev->kind == EV_HTTP_REQUEST && is_client(ev->src.service) && ev->method &&
+            !strcmp(ev->method, "GET") && ev->path) {
+            /* a list-by-name after a 404 lookup of the same collection */
+            char k[400];
+            size_t pl = strlen(ev->path);
+            if (pl > 7 && !strcmp(ev->path + pl - 7, "/detail"))
+                pl -= 7;
+            lookup_key(k, sizeof(k), ev, ev->path, pl);
+            struct slot *s = map_find(cs, k);
+            if (s && s->c->lookup == CHAIN_LOOKUP_WAIT) {
+                int has_name = query_name(ev->query, name, sizeof(name));
+                if (!has_name || !s->c->lookup_name || !strcmp(name, s->c->lookup_name)) {
+                    cands[ncand++] = s->c;
+                    lookup_follow = 1;
+                    (*cs->c_uuid_links)++;
+                }
+            }
+            /* a client's read of a resource an open operation owns (polling) */
+            if (!ncand && chain_path_uuid(ev->path, u, sizeof(u))) {
+                struct chain *c = lookup_chain(cs, "i:", u, NULL);
+                if (c) {
+                    cands[ncand++] = c;
+                    poll = 1;
+                    (*cs->c_polls)++;
+                }
+            }
+        } else if (!ev->request_id && !ev->global_request_id && ev->kind != EV_HTTP_REQUEST &&
+                   ev->kind != EV_HTTP_RESPONSE) {
+            /* an asynchronous step without ids: the operation owning its resource */
+            for (size_t i = 0; i < ev->nuuids && !ncand; i++) {
+                if (ev->uuids[i].res != EV_RES_INSTANCE && ev->uuids[i].res != EV_RES_VOLUME &&
+                    ev->uuids[i].res != EV_RES_PORT)
+                    continue;
+                struct chain *c = lookup_chain(cs, "i:", ev->uuids[i].id, NULL);
+                if (c) {
+                    cands[ncand++] = c;
+                    (*cs->c_polls)++;
+                }
+            }
+        }
+        /* time nesting: id-less service calls, token validations, refused
+         * connections, made while a service handles an open request */
+        if (!ncand && (ev->kind == EV_HTTP_REQUEST || ev->kind == EV_CONN)) {
+            const char *caller = NULL;
+            int try = 0;
+            if (ev->kind == EV_CONN) {
+                try = ev->conn_event == FLOW_EV_REFUSED || ev->conn_event == FLOW_EV_UNANSWERED;
+            } else if (!is_client(ev->src.service) && !ev->global_request_id) {
+                try = 1;
+                if (strcmp(ev->src.service, "keystonemiddleware") != 0)
+                    caller = ev->src.service;
+            }
+            struct open_req *o = try ? nest_find(cs, ev, caller) : NULL;
+            if (o) {
+                cands[ncand++] = o->c;
+                nest_parent = o->idx;
+                (*cs->c_nested)++;
+            }
+        }
+        /* repeated refusals of the same target while nothing nests them */
+        if (!ncand && ev->kind == EV_CONN) {
+            char k[120];
+            snprintf(k, sizeof(k), "c:%s:%u", ev->dst.addr, ev->dst.port);
+            struct slot *s = map_find(cs, k);
+            if (s)
+                cands[ncand++] = s->c;
+        }
+    }
+
+    /* merge everything found into the oldest chain */
+    struct chain *c = NULL;
+    for (size_t i = 0; i < ncand; i++)
+        if (!c || cands[i]->id < c->id)
+            c = cands[i];
+    if (primary && primary != c) {
+        /* keep link indices valid: they are relative to primary */
+        int32_t off = (int32_t)c->n;
+        chain_merge(cs, c, primary);
+        if (link != CHAIN_NONE)
+            link += off;
+    }
+    for (size_t i = 0; i < ncand; i++) {
+        if (cands[i] != c && cands[i] != primary) {
+            /* only merge chains still open (cands may repeat after merges) */
+            struct chain *x = cands[i];
+            int alive = 0;
+            for (struct chain *y = cs->head; y; y = y->next)
+                if (y == x)
+                    alive = 1;
+            if (alive)
+                chain_merge(cs, c, x);
+        }
+    }
+    if (!c) {
+        c = chain_new(cs, ev->ts_us);
+        if (!c) {
+            stats_add(cs->st, "rca.chain_alloc_failed", 1);
+            event_free(ev);
+            return NULL;
+        }
+    }
+    if (open_i != (size_t)-1) {
+        /* find again: merges may have moved it */
+        for (size_t i = 0; i < cs->nopen; i++) {
+            if (cs->open[i].seq == c->e[link].ev->seq) {
+                open_remove_at(cs, i);
+                break;
+            }
+        }
+        c->e[link].flags &= (uint16_t)~CE_HTTP_OPEN;
+    }
+    if (ev->ts_us > c->last_ts)
+        c->last_ts = ev->ts_us;
+    if (is_rpc_msg(ev) && (ev->ctx_user || ev->ctx_project))
+        c->has_user = 1;
+
+    /* state changes happen even when the event itself is dropped at the cap */
+    if (rel == 2) {
+        c->e[link].flags |= CE_ANSWERED;
+    } else if (rel == 3 && ev->ending) {
+        struct chain_entry *call = &c->e[link];
+        if (call->flags & CE_PENDING) {
+            call->flags &= (uint16_t)~CE_PENDING;
+            if (c->npending)
+                c->npending--;
+            set_deadline(c);
+        }
+        if (call->flags & CE_TIMED_OUT)
+            call->flags |= CE_LATE_REPLY;
+        call->flags |= CE_ANSWERED;
+    } else if (rel == 1) {
+        c->e[link].ndeliver++;
+    }
+
+    int idx = append_entry(cs, c, ev, rel == 2 && link == c->root);
+    if (idx < 0) {
+        event_free(ev);
+        return c;
+    }
+    struct chain_entry *e = &c->e[idx];
+    if (rel == 1) {
+        e->flags |= CE_TWIN;
+        e->twin = link;
+        e->rank = 0;
+        if (c->e[link].twin == CHAIN_NONE)
+            c->e[link].twin = idx;
+    } else if (rel == 2 || rel == 3) {
+        e->pair = link;
+        c->e[link].pair = idx;
+        e->rank = 0;
+    }
+    if (nest_parent != CHAIN_NONE)
+        e->parent = nest_parent;
+    if (poll)
+        e->flags |= CE_POLL;
+    if (lookup_follow)
+        e->flags |= CE_LOOKUP_LIST;
+    if (poll || lookup_follow)
+        e->rank = 0; /* a follow-up, never the root */
+
+    if (ev->kind == EV_HTTP_REQUEST)
+        open_add(cs, c, idx);
+    if (is_call(ev) && rel != 1) {
+        e->flags |= CE_PENDING;
+        e->deadline_us = call_deadline(cs, ev);
+        c->npending++;
+        if (e->deadline_us < c->next_deadline)
+            c->next_deadline = e->deadline_us;
+    }
+    if (ev->kind == EV_CONN) {
+        char k[120];
+        snprintf(k, sizeof(k), "c:%s:%u", ev->dst.addr, ev->dst.port);
+        map_put(cs, k, c, idx);
+    }
+    register_keys(cs, c, idx);
+
+    if (e->rank && (c->root == CHAIN_NONE || e->rank > c->e[c->root].rank))
+        c->root = idx;
+    else if (c->root == CHAIN_NONE)
+        c->root = idx;
+
+    /* responses: ownership of resources, lookups, deletions */
+    if (rel == 2) {
+        const struct chain_entry *req = &c->e[link];
+        const struct event *rq = req->ev;
+        if (req->flags & CE_LOOKUP_LIST) {
+            if (c->lookup == CHAIN_LOOKUP_WAIT)
+                c->lookup = list_found(ev) ? CHAIN_LOOKUP_FOUND : CHAIN_LOOKUP_EMPTY;
+        } else if (link == c->root && req->rank == 3 && rq->method) {
+            int mut = strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD");
+            if (ev->status >= 200 && ev->status < 300 && mut) {
+                own_resources(cs, c, link);
+                own_resources(cs, c, idx);
+            }
+            if (ev->status >= 200 && ev->status < 300 && !strcmp(rq->method, "DELETE")) {
+                char u[40];
+                if (chain_path_uuid(rq->path, u, sizeof(u)))
+                    ring_add(cs->deleted, &cs->ndeleted, u);
+            }
+            if (ev->status == 404 && !strcmp(rq->method, "GET") && rq->path) {
+                const char *slash = strrchr(rq->path, '/');
+                if (slash && slash > rq->path && slash[1]) {
+                    char k[400];
+                    lookup_key(k, sizeof(k), rq, rq->path, (size_t)(slash - rq->path));
+                    c->lookup = CHAIN_LOOKUP_WAIT;
+                    c->lookup_name = arena_strdup(&c->arena, slash + 1);
+                    map_put(cs, k, c, link);
+                }
+            }
+        }
+    } else if (rel == 3 && link == c->root && !ev->failure) {
+        own_resources(cs, c, idx);
+    } else if (idx == c->root && is_rpc_msg(ev)) {
+        own_resources(cs, c, idx);
+    }
+    return c;
+}
+
+void chain_set_expire(struct chain_set *cs, uint64_t now_us, int at_end)
+{
+    for (struct chain *c = cs->head; c; c = c->next) {
+        if (!c->npending || (!at_end && c->next_deadline > now_us))
+            continue;
+        for (size_t i = 0; i < c->n; i++) {
+            struct chain_entry *e = &c->e[i];
+            if (!(e->flags & CE_PENDING))
+                continue;
+            if (e->deadline_us <= now_us || at_end) {
+                e->flags &= (uint16_t)~CE_PENDING;
+                e->flags |= CE_TIMED_OUT;
+                if (e->deadline_us > now_us)
+                    e->flags |= CE_EOC;
+                if (c->npending)
+                    c->npending--;
+                if (e->ev->ts_us > c->last_ts)
+                    c->last_ts = e->ev->ts_us;
+                /* the timeout itself is activity: settle counts from it */
+                uint64_t t = e->deadline_us < now_us ? e->deadline_us : now_us;
+                if (t > c->last_ts)
+                    c->last_ts = t;
+            }
+        }
+        set_deadline(c);
+    }
+}

@@ -1,0 +1,139 @@
+/* chain.h -- stitching events into transaction chains (DESIGN.md "Finding
+ * the origin of a fault", step 2; PROTOCOLS.md §3.1 request ids, §2.3-2.4
+ * msg_id / _unique_id, §4 correlation keys).
+ *
+ * Tiers, strongest first: the same request id (HTTP response id == RPC
+ * _context_request_id); a caller's id arriving as the callee's inbound
+ * global id (X-OpenStack-Request-ID, _context_global_request_id; glance
+ * echoes it as its own); RPC reply <-> call by _msg_id; Publish <-> Deliver
+ * of one message by _unique_id (one hop); HTTP response <-> request by flow
+ * and order; resource UUIDs (a client's polls, id-less asynchronous steps);
+ * time nesting as last resort (token validations, refused connections,
+ * id-less calls made while a service handles an open request). When an
+ * event reveals that two chains are one, they merge.
+ *
+ * The chain set owns every event it is given and frees it with its chain. */
+#ifndef OSRCA_CHAIN_H
+#define OSRCA_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture/arena.h"
+#include "capture/stats.h"
+#include "parsers/event.h"
+#include "rca/rules_load.h"
+
+/* entry flags */
+#define CE_PENDING 0x0001     /* RPC call awaiting its reply */
+#define CE_TIMED_OUT 0x0002   /* RPC call: no reply before its deadline */
+#define CE_ANSWERED 0x0004    /* request/call got its response/reply */
+#define CE_TWIN 0x0008        /* a Deliver folded into its Publish (twin) */
+#define CE_LOOKUP_LIST 0x0010 /* list-by-name follow-up of a 404 lookup */
+#define CE_POLL 0x0020        /* a client's read of a resource this chain owns */
+#define CE_HTTP_OPEN 0x0040   /* request still awaiting its response */
+#define CE_EOC 0x0080         /* call unanswered when the capture ended */
+#define CE_LATE_REPLY 0x0100  /* reply came after the call timed out */
+
+#define CHAIN_NONE (-1)
+
+struct chain_entry {
+    struct event *ev;
+    int32_t pair;   /* request <-> response, call <-> reply; CHAIN_NONE */
+    int32_t twin;   /* Deliver: its Publish; Publish: its first Deliver; CHAIN_NONE */
+    int32_t parent; /* explicit parent from time nesting; CHAIN_NONE */
+    uint16_t ndeliver;
+    uint16_t flags;
+    uint8_t rank; /* root quality: 3 client HTTP, 2 user RPC / conn, 1 internal, 0 none */
+    uint64_t deadline_us;
+};
+
+enum chain_lookup {
+    CHAIN_LOOKUP_NONE = 0,
+    CHAIN_LOOKUP_WAIT,  /* root is a client's 404 GET, awaiting a list-by-name */
+    CHAIN_LOOKUP_FOUND, /* the list found it: the 404 was a benign name lookup */
+    CHAIN_LOOKUP_EMPTY  /* the list was empty: really not found */
+};
+
+struct chain {
+    uint64_t id;
+    struct chain_entry *e;
+    size_t n, cap;
+    int32_t root; /* entry index of the root */
+    uint64_t first_ts, last_ts;
+    unsigned npending;
+    uint64_t next_deadline; /* earliest pending deadline, UINT64_MAX if none */
+    int has_user;           /* an RPC message carried a user/project context */
+    int lookup;             /* enum chain_lookup */
+    const char *lookup_name;
+    uint64_t dropped; /* events refused at the per-chain cap */
+    char **keys;      /* index keys registered for this chain */
+    size_t nkeys, capkeys;
+    struct arena arena; /* notes and small strings of reports */
+    struct chain *prev, *next;
+};
+
+struct chain_cfg {
+    size_t max_events_per_chain;
+    uint64_t default_call_timeout_us;
+    size_t max_open_requests; /* HTTP requests awaiting a response, all chains */
+};
+
+struct chain_set;
+
+/* NULL on allocation failure. rules must outlive the set; st may be NULL. */
+struct chain_set *chain_set_new(const struct chain_cfg *cfg, const struct rules *rules,
+                                struct stats *st);
+/* Frees every chain and event; NULL accepted. */
+void chain_set_free(struct chain_set *cs);
+
+/* Stitch ev (ownership taken) into its chain. Returns the chain, or NULL if
+ * the event was dropped (counted) and freed. */
+struct chain *chain_set_add(struct chain_set *cs, struct event *ev);
+
+/* Mark calls whose deadline is <= now_us as timed out; at_end also marks
+ * every still-pending call as unanswered at the end of the capture. */
+void chain_set_expire(struct chain_set *cs, uint64_t now_us, int at_end);
+
+/* Open chains, oldest first. */
+struct chain *chain_set_first(const struct chain_set *cs);
+size_t chain_set_count(const struct chain_set *cs);
+
+/* Remove c from the set (index keys, open requests) and free it with its
+ * events. Resources the chain deleted are remembered (bounded). */
+void chain_set_remove(struct chain_set *cs, struct chain *c);
+
+/* 1 when some Deliver on topic (or routing key) was seen: the topic
+ * normally has consumers. */
+int chain_set_topic_consumed(const struct chain_set *cs, const char *topic);
+/* 1 when a client recently DELETEd the resource uuid (2xx). */
+int chain_set_was_deleted(const struct chain_set *cs, const char *uuid);
+/* Remember / ask about resources of operations already reported failed. */
+void chain_set_note_failed(struct chain_set *cs, const char *uuid);
+int chain_set_was_failed(const struct chain_set *cs, const char *uuid);
+
+const struct rules *chain_set_rules(const struct chain_set *cs);
+
+/* Root helpers. */
+const struct event *chain_root(const struct chain *c);
+int chain_root_answered(const struct chain *c);
+/* Periodic/service traffic: no user context and no user-facing root. */
+int chain_is_background(const struct chain *c);
+/* 1 if some event of c carries id as request id or global request id. */
+int chain_has_request_id(const struct chain *c, const char *id);
+/* 1 if some event of c names the resource uuid. */
+int chain_has_resource(const struct chain *c, const char *uuid);
+
+/* The caller service of an event (for HTTP: the client side; for RPC:
+ * the publisher; notifications: the publisher_id's service). May be NULL. */
+const char *chain_sender(const struct chain_set *cs, const struct event *ev, char *host,
+                         size_t hostlen);
+/* The service that receives/handles ev (HTTP request: the server; call or
+ * cast: the consumer of its topic). May be NULL. */
+const char *chain_receiver(const struct chain_set *cs, const struct chain *c, size_t i,
+                           const char **host);
+
+/* Last path segment of path that is a UUID, copied to out (>= 37). 0 if none. */
+int chain_path_uuid(const char *path, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,324 @@
+/* fault.c -- fault evidence detection over a chain (see fault.h). */
+#include "rca/fault.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "capture/flow.h"
+
+#define CAST_GRACE_US 2000000ull /* a cast this young at the end may still be delivered */
+
+static const char *const kind_names[FAULT_KIND_COUNT] = {
+    "none",         "http_5xx",           "http_4xx",     "rpc_failure",     "rpc_timeout",
+    "cast_unconsumed", "error_notification", "conn_refused", "conn_unanswered", "amqp_return",
+    "amqp_close",   "amqp_blocked",       "resource_error",
+};
+
+const char *fault_kind_name(enum fault_kind k)
+{
+    return (unsigned)k < FAULT_KIND_COUNT ? kind_names[k] : "?";
+}
+
+static const char *fmt(struct chain *c, const char *f, ...) __attribute__((format(printf, 2, 3)));
+static const char *fmt(struct chain *c, const char *f, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, f);
+    vsnprintf(buf, sizeof(buf), f, ap);
+    va_end(ap);
+    return arena_strdup(&c->arena, buf);
+}
+
+static const char *or_s(const char *s, const char *d)
+{
+    return s && *s ? s : d;
+}
+
+static void base(struct fault *f, enum fault_kind k, enum fault_weight w, struct chain *c,
+                 int32_t i)
+{
+    memset(f, 0, sizeof(*f));
+    f->kind = k;
+    f->weight = w;
+    f->entry = i;
+    f->seq = c->e[i].ev->seq;
+    f->ts_us = c->e[i].ev->ts_us;
+}
+
+static const char *port_service(const struct fault_ctx *fx, const struct ev_peer *p)
+{
+    if (p->service)
+        return p->service;
+    const struct svcmap *m = rules_svcmap(chain_set_rules(fx->cs));
+    return m ? svcmap_port(m, p->port, NULL) : NULL;
+}
+
+static int is_error_state(const char *s)
+{
+    return s && (!strcasecmp(s, "ERROR") || !strcasecmp(s, "error_deleting") ||
+                 !strcasecmp(s, "error_restoring") || !strcasecmp(s, "error_extending") ||
+                 !strcasecmp(s, "killed"));
+}
+
+/* Is this 404 GET benign (a poll after a delete, or a lookup by name that
+ * the following list resolved)? */
+static int benign_404(const struct fault_ctx *fx, const struct chain *c, int32_t req_i,
+                      int at_root)
+{
+    const struct event *rq = c->e[req_i].ev;
+    if (!rq->method || strcmp(rq->method, "GET") != 0)
+        return 0;
+    if (at_root && c->lookup == CHAIN_LOOKUP_FOUND)
+        return 1;
+    char u[40];
+    if (chain_path_uuid(rq->path, u, sizeof(u))) {
+        if (chain_set_was_deleted(fx->cs, u))
+            return 1;
+        const struct event *root = chain_root(c);
+        char ru[40];
+        if (root && root->kind == EV_HTTP_REQUEST && root->method &&
+            !strcmp(root->method, "DELETE") && chain_path_uuid(root->path, ru, sizeof(ru)) &&
+            !strcmp(ru, u))
+            return 1;
+    }
+    return 0;
+}
+
+static void from_http(const struct fault_ctx *fx, struct chain *c, int32_t i, struct fault *out,
+                      size_t *n, size_t max)
+{
+    const struct chain_entry *e = &c->e[i];
+    const struct event *ev = e->ev;
+    int32_t req_i = e->pair;
+    int at_root = req_i != CHAIN_NONE && req_i == c->root;
+    if (*n >= max)
+        return;
+    if (ev->status >= 400) {
+        if (ev->status == 404 && req_i != CHAIN_NONE && benign_404(fx, c, req_i, at_root))
+            return;
+        if (req_i != CHAIN_NONE && (c->e[req_i].flags & CE_LOOKUP_LIST))
+            return; /* the list itself failing is part of the lookup */
+        struct fault *f = &out[(*n)++];
+        int is5 = ev->status >= 500;
+        base(f, is5 ? FAULT_HTTP_5XX : FAULT_HTTP_4XX,
+             is5 ? FAULT_W_STRONG : (at_root ? FAULT_W_USER : FAULT_W_WEAK), c, i);
+        f->at_root = at_root;
+        f->service = port_service(fx, &ev->src);
+        f->host = ev->src.host;
+        snprintf(f->addr, sizeof(f->addr), "%s", ev->src.addr);
+        f->caller = ev->dst.service;
+        f->caller_host = ev->dst.host;
+        if (req_i != CHAIN_NONE && !f->caller)
+            f->caller = c->e[req_i].ev->src.service;
+        f->error_class = ev->error_class;
+        f->module = ev->error_module;
+        const char *what = or_s(ev->error_message, or_s(ev->reason, ""));
+        if (at_root && ev->status == 404 && c->lookup == CHAIN_LOOKUP_EMPTY)
+            f->message = fmt(c, "%s%slookup by name found nothing", what, *what ? "; " : "");
+        else
+            f->message = what;
+        snprintf(f->status, sizeof(f->status), "%d", ev->status);
+        return;
+    }
+    if (is_error_state(ev->resource_state)) {
+        struct fault *f = &out[(*n)++];
+        base(f, FAULT_RESOURCE_ERROR, FAULT_W_USER, c, i);
+        f->at_root = at_root;
+        f->service = port_service(fx, &ev->src);
+        f->host = ev->src.host;
+        snprintf(f->addr, sizeof(f->addr), "%s", ev->src.addr);
+        f->caller = ev->dst.service;
+        f->message = fmt(c, "status %s%s%s", ev->resource_state, ev->fault_message ? ": " : "",
+                         ev->fault_message ? ev->fault_message : "");
+        f->error_class = ev->error_class;
+        snprintf(f->status, sizeof(f->status), "%d", ev->status);
+    }
+}
+
+/* Fill the callee/caller of call entry ci into f. */
+static void call_parties(const struct fault_ctx *fx, struct chain *c, int32_t ci, struct fault *f)
+{
+    const char *host = NULL;
+    const char *svc = chain_receiver(fx->cs, c, (size_t)ci, &host);
+    f->service = svc;
+    f->host = host;
+    f->topic_consumer = svc;
+    f->topic_host = host;
+    const struct chain_entry *e = &c->e[ci];
+    if (e->twin != CHAIN_NONE && !(e->flags & CE_TWIN))
+        snprintf(f->addr, sizeof(f->addr), "%s", c->e[e->twin].ev->dst.addr);
+    char h[64];
+    f->caller = chain_sender(fx->cs, e->ev, h, sizeof(h));
+    f->caller_host = e->ev->src.host;
+    f->rpc_method = e->ev->rpc_method;
+}
+
+size_t fault_collect(const struct fault_ctx *fx, struct chain *c, struct fault *out, size_t max)
+{
+    size_t n = 0;
+    for (int32_t i = 0; i < (int32_t)c->n && n < max; i++) {
+        struct chain_entry *e = &c->e[i];
+        const struct event *ev = e->ev;
+        if (e->flags & CE_TWIN)
+            continue;
+        switch (ev->kind) {
+        case EV_HTTP_RESPONSE:
+            from_http(fx, c, i, out, &n, max);
+            break;
+        case EV_RPC_REPLY:
+            if (ev->failure) {
+                struct fault *f = &out[n++];
+                base(f, FAULT_RPC_FAILURE, FAULT_W_STRONG, c, i);
+                if (e->pair != CHAIN_NONE) {
+                    call_parties(fx, c, e->pair, f);
+                    f->at_root = e->pair == c->root;
+                }
+                if (!f->service && ev->verb == EV_VERB_PUBLISH) {
+                    f->service = ev->src.service;
+                    f->host = ev->src.host;
+                }
+                if (!f->addr[0] && ev->verb == EV_VERB_PUBLISH)
+                    snprintf(f->addr, sizeof(f->addr), "%s", ev->src.addr);
+                f->error_class = ev->error_class;
+                f->module = ev->error_module;
+                f->message = or_s(ev->error_message, ev->error_class);
+            }
+            break;
+        case EV_RPC_CALL:
+            if (e->flags & CE_TIMED_OUT) {
+                struct fault *f = &out[n++];
+                int delivered = e->ndeliver > 0 || ev->verb == EV_VERB_DELIVER;
+                int eoc = (e->flags & CE_EOC) != 0;
+                enum fault_weight w = FAULT_W_STRONG;
+                if (eoc && delivered)
+                    w = FAULT_W_WEAK;
+                base(f, FAULT_RPC_TIMEOUT, w, c, i);
+                f->at_root = i == c->root;
+                call_parties(fx, c, i, f);
+                f->error_class = "MessagingTimeout";
+                unsigned secs = (unsigned)((e->deadline_us - ev->ts_us) / 1000000u);
+                const char *tgt = or_s(ev->routing_key, or_s(ev->topic, "?"));
+                if (eoc)
+                    f->message = fmt(c, "no reply to %s on '%s' before the capture ended (%s)",
+                                     or_s(ev->rpc_method, "call"), tgt,
+                                     delivered ? "delivered, never answered"
+                                               : "never delivered: no consumer");
+                else if (!delivered)
+                    f->message = fmt(c,
+                                     "no reply to %s on '%s' within %u s: the call was never "
+                                     "delivered (no consumer on the queue)",
+                                     or_s(ev->rpc_method, "call"), tgt, secs);
+                else
+                    f->message =
+                        fmt(c, "no reply to %s on '%s' within %u s: delivered to %s but never "
+                               "answered%s",
+                            or_s(ev->rpc_method, "call"), tgt, secs, or_s(f->service, "?"),
+                            (e->flags & CE_LATE_REPLY) ? " in time (late reply)" : "");
+            }
+            break;
+        case EV_RPC_CAST: {
+            const char *topic = ev->topic ? ev->topic : ev->routing_key;
+            if (ev->verb == EV_VERB_PUBLISH && e->ndeliver == 0 &&
+                chain_set_topic_consumed(fx->cs, topic) &&
+                !(fx->at_end && fx->now_us < ev->ts_us + CAST_GRACE_US)) {
+                struct fault *f = &out[n++];
+                base(f, FAULT_CAST_UNCONSUMED, FAULT_W_STRONG, c, i);
+                call_parties(fx, c, i, f);
+                f->error_class = "NotConsumed";
+                f->message = fmt(c, "cast %s to '%s' was never delivered although '%s' "
+                                    "normally has consumers",
+                                 or_s(ev->rpc_method, "?"), or_s(topic, "?"), or_s(topic, "?"));
+            }
+            break;
+        }
+        case EV_NOTIFICATION: {
+            size_t tl = ev->event_type ? strlen(ev->event_type) : 0;
+            int err = (ev->priority && (!strcasecmp(ev->priority, "ERROR") ||
+                                        !strcasecmp(ev->priority, "CRITICAL"))) ||
+                      (tl > 6 && !strcmp(ev->event_type + tl - 6, ".error"));
+            if (!err)
+                break;
+            struct fault *f = &out[n++];
+            base(f, FAULT_ERROR_NOTIFICATION, FAULT_W_STRONG, c, i);
+            char h[64];
+            const char *svc = chain_sender(fx->cs, ev, h, sizeof(h));
+            f->service = svc;
+            f->host = h[0] ? arena_strdup(&c->arena, h) : ev->src.host;
+            if (ev->verb == EV_VERB_PUBLISH)
+                snprintf(f->addr, sizeof(f->addr), "%s", ev->src.addr);
+            f->error_class = ev->error_class;
+            f->module = ev->error_module;
+            f->event_type = ev->event_type;
+            f->message = or_s(ev->error_message, or_s(ev->fault_message, ev->event_type));
+            break;
+        }
+        case EV_CONN:
+            if (ev->conn_event == FLOW_EV_REFUSED || ev->conn_event == FLOW_EV_UNANSWERED) {
+                int refused = ev->conn_event == FLOW_EV_REFUSED;
+                struct fault *f = &out[n++];
+                base(f, refused ? FAULT_CONN_REFUSED : FAULT_CONN_UNANSWERED, FAULT_W_STRONG, c,
+                     i);
+                f->at_root = i == c->root;
+                f->service = port_service(fx, &ev->dst);
+                f->host = ev->dst.host;
+                snprintf(f->addr, sizeof(f->addr), "%s", ev->dst.addr);
+                if (e->parent != CHAIN_NONE)
+                    f->caller = c->e[e->parent].ev->dst.service;
+                f->error_class = refused ? "ConnectionRefused" : "ConnectionTimeout";
+                f->message = fmt(c, "connection to %s %s:%u %s", or_s(f->service, "?"),
+                                 ev->dst.addr, ev->dst.port,
+                                 refused ? "refused: nothing listening"
+                                         : "unanswered: host down or filtered");
+            }
+            break;
+        case EV_AMQP_RETURN:
+        case EV_AMQP_CLOSE:
+        case EV_AMQP_BLOCKED: {
+            enum fault_kind k = ev->kind == EV_AMQP_RETURN  ? FAULT_AMQP_RETURN
+                                : ev->kind == EV_AMQP_CLOSE ? FAULT_AMQP_CLOSE
+                                                            : FAULT_AMQP_BLOCKED;
+            struct fault *f = &out[n++];
+            base(f, k, FAULT_W_STRONG, c, i);
+            f->at_root = i == c->root;
+            f->service = "rabbitmq";
+            int broker_src = ev->src.service && !strcmp(ev->src.service, "rabbitmq");
+            const struct ev_peer *broker = broker_src ? &ev->src : &ev->dst;
+            const struct ev_peer *client = broker_src ? &ev->dst : &ev->src;
+            snprintf(f->addr, sizeof(f->addr), "%s", broker->addr);
+            f->caller = client->service;
+            f->caller_host = client->host;
+            const struct svcmap *m = rules_svcmap(chain_set_rules(fx->cs));
+            if (ev->routing_key && m) {
+                char h[64];
+                f->topic_consumer = svcmap_topic(m, ev->routing_key, h, sizeof(h));
+                if (f->topic_consumer && h[0])
+                    f->topic_host = arena_strdup(&c->arena, h);
+            }
+            f->error_class = k == FAULT_AMQP_BLOCKED ? "Blocked" : ev->reply_text;
+            if (ev->reply_code)
+                snprintf(f->status, sizeof(f->status), "%u", ev->reply_code);
+            f->message = fmt(c, "%s%s%s%s%s", k == FAULT_AMQP_BLOCKED ? "broker blocked: " : "",
+                             or_s(ev->reply_text, ""), ev->routing_key ? " (routing key " : "",
+                             ev->routing_key ? ev->routing_key : "", ev->routing_key ? ")" : "");
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    return n;
+}
+
+int fault_chain_failed(const struct fault *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].weight == FAULT_W_STRONG)
+            return 1;
+        if (f[i].weight == FAULT_W_USER)
+            return 1;
+    }
+    return 0;
+}

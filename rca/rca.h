@@ -1,0 +1,64 @@
+/* rca.h -- the analyzer: events in, verdicts out (DESIGN.md "Finding the
+ * origin of a fault"). Events are stitched into chains (chain.h); a chain is
+ * decided when its root has answered, no call awaits its reply (each call
+ * within its `_timeout`, else AMQP expiration, else default_call_timeout_us)
+ * and settle_us of packet time passed since its last activity, or at
+ * rca_flush. Failed operations are walked back to their origin (walk.h) and
+ * reported; successful ones are only counted unless keep_ok. Packet time is
+ * the only clock. */
+#ifndef OSRCA_RCA_H
+#define OSRCA_RCA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture/stats.h"
+#include "parsers/event.h"
+#include "rca/report.h"
+#include "rca/rules_load.h"
+
+struct rca_cfg {
+    size_t max_open_chains;      /* oldest chain decided early beyond (counted eviction) */
+    size_t max_events_per_chain; /* events past it are counted and dropped */
+    uint64_t default_call_timeout_us;
+    uint64_t settle_us; /* quiet time after the last activity before a chain is decided */
+    uint64_t max_chain_us; /* a chain open longer than this is decided anyway (0 = never) */
+    int keep_ok;           /* report successful chains too (osrca chains) */
+    int report_background; /* report background chains too (default 0) */
+    const char *only_request_id; /* report only chains carrying this id */
+    const char *only_resource;   /* report only chains naming this resource uuid */
+};
+
+/* Defaults: 10000 open chains, 2000 events per chain, 60 s call timeout,
+ * 10 s settle, 600 s max chain life, keep_ok 0. */
+void rca_defaults(struct rca_cfg *cfg);
+
+struct rca;
+
+/* Called once per reported chain; r is valid only during the call. */
+typedef void (*rca_report_fn)(void *ctx, const struct report *r);
+
+/* rules must outlive the analyzer; st may be NULL. NULL on allocation failure. */
+struct rca *rca_new(const struct rca_cfg *cfg, const struct rules *rules, struct stats *st,
+                    rca_report_fn fn, void *ctx);
+/* Takes ownership of ev. Events arrive in packet-time order, seq increasing. */
+void rca_event(struct rca *a, struct event *ev);
+/* Packet time advanced to now_us: time out calls, decide settled chains. */
+void rca_tick(struct rca *a, uint64_t now_us);
+/* End of input: decide every open chain (in root order). */
+void rca_flush(struct rca *a, uint64_t now_us);
+
+struct rca_summary {
+    uint64_t operations; /* user operations decided */
+    uint64_t failed, ok;
+    uint64_t background; /* background chains decided */
+    uint64_t events;
+    uint64_t open_chains;
+    uint64_t evicted;
+};
+void rca_get_summary(const struct rca *a, struct rca_summary *s);
+
+/* Frees every open chain without reporting; NULL accepted. */
+void rca_free(struct rca *a);
+
+#endif

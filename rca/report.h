@@ -1,0 +1,67 @@
+/* report.h -- the verdict on one operation: what the user saw, where the
+ * fault was born (DESIGN.md "Finding the origin of a fault"), the rule that
+ * names it, and the chain as an indented tree of messages.
+ *
+ * A report is handed to the report callback and is valid only during the
+ * call: its strings point into the chain's events and arena. */
+#ifndef OSRCA_REPORT_H
+#define OSRCA_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parsers/event.h"
+
+#define REPORT_NO_PARENT ((size_t)-1)
+
+/* Where the fault was born. Strings may be NULL (unknown). */
+struct report_cause {
+    const char *service; /* canonical: "nova-scheduler", "glance-api", ... */
+    const char *host;    /* host name the traffic names ("compute-1"), or NULL */
+    char addr[46];       /* IP address, "" if unknown */
+    const char *kind;    /* evidence kind: "rpc_failure", "rpc_timeout", ... */
+    const char *error;   /* error class: "NoValidHost", "MessagingTimeout", ... */
+    const char *message; /* one line */
+    uint64_t seq;        /* the message that carries it (for a timeout: the call) */
+    uint64_t ts_us;
+};
+
+/* One message of the chain. A Publish and its Deliver(ies) are one node. */
+struct report_node {
+    const struct event *ev;  /* the message (the Publish when both were seen) */
+    const struct event *hop; /* the first Deliver of the same message, or NULL */
+    unsigned nhops;          /* deliveries seen */
+    size_t parent;           /* index of the parent node, REPORT_NO_PARENT at top */
+    int depth;               /* 0 = root; for an indented tree */
+    int is_origin;           /* the origin of the fault */
+    int is_fault;            /* carries fault evidence (origin or consequence) */
+    const char *note;        /* "never delivered", "no reply within 10 s", ... or NULL */
+};
+
+struct report {
+    const char *operation;         /* "server create", "rpc conductor.build_instances" */
+    const char *request_id;        /* the operation's request id, or NULL */
+    const char *global_request_id; /* or NULL */
+    char status[40];               /* what the root answered: "202", "500", "rpc failure" */
+    char user_saw[384];            /* one line */
+    int failed;                    /* 1 = the operation failed */
+    int background;                /* 1 = periodic/service traffic, not a user operation */
+    struct report_cause root_cause; /* meaningful when failed */
+    const char *category;          /* from the fault rule ("capacity"), or "unknown" */
+    const char *rule;              /* rule name, or NULL */
+    const char *hint;              /* operator advice, or NULL */
+    uint64_t root_seq;
+    uint64_t start_ts_us, end_ts_us;
+    size_t nevents;                /* messages in the chain */
+    size_t nnodes;
+    struct report_node *nodes;     /* in seq order; nodes[0] is not necessarily the root */
+    size_t origin_node;            /* index into nodes, REPORT_NO_PARENT if none */
+};
+
+/* One line "service@host (addr): kind error: message" into buf. */
+void report_cause_line(const struct report *r, char *buf, size_t len);
+
+/* Index of the node carrying seq, or REPORT_NO_PARENT. */
+size_t report_find_node(const struct report *r, uint64_t seq);
+
+#endif

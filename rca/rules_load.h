@@ -1,0 +1,81 @@
+/* rules_load.h -- load the operator-editable rules/ directory (YAML 1.1 via
+ * libyaml, patterns via PCRE2 8-bit) into the service map and the ordered
+ * fault signatures. Schema: brief RULES_SCHEMA.md (services, operations,
+ * faults); every *.yaml of the directory is read in name order.
+ *
+ * Errors name the place: "file:line:col: yaml.path: message", e.g.
+ * "rules/services.yaml:12:5: services[3].prots: unknown key". */
+#ifndef OSRCA_RULES_LOAD_H
+#define OSRCA_RULES_LOAD_H
+
+#include <stddef.h>
+
+#include "capture/stats.h"
+#include "parsers/svcmap.h"
+
+#define RULES_MAX_FILE (1u << 20) /* bytes per rules file */
+
+struct rules;
+
+/* Fields a fault signature can match (each a PCRE2 pattern). */
+enum rules_field {
+    RULES_F_KIND = 0,    /* evidence kind: "rpc_failure", "http_5xx", ... */
+    RULES_F_STATUS,      /* HTTP status or AMQP reply code as decimal text */
+    RULES_F_ERROR_CLASS, /* "NoValidHost", "itemNotFound", ... */
+    RULES_F_MODULE,      /* "nova.exception" */
+    RULES_F_MESSAGE,     /* error message / fault message */
+    RULES_F_EVENT_TYPE,  /* notification event type */
+    RULES_F_SERVICE,     /* service blamed before the culprit rule */
+    RULES_F_OPERATION,   /* the chain's operation name */
+    RULES_F_RPC_METHOD,  /* the RPC method involved */
+    RULES_F_COUNT
+};
+
+/* Who the verdict blames once a rule matched. */
+enum rules_culprit {
+    RULES_CULPRIT_ORIGIN = 0,     /* the service where the error was born */
+    RULES_CULPRIT_TOPIC_CONSUMER, /* consumer of the RPC topic involved */
+    RULES_CULPRIT_CALLEE,         /* the service that was called */
+    RULES_CULPRIT_CALLER,         /* the service that made the call */
+    RULES_CULPRIT_SERVICE         /* a named service (culprit_service) */
+};
+
+/* One fault signature, in file order. Strings live as long as the rules. */
+struct rules_fault {
+    const char *name;
+    const char *category;
+    const char *hint; /* may be NULL */
+    enum rules_culprit culprit;
+    const char *culprit_service; /* RULES_CULPRIT_SERVICE only */
+};
+
+/* Load every *.yaml in dir (name order). Returns NULL on error; err gets the
+ * first error as "file:line:col: yaml.path: message". st may be NULL (the
+ * counters "rules.services", "rules.operations" and
+ * "rules.faults" are set when given). Free with rules_free(). */
+struct rules *rules_load_dir(const char *dir, struct stats *st, char *err, size_t errlen);
+
+/* Check a dir and report ALL errors through cb (file:line:col: path:
+ * message), nothing is kept. Returns the error count, -1 if dir unreadable. */
+int rules_check_dir(const char *dir, void (*cb)(void *ctx, const char *msg), void *ctx);
+
+/* The service map built from the rules (valid while r lives). */
+const struct svcmap *rules_svcmap(const struct rules *r);
+
+/* 1 if name is a service declared in services: */
+int rules_is_service(const struct rules *r, const char *name);
+
+size_t rules_fault_count(const struct rules *r);
+/* The i-th fault signature (i < rules_fault_count), or NULL. */
+const struct rules_fault *rules_fault_at(const struct rules *r, size_t i);
+
+/* Index of the first fault signature whose every given field matches
+ * subject[field] (NULL subject strings never match a given field), or -1. */
+int rules_fault_find(const struct rules *r, const char *const subject[RULES_F_COUNT]);
+
+/* "error_class", "message", ... */
+const char *rules_field_name(enum rules_field f);
+
+void rules_free(struct rules *r); /* NULL accepted */
+
+#endif

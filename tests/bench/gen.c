@@ -1,0 +1,1258 @@
+/* gen.c -- benchmark load generator: many concurrent copies of the real
+ * template captures, with fresh identifiers and client ports, in one pcap.
+ *
+ * Spec: pcap savefile format (pcap-savefile(5)), Ethernet II / IEEE 802.1Q,
+ * IPv4 (RFC 791), TCP (RFC 9293); identifier forms from PROTOCOLS.md
+ * (dashed UUIDs, 32-hex msg/unique ids, reply_<32hex> queues, req-<uuid>).
+ *
+ * Model. Each template is a capture listed in testdata/TRUTH (its expected
+ * origin service/host/fault kind). An "instance" (copy) of a template is the
+ * same packets, shifted in time, with
+ *   - every client (ephemeral) port replaced by a fresh one from an allocator
+ *     that never gives two flows alive at the same time the same port (the
+ *     server side of a flow -- destination of its SYN, or a known service
+ *     port for flows joined mid-stream -- keeps its port, so all copies talk
+ *     to the same services on 127.0.0.1);
+ *   - every identifier (8-4-4-4-12 lowercase-hex UUID, or an isolated run of
+ *     exactly 32 lowercase hex digits) replaced by a per-copy keyed hash of
+ *     the same length and form. The mapping works on the 128-bit value, so a
+ *     dashed and an undashed spelling of one id stay equal after mapping.
+ *     Identifiers are found on the reassembled byte stream of each TCP
+ *     direction, so an id cut by a segment boundary is still rewritten.
+ *     Lengths never change: sequence numbers, Content-Length and AMQP frame
+ *     sizes stay valid. Checksums are not recomputed.
+ * Copies start at exponential inter-arrival times (mean = mean template
+ * duration / concurrency) and all active copies are merged in timestamp
+ * order through a heap, so memory is O(templates + active copies).
+ *
+ * Output: the pcap, and a truth file (default: OUT with .truth) with one line
+ * per copy: index, template, expected service, expected host, fault kind,
+ * start time, and every distinct request id (req-<uuid>) of the copy after
+ * mapping. Same options and seed give byte-identical output. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pcap/pcap.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/span.h"
+
+#define GEN_MAX_TEMPLATES 256
+#define GEN_MAX_STREAM (64u << 20) /* per direction of a template flow */
+#define GEN_SNAPLEN 262144u
+#define GEN_PORT_LO 32768u /* client ports 32768..65535, above every service port */
+
+/* Service ports that are servers even when no SYN to them is captured. */
+static const uint16_t gen_known_servers[] = {5000, 8774, 8778, 9292, 9696, 5672, 8776, 8004};
+
+struct patch {
+    uint32_t pkt_off; /* where in the packet the id text starts (clipped) */
+    uint16_t id_off;  /* first byte of the id text that lands there */
+    uint16_t n;       /* bytes to write */
+    uint32_t id;      /* index into tmpl.ids */
+    uint8_t dashed;   /* 36-char UUID form, else 32 hex digits */
+};
+
+struct tpkt {
+    int64_t ts;        /* microseconds since the template's first packet */
+    size_t off;        /* offset of the frame in tmpl.data */
+    uint32_t caplen, origlen;
+    int32_t flow;      /* -1: not IPv4/TCP, copied as is */
+    uint32_t tcp_off;  /* offset of the TCP header in the frame */
+    uint8_t side;      /* 0: sent by the flow's port a, 1: by port b */
+    uint32_t pay_off, pay_len;
+    int64_t rel;       /* seq - side base (wrap-aware), payload position */
+    uint32_t patch0, npatch;
+};
+
+struct tside {
+    int have_base;
+    uint32_t base;
+    int64_t min_rel, max_end;
+    int broken; /* stream too large or inconsistent: ids not rewritten */
+};
+
+struct tflow {
+    uint16_t a, b;       /* ports, a < b or a == b */
+    int client_side;     /* 0: a is the client, 1: b, -1 undecided */
+    int64_t first, last; /* us since template start */
+    struct tside s[2];
+};
+
+struct match {
+    int64_t off; /* stream offset of the id text */
+    uint8_t len; /* 32 or 36 */
+    uint8_t req; /* preceded by "req-" */
+    uint8_t v[16];
+    uint32_t id;
+};
+
+struct tmpl {
+    char name[128];
+    char service[64], host[64], kind[32];
+    int faulty;
+    double weight;
+    uint8_t *data;
+    size_t data_len;
+    struct tpkt *pkts;
+    size_t npkts;
+    struct tflow *flows;
+    size_t nflows;
+    uint8_t (*ids)[16];
+    size_t nids;
+    uint32_t *reqs; /* ids seen as req-<uuid> */
+    size_t nreqs;
+    struct patch *patches;
+    size_t npatches;
+    int64_t t0, dur;    /* first packet time (us since epoch), duration */
+    uint64_t out_bytes; /* bytes one copy adds to the output */
+    uint64_t ncopies;
+};
+
+struct copy {
+    uint64_t idx;
+    const struct tmpl *t;
+    int64_t start; /* us since the epoch of the copy's first packet */
+    size_t pos;    /* next packet */
+    uint16_t *ports; /* per flow: client port of this copy */
+    uint8_t (*map)[16];
+};
+
+struct portent {
+    int64_t until;
+    uint16_t port;
+};
+
+struct gen {
+    /* options */
+    const char *tdir, *truth_in, *out, *truth_out, *mix;
+    double faulty_ratio; /* < 0: not given */
+    double concurrency;
+    uint64_t seed, target_bytes, target_copies;
+    int64_t quiet_us;
+    /* templates */
+    struct tmpl t[GEN_MAX_TEMPLATES];
+    size_t nt;
+    double wsum;
+    uint8_t server_port[65536];
+    /* run state */
+    uint64_t rng;
+    int64_t epoch0, next_start;
+    struct portent *ph;
+    size_t nph;
+    struct copy **heap;
+    size_t nheap, capheap;
+    uint64_t ncopies, planned, npackets, nbytes;
+    uint64_t early_reuse, max_active;
+    double busy_us; /* sum of copy durations */
+    FILE *fo, *ft;
+    uint8_t buf[GEN_SNAPLEN + 64];
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void *gen_xcalloc(size_t n, size_t sz)
+{
+    void *p = calloc(n ? n : 1, sz ? sz : 1);
+    if (!p) {
+        fprintf(stderr, "gen: out of memory (%zu x %zu)\n", n, sz);
+        exit(2);
+    }
+    return p;
+}
+
+static void *gen_xrealloc(void *p, size_t n, size_t sz)
+{
+    if (sz && n > SIZE_MAX / sz) {
+        fprintf(stderr, "gen: allocation overflow\n");
+        exit(2);
+    }
+    size_t bytes = n * sz;
+    void *q = realloc(p, bytes ? bytes : 1);
+    if (!q) {
+        fprintf(stderr, "gen: out of memory (%zu x %zu)\n", n, sz);
+        exit(2);
+    }
+    return q;
+}
+
+/* splitmix64: the PRNG and the id hash (deterministic on every platform). */
+static uint64_t gen_mix64(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t gen_rand(struct gen *g)
+{
+    g->rng += 0x9e3779b97f4a7c15ull;
+    return gen_mix64(g->rng);
+}
+
+/* Uniform double in [0, 1). */
+static double gen_unit(struct gen *g)
+{
+    return (double)(gen_rand(g) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static int gen_hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static int gen_is_anyhex(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static const char gen_hexdig[] = "0123456789abcdef";
+
+/* Parse "123", "10K", "100M", "2G" (SI: K = 1e3). Returns 0 or -1. */
+static int gen_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    uint64_t mul = 1;
+    if (*end == 'k' || *end == 'K')
+        mul = 1000ull;
+    else if (*end == 'm' || *end == 'M')
+        mul = 1000000ull;
+    else if (*end == 'g' || *end == 'G')
+        mul = 1000000000ull;
+    else if (*end != '\0')
+        return -1;
+    if (mul != 1 && end[1] != '\0')
+        return -1;
+    if (v > UINT64_MAX / mul)
+        return -1;
+    *out = (uint64_t)v * mul;
+    return 0;
+}
+
+static int gen_parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !(v >= 0.0))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- templates: TRUTH ---------------------------------------------------- */
+
+/* Copy the next tab/space separated field of *pp into dst (NUL-terminated,
+ * truncated to cap-1). Returns 0, or -1 when no field is left. */
+static int gen_field(const char **pp, char *dst, size_t cap)
+{
+    const char *p = *pp;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '\0' || *p == '\n' || *p == '\r')
+        return -1;
+    size_t n = 0;
+    while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+        if (n + 1 < cap)
+            dst[n++] = *p;
+        p++;
+    }
+    dst[n] = '\0';
+    *pp = p;
+    return 0;
+}
+
+/* Read the TRUTH file: "capture service host kind" per line, '#' comments.
+ * Returns 0, or -1 with a message. */
+static int gen_read_truth(struct gen *g)
+{
+    FILE *f = fopen(g->truth_in, "r");
+    if (!f) {
+        fprintf(stderr, "gen: %s: %s\n", g->truth_in, strerror(errno));
+        return -1;
+    }
+    char line[1024];
+    unsigned lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        const char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '#' || *p == '\n' || *p == '\0')
+            continue;
+        if (g->nt == GEN_MAX_TEMPLATES) {
+            fprintf(stderr, "gen: %s: more than %d templates\n", g->truth_in, GEN_MAX_TEMPLATES);
+            fclose(f);
+            return -1;
+        }
+        struct tmpl *t = &g->t[g->nt];
+        memset(t, 0, sizeof *t);
+        if (gen_field(&p, t->name, sizeof t->name) || gen_field(&p, t->service, sizeof t->service) ||
+            gen_field(&p, t->host, sizeof t->host) || gen_field(&p, t->kind, sizeof t->kind)) {
+            fprintf(stderr, "gen: %s:%u: expected 4 fields\n", g->truth_in, lineno);
+            fclose(f);
+            return -1;
+        }
+        t->faulty = strcmp(t->service, "-") != 0;
+        t->weight = 1.0;
+        g->nt++;
+    }
+    fclose(f);
+    if (g->nt == 0) {
+        fprintf(stderr, "gen: %s: no templates\n", g->truth_in);
+        return -1;
+    }
+    return 0;
+}
+
+/* Is name (a --mix key) this template? Accepts the file name with or
+ * without ".pcap". */
+static int gen_name_is(const struct tmpl *t, const char *name, size_t n)
+{
+    size_t tn = strlen(t->name);
+    if (n == tn && memcmp(t->name, name, n) == 0)
+        return 1;
+    return tn > 5 && n == tn - 5 && memcmp(t->name, name, n) == 0 &&
+           strcmp(t->name + n, ".pcap") == 0;
+}
+
+/* Apply --mix and --faulty-ratio to the template weights. */
+static int gen_weights(struct gen *g)
+{
+    if (g->mix) {
+        for (size_t i = 0; i < g->nt; i++)
+            g->t[i].weight = 0.0;
+        const char *p = g->mix;
+        while (*p) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            const char *eq = memchr(p, '=', len);
+            if (!eq) {
+                fprintf(stderr, "gen: --mix: '%.*s' is not name=weight\n", (int)len, p);
+                return -1;
+            }
+            char num[64];
+            size_t nl = len - (size_t)(eq + 1 - p);
+            if (nl == 0 || nl >= sizeof num) {
+                fprintf(stderr, "gen: --mix: bad weight in '%.*s'\n", (int)len, p);
+                return -1;
+            }
+            memcpy(num, eq + 1, nl);
+            num[nl] = '\0';
+            double w;
+            if (gen_parse_double(num, &w)) {
+                fprintf(stderr, "gen: --mix: bad weight in '%.*s'\n", (int)len, p);
+                return -1;
+            }
+            size_t i;
+            for (i = 0; i < g->nt; i++)
+                if (gen_name_is(&g->t[i], p, (size_t)(eq - p)))
+                    break;
+            if (i == g->nt) {
+                fprintf(stderr, "gen: --mix: no template '%.*s' in %s\n", (int)(eq - p), p,
+                        g->truth_in);
+                return -1;
+            }
+            g->t[i].weight = w;
+            p += len;
+            if (*p == ',')
+                p++;
+        }
+    }
+    if (g->faulty_ratio >= 0.0) {
+        if (g->faulty_ratio > 1.0) {
+            fprintf(stderr, "gen: --faulty-ratio %g > 1\n", g->faulty_ratio);
+            return -1;
+        }
+        double wf = 0.0, wg = 0.0;
+        for (size_t i = 0; i < g->nt; i++)
+            *(g->t[i].faulty ? &wf : &wg) += g->t[i].weight;
+        if ((g->faulty_ratio > 0.0 && wf <= 0.0) || (g->faulty_ratio < 1.0 && wg <= 0.0)) {
+            fprintf(stderr, "gen: --faulty-ratio %g: no %s template has weight\n",
+                    g->faulty_ratio, wf <= 0.0 ? "faulty" : "fault-free");
+            return -1;
+        }
+        for (size_t i = 0; i < g->nt; i++) {
+            struct tmpl *t = &g->t[i];
+            if (t->faulty)
+                t->weight = wf > 0.0 ? t->weight * g->faulty_ratio / wf : 0.0;
+            else
+                t->weight = wg > 0.0 ? t->weight * (1.0 - g->faulty_ratio) / wg : 0.0;
+        }
+    }
+    g->wsum = 0.0;
+    for (size_t i = 0; i < g->nt; i++)
+        g->wsum += g->t[i].weight;
+    if (!(g->wsum > 0.0)) {
+        fprintf(stderr, "gen: every template has weight 0\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- templates: packets and flows --------------------------------------- */
+
+/* Decode Ethernet [802.1Q] / IPv4 / TCP of one frame. Fills tcp_off,
+ * ports, seq, flags, payload offset and length (the captured part inside
+ * the IP total length). Returns 0, or -1 when the frame is not IPv4/TCP or
+ * is cut short. */
+static int gen_decode(const uint8_t *p, uint32_t caplen, struct tpkt *pk, uint16_t *sport,
+                      uint16_t *dport, uint32_t *seq, uint8_t *flags)
+{
+    struct rd r = rd_init(p, caplen);
+    rd_skip(&r, 12);
+    uint16_t et = rd_be16(&r);
+    while (rd_ok(&r) && (et == 0x8100 || et == 0x88a8)) {
+        rd_skip(&r, 2);
+        et = rd_be16(&r);
+    }
+    if (!rd_ok(&r) || et != 0x0800)
+        return -1;
+    const uint8_t *ip = r.p;
+    uint8_t vihl = rd_u8(&r);
+    rd_skip(&r, 1);
+    uint16_t tot = rd_be16(&r);
+    rd_skip(&r, 2);
+    uint16_t frag = rd_be16(&r);
+    rd_skip(&r, 1);
+    uint8_t proto = rd_u8(&r);
+    if (!rd_ok(&r) || (vihl >> 4) != 4 || proto != 6 || (frag & 0x3fff) != 0)
+        return -1;
+    size_t ihl = (size_t)(vihl & 0x0f) * 4;
+    if (ihl < 20 || tot < ihl)
+        return -1;
+    size_t ip_avail = (size_t)(p + caplen - ip);
+    size_t ip_end = tot < ip_avail ? tot : ip_avail; /* captured part of the datagram */
+    struct rd t = rd_init(ip, ip_end);
+    rd_skip(&t, ihl);
+    const uint8_t *tcp = t.p;
+    *sport = rd_be16(&t);
+    *dport = rd_be16(&t);
+    *seq = rd_be32(&t);
+    rd_skip(&t, 4);
+    uint8_t doff = rd_u8(&t);
+    *flags = rd_u8(&t);
+    if (!rd_ok(&t))
+        return -1;
+    size_t thl = (size_t)(doff >> 4) * 4;
+    if (thl < 20 || ihl + thl > ip_end)
+        return -1;
+    pk->tcp_off = (uint32_t)(tcp - p);
+    pk->pay_off = (uint32_t)(tcp - p + thl);
+    pk->pay_len = (uint32_t)(ip_end - ihl - thl);
+    return 0;
+}
+
+/* The template flow of a packet (created on first sight); *idx and *side
+ * (0: sent from the lower port) are set. */
+static struct tflow *gen_flow(struct tmpl *t, uint16_t sport, uint16_t dport, int64_t ts,
+                              int32_t *idx, uint8_t *side)
+{
+    uint16_t a = sport < dport ? sport : dport, b = sport < dport ? dport : sport;
+    for (size_t i = 0; i < t->nflows; i++)
+        if (t->flows[i].a == a && t->flows[i].b == b) {
+            *idx = (int32_t)i;
+            *side = sport == a ? 0 : 1;
+            return &t->flows[i];
+        }
+    t->flows = gen_xrealloc(t->flows, t->nflows + 1, sizeof *t->flows);
+    struct tflow *f = &t->flows[t->nflows];
+    memset(f, 0, sizeof *f);
+    f->a = a;
+    f->b = b;
+    f->client_side = -1;
+    f->first = f->last = ts;
+    *idx = (int32_t)t->nflows++;
+    *side = sport == a ? 0 : 1;
+    return f;
+}
+
+static int gen_match_cmp(const void *x, const void *y)
+{
+    const struct match *a = x, *b = y;
+    return memcmp(a->v, b->v, 16);
+}
+
+/* Scan one reassembled stream for identifiers; appends to *m. An id is an
+ * 8-4-4-4-12 lowercase-hex UUID, or a run of exactly 32 lowercase hex
+ * digits, with no hex digit right before or after it. */
+static void gen_scan(const uint8_t *s, size_t n, struct match **m, size_t *nm, size_t *cap)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (gen_hexval(s[i]) < 0 || (i > 0 && gen_is_anyhex(s[i - 1]))) {
+            i++;
+            continue;
+        }
+        size_t len = 0;
+        if (n - i >= 36) {
+            size_t k;
+            for (k = 0; k < 36; k++) {
+                int dash = k == 8 || k == 13 || k == 18 || k == 23;
+                if (dash ? s[i + k] != '-' : gen_hexval(s[i + k]) < 0)
+                    break;
+            }
+            if (k == 36 && (i + 36 == n || !gen_is_anyhex(s[i + 36])))
+                len = 36;
+        }
+        size_t run = 0;
+        while (i + run < n && gen_hexval(s[i + run]) >= 0)
+            run++;
+        if (!len && run == 32 && (i + 32 == n || !gen_is_anyhex(s[i + 32])))
+            len = 32;
+        if (!len) {
+            i += run;
+            continue;
+        }
+        if (*nm == *cap) {
+            *cap = *cap ? *cap * 2 : 256;
+            *m = gen_xrealloc(*m, *cap, sizeof **m);
+        }
+        struct match *x = &(*m)[(*nm)++];
+        x->off = (int64_t)i;
+        x->len = (uint8_t)len;
+        x->req = i >= 4 && len == 36 && memcmp(s + i - 4, "req-", 4) == 0;
+        size_t d = 0;
+        for (size_t k = 0; k < len; k++) {
+            int v = gen_hexval(s[i + k]);
+            if (v < 0)
+                continue;
+            if (d & 1)
+                x->v[d / 2] = (uint8_t)(x->v[d / 2] | v);
+            else
+                x->v[d / 2] = (uint8_t)(v << 4);
+            d++;
+        }
+        x->id = 0;
+        i += len;
+    }
+}
+
+/* Load one template: packets, flows (client side decided), identifier
+ * occurrences turned into per-packet patches. Returns 0 or -1. */
+static int gen_load_tmpl(struct gen *g, struct tmpl *t)
+{
+    char path[4096];
+    char err[PCAP_ERRBUF_SIZE];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", g->tdir, t->name) >= sizeof path) {
+        fprintf(stderr, "gen: path too long: %s/%s\n", g->tdir, t->name);
+        return -1;
+    }
+    pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, err);
+    if (!pc) {
+        fprintf(stderr, "gen: %s: %s\n", path, err);
+        return -1;
+    }
+    if (pcap_datalink(pc) != DLT_EN10MB) {
+        fprintf(stderr, "gen: %s: link type %d, only Ethernet templates are supported\n", path,
+                pcap_datalink(pc));
+        pcap_close(pc);
+        return -1;
+    }
+    size_t cappk = 0, capdata = 0;
+    struct pcap_pkthdr *h;
+    const uint8_t *d;
+    int rc;
+    while ((rc = pcap_next_ex(pc, &h, &d)) == 1) {
+        if (h->caplen > GEN_SNAPLEN) {
+            fprintf(stderr, "gen: %s: packet of %u bytes > %u, skipped\n", path, h->caplen,
+                    GEN_SNAPLEN);
+            continue;
+        }
+        if (t->npkts == cappk) {
+            cappk = cappk ? cappk * 2 : 1024;
+            t->pkts = gen_xrealloc(t->pkts, cappk, sizeof *t->pkts);
+        }
+        if (t->data_len + h->caplen > capdata) {
+            while (t->data_len + h->caplen > capdata)
+                capdata = capdata ? capdata * 2 : 1u << 20;
+            t->data = gen_xrealloc(t->data, capdata, 1);
+        }
+        struct tpkt *pk = &t->pkts[t->npkts++];
+        memset(pk, 0, sizeof *pk);
+        int64_t ts = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
+        if (t->npkts == 1)
+            t->t0 = ts;
+        pk->ts = ts - t->t0;
+        if (pk->ts < 0) {
+            fprintf(stderr, "gen: %s: packet %zu goes back in time, clamped\n", path, t->npkts);
+            pk->ts = 0;
+        }
+        if (t->npkts > 1 && pk->ts < t->pkts[t->npkts - 2].ts)
+            pk->ts = t->pkts[t->npkts - 2].ts; /* keep per-copy order monotonic */
+        pk->off = t->data_len;
+        pk->caplen = h->caplen;
+        pk->origlen = h->len;
+        memcpy(t->data + t->data_len, d, h->caplen);
+        t->data_len += h->caplen;
+        pk->flow = -1;
+    }
+    if (rc == PCAP_ERROR)
+        fprintf(stderr, "gen: %s: %s (using the packets before it)\n", path, pcap_geterr(pc));
+    pcap_close(pc);
+    if (t->npkts == 0) {
+        fprintf(stderr, "gen: %s: no packets\n", path);
+        return -1;
+    }
+    t->dur = t->pkts[t->npkts - 1].ts;
+    if (t->dur < 1000)
+        t->dur = 1000;
+
+    /* pass 1: flows, SYNs, per-side base sequence numbers */
+    for (size_t i = 0; i < t->npkts; i++) {
+        struct tpkt *pk = &t->pkts[i];
+        uint16_t sp, dp;
+        uint32_t seq;
+        uint8_t fl;
+        if (gen_decode(t->data + pk->off, pk->caplen, pk, &sp, &dp, &seq, &fl))
+            continue;
+        struct tflow *f = gen_flow(t, sp, dp, pk->ts, &pk->flow, &pk->side);
+        f->last = pk->ts;
+        struct tside *s = &f->s[pk->side];
+        if ((fl & 0x02) && !(fl & 0x10) && f->client_side < 0)
+            f->client_side = pk->side;
+        if ((fl & 0x02) && !s->have_base) {
+            s->have_base = 1;
+            s->base = seq + 1;
+        }
+        if (pk->pay_len && !s->have_base) {
+            s->have_base = 1;
+            s->base = seq;
+        }
+        pk->rel = (int64_t)(int32_t)(seq - s->base);
+        if (fl & 0x02)
+            pk->rel += 1;
+        if (pk->pay_len) {
+            if (pk->rel < s->min_rel)
+                s->min_rel = pk->rel;
+            if (pk->rel + (int64_t)pk->pay_len > s->max_end)
+                s->max_end = pk->rel + (int64_t)pk->pay_len;
+        }
+        if (sp == dp)
+            f->client_side = 2; /* both ends the same port: leave alone */
+    }
+    for (size_t i = 0; i < t->nflows; i++) {
+        struct tflow *f = &t->flows[i];
+        if (f->client_side == 2 || f->client_side >= 0)
+            continue;
+        int sa = g->server_port[f->a], sb = g->server_port[f->b];
+        if (sa && !sb)
+            f->client_side = 1;
+        else if (sb && !sa)
+            f->client_side = 0;
+        else {
+            f->client_side = 1; /* neither or both known: the lower port serves */
+            fprintf(stderr, "gen: %s: flow %u<->%u: server side guessed as %u\n", path, f->a,
+                    f->b, f->a);
+        }
+    }
+
+    /* pass 2: reassemble each side, find identifiers */
+    struct match *m = NULL;
+    size_t nm = 0, capm = 0;
+    size_t *side_m0 = gen_xcalloc(t->nflows * 2 + 1, sizeof *side_m0);
+    for (size_t fi = 0; fi < t->nflows; fi++) {
+        for (int sd = 0; sd < 2; sd++) {
+            struct tside *s = &t->flows[fi].s[sd];
+            side_m0[fi * 2 + (size_t)sd] = nm;
+            int64_t span = s->max_end - s->min_rel;
+            if (span <= 0)
+                continue;
+            if (span > (int64_t)GEN_MAX_STREAM) {
+                s->broken = 1;
+                fprintf(stderr, "gen: %s: flow %u<->%u: stream of %" PRId64
+                        " bytes > %u, ids not rewritten\n", path, t->flows[fi].a,
+                        t->flows[fi].b, span, GEN_MAX_STREAM);
+                continue;
+            }
+            uint8_t *sb = gen_xcalloc((size_t)span, 1);
+            for (size_t i = 0; i < t->npkts; i++) {
+                struct tpkt *pk = &t->pkts[i];
+                if (pk->flow != (int32_t)fi || pk->side != sd || !pk->pay_len)
+                    continue;
+                memcpy(sb + (pk->rel - s->min_rel), t->data + pk->off + pk->pay_off, pk->pay_len);
+            }
+            gen_scan(sb, (size_t)span, &m, &nm, &capm);
+            for (size_t k = side_m0[fi * 2 + (size_t)sd]; k < nm; k++)
+                m[k].off += s->min_rel; /* back to rel coordinates */
+            free(sb);
+        }
+    }
+    side_m0[t->nflows * 2] = nm;
+
+    /* distinct ids, sorted by value; matches get their index */
+    struct match *sorted = gen_xcalloc(nm, sizeof *sorted);
+    if (nm)
+        memcpy(sorted, m, nm * sizeof *m);
+    qsort(sorted, nm, sizeof *sorted, gen_match_cmp);
+    t->ids = gen_xcalloc(nm, 16);
+    for (size_t k = 0; k < nm; k++)
+        if (t->nids == 0 || memcmp(t->ids[t->nids - 1], sorted[k].v, 16) != 0)
+            memcpy(t->ids[t->nids++], sorted[k].v, 16);
+    free(sorted);
+    uint8_t *isreq = gen_xcalloc(t->nids, 1);
+    for (size_t k = 0; k < nm; k++) {
+        size_t lo = 0, hi = t->nids;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (memcmp(t->ids[mid], m[k].v, 16) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        m[k].id = (uint32_t)lo;
+        if (m[k].req)
+            isreq[lo] = 1;
+    }
+    t->reqs = gen_xcalloc(t->nids, sizeof *t->reqs);
+    for (size_t k = 0; k < t->nids; k++)
+        if (isreq[k])
+            t->reqs[t->nreqs++] = (uint32_t)k;
+    free(isreq);
+
+    /* pass 3: per-packet patches (matches are sorted by offset per side) */
+    size_t cappa = 0;
+    for (size_t i = 0; i < t->npkts; i++) {
+        struct tpkt *pk = &t->pkts[i];
+        pk->patch0 = (uint32_t)t->npatches;
+        if (pk->flow < 0 || !pk->pay_len)
+            continue;
+        size_t sidx = (size_t)pk->flow * 2 + pk->side;
+        size_t lo = side_m0[sidx], hi = side_m0[sidx + 1];
+        int64_t p0 = pk->rel, p1 = pk->rel + (int64_t)pk->pay_len;
+        while (lo < hi) { /* first match ending after p0 */
+            size_t mid = (lo + hi) / 2;
+            if (m[mid].off + m[mid].len <= p0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t k = lo; k < side_m0[sidx + 1] && m[k].off < p1; k++) {
+            int64_t a = m[k].off > p0 ? m[k].off : p0;
+            int64_t b = m[k].off + m[k].len < p1 ? m[k].off + m[k].len : p1;
+            if (t->npatches == cappa) {
+                cappa = cappa ? cappa * 2 : 256;
+                t->patches = gen_xrealloc(t->patches, cappa, sizeof *t->patches);
+            }
+            struct patch *pa = &t->patches[t->npatches++];
+            pa->pkt_off = (uint32_t)(pk->pay_off + (a - p0));
+            pa->id_off = (uint16_t)(a - m[k].off);
+            pa->n = (uint16_t)(b - a);
+            pa->id = m[k].id;
+            pa->dashed = m[k].len == 36;
+        }
+        pk->npatch = (uint32_t)t->npatches - pk->patch0;
+    }
+    free(side_m0);
+    free(m);
+    t->out_bytes = 0;
+    for (size_t i = 0; i < t->npkts; i++)
+        t->out_bytes += 16u + t->pkts[i].caplen;
+    return 0;
+}
+
+/* ---- identifiers --------------------------------------------------------- */
+
+/* The copy's value of an id: a keyed hash of (seed, copy, value). Hex digit
+ * 12 (UUID version) and 16 (variant) are kept so UUIDs stay well-formed. */
+static void gen_map_id(uint64_t seed, uint64_t copy, const uint8_t in[16], uint8_t out[16])
+{
+    uint64_t hi = 0, lo = 0;
+    for (int i = 0; i < 8; i++) {
+        hi = hi << 8 | in[i];
+        lo = lo << 8 | in[8 + i];
+    }
+    uint64_t k = gen_mix64(seed ^ gen_mix64(copy + 0x51ed270b27ull));
+    uint64_t h1 = gen_mix64(k ^ gen_mix64(hi ^ gen_mix64(lo)));
+    uint64_t h2 = gen_mix64(h1 ^ 0x2545f4914f6cdd1dull ^ gen_mix64(lo + hi));
+    for (int i = 0; i < 8; i++) {
+        out[i] = (uint8_t)(h1 >> (56 - 8 * i));
+        out[8 + i] = (uint8_t)(h2 >> (56 - 8 * i));
+    }
+    out[6] = (uint8_t)((in[6] & 0xf0) | (out[6] & 0x0f)); /* digit 12 */
+    out[8] = (uint8_t)((in[8] & 0xf0) | (out[8] & 0x0f)); /* digit 16 */
+}
+
+/* Render v as 32 hex digits or the dashed 36-char form; returns the length. */
+static size_t gen_render_id(const uint8_t v[16], int dashed, char *out)
+{
+    size_t n = 0;
+    for (int d = 0; d < 32; d++) {
+        if (dashed && (d == 8 || d == 12 || d == 16 || d == 20))
+            out[n++] = '-';
+        out[n++] = gen_hexdig[(v[d / 2] >> ((d & 1) ? 0 : 4)) & 0xf];
+    }
+    return n;
+}
+
+/* ---- port allocator: min-heap on (until, port) -------------------------- */
+
+static int gen_port_less(const struct portent *a, const struct portent *b)
+{
+    return a->until < b->until || (a->until == b->until && a->port < b->port);
+}
+
+static void gen_port_sift_down(struct gen *g, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, s = i;
+        if (l < g->nph && gen_port_less(&g->ph[l], &g->ph[s]))
+            s = l;
+        if (r < g->nph && gen_port_less(&g->ph[r], &g->ph[s]))
+            s = r;
+        if (s == i)
+            return;
+        struct portent tmp = g->ph[i];
+        g->ph[i] = g->ph[s];
+        g->ph[s] = tmp;
+        i = s;
+    }
+}
+
+static void gen_ports_init(struct gen *g)
+{
+    g->ph = gen_xcalloc(65536, sizeof *g->ph);
+    for (uint32_t p = GEN_PORT_LO; p < 65536; p++)
+        if (!g->server_port[p]) {
+            g->ph[g->nph].until = INT64_MIN / 2;
+            g->ph[g->nph].port = (uint16_t)p;
+            g->nph++;
+        }
+}
+
+/* A client port free for [a, b]: the one idle longest. Reuse within the
+ * quiet time (TIME_WAIT-like) is counted; an overlap is fatal. */
+static int gen_port_alloc(struct gen *g, int64_t a, int64_t b, uint16_t *port)
+{
+    struct portent *top = &g->ph[0];
+    if (top->until >= a) {
+        fprintf(stderr, "gen: out of client ports (%zu ports all busy at t=%.3f s); lower "
+                "--concurrency or --port-quiet\n", g->nph, (double)(a - g->epoch0) / 1e6);
+        return -1;
+    }
+    if (top->until + g->quiet_us > a)
+        g->early_reuse++;
+    *port = top->port;
+    top->until = b;
+    gen_port_sift_down(g, 0);
+    return 0;
+}
+
+/* ---- merge heap of active copies ----------------------------------------- */
+
+static int64_t gen_copy_ts(const struct copy *c)
+{
+    return c->start + c->t->pkts[c->pos].ts;
+}
+
+static int gen_copy_less(const struct copy *a, const struct copy *b)
+{
+    int64_t ta = gen_copy_ts(a), tb = gen_copy_ts(b);
+    return ta < tb || (ta == tb && a->idx < b->idx);
+}
+
+static void gen_heap_push(struct gen *g, struct copy *c)
+{
+    if (g->nheap == g->capheap) {
+        g->capheap = g->capheap ? g->capheap * 2 : 256;
+        g->heap = gen_xrealloc(g->heap, g->capheap, sizeof *g->heap);
+    }
+    size_t i = g->nheap++;
+    g->heap[i] = c;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!gen_copy_less(g->heap[i], g->heap[p]))
+            break;
+        struct copy *tmp = g->heap[i];
+        g->heap[i] = g->heap[p];
+        g->heap[p] = tmp;
+        i = p;
+    }
+}
+
+static void gen_heap_down(struct gen *g, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, s = i;
+        if (l < g->nheap && gen_copy_less(g->heap[l], g->heap[s]))
+            s = l;
+        if (r < g->nheap && gen_copy_less(g->heap[r], g->heap[s]))
+            s = r;
+        if (s == i)
+            return;
+        struct copy *tmp = g->heap[i];
+        g->heap[i] = g->heap[s];
+        g->heap[s] = tmp;
+        i = s;
+    }
+}
+
+/* ---- copies ---------------------------------------------------------------- */
+
+static struct tmpl *gen_pick(struct gen *g)
+{
+    double u = gen_unit(g) * g->wsum;
+    struct tmpl *last = NULL;
+    for (size_t i = 0; i < g->nt; i++) {
+        if (g->t[i].weight <= 0.0)
+            continue;
+        last = &g->t[i];
+        if (u < g->t[i].weight)
+            return last;
+        u -= g->t[i].weight;
+    }
+    return last;
+}
+
+/* Start copy number g->ncopies at g->next_start: ports, id map, truth line.
+ * Returns the copy, or NULL when the port space is exhausted. */
+static struct copy *gen_copy_new(struct gen *g, struct tmpl *t)
+{
+    struct copy *c = gen_xcalloc(1, sizeof *c);
+    c->idx = g->ncopies++;
+    c->t = t;
+    c->start = g->next_start;
+    c->ports = gen_xcalloc(t->nflows, sizeof *c->ports);
+    for (size_t i = 0; i < t->nflows; i++) {
+        const struct tflow *f = &t->flows[i];
+        if (f->client_side == 2)
+            continue;
+        if (gen_port_alloc(g, c->start + f->first, c->start + f->last, &c->ports[i])) {
+            free(c->ports);
+            free(c);
+            return NULL;
+        }
+    }
+    c->map = gen_xcalloc(t->nids, 16);
+    for (size_t i = 0; i < t->nids; i++)
+        gen_map_id(g->seed, c->idx, t->ids[i], c->map[i]);
+    g->planned += t->out_bytes;
+    g->busy_us += (double)t->dur;
+    t->ncopies++;
+
+    fprintf(g->ft, "%" PRIu64 "\t%s\t%s\t%s\t%s\t%" PRId64 ".%06" PRId64 "\t", c->idx, t->name,
+            t->service, t->host, t->kind, c->start / 1000000, c->start % 1000000);
+    for (size_t i = 0; i < t->nreqs; i++) {
+        char txt[40];
+        size_t n = gen_render_id(c->map[t->reqs[i]], 1, txt);
+        fprintf(g->ft, "%sreq-%.*s", i ? "," : "", (int)n, txt);
+    }
+    if (t->nreqs == 0)
+        fputc('-', g->ft);
+    fputc('\n', g->ft);
+    return c;
+}
+
+static void gen_copy_free(struct copy *c)
+{
+    if (!c)
+        return;
+    free(c->ports);
+    free(c->map);
+    free(c);
+}
+
+static void gen_put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* Write the copy's current packet with its ports and ids rewritten. */
+static int gen_emit(struct gen *g, const struct copy *c)
+{
+    const struct tmpl *t = c->t;
+    const struct tpkt *pk = &t->pkts[c->pos];
+    uint8_t *b = g->buf + 16;
+    memcpy(b, t->data + pk->off, pk->caplen);
+    if (pk->flow >= 0) {
+        const struct tflow *f = &t->flows[pk->flow];
+        if (f->client_side != 2) {
+            uint16_t np = c->ports[pk->flow];
+            /* client sends: rewrite the source port, else the destination */
+            uint32_t at = pk->tcp_off + (pk->side == f->client_side ? 0u : 2u);
+            if (at + 2 <= pk->caplen) {
+                b[at] = (uint8_t)(np >> 8);
+                b[at + 1] = (uint8_t)np;
+            }
+        }
+        for (uint32_t k = 0; k < pk->npatch; k++) {
+            const struct patch *pa = &t->patches[pk->patch0 + k];
+            char txt[40];
+            size_t n = gen_render_id(c->map[pa->id], pa->dashed, txt);
+            /* patches were clipped to the payload at load time */
+            if ((size_t)pa->id_off + pa->n <= n && (size_t)pa->pkt_off + pa->n <= pk->caplen)
+                memcpy(b + pa->pkt_off, txt + pa->id_off, pa->n);
+        }
+    }
+    int64_t ts = gen_copy_ts(c);
+    gen_put_le32(g->buf, (uint32_t)(ts / 1000000));
+    gen_put_le32(g->buf + 4, (uint32_t)(ts % 1000000));
+    gen_put_le32(g->buf + 8, pk->caplen);
+    gen_put_le32(g->buf + 12, pk->origlen);
+    if (fwrite(g->buf, 1, 16u + pk->caplen, g->fo) != 16u + pk->caplen)
+        return -1;
+    g->npackets++;
+    g->nbytes += 16u + pk->caplen;
+    return 0;
+}
+
+static int gen_want_more(const struct gen *g)
+{
+    if (g->target_copies)
+        return g->ncopies < g->target_copies;
+    return g->planned + 24 < g->target_bytes;
+}
+
+/* Main loop: start copies as their time comes, merge, write. */
+static int gen_run(struct gen *g)
+{
+    double mean_dur = 0.0;
+    for (size_t i = 0; i < g->nt; i++)
+        mean_dur += g->t[i].weight / g->wsum * (double)g->t[i].dur;
+    double mean_gap = mean_dur / g->concurrency; /* us between copy starts */
+    g->epoch0 = INT64_MAX;
+    for (size_t i = 0; i < g->nt; i++)
+        if (g->t[i].t0 < g->epoch0)
+            g->epoch0 = g->t[i].t0;
+    g->next_start = g->epoch0;
+
+    uint8_t hdr[24];
+    gen_put_le32(hdr, 0xa1b2c3d4u);
+    hdr[4] = 2, hdr[5] = 0, hdr[6] = 4, hdr[7] = 0; /* version 2.4, LE */
+    memset(hdr + 8, 0, 8);
+    gen_put_le32(hdr + 16, GEN_SNAPLEN);
+    gen_put_le32(hdr + 20, 1); /* LINKTYPE_ETHERNET */
+    if (fwrite(hdr, 1, sizeof hdr, g->fo) != sizeof hdr)
+        goto io;
+    g->nbytes = sizeof hdr;
+
+    int more = gen_want_more(g);
+    while (more || g->nheap) {
+        if (more && (g->nheap == 0 || g->next_start <= gen_copy_ts(g->heap[0]))) {
+            struct copy *c = gen_copy_new(g, gen_pick(g));
+            if (!c)
+                return -1;
+            gen_heap_push(g, c);
+            if (g->nheap > g->max_active)
+                g->max_active = g->nheap;
+            double u = gen_unit(g);
+            g->next_start += (int64_t)(-mean_gap * log(1.0 - u));
+            more = gen_want_more(g);
+            continue;
+        }
+        struct copy *c = g->heap[0];
+        if (gen_emit(g, c))
+            goto io;
+        if (++c->pos == c->t->npkts) {
+            g->heap[0] = g->heap[--g->nheap];
+            gen_copy_free(c);
+        }
+        if (g->nheap)
+            gen_heap_down(g, 0);
+    }
+    return 0;
+io:
+    fprintf(stderr, "gen: %s: write error: %s\n", g->out, strerror(errno));
+    return -1;
+}
+
+static void gen_usage(FILE *f)
+{
+    fputs("usage: gen -o OUT.pcap (--bytes N[K|M|G] | --copies N) [options]\n"
+          "  --templates DIR     template captures (default testdata)\n"
+          "  --truth FILE        template labels (default DIR/TRUTH)\n"
+          "  --truth-out FILE    ground truth per copy (default OUT with .truth)\n"
+          "  --mix a=w,b=w       template weights (names with or without .pcap;\n"
+          "                      unnamed templates get 0); default: all 1\n"
+          "  --faulty-ratio R    share of copies from faulty templates (0..1)\n"
+          "  --concurrency C     mean number of overlapping copies (default 200)\n"
+          "  --seed S            PRNG and id-hash seed (default 1)\n"
+          "  --port-quiet SEC    keep a client port unused this long after its flow\n"
+          "                      (default 30; reuse earlier only when unavoidable, counted)\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    static struct gen g; /* large: keep it off the stack */
+    static const struct option lo[] = {
+        {"templates", required_argument, NULL, 'T'}, {"truth", required_argument, NULL, 't'},
+        {"truth-out", required_argument, NULL, 'O'}, {"mix", required_argument, NULL, 'm'},
+        {"faulty-ratio", required_argument, NULL, 'f'},
+        {"concurrency", required_argument, NULL, 'c'}, {"seed", required_argument, NULL, 's'},
+        {"bytes", required_argument, NULL, 'b'},     {"copies", required_argument, NULL, 'n'},
+        {"port-quiet", required_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char truth_def[4096], tout_def[4096];
+    double quiet = 30.0;
+    int c, rc = 2;
+    g.tdir = "testdata";
+    g.faulty_ratio = -1.0;
+    g.concurrency = 200.0;
+    g.seed = 1;
+    while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'o': g.out = optarg; break;
+        case 'T': g.tdir = optarg; break;
+        case 't': g.truth_in = optarg; break;
+        case 'O': g.truth_out = optarg; break;
+        case 'm': g.mix = optarg; break;
+        case 'f':
+            if (gen_parse_double(optarg, &g.faulty_ratio))
+                goto bad;
+            break;
+        case 'c':
+            if (gen_parse_double(optarg, &g.concurrency) || g.concurrency <= 0.0)
+                goto bad;
+            break;
+        case 's':
+            if (gen_parse_size(optarg, &g.seed))
+                goto bad;
+            break;
+        case 'b':
+            if (gen_parse_size(optarg, &g.target_bytes))
+                goto bad;
+            break;
+        case 'n':
+            if (gen_parse_size(optarg, &g.target_copies))
+                goto bad;
+            break;
+        case 'q':
+            if (gen_parse_double(optarg, &quiet))
+                goto bad;
+            break;
+        case 'h': gen_usage(stdout); return 0;
+        default: gen_usage(stderr); return 2;
+        }
+    }
+    if (!g.out || optind != argc || (!g.target_bytes && !g.target_copies)) {
+        gen_usage(stderr);
+        return 2;
+    }
+    g.quiet_us = (int64_t)(quiet * 1e6);
+    g.rng = g.seed;
+    if (!g.truth_in) {
+        if ((size_t)snprintf(truth_def, sizeof truth_def, "%s/TRUTH", g.tdir) >= sizeof truth_def)
+            goto bad;
+        g.truth_in = truth_def;
+    }
+    if (!g.truth_out) {
+        size_t n = strlen(g.out);
+        if (n > 5 && strcmp(g.out + n - 5, ".pcap") == 0)
+            n -= 5;
+        if ((size_t)snprintf(tout_def, sizeof tout_def, "%.*s.truth", (int)n, g.out) >=
+            sizeof tout_def)
+            goto bad;
+        g.truth_out = tout_def;
+    }
+    if (gen_read_truth(&g) || gen_weights(&g))
+        return 2;
+    for (size_t i = 0; i < sizeof gen_known_servers / sizeof gen_known_servers[0]; i++)
+        g.server_port[gen_known_servers[i]] = 1;
+    /* any port that receives a SYN in any template is a server port */
+    for (size_t i = 0; i < g.nt; i++) {
+        char path[4096], err[PCAP_ERRBUF_SIZE];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", g.tdir, g.t[i].name) >= sizeof path)
+            goto bad;
+        pcap_t *pc = pcap_open_offline(path, err);
+        if (!pc) {
+            fprintf(stderr, "gen: %s: %s\n", path, err);
+            return 2;
+        }
+        struct pcap_pkthdr *h;
+        const uint8_t *d;
+        while (pcap_next_ex(pc, &h, &d) == 1) {
+            struct tpkt pk;
+            uint16_t sp, dp;
+            uint32_t seq;
+            uint8_t fl;
+            if (pcap_datalink(pc) == DLT_EN10MB && !gen_decode(d, h->caplen, &pk, &sp, &dp, &seq, &fl) &&
+                (fl & 0x12) == 0x02)
+                g.server_port[dp] = 1;
+        }
+        pcap_close(pc);
+    }
+    for (size_t i = 0; i < g.nt; i++)
+        if (g.t[i].weight > 0.0 && gen_load_tmpl(&g, &g.t[i]))
+            return 2;
+    gen_ports_init(&g);
+
+    g.fo = fopen(g.out, "wb");
+    g.ft = fopen(g.truth_out, "w");
+    if (!g.fo || !g.ft) {
+        fprintf(stderr, "gen: %s: %s\n", !g.fo ? g.out : g.truth_out, strerror(errno));
+        goto out;
+    }
+    setvbuf(g.fo, NULL, _IOFBF, 1u << 20);
+    fprintf(g.ft, "# osrca bench truth: seed=%" PRIu64 " concurrency=%g templates=%s\n", g.seed,
+            g.concurrency, g.tdir);
+    fprintf(g.ft, "# copy\ttemplate\tservice\thost\tkind\tstart\trequest-ids\n");
+    if (gen_run(&g))
+        goto out;
+    if (fclose(g.fo) != 0) {
+        g.fo = NULL;
+        fprintf(stderr, "gen: %s: %s\n", g.out, strerror(errno));
+        goto out;
+    }
+    g.fo = NULL;
+    if (fclose(g.ft) != 0) {
+        g.ft = NULL;
+        fprintf(stderr, "gen: %s: %s\n", g.truth_out, strerror(errno));
+        goto out;
+    }
+    g.ft = NULL;
+    rc = 0;
+    {
+        double span = (double)(g.next_start - g.epoch0) / 1e6;
+        fprintf(stderr,
+                "gen: %s: %" PRIu64 " copies, %" PRIu64 " packets, %" PRIu64
+                " bytes, ~%.1f s of traffic, mean overlap %.1f, max active %" PRIu64
+                ", early port reuse %" PRIu64 "\n",
+                g.out, g.ncopies, g.npackets, g.nbytes, span,
+                span > 0 ? g.busy_us / 1e6 / span : 0.0, g.max_active, g.early_reuse);
+        for (size_t i = 0; i < g.nt; i++)
+            if (g.t[i].ncopies)
+                fprintf(stderr, "gen:   %-40s %6" PRIu64 " copies  (%s)\n", g.t[i].name,
+                        g.t[i].ncopies, g.t[i].faulty ? g.t[i].service : "fault-free");
+    }
+out:
+    if (g.fo)
+        fclose(g.fo);
+    if (g.ft)
+        fclose(g.ft);
+    for (size_t i = 0; i < g.nheap; i++)
+        gen_copy_free(g.heap[i]);
+    free(g.heap);
+    free(g.ph);
+    for (size_t i = 0; i < g.nt; i++) {
+        struct tmpl *t = &g.t[i];
+        free(t->data);
+        free(t->pkts);
+        free(t->flows);
+        free(t->ids);
+        free(t->reqs);
+        free(t->patches);
+    }
+    return rc;
+bad:
+    fprintf(stderr, "gen: bad option value\n");
+    gen_usage(stderr);
+    return 2;
+}

@@ -1,0 +1,577 @@
+/* check_reasm.c -- TCP reassembly through the flow table (capture/flow.c,
+ * capture/reasm.c): order, reversal, shuffling, duplicates, overlaps,
+ * sequence wrap-around, exact gaps, memcaps, connection events.
+ *
+ * Packets are built as struct pkt directly; every payload lives at the end
+ * of an exactly-sized malloc so ASan catches a one-byte overread. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/flow.h"
+#include "capture/stats.h"
+
+#define CLI_PORT 40000
+#define SRV_PORT 8774
+#define MAXS 200000
+
+/* What the consumer saw. */
+struct rec {
+    char log[8192]; /* "D100 G100 D100 " per direction 0 only, or with a dir prefix */
+    size_t loglen;
+    uint8_t *data[2]; /* bytes delivered, with gaps filled by 0xEE */
+    size_t n[2];
+    uint64_t gap_bytes[2];
+    unsigned gaps[2];
+    char events[256];
+    uint32_t evmask;
+    int ended, opened;
+    uint64_t ended_id;
+};
+
+static struct rec R;
+static struct stats *st;
+static struct flow_table *ft;
+
+static void logf_(const char *fmt, unsigned long long v, int dir)
+{
+    int k = snprintf(R.log + R.loglen, sizeof(R.log) - R.loglen, fmt, dir ? "s" : "", v);
+    if (k > 0 && (size_t)k < sizeof(R.log) - R.loglen)
+        R.loglen += (size_t)k;
+}
+
+static void on_data(void *ctx, struct flow *f, int dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+    (void)ctx, (void)f, (void)ts;
+    ck_assert_uint_le(R.n[dir] + n, MAXS);
+    memcpy(R.data[dir] + R.n[dir], p, n);
+    R.n[dir] += n;
+    logf_("%sD%llu ", n, dir);
+}
+
+static void on_gap(void *ctx, struct flow *f, int dir, uint64_t len, uint64_t ts)
+{
+    (void)ctx, (void)f, (void)ts;
+    ck_assert_uint_le(R.n[dir] + len, MAXS);
+    memset(R.data[dir] + R.n[dir], 0xEE, len);
+    R.n[dir] += len;
+    R.gaps[dir]++;
+    R.gap_bytes[dir] += len;
+    logf_("%sG%llu ", len, dir);
+}
+
+static void on_event(void *ctx, struct flow *f, enum flow_event ev, uint64_t ts)
+{
+    (void)ctx, (void)f, (void)ts;
+    R.evmask |= 1u << ev;
+    size_t l = strlen(R.events);
+    snprintf(R.events + l, sizeof(R.events) - l, "%s%s", l ? "," : "", flow_event_name(ev));
+}
+
+static void on_open(void *ctx, struct flow *f, uint64_t ts)
+{
+    (void)ctx, (void)f, (void)ts;
+    R.opened++;
+}
+
+static void on_end(void *ctx, struct flow *f, uint64_t ts)
+{
+    (void)ctx, (void)ts;
+    R.ended++;
+    R.ended_id = f->id;
+    /* the flow's own counters agree with what was delivered */
+    ck_assert_uint_eq(f->gap_bytes[0], R.gap_bytes[0]);
+    ck_assert_uint_eq(f->gap_bytes[1], R.gap_bytes[1]);
+}
+
+static void make_table(size_t per_flow, size_t total)
+{
+    struct flow_cfg cfg;
+    flow_defaults(&cfg);
+    cfg.use_ndpi = 0;
+    if (per_flow)
+        cfg.max_ooo_per_flow = per_flow;
+    if (total)
+        cfg.max_ooo_total = total;
+    struct flow_cb cb = {NULL, on_open, on_data, on_gap, on_event, on_end};
+    flow_table_free(ft);
+    ft = flow_table_new(&cfg, st, &cb);
+    ck_assert_ptr_nonnull(ft);
+}
+
+static void setup(void)
+{
+    memset(&R, 0, sizeof(R));
+    R.data[0] = malloc(MAXS);
+    R.data[1] = malloc(MAXS);
+    st = stats_new();
+    ft = NULL;
+    make_table(0, 0);
+}
+
+static void teardown(void)
+{
+    flow_table_free(ft);
+    ft = NULL;
+    stats_free(st);
+    free(R.data[0]);
+    free(R.data[1]);
+}
+
+/* The expected stream byte at offset i of direction dir. */
+static uint8_t sbyte(int dir, uint64_t i)
+{
+    return (uint8_t)(i * 7 + 3 + (unsigned)dir * 101 + (i >> 8));
+}
+
+static uint64_t now_us = 1700000000000000ull;
+
+/* Send one segment: dir 0 = client to server. seq is absolute; payload is
+ * bytes [off, off+len) of the stream (off = seq - (isn + 1)). */
+static void send_seg(int dir, uint8_t flags, uint32_t seq, uint32_t off, uint32_t len,
+                     uint32_t wire)
+{
+    struct pkt p;
+    memset(&p, 0, sizeof(p));
+    p.ts_us = now_us;
+    now_us += 1000;
+    p.family = 4;
+    uint8_t a[4] = {10, 0, 0, 1}, b[4] = {10, 0, 0, 2};
+    memcpy(p.src, dir ? b : a, 4);
+    memcpy(p.dst, dir ? a : b, 4);
+    p.sport = dir ? SRV_PORT : CLI_PORT;
+    p.dport = dir ? CLI_PORT : SRV_PORT;
+    p.ip_proto = 6;
+    p.seq = seq;
+    p.tcp_flags = flags;
+    uint8_t *buf = NULL;
+    if (len) {
+        buf = malloc(len); /* exactly len: an overread faults under ASan */
+        for (uint32_t i = 0; i < len; i++)
+            buf[i] = sbyte(dir, (uint64_t)off + i);
+    }
+    p.payload = buf;
+    p.payload_len = len;
+    p.payload_wire = wire ? wire : len;
+    p.truncated = p.payload_wire > len;
+    p.wire_len = 54 + p.payload_wire;
+    p.cap_len = 54 + len;
+    flow_packet(ft, &p);
+    free(buf);
+}
+
+#define ISN_C 1000u
+#define ISN_S 5000u
+#define F_SYN 0x02
+#define F_ACK 0x10
+#define F_PSH 0x08
+#define F_FIN 0x01
+#define F_RST 0x04
+
+static void handshake(uint32_t isn_c, uint32_t isn_s)
+{
+    send_seg(0, F_SYN, isn_c, 0, 0, 0);
+    send_seg(1, F_SYN | F_ACK, isn_s, 0, 0, 0);
+    send_seg(0, F_ACK, isn_c + 1, 0, 0, 0);
+}
+
+/* client data at stream offset off */
+static void cdata(uint32_t isn, uint32_t off, uint32_t len)
+{
+    send_seg(0, F_ACK | F_PSH, isn + 1 + off, off, len, 0);
+}
+
+static void assert_stream(int dir, uint64_t n)
+{
+    ck_assert_uint_eq(R.n[dir], n);
+    for (uint64_t i = 0; i < n; i++)
+        if (R.data[dir][i] != sbyte(dir, i))
+            ck_abort_msg("dir %d byte %llu: got %02x want %02x", dir, (unsigned long long)i,
+                         R.data[dir][i], sbyte(dir, i));
+}
+
+START_TEST(in_order)
+{
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    cdata(ISN_C, 100, 100);
+    cdata(ISN_C, 200, 100);
+    send_seg(1, F_ACK | F_PSH, ISN_S + 1, 0, 50, 0);
+    ck_assert_str_eq(R.log, "D100 D100 D100 sD50 ");
+    assert_stream(0, 300);
+    assert_stream(1, 50);
+    send_seg(0, F_FIN | F_ACK, ISN_C + 301, 0, 0, 0);
+    send_seg(1, F_FIN | F_ACK, ISN_S + 51, 0, 0, 0);
+    ck_assert_str_eq(R.events, "SYN,ESTABLISHED,CLOSED");
+    flow_flush(ft, now_us);
+    ck_assert_int_eq(R.ended, 1);
+    ck_assert_str_eq(R.log, "D100 D100 D100 sD50 "); /* nothing more at the end */
+}
+END_TEST
+
+START_TEST(reversed)
+{
+    handshake(ISN_C, ISN_S);
+    for (int i = 9; i >= 0; i--)
+        cdata(ISN_C, (uint32_t)i * 100, 100);
+    /* nothing before the first segment arrived, then all of it at once */
+    ck_assert_str_eq(R.log, "D100 D100 D100 D100 D100 D100 D100 D100 D100 D100 ");
+    assert_stream(0, 1000);
+    ck_assert_uint_eq(R.gaps[0], 0);
+    ck_assert_uint_eq(*stats_counter(st, "reasm.ooo_segments"), 9);
+}
+END_TEST
+
+START_TEST(shuffled)
+{
+    /* 50 segments of uneven sizes, delivered in a fixed pseudo-random order */
+    uint32_t offs[51], n = 50, order[50];
+    uint32_t x = 12345;
+    offs[0] = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        offs[i + 1] = offs[i] + 1 + (x >> 16) % 700;
+        order[i] = i;
+    }
+    for (uint32_t i = n - 1; i > 0; i--) {
+        x = x * 1103515245u + 12345u;
+        uint32_t j = (x >> 16) % (i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    handshake(ISN_C, ISN_S);
+    for (uint32_t i = 0; i < n; i++)
+        cdata(ISN_C, offs[order[i]], offs[order[i] + 1] - offs[order[i]]);
+    assert_stream(0, offs[n]);
+    ck_assert_uint_eq(R.gaps[0], 0);
+    flow_flush(ft, now_us);
+    assert_stream(0, offs[n]);
+    ck_assert_uint_eq(R.gaps[0], 0);
+}
+END_TEST
+
+START_TEST(duplicated)
+{
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    cdata(ISN_C, 0, 100);   /* retransmission of delivered data */
+    cdata(ISN_C, 200, 100); /* out of order, held */
+    cdata(ISN_C, 200, 100); /* duplicate of held data */
+    cdata(ISN_C, 100, 100);
+    cdata(ISN_C, 100, 100);
+    ck_assert_str_eq(R.log, "D100 D100 D100 ");
+    assert_stream(0, 300);
+    ck_assert_uint_eq(*stats_counter(st, "reasm.retransmit_bytes"), 200);
+    ck_assert_uint_eq(*stats_counter(st, "reasm.overlap_bytes"), 100);
+    ck_assert_uint_eq(*stats_counter(st, "reasm.overlap_differs"), 0);
+    /* and a duplicated SYN is a retransmission, not a new connection */
+    send_seg(0, F_SYN, ISN_C, 0, 0, 0);
+    ck_assert_uint_eq(flow_count(ft), 1);
+}
+END_TEST
+
+/* Segment with explicit content c (not the stream pattern). */
+static void cdata_fill(uint32_t off, uint32_t len, uint8_t c)
+{
+    struct pkt p;
+    memset(&p, 0, sizeof(p));
+    p.ts_us = now_us++;
+    p.family = 4;
+    uint8_t a[4] = {10, 0, 0, 1}, b[4] = {10, 0, 0, 2};
+    memcpy(p.src, a, 4);
+    memcpy(p.dst, b, 4);
+    p.sport = CLI_PORT;
+    p.dport = SRV_PORT;
+    p.ip_proto = 6;
+    p.seq = ISN_C + 1 + off;
+    p.tcp_flags = F_ACK;
+    uint8_t *buf = malloc(len);
+    memset(buf, c, len);
+    p.payload = buf;
+    p.payload_len = p.payload_wire = len;
+    p.wire_len = p.cap_len = 54 + len;
+    flow_packet(ft, &p);
+    free(buf);
+}
+
+START_TEST(overlapping)
+{
+    handshake(ISN_C, ISN_S);
+    cdata_fill(200, 100, 'A'); /* held [200,300) = A */
+    cdata_fill(150, 100, 'B'); /* [150,200) new = B, [200,250) keeps A */
+    cdata_fill(250, 100, 'C'); /* [250,300) keeps A, [300,350) = C */
+    cdata_fill(0, 160, 'D');   /* [0,150) = D, [150,160) keeps B: all in order now */
+    ck_assert_uint_eq(R.n[0], 350);
+    for (int i = 0; i < 350; i++) {
+        char want = i < 150 ? 'D' : i < 200 ? 'B' : i < 300 ? 'A' : 'C';
+        ck_assert_msg(R.data[0][i] == (uint8_t)want, "byte %d: %c want %c", i, R.data[0][i], want);
+    }
+    ck_assert_uint_eq(R.gaps[0], 0);
+    /* 50 + 50 bytes overlapped held data with different content */
+    ck_assert_uint_eq(*stats_counter(st, "reasm.overlap_bytes"), 100);
+    ck_assert_uint_eq(*stats_counter(st, "reasm.overlap_differs"), 2);
+    /* an overlap with delivered data: the first copy (already delivered) won */
+    cdata_fill(300, 100, 'E');
+    ck_assert_uint_eq(R.n[0], 400);
+    ck_assert_int_eq(R.data[0][349], 'C');
+    ck_assert_int_eq(R.data[0][350], 'E');
+}
+END_TEST
+
+START_TEST(wraparound)
+{
+    /* the ISN sits 300 bytes below 2^32: the stream crosses the wrap at 299 */
+    uint32_t isn = 0xFFFFFFFFu - 300;
+    handshake(isn, 0xFFFFFFF0u);
+    uint32_t order[10] = {3, 0, 9, 1, 2, 8, 4, 7, 5, 6};
+    for (int i = 0; i < 10; i++)
+        cdata(isn, order[i] * 100, 100);
+    assert_stream(0, 1000);
+    ck_assert_uint_eq(R.gaps[0], 0);
+    /* server side: its ISN 0xFFFFFFF0, data crosses the wrap in one segment */
+    send_seg(1, F_ACK, 0xFFFFFFF1u, 0, 64, 0);
+    send_seg(1, F_ACK, 0xFFFFFFF1u + 64, 64, 64, 0);
+    assert_stream(1, 128);
+    /* a retransmission from before the wrap is still recognised as old */
+    cdata(isn, 0, 100);
+    ck_assert_uint_eq(R.n[0], 1000);
+    flow_flush(ft, now_us);
+    ck_assert_uint_eq(R.gaps[0], 0);
+}
+END_TEST
+
+START_TEST(gap_exact)
+{
+    /* SYN, data 1..100, data 201..300; 101..200 never comes */
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    cdata(ISN_C, 200, 100);
+    ck_assert_str_eq(R.log, "D100 ");
+    flow_flush(ft, now_us);
+    ck_assert_str_eq(R.log, "D100 G100 D100 ");
+    ck_assert_uint_eq(R.n[0], 300);
+    for (int i = 0; i < 300; i++)
+        ck_assert_uint_eq(R.data[0][i], i >= 100 && i < 200 ? 0xEE : sbyte(0, (uint64_t)i));
+    ck_assert_uint_eq(*stats_counter(st, "reasm.gap_bytes"), 100);
+    ck_assert_uint_eq(*stats_counter(st, "reasm.gaps"), 1);
+}
+END_TEST
+
+START_TEST(gap_before_fin)
+{
+    /* data 0..99, the rest lost, FIN at offset 300: a 200-byte gap at close */
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    send_seg(0, F_FIN | F_ACK, ISN_C + 1 + 300, 0, 0, 0);
+    send_seg(1, F_FIN | F_ACK, ISN_S + 1, 0, 0, 0);
+    ck_assert_str_eq(R.events, "SYN,ESTABLISHED,CLOSED");
+    ck_assert_str_eq(R.log, "D100 G200 ");
+    /* bytes after the FIN are an anomaly, not data */
+    cdata(ISN_C, 300, 10);
+    ck_assert_str_eq(R.log, "D100 G200 ");
+    ck_assert_uint_eq(*stats_counter(st, "reasm.data_after_fin"), 1);
+}
+END_TEST
+
+START_TEST(gap_at_rst)
+{
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    cdata(ISN_C, 150, 50);
+    send_seg(1, F_RST | F_ACK, ISN_S + 1, 0, 0, 0);
+    /* the RST ends waiting: the hole and the held data come out at once */
+    ck_assert_str_eq(R.log, "D100 G50 D50 ");
+    ck_assert_str_eq(R.events, "SYN,ESTABLISHED,RESET");
+}
+END_TEST
+
+START_TEST(snaplen_truncated)
+{
+    handshake(ISN_C, ISN_S);
+    /* 100 bytes sent, 60 captured: the missing 40 are a gap, then data resumes */
+    send_seg(0, F_ACK, ISN_C + 1, 0, 60, 100);
+    cdata(ISN_C, 100, 20);
+    ck_assert_str_eq(R.log, "D60 G40 D20 ");
+    ck_assert_uint_eq(*stats_counter(st, "reasm.snaplen_gap"), 1);
+}
+END_TEST
+
+START_TEST(flowcap)
+{
+    /* per-direction cap 500 bytes: the hole at [0,100) is given up when the
+     * buffer would overflow; nothing else is lost */
+    make_table(500, 0);
+    handshake(ISN_C, ISN_S);
+    for (uint32_t i = 1; i <= 8; i++)
+        cdata(ISN_C, i * 100, 100);
+    /* 5 segments (500 bytes) held; the 6th did not fit: gap 100, then 600 bytes */
+    ck_assert_str_eq(R.log, "G100 D100 D100 D100 D100 D100 D100 D100 D100 ");
+    ck_assert_uint_eq(R.n[0], 900);
+    for (uint32_t i = 100; i < 900; i++)
+        ck_assert_uint_eq(R.data[0][i], sbyte(0, i));
+    ck_assert_uint_eq(*stats_counter(st, "reasm.ooo_flowcap"), 1);
+    /* the missing segment arriving late is old news now */
+    cdata(ISN_C, 0, 100);
+    ck_assert_uint_eq(R.n[0], 900);
+}
+END_TEST
+
+START_TEST(memcap)
+{
+    /* total memcap: segment headers + bytes must fit in 2000 bytes; the
+     * stream loses only the real hole, and memory never passes the cap */
+    make_table(1u << 20, 2000);
+    handshake(ISN_C, ISN_S);
+    for (uint32_t i = 1; i <= 100; i++)
+        cdata(ISN_C, i * 100, 100);
+    ck_assert_uint_gt(*stats_counter(st, "reasm.ooo_memcap"), 0);
+    ck_assert_uint_eq(R.gaps[0], 1);
+    ck_assert_uint_eq(R.gap_bytes[0], 100);
+    ck_assert_uint_eq(R.n[0], 10100);
+    for (uint32_t i = 100; i < 10100; i++)
+        ck_assert_uint_eq(R.data[0][i], sbyte(0, i));
+    flow_flush(ft, now_us);
+    ck_assert_uint_le(*stats_counter(st, "reasm.ooo_peak_bytes"), 2000);
+    ck_assert_uint_eq(R.gaps[0], 1);
+}
+END_TEST
+
+START_TEST(endless_bounded)
+{
+    /* endless out-of-order input over many flows: memory stays under the caps */
+    make_table(4096, 65536);
+    for (int fl = 0; fl < 200; fl++) {
+        struct pkt p;
+        memset(&p, 0, sizeof(p));
+        p.family = 4;
+        p.ip_proto = 6;
+        uint8_t a[4] = {10, 1, (uint8_t)(fl >> 8), (uint8_t)fl}, b[4] = {10, 0, 0, 2};
+        memcpy(p.src, a, 4);
+        memcpy(p.dst, b, 4);
+        p.sport = 30000;
+        p.dport = SRV_PORT;
+        p.tcp_flags = F_ACK;
+        uint8_t *buf = malloc(1000);
+        memset(buf, 'x', 1000);
+        p.payload = buf;
+        p.payload_len = p.payload_wire = 1000;
+        for (int s = 0; s < 50; s++) {
+            p.ts_us = now_us++;
+            /* every other segment missing: each one is out of order */
+            p.seq = 1 + (uint32_t)s * 2000u;
+            flow_packet(ft, &p);
+        }
+        free(buf);
+    }
+    flow_flush(ft, now_us);
+    ck_assert_uint_le(*stats_counter(st, "reasm.ooo_peak_bytes"), 65536);
+    ck_assert_uint_gt(*stats_counter(st, "reasm.gaps"), 0);
+}
+END_TEST
+
+START_TEST(refused)
+{
+    send_seg(0, F_SYN, ISN_C, 0, 0, 0);
+    send_seg(1, F_RST | F_ACK, 0, 0, 0, 0);
+    flow_flush(ft, now_us);
+    ck_assert_str_eq(R.events, "SYN,REFUSED");
+    ck_assert_int_eq(R.ended, 1);
+}
+END_TEST
+
+START_TEST(unanswered)
+{
+    send_seg(0, F_SYN, ISN_C, 0, 0, 0);
+    send_seg(0, F_SYN, ISN_C, 0, 0, 0); /* retransmitted SYN */
+    ck_assert_uint_eq(*stats_counter(st, "tcp.syn_retransmit"), 1);
+    ck_assert_int_eq(R.ended, 0);
+    /* expiry on packet time: the SYN timeout passes */
+    struct flow_cfg d;
+    flow_defaults(&d);
+    flow_expire(ft, now_us + d.syn_timeout_us - 10000);
+    ck_assert_int_eq(R.ended, 0);
+    flow_expire(ft, now_us + d.syn_timeout_us + 1);
+    ck_assert_int_eq(R.ended, 1);
+    ck_assert_str_eq(R.events, "SYN,UNANSWERED");
+    ck_assert_uint_eq(*stats_counter(st, "flow.expired"), 1);
+}
+END_TEST
+
+START_TEST(unanswered_at_end)
+{
+    send_seg(0, F_SYN, ISN_C, 0, 0, 0);
+    flow_flush(ft, now_us);
+    ck_assert_str_eq(R.events, "SYN,UNANSWERED");
+}
+END_TEST
+
+START_TEST(reset)
+{
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 10);
+    send_seg(0, F_RST, ISN_C + 11, 0, 0, 0);
+    ck_assert_str_eq(R.events, "SYN,ESTABLISHED,RESET");
+    flow_flush(ft, now_us);
+    ck_assert_str_eq(R.events, "SYN,ESTABLISHED,RESET"); /* not UNANSWERED as well */
+}
+END_TEST
+
+START_TEST(midstream)
+{
+    /* no handshake: the server port is the lower one; the first seq seen starts the stream */
+    send_seg(1, F_ACK | F_PSH, 777, 0, 30, 0);
+    send_seg(0, F_ACK | F_PSH, 99, 0, 20, 0);
+    ck_assert_str_eq(R.events, "MIDSTREAM");
+    ck_assert_str_eq(R.log, "sD30 D20 ");
+    assert_stream(0, 20);
+    assert_stream(1, 30);
+}
+END_TEST
+
+START_TEST(port_reuse)
+{
+    handshake(ISN_C, ISN_S);
+    send_seg(0, F_FIN | F_ACK, ISN_C + 1, 0, 0, 0);
+    send_seg(1, F_FIN | F_ACK, ISN_S + 1, 0, 0, 0);
+    ck_assert_int_eq(R.ended, 0);
+    /* same 5-tuple, new SYN: the old flow ends, a new one starts */
+    send_seg(0, F_SYN, ISN_C + 100000, 0, 0, 0);
+    ck_assert_int_eq(R.ended, 1);
+    ck_assert_uint_eq(R.ended_id, 1);
+    ck_assert_int_eq(R.opened, 2);
+    ck_assert_uint_eq(*stats_counter(st, "flow.port_reused"), 1);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("reasm");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, in_order);
+    tcase_add_test(tc, reversed);
+    tcase_add_test(tc, shuffled);
+    tcase_add_test(tc, duplicated);
+    tcase_add_test(tc, overlapping);
+    tcase_add_test(tc, wraparound);
+    tcase_add_test(tc, gap_exact);
+    tcase_add_test(tc, gap_before_fin);
+    tcase_add_test(tc, gap_at_rst);
+    tcase_add_test(tc, snaplen_truncated);
+    tcase_add_test(tc, flowcap);
+    tcase_add_test(tc, memcap);
+    tcase_add_test(tc, endless_bounded);
+    tcase_add_test(tc, refused);
+    tcase_add_test(tc, unanswered);
+    tcase_add_test(tc, unanswered_at_end);
+    tcase_add_test(tc, reset);
+    tcase_add_test(tc, midstream);
+    tcase_add_test(tc, port_reuse);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

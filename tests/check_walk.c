@@ -1,0 +1,724 @@
+/* check_walk.c -- root-cause walks on synthetic event sequences that
+ * mirror the real captures (LABELS.md, PROTOCOLS.md §4): NoValidHost,
+ * scheduler down (timeout), glance refused, keystone 401, image not found,
+ * benign lookups + create/delete, spawn failure, pure-RPC chains,
+ * background traffic, determinism. Uses the shipped rules/ directory. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/flow.h"
+#include "capture/stats.h"
+#include "cli/out_json.h"
+#include "parsers/event.h"
+#include "rca/rca.h"
+#include "rca/report.h"
+#include "rca/rules_load.h"
+
+/* ---- synthetic events (mirroring PROTOCOLS.md §0/§4 and LABELS.md) ---- */
+#define T0 1795000000000000ull /* packet time origin (us) */
+
+struct got {
+    char operation[128], status[40], user_saw[400], service[64], host[64], kind[32],
+        error[64], category[32], rule[64], request_id[64], json[65536];
+    int failed, background;
+    size_t nnodes, origin_node;
+    uint64_t origin_seq;
+};
+
+static struct got got[64];
+static size_t ngot;
+static uint64_t seqn;
+static struct rules *rules;
+static struct stats *st;
+
+static void cp(char *d, size_t n, const char *s)
+{
+    snprintf(d, n, "%s", s ? s : "");
+}
+
+static void on_report(void *ctx, const struct report *r)
+{
+    (void)ctx;
+    ck_assert_uint_lt(ngot, 64);
+    struct got *g = &got[ngot++];
+    memset(g, 0, sizeof(*g));
+    cp(g->operation, sizeof(g->operation), r->operation);
+    cp(g->status, sizeof(g->status), r->status);
+    cp(g->user_saw, sizeof(g->user_saw), r->user_saw);
+    cp(g->service, sizeof(g->service), r->root_cause.service);
+    cp(g->host, sizeof(g->host), r->root_cause.host);
+    cp(g->kind, sizeof(g->kind), r->root_cause.kind);
+    cp(g->error, sizeof(g->error), r->root_cause.error);
+    cp(g->category, sizeof(g->category), r->category);
+    cp(g->rule, sizeof(g->rule), r->rule);
+    cp(g->request_id, sizeof(g->request_id), r->request_id);
+    g->failed = r->failed;
+    g->background = r->background;
+    g->nnodes = r->nnodes;
+    g->origin_node = r->origin_node;
+    g->origin_seq = r->root_cause.seq;
+    FILE *m = fmemopen(g->json, sizeof(g->json) - 1, "w");
+    if (m) {
+        out_json_report(m, r);
+        fclose(m);
+    }
+}
+
+static void load_rules(void)
+{
+    char err[512];
+    st = stats_new();
+    rules = rules_load_dir("rules", st, err, sizeof(err));
+    if (!rules)
+        rules = rules_load_dir("../rules", st, err, sizeof(err));
+    ck_assert_msg(rules != NULL, "rules: %s", err);
+    ngot = 0;
+    seqn = 0;
+}
+
+static void free_rules(void)
+{
+    rules_free(rules);
+    stats_free(st);
+    rules = NULL;
+    st = NULL;
+}
+
+static struct event *mk(enum ev_kind k, uint64_t ms)
+{
+    struct event *ev = event_new(NULL);
+    ck_assert_ptr_nonnull(ev);
+    ev->seq = ++seqn;
+    ev->ts_us = T0 + ms * 1000;
+    ev->kind = k;
+    return ev;
+}
+
+static void peer(struct event *ev, struct ev_peer *p, uint16_t port, const char *svc,
+                 const char *host)
+{
+    snprintf(p->addr, sizeof(p->addr), "127.0.0.1");
+    p->port = port;
+    p->service = svc ? event_cstr(ev, svc) : NULL;
+    p->host = host ? event_cstr(ev, host) : NULL;
+}
+
+static uint16_t svc_port(const char *svc)
+{
+    if (!svc)
+        return 40000;
+    if (!strcmp(svc, "keystone"))
+        return 5000;
+    if (!strcmp(svc, "nova-api"))
+        return 8774;
+    if (!strcmp(svc, "placement-api"))
+        return 8778;
+    if (!strcmp(svc, "glance-api"))
+        return 9292;
+    if (!strcmp(svc, "neutron-server"))
+        return 9696;
+    return 1;
+}
+
+/* HTTP request on flow from caller (NULL/"client" or a service) to dst. */
+static struct event *req(uint64_t ms, uint64_t flow, const char *from, const char *ua,
+                         const char *to, const char *method, const char *path, const char *query,
+                         const char *gid)
+{
+    struct event *ev = mk(EV_HTTP_REQUEST, ms);
+    ev->flow_id = flow;
+    peer(ev, &ev->src, (uint16_t)(50000 + flow), from, NULL);
+    peer(ev, &ev->dst, svc_port(to), to, NULL);
+    ev->method = event_cstr(ev, method);
+    ev->path = event_cstr(ev, path);
+    ev->query = query ? event_cstr(ev, query) : NULL;
+    ev->user_agent = ua ? event_cstr(ev, ua) : NULL;
+    ev->global_request_id = gid ? event_cstr(ev, gid) : NULL;
+    return ev;
+}
+
+static struct event *resp(uint64_t ms, uint64_t flow, const char *from, const char *to,
+                          const char *method, const char *path, int status, const char *rid,
+                          const char *eclass, const char *emsg)
+{
+    struct event *ev = mk(EV_HTTP_RESPONSE, ms);
+    ev->flow_id = flow;
+    peer(ev, &ev->src, svc_port(from), from, NULL);
+    peer(ev, &ev->dst, (uint16_t)(50000 + flow), to, NULL);
+    ev->method = event_cstr(ev, method);
+    ev->path = event_cstr(ev, path);
+    ev->status = status;
+    ev->reason = event_cstr(ev, status >= 400 ? "Error" : "OK");
+    ev->request_id = rid ? event_cstr(ev, rid) : NULL;
+    ev->error_class = eclass ? event_cstr(ev, eclass) : NULL;
+    ev->error_message = emsg ? event_cstr(ev, emsg) : NULL;
+    ev->body_len = 300;
+    return ev;
+}
+
+/* RPC call/cast; verb publish (src = publisher) or deliver (dst = consumer). */
+static struct event *rpc(uint64_t ms, enum ev_kind k, enum ev_verb verb, const char *rk,
+                         const char *topic_svc, const char *server, const char *method,
+                         const char *msg_id, const char *uid, const char *rid, int user,
+                         const char *from, const char *to)
+{
+    struct event *ev = mk(k, ms);
+    ev->verb = verb;
+    ev->flow_id = verb == EV_VERB_PUBLISH ? 900 : 901;
+    if (verb == EV_VERB_PUBLISH) {
+        peer(ev, &ev->src, 41000, from, NULL);
+        peer(ev, &ev->dst, 5672, "rabbitmq", NULL);
+    } else {
+        peer(ev, &ev->src, 5672, "rabbitmq", NULL);
+        peer(ev, &ev->dst, 42000, to, server);
+    }
+    ev->exchange = event_cstr(ev, "nova");
+    ev->routing_key = event_cstr(ev, rk);
+    char topic[64];
+    snprintf(topic, sizeof(topic), "%s", rk);
+    char *dot = strchr(topic, '.');
+    if (dot)
+        *dot = '\0';
+    ev->topic = event_cstr(ev, topic);
+    ev->topic_service = topic_svc ? event_cstr(ev, topic_svc) : NULL;
+    ev->target_server = server ? event_cstr(ev, server) : NULL;
+    ev->rpc_method = event_cstr(ev, method);
+    ev->msg_id = msg_id ? event_cstr(ev, msg_id) : NULL;
+    ev->unique_id = event_cstr(ev, uid);
+    ev->request_id = rid ? event_cstr(ev, rid) : NULL;
+    if (user) {
+        ev->ctx_user = event_cstr(ev, "a1b2c3d4e5f6478899aabbccddeeff00");
+        ev->ctx_project = event_cstr(ev, "0f1e2d3c4b5a49687766554433221100");
+    }
+    if (k == EV_RPC_CALL)
+        ev->reply_q = event_cstr(ev, "reply_0123");
+    return ev;
+}
+
+static struct event *reply(uint64_t ms, enum ev_verb verb, const char *msg_id, const char *uid,
+                           const char *from, const char *eclass, const char *emsg)
+{
+    struct event *ev = mk(EV_RPC_REPLY, ms);
+    ev->verb = verb;
+    if (verb == EV_VERB_PUBLISH) {
+        peer(ev, &ev->src, 41001, from, NULL);
+        peer(ev, &ev->dst, 5672, "rabbitmq", NULL);
+    } else {
+        peer(ev, &ev->src, 5672, "rabbitmq", NULL);
+        peer(ev, &ev->dst, 42001, NULL, NULL);
+    }
+    ev->routing_key = event_cstr(ev, "reply_0123");
+    ev->msg_id = event_cstr(ev, msg_id);
+    ev->unique_id = event_cstr(ev, uid);
+    ev->ending = 1;
+    if (eclass) {
+        ev->failure = 1;
+        ev->error_class = event_cstr(ev, eclass);
+        ev->error_module = event_cstr(ev, "nova.exception");
+        ev->error_message = emsg ? event_cstr(ev, emsg) : NULL;
+    }
+    return ev;
+}
+
+static struct event *notif(uint64_t ms, const char *publisher, const char *etype,
+                           const char *prio, const char *rid, const char *eclass,
+                           const char *emsg, const char *uid)
+{
+    struct event *ev = mk(EV_NOTIFICATION, ms);
+    ev->verb = EV_VERB_PUBLISH;
+    peer(ev, &ev->src, 41002, NULL, NULL);
+    peer(ev, &ev->dst, 5672, "rabbitmq", NULL);
+    ev->publisher_id = event_cstr(ev, publisher);
+    ev->event_type = event_cstr(ev, etype);
+    ev->priority = event_cstr(ev, prio);
+    ev->request_id = rid ? event_cstr(ev, rid) : NULL;
+    ev->ctx_user = event_cstr(ev, "a1b2c3d4e5f6478899aabbccddeeff00");
+    ev->error_class = eclass ? event_cstr(ev, eclass) : NULL;
+    ev->error_message = emsg ? event_cstr(ev, emsg) : NULL;
+    ev->unique_id = event_cstr(ev, uid);
+    return ev;
+}
+
+static struct event *conn(uint64_t ms, const char *to, int what)
+{
+    struct event *ev = mk(EV_CONN, ms);
+    peer(ev, &ev->src, 45000, NULL, NULL);
+    peer(ev, &ev->dst, svc_port(to), to, NULL);
+    ev->conn_event = what;
+    return ev;
+}
+
+static const char *R = "req-2b6f0c1a-1111-4a4a-8b8b-000000000001";
+static const char *INST = "37308832-ef62-48b2-b227-4541f3912c4f";
+static const char *IMG = "5a3e19ce-7940-4e0d-b310-a5d3e0bb44c4";
+#define UA_OSC "openstacksdk/0.101.0 keystoneauth1/5.0.0 python-requests/2.28.1 CPython/3.11.2"
+#define UA_NOVACLIENT "python-novaclient"
+
+static struct rca *new_rca(void)
+{
+    struct rca_cfg cfg;
+    rca_defaults(&cfg);
+    struct rca *a = rca_new(&cfg, rules, st, on_report, NULL);
+    ck_assert_ptr_nonnull(a);
+    return a;
+}
+
+/* The CLI's name lookups (404 by name, then a list that finds it). */
+static void benign_lookups(struct rca *a, uint64_t ms)
+{
+    rca_event(a, req(ms, 1, "client", UA_OSC, "glance-api", "GET", "/v2/images/cirros", NULL, NULL));
+    rca_event(a, resp(ms + 5, 1, "glance-api", "client", "GET", "/v2/images/cirros", 404,
+                      "req-a59db1ac-e79a-40e6-8dc5-fc2d29709672", NULL, "No image found"));
+    rca_event(a, req(ms + 10, 1, "client", UA_OSC, "glance-api", "GET", "/v2/images", "name=cirros", NULL));
+    struct event *l = resp(ms + 15, 1, "glance-api", "client", "GET", "/v2/images", 200,
+                           "req-d3529901-0671-484e-bcd4-30fb7e5a0114", NULL, NULL);
+    l->body_len = 1002;
+    event_add_uuid(l, IMG, 36, EV_RES_IMAGE);
+    rca_event(a, l);
+    rca_event(a, req(ms + 20, 2, "client", UA_NOVACLIENT, "nova-api", "GET", "/v2.1/flavors/m1.tiny", NULL, NULL));
+    rca_event(a, resp(ms + 25, 2, "nova-api", "client", "GET", "/v2.1/flavors/m1.tiny", 404,
+                      "req-2580cdfd-a74f-4b52-9f16-cf5bdc5fb648", "itemNotFound",
+                      "Flavor m1.tiny could not be found."));
+    rca_event(a, req(ms + 30, 2, "client", UA_NOVACLIENT, "nova-api", "GET", "/v2.1/flavors", NULL, NULL));
+    struct event *fl = resp(ms + 35, 2, "nova-api", "client", "GET", "/v2.1/flavors", 200,
+                            "req-00000000-0000-4000-8000-000000000002", NULL, NULL);
+    fl->body_len = 358;
+    rca_event(a, fl);
+}
+
+/* POST /servers: token validation nested, glance image read with R,
+ * cast to conductor (published then delivered), 202 with the server id. */
+static void create_start(struct rca *a, uint64_t ms)
+{
+    rca_event(a, req(ms, 3, "client", UA_NOVACLIENT, "nova-api", "POST", "/v2.1/servers", NULL, NULL));
+    rca_event(a, req(ms + 2, 4, "keystonemiddleware", "python-keystoneclient", "keystone", "GET",
+                     "/v3/auth/tokens", NULL, NULL));
+    rca_event(a, resp(ms + 4, 4, "keystone", "keystonemiddleware", "GET", "/v3/auth/tokens", 200,
+                      "req-0000000a-0000-4000-8000-000000000000", NULL, NULL));
+    rca_event(a, req(ms + 6, 5, "nova", "python-glanceclient", "glance-api", "GET",
+                     "/v2/images/5a3e19ce-7940-4e0d-b310-a5d3e0bb44c4", NULL, R));
+    rca_event(a, resp(ms + 8, 5, "glance-api", "nova", "GET",
+                      "/v2/images/5a3e19ce-7940-4e0d-b310-a5d3e0bb44c4", 200, R, NULL, NULL));
+    rca_event(a, rpc(ms + 10, EV_RPC_CAST, EV_VERB_PUBLISH, "conductor", "nova-conductor", NULL,
+                     "schedule_and_build_instances", NULL, "u-cast-1", R, 1, NULL, NULL));
+    rca_event(a, rpc(ms + 11, EV_RPC_CAST, EV_VERB_DELIVER, "conductor", "nova-conductor", NULL,
+                     "schedule_and_build_instances", NULL, "u-cast-1", R, 1, NULL,
+                     "nova-conductor"));
+    struct event *r202 = resp(ms + 12, 3, "nova-api", "client", "POST", "/v2.1/servers", 202, R,
+                              NULL, NULL);
+    event_add_uuid(r202, INST, 36, EV_RES_INSTANCE);
+    rca_event(a, r202);
+}
+
+/* conductor -> scheduler select_destinations (+ placement), reply ok or failure. */
+static void schedule(struct rca *a, uint64_t ms, int deliver, const char *fail)
+{
+    struct event *c = rpc(ms, EV_RPC_CALL, EV_VERB_PUBLISH, "scheduler", "nova-scheduler", NULL,
+                          "select_destinations", "m-sel-1", "u-sel-1", R, 1, "nova-conductor",
+                          NULL);
+    c->timeout_s = 10;
+    c->expiration_ms = 20000;
+    rca_event(a, c);
+    if (!deliver)
+        return;
+    rca_event(a, rpc(ms + 1, EV_RPC_CALL, EV_VERB_DELIVER, "scheduler", "nova-scheduler", NULL,
+                     "select_destinations", "m-sel-1", "u-sel-1", R, 1, NULL, "nova-scheduler"));
+    rca_event(a, req(ms + 3, 6, "nova-scheduler", "nova-scheduler keystoneauth1/5.0.0",
+                     "placement-api", "GET", "/allocation_candidates", "resources=MEMORY_MB:4000000", R));
+    rca_event(a, resp(ms + 5, 6, "placement-api", "nova-scheduler", "GET",
+                      "/allocation_candidates", 200, "req-0000000b-0000-4000-8000-000000000000",
+                      NULL, NULL));
+    rca_event(a, reply(ms + 7, EV_VERB_PUBLISH, "m-sel-1", "u-rep-1", "nova-scheduler", fail,
+                       fail ? "No valid host was found. " : NULL));
+    rca_event(a, reply(ms + 8, EV_VERB_DELIVER, "m-sel-1", "u-rep-1", NULL, fail,
+                       fail ? "No valid host was found. " : NULL));
+}
+
+/* The client polls the server until ERROR (or ACTIVE). */
+static void poll(struct rca *a, uint64_t ms, uint64_t flow, const char *state, const char *fault)
+{
+    char path[80];
+    snprintf(path, sizeof(path), "/v2.1/servers/%s", INST);
+    rca_event(a, req(ms, flow, "client", UA_NOVACLIENT, "nova-api", "GET", path, NULL, NULL));
+    struct event *r = resp(ms + 3, flow, "nova-api", "client", "GET", path, 200,
+                           "req-0000000c-0000-4000-8000-00000000000c", NULL, NULL);
+    r->resource_state = event_cstr(r, state);
+    r->fault_message = fault ? event_cstr(r, fault) : NULL;
+    event_add_uuid(r, INST, 36, EV_RES_INSTANCE);
+    rca_event(a, r);
+}
+
+START_TEST(novalidhost_capacity)
+{
+    struct rca *a = new_rca();
+    benign_lookups(a, 0);
+    create_start(a, 1000);
+    schedule(a, 1100, 1, "NoValidHost");
+    rca_event(a, notif(1120, "compute_task.controller", "compute_task.build_instances", "ERROR",
+                       R, "NoValidHost", "No valid host was found. ", "n-1"));
+    rca_event(a, notif(1121, "nova-conductor:controller", "compute_task.build_instances.error",
+                       "ERROR", R, "NoValidHost", "No valid host was found. ", "n-2"));
+    poll(a, 3000, 7, "ERROR", "No valid host was found. ");
+    rca_tick(a, T0 + 30000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    struct got *g = &got[0];
+    ck_assert_int_eq(g->failed, 1);
+    ck_assert_str_eq(g->operation, "POST /v2.1/servers");
+    ck_assert_str_eq(g->status, "202");
+    ck_assert_str_eq(g->request_id, R);
+    ck_assert_str_eq(g->service, "nova-scheduler");
+    ck_assert_str_eq(g->kind, "rpc_failure");
+    ck_assert_str_eq(g->error, "NoValidHost");
+    ck_assert_str_eq(g->category, "capacity");
+    ck_assert_str_eq(g->rule, "nova-novalidhost");
+    ck_assert_msg(strstr(g->user_saw, "status ERROR") != NULL, "%s", g->user_saw);
+    ck_assert_msg(strstr(g->json, "\"type\":\"verdict\"") != NULL, "%s", g->json);
+    struct rca_summary s;
+    rca_get_summary(a, &s);
+    ck_assert_uint_eq(s.failed, 1);
+    ck_assert_uint_eq(s.open_chains, 0);
+    ck_assert_uint_ge(s.ok, 2); /* the two benign lookups */
+    rca_free(a);
+}
+END_TEST
+
+START_TEST(scheduler_down_timeout)
+{
+    struct rca *a = new_rca();
+    create_start(a, 1000);
+    schedule(a, 1100, 0, NULL); /* never delivered, never answered */
+    rca_tick(a, T0 + 5000000ull);
+    ck_assert_uint_eq(ngot, 0); /* still within the call's 10 s */
+    rca_event(a, notif(11100, "compute_task.controller", "compute_task.build_instances", "ERROR",
+                       R, "MessagingTimeout", "Timed out waiting for a reply to message ID m-sel-1",
+                       "n-3"));
+    poll(a, 12000, 7, "ERROR", "MessagingTimeout");
+    rca_tick(a, T0 + 40000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    struct got *g = &got[0];
+    ck_assert_str_eq(g->service, "nova-scheduler");
+    ck_assert_str_eq(g->kind, "rpc_timeout");
+    ck_assert_str_eq(g->category, "service_down");
+    ck_assert_str_eq(g->rule, "rpc-timeout-no-consumer");
+    rca_free(a);
+}
+END_TEST
+
+START_TEST(glance_refused)
+{
+    struct rca *a = new_rca();
+    rca_event(a, req(0, 3, "client", "curl/7.88.1", "nova-api", "POST", "/v2.1/servers", NULL, NULL));
+    rca_event(a, conn(100, "glance-api", FLOW_EV_REFUSED));
+    rca_event(a, conn(1100, "glance-api", FLOW_EV_REFUSED));
+    rca_event(a, resp(3200, 3, "nova-api", "client", "POST", "/v2.1/servers", 500, R,
+                      "computeFault",
+                      "Unexpected API Error.\n<class 'nova.exception.GlanceConnectionFailed'>"));
+    rca_flush(a, T0 + 4000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    struct got *g = &got[0];
+    ck_assert_str_eq(g->status, "500");
+    ck_assert_str_eq(g->service, "glance-api");
+    ck_assert_str_eq(g->kind, "conn_refused");
+    ck_assert_str_eq(g->category, "service_down");
+    ck_assert_uint_eq(g->origin_seq, 2);
+    rca_free(a);
+}
+END_TEST
+
+START_TEST(glance_failed_by_message)
+{
+    /* no refused connection visible: the rule on nova's 500 blames glance */
+    struct rca *a = new_rca();
+    rca_event(a, req(0, 3, "client", "curl/7.88.1", "nova-api", "POST", "/v2.1/servers", NULL, NULL));
+    rca_event(a, resp(3200, 3, "nova-api", "client", "POST", "/v2.1/servers", 500, R,
+                      "computeFault",
+                      "Unexpected API Error.\n<class 'nova.exception.GlanceConnectionFailed'>"));
+    rca_flush(a, T0 + 4000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_str_eq(got[0].service, "glance-api");
+    ck_assert_str_eq(got[0].kind, "http_5xx");
+    ck_assert_str_eq(got[0].rule, "nova-glance-connection");
+    rca_free(a);
+}
+END_TEST
+
+START_TEST(keystone_wrong_password)
+{
+    struct rca *a = new_rca();
+    rca_event(a, req(0, 1, "client", UA_OSC, "keystone", "GET", "/v3", NULL, NULL));
+    rca_event(a, resp(3, 1, "keystone", "client", "GET", "/v3", 200,
+                      "req-1cf7fcb9-1142-4493-8797-347c42d6e32c", NULL, NULL));
+    rca_event(a, req(10, 2, "client", UA_OSC, "keystone", "POST", "/v3/auth/tokens", NULL, NULL));
+    rca_event(a, resp(20, 2, "keystone", "client", "POST", "/v3/auth/tokens", 401,
+                      "req-8277c83f-a713-4b42-94ec-4808f088dff4", "Unauthorized",
+                      "The request you have made requires authentication."));
+    rca_flush(a, T0 + 1000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    struct got *g = &got[0];
+    ck_assert_str_eq(g->status, "401");
+    ck_assert_str_eq(g->service, "keystone");
+    ck_assert_str_eq(g->kind, "http_4xx");
+    ck_assert_str_eq(g->category, "user_error");
+    ck_assert_str_eq(g->rule, "keystone-bad-credentials");
+    ck_assert_str_eq(g->request_id, "req-8277c83f-a713-4b42-94ec-4808f088dff4");
+    rca_free(a);
+}
+END_TEST
+
+START_TEST(image_not_found)
+{
+    struct rca *a = new_rca();
+    rca_event(a, req(0, 1, "client", UA_OSC, "glance-api", "GET", "/v2/images/no-such-image", NULL, NULL));
+    rca_event(a, resp(5, 1, "glance-api", "client", "GET", "/v2/images/no-such-image", 404,
+                      "req-b57a184e-76c3-4e06-b10e-7b6148fd50f4", NULL,
+                      "No image found with ID no-such-image"));
+    rca_event(a, req(10, 1, "client", UA_OSC, "glance-api", "GET", "/v2/images", "name=no-such-image", NULL));
+    struct event *l = resp(15, 1, "glance-api", "client", "GET", "/v2/images", 200,
+                           "req-2b000000-0000-4000-8000-000000000000", NULL, NULL);
+    l->body_len = 88; /* {"images": [], "first": ..., "schema": ...} */
+    rca_event(a, l);
+    rca_flush(a, T0 + 1000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    struct got *g = &got[0];
+    ck_assert_str_eq(g->service, "glance-api");
+    ck_assert_str_eq(g->kind, "http_4xx");
+    ck_assert_str_eq(g->category, "user_error");
+    ck_assert_msg(strstr(g->user_saw, "lookup by name found nothing") != NULL, "%s", g->user_saw);
+    ck_assert_uint_eq(g->nnodes, 4);
+    rca_free(a);
+}
+END_TEST
+
+START_TEST(create_delete_ok)
+{
+    struct rca *a = new_rca();
+    benign_lookups(a, 0);
+    create_start(a, 1000);
+    schedule(a, 1100, 1, NULL);
+    rca_event(a, rpc(1200, EV_RPC_CAST, EV_VERB_PUBLISH, "compute.compute-1", "nova-compute",
+                     "compute-1", "build_and_run_instance", NULL, "u-b-1", R, 1, "nova-conductor", NULL));
+    rca_event(a, rpc(1201, EV_RPC_CAST, EV_VERB_DELIVER, "compute.compute-1", "nova-compute",
+                     "compute-1", "build_and_run_instance", NULL, "u-b-1", R, 1, NULL, "nova-compute"));
+    rca_event(a, notif(1300, "compute.compute-1", "compute.instance.create.end", "INFO", R, NULL,
+                       NULL, "n-9"));
+    poll(a, 3000, 7, "BUILD", NULL);
+    poll(a, 5000, 7, "ACTIVE", NULL);
+    /* delete: DELETE 204, terminate cast, polls until 404 */
+    const char *RD = "req-3dd05e85-5042-4435-839a-3b8b124c2a75";
+    char path[80];
+    snprintf(path, sizeof(path), "/v2.1/servers/%s", INST);
+    rca_event(a, req(8000, 8, "client", UA_NOVACLIENT, "nova-api", "DELETE", path, NULL, NULL));
+    struct event *tc = rpc(8005, EV_RPC_CAST, EV_VERB_PUBLISH, "compute.compute-1", "nova-compute",
+                           "compute-1", "terminate_instance", NULL, "u-t-1", RD, 1, NULL, NULL);
+    event_add_uuid(tc, INST, 36, EV_RES_INSTANCE);
+    rca_event(a, tc);
+    rca_event(a, rpc(8006, EV_RPC_CAST, EV_VERB_DELIVER, "compute.compute-1", "nova-compute",
+                     "compute-1", "terminate_instance", NULL, "u-t-1", RD, 1, NULL, "nova-compute"));
+    rca_event(a, resp(8010, 8, "nova-api", "client", "DELETE", path, 204, RD, NULL, NULL));
+    rca_event(a, req(8100, 8, "client", UA_NOVACLIENT, "nova-api", "GET", path, NULL, NULL));
+    rca_event(a, resp(8105, 8, "nova-api", "client", "GET", path, 404,
+                      "req-5ea70a5d-b01a-42ce-8161-a7f02bd57f2f", "itemNotFound",
+                      "Instance could not be found."));
+    rca_flush(a, T0 + 30000000ull);
+    for (size_t i = 0; i < ngot; i++)
+        ck_assert_msg(0, "unexpected verdict %s: %s (%s)", got[i].operation, got[i].user_saw,
+                      got[i].kind);
+    struct rca_summary s;
+    rca_get_summary(a, &s);
+    ck_assert_uint_eq(s.failed, 0);
+    ck_assert_uint_ge(s.ok, 4);
+    rca_free(a);
+}
+END_TEST
+
+START_TEST(spawn_failure)
+{
+    struct rca *a = new_rca();
+    create_start(a, 1000);
+    schedule(a, 1100, 1, NULL);
+    rca_event(a, rpc(1200, EV_RPC_CAST, EV_VERB_PUBLISH, "compute.compute-1", "nova-compute",
+                     "compute-1", "build_and_run_instance", NULL, "u-b-1", R, 1, "nova-conductor", NULL));
+    rca_event(a, rpc(1201, EV_RPC_CAST, EV_VERB_DELIVER, "compute.compute-1", "nova-compute",
+                     "compute-1", "build_and_run_instance", NULL, "u-b-1", R, 1, NULL, "nova-compute"));
+    rca_event(a, notif(1300, "compute.compute-1", "compute.instance.create.start", "INFO", R, NULL,
+                       NULL, "n-10"));
+    rca_event(a, notif(1400, "compute.compute-1", "compute.instance.create.error", "ERROR", R,
+                       "BuildAbortException",
+                       "Build of instance 37308832 aborted: FakeBuildAbortDriver", "n-11"));
+    rca_event(a, notif(1401, "nova-compute:compute-1", "instance.create.error", "ERROR", R,
+                       "BuildAbortException",
+                       "Build of instance 37308832 aborted: FakeBuildAbortDriver", "n-12"));
+    poll(a, 3000, 7, "ERROR", "Build of instance aborted: FakeBuildAbortDriver");
+    rca_flush(a, T0 + 30000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    struct got *g = &got[0];
+    ck_assert_str_eq(g->service, "nova-compute");
+    ck_assert_str_eq(g->host, "compute-1");
+    ck_assert_str_eq(g->kind, "error_notification");
+    ck_assert_str_eq(g->category, "internal_error");
+    ck_assert_str_eq(g->rule, "nova-build-abort");
+    rca_free(a);
+}
+END_TEST
+
+START_TEST(rpc_chain_novalidhost)
+{
+    /* pure RPC: an unknown client calls conductor, which calls the scheduler */
+    struct rca *a = new_rca();
+    rca_event(a, rpc(0, EV_RPC_CALL, EV_VERB_PUBLISH, "conductor", "nova-conductor", NULL,
+                     "build_instances", "m-b", "u-b", R, 1, NULL, NULL));
+    rca_event(a, rpc(1, EV_RPC_CALL, EV_VERB_DELIVER, "conductor", "nova-conductor", NULL,
+                     "build_instances", "m-b", "u-b", R, 1, NULL, "nova-conductor"));
+    schedule(a, 10, 1, "NoValidHost");
+    rca_event(a, notif(30, "compute_task.s1", "compute_task.build_instances", "ERROR", R,
+                       "NoValidHost", "No valid host was found.", "n-20"));
+    rca_event(a, reply(40, EV_VERB_PUBLISH, "m-b", "u-rb", "nova-conductor", "NoValidHost",
+                       "No valid host was found."));
+    rca_event(a, reply(41, EV_VERB_DELIVER, "m-b", "u-rb", NULL, "NoValidHost",
+                       "No valid host was found."));
+    rca_flush(a, T0 + 1000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    struct got *g = &got[0];
+    ck_assert_str_eq(g->status, "rpc failure");
+    ck_assert_str_eq(g->service, "nova-scheduler");
+    ck_assert_str_eq(g->kind, "rpc_failure");
+    ck_assert_uint_eq(g->origin_seq, 7); /* the scheduler's failure reply */
+    rca_free(a);
+}
+END_TEST
+
+START_TEST(rpc_timeout_no_server)
+{
+    struct rca *a = new_rca();
+    struct event *c = rpc(0, EV_RPC_CALL, EV_VERB_PUBLISH, "scheduler", "nova-scheduler", NULL,
+                          "select_destinations", "m-x", "u-x", R, 1, NULL, NULL);
+    c->timeout_s = 5;
+    rca_event(a, c);
+    rca_tick(a, T0 + 4000000ull);
+    ck_assert_uint_eq(ngot, 0);
+    rca_tick(a, T0 + 16000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_str_eq(got[0].status, "rpc timeout");
+    ck_assert_str_eq(got[0].service, "nova-scheduler");
+    ck_assert_str_eq(got[0].kind, "rpc_timeout");
+    ck_assert_str_eq(got[0].category, "service_down");
+    rca_free(a);
+}
+END_TEST
+
+START_TEST(notify_error_then_not_found)
+{
+    /* compute's create.error explains the later InstanceNotFound */
+    struct rca *a = new_rca();
+    rca_event(a, rpc(0, EV_RPC_CALL, EV_VERB_PUBLISH, "conductor", "nova-conductor", NULL,
+                     "build_instances", "m-b", "u-b", R, 1, NULL, NULL));
+    rca_event(a, rpc(1, EV_RPC_CALL, EV_VERB_DELIVER, "conductor", "nova-conductor", NULL,
+                     "build_instances", "m-b", "u-b", R, 1, NULL, "nova-conductor"));
+    rca_event(a, rpc(5, EV_RPC_CAST, EV_VERB_PUBLISH, "compute.compute-1", "nova-compute",
+                     "compute-1", "build_and_run_instance", NULL, "u-c", R, 1, NULL, NULL));
+    rca_event(a, reply(6, EV_VERB_PUBLISH, "m-b", "u-rb", "nova-conductor", NULL, NULL));
+    rca_event(a, rpc(7, EV_RPC_CAST, EV_VERB_DELIVER, "compute.compute-1", "nova-compute",
+                     "compute-1", "build_and_run_instance", NULL, "u-c", R, 1, NULL, "nova-compute"));
+    rca_event(a, notif(20, "compute.compute-1", "compute.instance.create.error", "ERROR", R,
+                       "ImageCorrupt", "corrupt-image", "n-30"));
+    rca_event(a, rpc(2000, EV_RPC_CALL, EV_VERB_PUBLISH, "compute.compute-1", "nova-compute",
+                     "compute-1", "get_instance_info", "m-g", "u-g", R, 1, NULL, NULL));
+    rca_event(a, reply(2010, EV_VERB_PUBLISH, "m-g", "u-rg", "nova-compute", "InstanceNotFound",
+                       "Instance could not be found."));
+    rca_flush(a, T0 + 5000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_str_eq(got[0].service, "nova-compute");
+    ck_assert_str_eq(got[0].host, "compute-1");
+    ck_assert_str_eq(got[0].kind, "error_notification");
+    ck_assert_str_eq(got[0].category, "internal_error");
+    rca_free(a);
+}
+END_TEST
+
+START_TEST(background_not_blamed)
+{
+    struct rca *a = new_rca();
+    /* nova-compute's heartbeat (null user) times out; a token validation alone */
+    struct event *hb = rpc(0, EV_RPC_CALL, EV_VERB_PUBLISH, "conductor", "nova-conductor", NULL,
+                           "object_action", "m-hb", "u-hb",
+                           "req-99999999-0000-4000-8000-000000000000", 0, "nova-compute", NULL);
+    hb->timeout_s = 10;
+    rca_event(a, hb);
+    rca_event(a, req(5, 9, "keystonemiddleware", "python-keystoneclient", "keystone", "GET",
+                     "/v3/auth/tokens", NULL, NULL));
+    rca_event(a, resp(8, 9, "keystone", "keystonemiddleware", "GET", "/v3/auth/tokens", 404,
+                      "req-0000000d-0000-4000-8000-000000000000", NULL, "Could not find token"));
+    rca_flush(a, T0 + 60000000ull);
+    ck_assert_uint_eq(ngot, 0);
+    struct rca_summary s;
+    rca_get_summary(a, &s);
+    ck_assert_uint_eq(s.background, 2);
+    ck_assert_uint_eq(s.operations, 0);
+    rca_free(a);
+}
+END_TEST
+
+/* The same input twice gives byte-identical JSON verdicts. */
+START_TEST(deterministic)
+{
+    char first[4][65536];
+    size_t n1 = 0;
+    for (int run = 0; run < 2; run++) {
+        ngot = 0;
+        seqn = 0;
+        struct rca *a = new_rca();
+        rca_event(a, req(0, 2, "client", UA_OSC, "keystone", "POST", "/v3/auth/tokens", NULL, NULL));
+        rca_event(a, resp(20, 2, "keystone", "client", "POST", "/v3/auth/tokens", 401,
+                          "req-8277c83f-a713-4b42-94ec-4808f088dff4", "Unauthorized", "no"));
+        create_start(a, 1000);
+        schedule(a, 1100, 1, "NoValidHost");
+        rca_flush(a, T0 + 60000000ull);
+        rca_free(a);
+        if (run == 0) {
+            n1 = ngot;
+            for (size_t i = 0; i < ngot && i < 4; i++)
+                memcpy(first[i], got[i].json, sizeof(first[i]));
+        } else {
+            ck_assert_uint_eq(ngot, n1);
+            for (size_t i = 0; i < ngot && i < 4; i++)
+                ck_assert_str_eq(got[i].json, first[i]);
+        }
+    }
+    ck_assert_uint_eq(n1, 2);
+    /* root order: keystone first, then the create */
+    ck_assert_msg(strstr(got[0].json, "keystone") != NULL, "%s", got[0].json);
+}
+END_TEST
+
+static Suite *walk_suite(void)
+{
+    Suite *s = suite_create("walk");
+    TCase *tc = tcase_create("scenarios");
+    tcase_add_checked_fixture(tc, load_rules, free_rules);
+    tcase_add_test(tc, novalidhost_capacity);
+    tcase_add_test(tc, scheduler_down_timeout);
+    tcase_add_test(tc, glance_refused);
+    tcase_add_test(tc, glance_failed_by_message);
+    tcase_add_test(tc, keystone_wrong_password);
+    tcase_add_test(tc, image_not_found);
+    tcase_add_test(tc, create_delete_ok);
+    tcase_add_test(tc, spawn_failure);
+    tcase_add_test(tc, rpc_chain_novalidhost);
+    tcase_add_test(tc, rpc_timeout_no_server);
+    tcase_add_test(tc, notify_error_then_not_found);
+    tcase_add_test(tc, background_not_blamed);
+    tcase_add_test(tc, deterministic);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(walk_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int nf = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+}
