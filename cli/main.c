@@ -40,6 +40,7 @@ struct opts {
     int snaplen;
     const char *request_id;
     const char *resource;
+    int background;
 };
 
 static void usage(FILE *f)
@@ -62,6 +63,8 @@ static void usage(FILE *f)
           "  --format text|json|dot   output format (analyze, chains); --json = --format json\n"
           "  --stats             print counters and diagnostics at the end (stderr for text)\n"
           "  --snaplen N         live capture snap length (default 262144)\n"
+          "  --background        also report failures of background work (periodic\n"
+          "                      tasks, service heartbeats), not only user operations\n"
           "\n"
           "exit status: 0 ok, 1 damaged input (results so far printed), 2 usage/environment error\n",
           f);
@@ -74,6 +77,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"json", no_argument, NULL, 'J'},          {"stats", no_argument, NULL, 'S'},
         {"snaplen", required_argument, NULL, 's'}, {"request-id", required_argument, NULL, 'q'},
         {"resource", required_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'},
+        {"background", no_argument, NULL, 'B'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -126,6 +130,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'u':
             o->resource = optarg;
+            break;
+        case 'B':
+            o->background = 1;
             break;
         case 'h':
             usage(stdout);
@@ -299,6 +306,7 @@ static int cmd_run(int argc, char **argv, int analyze)
     if (analyze) {
         struct rca_cfg rc_cfg;
         rca_defaults(&rc_cfg);
+        rc_cfg.report_background = o.background;
         if (strcmp(o.cmd, "chains") == 0) {
             rc_cfg.keep_ok = 1;
             rc_cfg.only_request_id = o.request_id;

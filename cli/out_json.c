@@ -43,7 +43,9 @@ void out_json_report(FILE *f, const struct report *r)
         const struct report_cause *c = &r->root_cause;
         json_t *rc = json_object();
         set_str(rc, "service", c->service);
-        set_str(rc, "host", c->host);
+        /* host: the name the traffic gives the host, else its address */
+        set_str(rc, "host", c->host ? c->host : (c->addr[0] ? c->addr : NULL));
+        set_str(rc, "host_name", c->host);
         set_str(rc, "addr", c->addr[0] ? c->addr : NULL);
         set_str(rc, "kind", c->kind);
         set_str(rc, "error", c->error);

@@ -52,9 +52,17 @@ struct chain_set {
     size_t ndeleted;
     char failed[RING][37];
     size_t nfailed;
-    char **delivered; /* topics / routing keys seen delivered */
+    struct topic_seen *delivered; /* topics / routing keys seen delivered */
     size_t ndelivered;
     uint64_t *c_dropped, *c_merged, *c_open_evicted, *c_nested, *c_polls, *c_uuid_links;
+};
+
+/* A topic seen delivered, and the last consumer it was delivered to: the
+ * service to blame when a later call on it goes unanswered. */
+struct topic_seen {
+    char *topic;
+    char addr[46];
+    char host[64];
 };
 
 /* ---- small helpers ---- */
@@ -268,17 +276,18 @@ static void recompute_root(struct chain *c)
     c->root = best;
 }
 
-/* Move every entry and key of b into a; b is freed. */
-static void chain_merge(struct chain_set *cs, struct chain *a, struct chain *b)
+/* Move every entry and key of b into a; b is freed. Returns 0, or -1 on
+ * allocation failure (both chains unchanged, counted). */
+static int chain_merge(struct chain_set *cs, struct chain *a, struct chain *b)
 {
     if (a == b)
-        return;
+        return 0;
     size_t need = a->n + b->n;
     if (need > a->cap) {
         struct chain_entry *ne = realloc(a->e, need * sizeof(*ne));
         if (!ne) {
             stats_add(cs->st, "rca.merge_failed", 1);
-            return;
+            return -1;
         }
         a->e = ne;
         a->cap = need;
@@ -343,6 +352,7 @@ static void chain_merge(struct chain_set *cs, struct chain *a, struct chain *b)
     chain_destroy(b, 0);
     recompute_root(a);
     (*cs->c_merged)++;
+    return 0;
 }
 
 /* ---- public: set ---- */
@@ -364,7 +374,7 @@ struct chain_set *chain_set_new(const struct chain_cfg *cfg, const struct rules 
     cs->map = rules_svcmap(rules);
     cs->st = st;
     cs->open = calloc(cs->cfg.max_open_requests, sizeof(*cs->open));
-    cs->delivered = calloc(DELIVERED_MAX, sizeof(char *));
+    cs->delivered = calloc(DELIVERED_MAX, sizeof(*cs->delivered));
     static uint64_t dummy[6];
     cs->c_dropped = st ? stats_counter(st, "rca.chain_events_dropped") : &dummy[0];
     cs->c_merged = st ? stats_counter(st, "rca.chains_merged") : &dummy[1];
@@ -396,7 +406,7 @@ void chain_set_free(struct chain_set *cs)
     free(cs->open);
     if (cs->delivered)
         for (size_t i = 0; i < cs->ndelivered; i++)
-            free(cs->delivered[i]);
+            free(cs->delivered[i].topic);
     free(cs->delivered);
     free(cs);
 }
@@ -449,30 +459,53 @@ int chain_set_was_failed(const struct chain_set *cs, const char *uuid)
     return uuid && ring_has(cs->failed, cs->nfailed, uuid);
 }
 
-int chain_set_topic_consumed(const struct chain_set *cs, const char *topic)
+static struct topic_seen *topic_find(const struct chain_set *cs, const char *topic)
 {
     if (!topic)
-        return 0;
+        return NULL;
     for (size_t i = 0; i < cs->ndelivered; i++)
-        if (!strcmp(cs->delivered[i], topic))
-            return 1;
-    return 0;
+        if (!strcmp(cs->delivered[i].topic, topic))
+            return &cs->delivered[i];
+    return NULL;
 }
 
-static void note_delivered(struct chain_set *cs, const char *topic)
+int chain_set_topic_consumed(const struct chain_set *cs, const char *topic)
 {
-    if (!topic || !*topic || chain_set_topic_consumed(cs, topic))
+    return topic_find(cs, topic) != NULL;
+}
+
+int chain_set_topic_consumer(const struct chain_set *cs, const char *topic, const char **addr,
+                             const char **host)
+{
+    const struct topic_seen *t = topic_find(cs, topic);
+    if (!t)
+        return 0;
+    *addr = t->addr[0] ? t->addr : NULL;
+    *host = t->host[0] ? t->host : NULL;
+    return 1;
+}
+
+/* Remember that topic was delivered, and to whom (the latest consumer). */
+static void note_delivered(struct chain_set *cs, const char *topic, const struct event *ev)
+{
+    if (!topic || !*topic)
         return;
-    if (cs->ndelivered >= DELIVERED_MAX) {
-        stats_add(cs->st, "rca.delivered_topics_full", 1);
-        return;
-    }
-    size_t n = strlen(topic);
-    char *d = malloc(n + 1);
-    if (d) {
+    struct topic_seen *t = topic_find(cs, topic);
+    if (!t) {
+        if (cs->ndelivered >= DELIVERED_MAX) {
+            stats_add(cs->st, "rca.delivered_topics_full", 1);
+            return;
+        }
+        size_t n = strlen(topic);
+        char *d = malloc(n + 1);
+        if (!d)
+            return;
         memcpy(d, topic, n + 1);
-        cs->delivered[cs->ndelivered++] = d;
+        t = &cs->delivered[cs->ndelivered++];
+        t->topic = d;
     }
+    snprintf(t->addr, sizeof(t->addr), "%s", ev->dst.addr);
+    snprintf(t->host, sizeof(t->host), "%s", ev->dst.host ? ev->dst.host : "");
 }
 
 void chain_set_remove(struct chain_set *cs, struct chain *c)
@@ -642,6 +675,8 @@ static int rank_of(const struct chain_set *cs, const struct event *ev)
         return (is_client(ev->src.service) || !rules_is_service(cs->rules, ev->src.service)) ? 2
                                                                                              : 1;
     case EV_CONN:
+        /* only a refused or unanswered attempt is a fault worth a chain root */
+        return (ev->conn_event == FLOW_EV_REFUSED || ev->conn_event == FLOW_EV_UNANSWERED) ? 2 : 0;
     case EV_AMQP_RETURN:
     case EV_AMQP_CLOSE:
     case EV_AMQP_BLOCKED:
@@ -866,7 +901,11 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
     size_t open_i = (size_t)-1;
 
     if (ev->verb == EV_VERB_DELIVER && (is_rpc_msg(ev) || ev->kind == EV_NOTIFICATION))
-        note_delivered(cs, ev->topic ? ev->topic : ev->routing_key);
+    {
+        note_delivered(cs, ev->topic ? ev->topic : ev->routing_key, ev);
+        if (ev->topic && ev->routing_key && strcmp(ev->topic, ev->routing_key) != 0)
+            note_delivered(cs, ev->routing_key, ev);
+    }
 
     /* 1. one message seen twice (Publish, Deliver): a hop */
     if (ev->unique_id && ev->kind != EV_HTTP_REQUEST && ev->kind != EV_HTTP_RESPONSE) {
@@ -992,8 +1031,9 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
     if (primary && primary != c) {
         /* keep link indices valid: they are relative to primary */
         int32_t off = (int32_t)c->n;
-        chain_merge(cs, c, primary);
-        if (link != CHAIN_NONE)
+        if (chain_merge(cs, c, primary) < 0)
+            c = primary; /* keep the strong link; the weaker one is lost */
+        else if (link != CHAIN_NONE)
             link += off;
     }
     for (size_t i = 0; i < ncand; i++) {
@@ -1005,7 +1045,7 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
                 if (y == x)
                     alive = 1;
             if (alive)
-                chain_merge(cs, c, x);
+                (void)chain_merge(cs, c, x);
         }
     }
     if (!c) {

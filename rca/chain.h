@@ -106,6 +106,10 @@ void chain_set_remove(struct chain_set *cs, struct chain *c);
 /* 1 when some Deliver on topic (or routing key) was seen: the topic
  * normally has consumers. */
 int chain_set_topic_consumed(const struct chain_set *cs, const char *topic);
+/* The address and host name (NULL when unknown) of the latest connection a
+ * message on topic was delivered to. Returns 1 if topic was ever delivered. */
+int chain_set_topic_consumer(const struct chain_set *cs, const char *topic, const char **addr,
+                             const char **host);
 /* 1 when a client recently DELETEd the resource uuid (2xx). */
 int chain_set_was_deleted(const struct chain_set *cs, const char *uuid);
 /* Remember / ask about resources of operations already reported failed. */

@@ -150,6 +150,18 @@ static void call_parties(const struct fault_ctx *fx, struct chain *c, int32_t ci
     const struct chain_entry *e = &c->e[ci];
     if (e->twin != CHAIN_NONE && !(e->flags & CE_TWIN))
         snprintf(f->addr, sizeof(f->addr), "%s", c->e[e->twin].ev->dst.addr);
+    if (!f->addr[0]) {
+        /* never delivered: name the consumer the topic had before, if any */
+        const char *addr = NULL, *chost = NULL;
+        const struct event *ev = e->ev;
+        int known = chain_set_topic_consumer(fx->cs, ev->routing_key, &addr, &chost);
+        if (!known && !ev->target_server && ev->topic)
+            known = chain_set_topic_consumer(fx->cs, ev->topic, &addr, &chost);
+        if (known && addr)
+            snprintf(f->addr, sizeof(f->addr), "%s", addr);
+        if (known && !f->host)
+            f->host = f->topic_host = chost;
+    }
     char h[64];
     f->caller = chain_sender(fx->cs, e->ev, h, sizeof(h));
     f->caller_host = e->ev->src.host;

@@ -608,6 +608,32 @@ START_TEST(rpc_timeout_no_server)
 }
 END_TEST
 
+START_TEST(timeout_names_last_consumer)
+{
+    /* the scheduler on 10.0.0.7 (host ctl-2) consumed a fanout cast, then
+     * died: the unanswered call is blamed on it, with its address and host */
+    struct rca *a = new_rca();
+    struct event *d = rpc(0, EV_RPC_CAST, EV_VERB_DELIVER, "scheduler", "nova-scheduler", "ctl-2",
+                          "update_instance_info", NULL, "u-f", NULL, 0, NULL, "nova-scheduler");
+    snprintf(d->dst.addr, sizeof(d->dst.addr), "10.0.0.7");
+    rca_event(a, d);
+    struct event *c = rpc(1000, EV_RPC_CALL, EV_VERB_PUBLISH, "scheduler", "nova-scheduler", NULL,
+                          "select_destinations", "m-y", "u-y", R, 1, "nova-conductor", NULL);
+    c->timeout_s = 5;
+    rca_event(a, c);
+    rca_tick(a, T0 + 30000000ull);
+    size_t k = ngot;
+    for (size_t i = 0; i < ngot; i++)
+        if (got[i].failed && !strcmp(got[i].kind, "rpc_timeout"))
+            k = i;
+    ck_assert_uint_lt(k, ngot);
+    ck_assert_str_eq(got[k].service, "nova-scheduler");
+    ck_assert_str_eq(got[k].host, "ctl-2");
+    ck_assert_ptr_nonnull(strstr(got[k].json, "\"addr\":\"10.0.0.7\""));
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(notify_error_then_not_found)
 {
     /* compute's create.error explains the later InstanceNotFound */
@@ -707,6 +733,7 @@ static Suite *walk_suite(void)
     tcase_add_test(tc, spawn_failure);
     tcase_add_test(tc, rpc_chain_novalidhost);
     tcase_add_test(tc, rpc_timeout_no_server);
+    tcase_add_test(tc, timeout_names_last_consumer);
     tcase_add_test(tc, notify_error_then_not_found);
     tcase_add_test(tc, background_not_blamed);
     tcase_add_test(tc, deterministic);
