@@ -541,9 +541,11 @@ void flow_packet(struct flow_table *ft, const struct pkt *pkt)
                     list_touch(ft, e, L_OPEN);
             }
         }
-    } else if (!(fl & DECODE_TCP_RST)) {
-        reasm_start(&e->r[dir], pkt->seq); /* mid-stream: the first seq seen (no-op once started) */
     }
+    /* Mid-stream, the first segment carrying data starts the stream (in
+     * reasm_segment). Not a bare ACK: a TCP keep-alive probe is sent at
+     * SND.NXT - 1 with no data (RFC 9293 3.8.4), and anchoring on it would
+     * open a one-byte hole before the real data. */
 
     if (pkt->payload_wire > 0 && !(fl & DECODE_TCP_RST)) {
         struct rout o = {ft, e, dir};
@@ -560,6 +562,7 @@ void flow_packet(struct flow_table *ft, const struct pkt *pkt)
     if (fl & DECODE_TCP_FIN) {
         reasm_fin(&e->r[dir], dseq + pkt->payload_wire);
         e->fin[dir] = 1;
+        f->fin[dir] = 1;
         if (e->fin[0] && e->fin[1] && !e->closed && !e->reset) {
             e->closed = 1;
             flush_dir(ft, e, FLOW_C2S, ts);

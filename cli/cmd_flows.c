@@ -17,25 +17,6 @@
 #include "capture/source.h"
 #include "capture/stats.h"
 
-/* Well-known OpenStack server ports (rules/services.yaml has the full map). */
-static const struct flow_port default_ports[] = {
-    {5000, FLOW_APP_HTTP, "keystone"},      {35357, FLOW_APP_HTTP, "keystone"},
-    {8774, FLOW_APP_HTTP, "nova-api"},      {8775, FLOW_APP_HTTP, "nova-metadata"},
-    {8778, FLOW_APP_HTTP, "placement"},     {9292, FLOW_APP_HTTP, "glance-api"},
-    {9696, FLOW_APP_HTTP, "neutron-server"}, {8776, FLOW_APP_HTTP, "cinder-api"},
-    {8004, FLOW_APP_HTTP, "heat-api"},      {8000, FLOW_APP_HTTP, "heat-api-cfn"},
-    {8080, FLOW_APP_HTTP, "swift-proxy"},   {9876, FLOW_APP_HTTP, "octavia-api"},
-    {9311, FLOW_APP_HTTP, "barbican-api"},  {9001, FLOW_APP_HTTP, "designate-api"},
-    {5672, FLOW_APP_AMQP, "rabbitmq"},      {3306, FLOW_APP_OTHER, "mysql"},
-    {11211, FLOW_APP_OTHER, "memcached"},
-};
-
-const struct flow_port *cmd_flows_default_ports(size_t *n)
-{
-    *n = sizeof(default_ports) / sizeof(default_ports[0]);
-    return default_ports;
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: osrca flows [options] FILE.pcap | -i IFACE\n"
@@ -51,7 +32,7 @@ static void usage(FILE *f)
           f);
 }
 
-int cmd_flows(int argc, char **argv)
+int cmd_flows_parse(int argc, char **argv, struct flows_opts *o)
 {
     static const struct option lo[] = {
         {"json", no_argument, NULL, 'J'},          {"stats", no_argument, NULL, 'S'},
@@ -59,37 +40,36 @@ int cmd_flows(int argc, char **argv)
         {"no-ndpi", no_argument, NULL, 'N'},       {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct flows_opts o;
-    memset(&o, 0, sizeof(o));
-    o.snaplen = 262144;
-    o.use_ndpi = 1;
+    memset(o, 0, sizeof(*o));
+    o->snaplen = 262144;
+    o->use_ndpi = 1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "i:f:w:r:h", lo, NULL)) != -1) {
         switch (c) {
         case 'i':
-            o.iface = optarg;
+            o->iface = optarg;
             break;
         case 'f':
-            o.bpf = optarg;
+            o->bpf = optarg;
             break;
         case 'w':
-            o.write_file = optarg;
+            o->write_file = optarg;
             break;
         case 'r':
-            o.file = optarg;
+            o->file = optarg;
             break;
         case 'J':
-            o.json = 1;
+            o->json = 1;
             break;
         case 'S':
-            o.stats = 1;
+            o->stats = 1;
             break;
         case 'R':
-            o.rules = optarg;
+            o->rules = optarg;
             break;
         case 'N':
-            o.use_ndpi = 0;
+            o->use_ndpi = 0;
             break;
         case 's': {
             char *end;
@@ -97,33 +77,31 @@ int cmd_flows(int argc, char **argv)
             unsigned long v = strtoul(optarg, &end, 10);
             if (errno || *end || v < 64 || v > 262144) {
                 fprintf(stderr, "osrca flows: --snaplen %s: expected 64..262144\n", optarg);
-                return 2;
+                return -1;
             }
-            o.snaplen = (int)v;
+            o->snaplen = (int)v;
             break;
         }
         case 'h':
             usage(stdout);
-            return 0;
+            return 1;
         default:
             usage(stderr);
-            return 2;
+            return -1;
         }
     }
-    if (optind < argc && !o.file)
-        o.file = argv[optind++];
+    if (optind < argc && !o->file)
+        o->file = argv[optind++];
     if (optind < argc) {
         fprintf(stderr, "osrca flows: unexpected argument '%s'\n", argv[optind]);
-        return 2;
+        return -1;
     }
-    if (!o.file == !o.iface) {
+    if (!o->file == !o->iface) {
         fprintf(stderr, "osrca flows: give a capture file or -i IFACE (one of them)\n");
         usage(stderr);
-        return 2;
+        return -1;
     }
-    size_t n;
-    const struct flow_port *ports = cmd_flows_default_ports(&n);
-    return cmd_flows_run(&o, ports, n);
+    return 0;
 }
 
 /* ---- output ---- */

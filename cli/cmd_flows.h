@@ -23,16 +23,19 @@ struct flows_opts {
     int use_ndpi;           /* classify with nDPI (default 1; --no-ndpi) */
 };
 
-/* argv[0] is "flows". Parses the options (FILE or -i IFACE, -f BPF, -w FILE,
- * --json, --stats, --rules DIR, --snaplen N, --no-ndpi) and runs with the
- * built-in port map (cmd_flows_default_ports). Returns the exit status. */
-int cmd_flows(int argc, char **argv);
+/* Parse the options of `osrca flows` (argv[0] is "flows") into o: FILE or
+ * -i IFACE, -f BPF, -w FILE, --json, --stats, --rules DIR, --snaplen N,
+ * --no-ndpi. Returns 0; 1 when --help was printed (exit 0); -1 after a
+ * usage message on stderr (exit 2). o's strings point into argv. */
+int cmd_flows_parse(int argc, char **argv, struct flows_opts *o);
 
-/* Run with an explicit server port map (e.g. built from rules/services.yaml;
- * ports must outlive the call; NULL/0 = no map). Returns the exit status. */
+/* Parse the flows options (argv[0] = "flows"): FILE or -i IFACE, -f BPF,
+ * -w FILE, --json, --stats, --rules DIR, --snaplen N, --no-ndpi.
+ * Returns 0 ok, 1 --help was shown, -1 usage error (message printed). */
+int cmd_flows_parse(int argc, char **argv, struct flows_opts *o);
+
+/* Run with the server port map (built from the rules by the caller; ports
+ * must outlive the call; NULL/0 = no map). Returns the exit status. */
 int cmd_flows_run(const struct flows_opts *o, const struct flow_port *ports, size_t nports);
-
-/* The built-in map of well-known OpenStack ports, and its size in *n. */
-const struct flow_port *cmd_flows_default_ports(size_t *n);
 
 #endif

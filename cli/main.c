@@ -370,6 +370,32 @@ out:
     return rc;
 }
 
+/* osrca flows: the capture layer alone, with the rules' server port map. */
+static int cmd_flows_main(int argc, char **argv)
+{
+    struct flows_opts fo;
+    int prc = cmd_flows_parse(argc, argv, &fo);
+    if (prc != 0)
+        return prc > 0 ? 0 : 2;
+    struct stats *st = stats_new();
+    struct rules *rules = st ? load_rules(fo.rules, st) : NULL;
+    if (!rules) {
+        stats_free(st);
+        return 2;
+    }
+    size_t n;
+    struct flow_port *ports = pipeline_ports(rules_svcmap(rules), &n);
+    int rc = 2;
+    if (ports)
+        rc = cmd_flows_run(&fo, ports, n);
+    else
+        fprintf(stderr, "osrca: out of memory\n");
+    free(ports);
+    rules_free(rules);
+    stats_free(st);
+    return rc;
+}
+
 static void print_rule_error(void *ctx, const char *msg)
 {
     (void)ctx;
@@ -409,7 +435,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "messages") == 0)
         return cmd_run(argc, argv, 0);
     if (strcmp(cmd, "flows") == 0)
-        return cmd_flows(argc, argv);
+        return cmd_flows_main(argc, argv);
     if (strcmp(cmd, "rules") == 0)
         return cmd_rules(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -231,6 +231,10 @@ static void on_event(void *ctx, struct flow *f, enum flow_event fe, uint64_t ts)
     struct pipeline *p = ctx;
     if (fe != FLOW_EV_REFUSED && fe != FLOW_EV_UNANSWERED && fe != FLOW_EV_RESET)
         return;
+    /* an RST answering a FIN ends a connection that was closing anyway
+     * (RabbitMQ does this to every client that leaves): not trouble */
+    if (fe == FLOW_EV_RESET && (f->fin[0] || f->fin[1]))
+        return;
     struct event *ev = event_new(&p->event_pool);
     if (!ev)
         return;
@@ -261,6 +265,33 @@ static void on_end(void *ctx, struct flow *f, uint64_t ts)
 }
 
 /* ---- life cycle ---- */
+
+struct flow_port *pipeline_ports(const struct svcmap *map, size_t *nports)
+{
+    size_t n = svcmap_ports(map, NULL, NULL, NULL, 0);
+    struct flow_port *ports = calloc(n ? n : 1, sizeof(*ports));
+    uint16_t *pn = calloc(n ? n : 1, sizeof(*pn));
+    enum svc_proto *pp = calloc(n ? n : 1, sizeof(*pp));
+    const char **ps = calloc(n ? n : 1, sizeof(*ps));
+    if (ports && pn && pp && ps) {
+        svcmap_ports(map, pn, pp, ps, n);
+        for (size_t i = 0; i < n; i++) {
+            ports[i].port = pn[i];
+            ports[i].app = pp[i] == SVC_PROTO_HTTP   ? FLOW_APP_HTTP
+                           : pp[i] == SVC_PROTO_AMQP ? FLOW_APP_AMQP
+                                                     : FLOW_APP_OTHER;
+            ports[i].name = ps[i];
+        }
+    } else {
+        free(ports);
+        ports = NULL;
+    }
+    free(pn);
+    free(pp);
+    free(ps);
+    *nports = ports ? n : 0;
+    return ports;
+}
 
 struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, const struct svcmap *map,
                               struct stats *st, pipeline_event_fn fn, pipeline_tick_fn tick,
@@ -304,28 +335,10 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, const struct svcma
     }
 
     /* the capture layer learns server ports from the service map */
-    size_t n = svcmap_ports(map, NULL, NULL, NULL, 0);
-    ports = calloc(n ? n : 1, sizeof(*ports));
-    uint16_t *pn = calloc(n ? n : 1, sizeof(*pn));
-    enum svc_proto *pp = calloc(n ? n : 1, sizeof(*pp));
-    const char **ps = calloc(n ? n : 1, sizeof(*ps));
-    if (!ports || !pn || !pp || !ps) {
-        free(pn);
-        free(pp);
-        free(ps);
+    size_t n;
+    ports = pipeline_ports(map, &n);
+    if (!ports)
         goto fail;
-    }
-    svcmap_ports(map, pn, pp, ps, n);
-    for (size_t i = 0; i < n; i++) {
-        ports[i].port = pn[i];
-        ports[i].app = pp[i] == SVC_PROTO_HTTP   ? FLOW_APP_HTTP
-                       : pp[i] == SVC_PROTO_AMQP ? FLOW_APP_AMQP
-                                                 : FLOW_APP_OTHER;
-        ports[i].name = ps[i];
-    }
-    free(pn);
-    free(pp);
-    free(ps);
     struct flow_cfg fc = cfg->flow;
     fc.ports = ports;
     fc.nports = n;

@@ -45,6 +45,11 @@ void pipeline_finish(struct pipeline *p);
 uint64_t pipeline_last_ts(const struct pipeline *p);
 void pipeline_free(struct pipeline *p); /* NULL accepted */
 
+/* The capture layer's server port map built from the service map (names
+ * point into map). Returns a malloc'ed array (caller frees) and its size in
+ * *nports, or NULL on allocation failure. */
+struct flow_port *pipeline_ports(const struct svcmap *map, size_t *nports);
+
 /* Memory pools, for stats. */
 const struct mem_pool *pipeline_pool(const struct pipeline *p, int which);
 

@@ -192,6 +192,10 @@ size_t fault_collect(const struct fault_ctx *fx, struct chain *c, struct fault *
                     f->service = ev->src.service;
                     f->host = ev->src.host;
                 }
+                /* the raiser's own reply connection may name its host */
+                if (!f->host && ev->verb == EV_VERB_PUBLISH && f->service && ev->src.service &&
+                    !strcmp(f->service, ev->src.service))
+                    f->host = ev->src.host;
                 if (!f->addr[0] && ev->verb == EV_VERB_PUBLISH)
                     snprintf(f->addr, sizeof(f->addr), "%s", ev->src.addr);
                 f->error_class = ev->error_class;

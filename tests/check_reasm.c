@@ -44,7 +44,8 @@ static void logf_(const char *fmt, unsigned long long v, int dir)
 static void on_data(void *ctx, struct flow *f, int dir, const uint8_t *p, size_t n, uint64_t ts)
 {
     (void)ctx, (void)f, (void)ts;
-    ck_assert_uint_le(R.n[dir] + n, MAXS);
+    if (R.n[dir] + n > MAXS)
+        return; /* many-flow tests only count */
     memcpy(R.data[dir] + R.n[dir], p, n);
     R.n[dir] += n;
     logf_("%sD%llu ", n, dir);
@@ -53,11 +54,12 @@ static void on_data(void *ctx, struct flow *f, int dir, const uint8_t *p, size_t
 static void on_gap(void *ctx, struct flow *f, int dir, uint64_t len, uint64_t ts)
 {
     (void)ctx, (void)f, (void)ts;
-    ck_assert_uint_le(R.n[dir] + len, MAXS);
-    memset(R.data[dir] + R.n[dir], 0xEE, len);
-    R.n[dir] += len;
     R.gaps[dir]++;
     R.gap_bytes[dir] += len;
+    if (R.n[dir] + len > MAXS)
+        return; /* many-flow tests only count */
+    memset(R.data[dir] + R.n[dir], 0xEE, len);
+    R.n[dir] += len;
     logf_("%sG%llu ", len, dir);
 }
 
@@ -80,9 +82,11 @@ static void on_end(void *ctx, struct flow *f, uint64_t ts)
     (void)ctx, (void)ts;
     R.ended++;
     R.ended_id = f->id;
-    /* the flow's own counters agree with what was delivered */
-    ck_assert_uint_eq(f->gap_bytes[0], R.gap_bytes[0]);
-    ck_assert_uint_eq(f->gap_bytes[1], R.gap_bytes[1]);
+    /* the flow's own counters agree with what was delivered (one-flow tests) */
+    if (R.opened == 1)
+        ck_assert_uint_eq(f->gap_bytes[0], R.gap_bytes[0]);
+    if (R.opened == 1)
+        ck_assert_uint_eq(f->gap_bytes[1], R.gap_bytes[1]);
 }
 
 static void make_table(size_t per_flow, size_t total)
@@ -517,6 +521,34 @@ START_TEST(reset)
 }
 END_TEST
 
+static struct flow fin_state;
+static void on_event_fin(void *ctx, struct flow *f, enum flow_event ev, uint64_t ts)
+{
+    on_event(ctx, f, ev, ts);
+    if (ev == FLOW_EV_RESET)
+        fin_state = *f;
+}
+
+START_TEST(reset_after_fin)
+{
+    /* client FIN, server answers with RST (unread data): RESET, with the FIN
+     * visible on the flow so a consumer can tell it from a mid-stream abort */
+    struct flow_cfg cfg;
+    flow_defaults(&cfg);
+    cfg.use_ndpi = 0;
+    struct flow_cb cb = {NULL, on_open, on_data, on_gap, on_event_fin, on_end};
+    flow_table_free(ft);
+    ft = flow_table_new(&cfg, st, &cb);
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 10);
+    send_seg(0, F_FIN | F_ACK, ISN_C + 11, 0, 0, 0);
+    send_seg(1, F_RST | F_ACK, ISN_S + 1, 0, 0, 0);
+    ck_assert_str_eq(R.events, "SYN,ESTABLISHED,RESET");
+    ck_assert_uint_eq(fin_state.fin[FLOW_C2S], 1);
+    ck_assert_uint_eq(fin_state.fin[FLOW_S2C], 0);
+}
+END_TEST
+
 START_TEST(midstream)
 {
     /* no handshake: the server port is the lower one; the first seq seen starts the stream */
@@ -526,6 +558,20 @@ START_TEST(midstream)
     ck_assert_str_eq(R.log, "sD30 D20 ");
     assert_stream(0, 20);
     assert_stream(1, 30);
+}
+END_TEST
+
+START_TEST(midstream_keepalive_probe)
+{
+    /* joined mid-connection: the first client segment is a keep-alive probe
+     * (seq = next - 1, no data), then the real request: no hole, no gap */
+    send_seg(0, F_ACK, 4219739818u, 0, 0, 0);
+    send_seg(1, F_ACK, 777, 0, 0, 0);
+    send_seg(0, F_ACK | F_PSH, 4219739819u, 0, 20, 0);
+    send_seg(1, F_ACK | F_PSH, 777, 0, 30, 0);
+    ck_assert_str_eq(R.log, "D20 sD30 ");
+    assert_stream(0, 20);
+    ck_assert_uint_eq(*stats_counter(st, "reasm.gaps"), 0);
 }
 END_TEST
 
@@ -566,7 +612,9 @@ int main(void)
     tcase_add_test(tc, unanswered);
     tcase_add_test(tc, unanswered_at_end);
     tcase_add_test(tc, reset);
+    tcase_add_test(tc, reset_after_fin);
     tcase_add_test(tc, midstream);
+    tcase_add_test(tc, midstream_keepalive_probe);
     tcase_add_test(tc, port_reuse);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -563,6 +563,26 @@ START_TEST(spawn_failure)
 }
 END_TEST
 
+START_TEST(failure_names_raiser_host)
+{
+    /* the scheduler's reply connection names its host: the verdict does too */
+    struct rca *a = new_rca();
+    rca_event(a, rpc(0, EV_RPC_CALL, EV_VERB_PUBLISH, "scheduler", "nova-scheduler", NULL,
+                     "select_destinations", "m-h", "u-h", R, 1, NULL, NULL));
+    rca_event(a, rpc(1, EV_RPC_CALL, EV_VERB_DELIVER, "scheduler", "nova-scheduler", NULL,
+                     "select_destinations", "m-h", "u-h", R, 1, NULL, "nova-scheduler"));
+    struct event *rp = reply(5, EV_VERB_PUBLISH, "m-h", "u-rh", "nova-scheduler", "NoValidHost",
+                             "No valid host was found.");
+    rp->src.host = event_cstr(rp, "sched-9");
+    rca_event(a, rp);
+    rca_flush(a, T0 + 1000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_str_eq(got[0].service, "nova-scheduler");
+    ck_assert_str_eq(got[0].host, "sched-9");
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(rpc_chain_novalidhost)
 {
     /* pure RPC: an unknown client calls conductor, which calls the scheduler */
@@ -733,6 +753,7 @@ static Suite *walk_suite(void)
     tcase_add_test(tc, spawn_failure);
     tcase_add_test(tc, rpc_chain_novalidhost);
     tcase_add_test(tc, rpc_timeout_no_server);
+    tcase_add_test(tc, failure_names_raiser_host);
     tcase_add_test(tc, timeout_names_last_consumer);
     tcase_add_test(tc, notify_error_then_not_found);
     tcase_add_test(tc, background_not_blamed);
