@@ -41,12 +41,11 @@ static int fail(struct stats *st, const char *name, int code)
 }
 
 /* IP version by the first nibble: 4, 6 or 0. */
-static int ip_version(struct rd *r)
+static int ip_version(const struct rd *r)
 {
-    if (rd_left(r) < 1)
-        return 0;
-    int v = r->p[0] >> 4;
-    return v == 4 || v == 6 ? v : 0;
+    struct rd peek = *r; /* look, do not consume */
+    int v = rd_u8(&peek) >> 4;
+    return rd_ok(&peek) && (v == 4 || v == 6) ? v : 0;
 }
 
 /* Ethertype -> IP version (4, 6) or 0. Skips VLAN tags; for Ethernet and

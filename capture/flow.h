@@ -55,6 +55,10 @@ struct flow {
     uint64_t gaps[2], gap_bytes[2];
     uint64_t first_us, last_us;
     uint32_t events;                /* bit (1u << enum flow_event) */
+    uint8_t fin[2];                 /* FIN seen per direction; set before the
+                                       events of the same packet, so a RESET
+                                       with a FIN already seen is the abortive
+                                       end of a closing connection */
     uint32_t anomalies;             /* count of anomalies on this flow */
     void *user;                     /* the consumer's state; freed by it in cb.end */
 };

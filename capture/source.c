@@ -76,8 +76,12 @@ struct source *source_open(const struct source_cfg *cfg, char *err, size_t errle
         snprintf(s->name, sizeof(s->name), "%s", cfg->file);
         s->pc = pcap_open_offline_with_tstamp_precision(cfg->file, PCAP_TSTAMP_PRECISION_MICRO,
                                                         eb);
-        if (!s->pc)
-            snprintf(err, errlen, "%s: %s", cfg->file, eb);
+        if (!s->pc) {
+            if (strstr(eb, cfg->file)) /* libpcap often names the file itself */
+                snprintf(err, errlen, "%s", eb);
+            else
+                snprintf(err, errlen, "%s: %s", cfg->file, eb);
+        }
     } else {
         snprintf(s->name, sizeof(s->name), "(stream)");
         s->pc = pcap_fopen_offline_with_tstamp_precision(cfg->fp, PCAP_TSTAMP_PRECISION_MICRO,

@@ -839,6 +839,16 @@ static struct parse_result fail(struct http1 *h, int dir, int err, const uint8_t
                                 size_t consumed, uint64_t ts)
 {
     struct parse_result r = {PARSE_ERROR, consumed, 0, err};
+    struct dirstate *d = &h->d[dir];
+    if (d->state == S_HEAD && !d->head_done && err != HTTP1_E_BAD_START_LINE) {
+        /* a message was there but is dropped: keep the pairing in step */
+        if (dir == HTTP1_DIR_REQUEST) {
+            pend_push(h, h->next_ordinal++, 0, 0);
+        } else {
+            struct pending pe;
+            pend_pop(h, &pe);
+        }
+    }
     abandon(h, dir, ts);
     h->d[dir].at_line_start = consumed > 0 && p[consumed - 1] == '\n';
     return r;
@@ -956,10 +966,6 @@ struct parse_result http1_feed(struct http1 *h, int dir, const uint8_t *p, size_
             if (err) {
                 if (err == HTTP1_E_BAD_START_LINE)
                     diag_plain(h, C_BAD_START_LINE, ts_us, "bad start line");
-                if (dir == HTTP1_DIR_RESPONSE && !d->head_done) {
-                    struct pending pe; /* this response answered someone */
-                    pend_pop(h, &pe);
-                }
                 return fail(h, dir, err, p, off, ts_us);
             }
             break;

@@ -1446,7 +1446,7 @@ static void *ops_conn_new(void *gp, const struct app_env *env, const struct app_
 static struct parse_result ops_feed(void *cp, int dir, const uint8_t *p, size_t n, uint64_t ts)
 {
     struct oconn *c = cp;
-    if (!c->g) {
+    if (!c || !c->g) { /* no state (allocation failed): the bytes are skipped */
         struct parse_result r = {PARSE_OK, n, 0, 0};
         return r;
     }
@@ -1456,7 +1456,8 @@ static struct parse_result ops_feed(void *cp, int dir, const uint8_t *p, size_t 
 static void ops_gap(void *cp, int dir, uint64_t len, uint64_t ts)
 {
     struct oconn *c = cp;
-    amqp_gap(c->a, dir, len, ts);
+    if (c && c->g)
+        amqp_gap(c->a, dir, len, ts);
 }
 
 static void ops_end(void *cp, uint64_t ts)

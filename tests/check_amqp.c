@@ -446,7 +446,11 @@ START_TEST(mid_stream_join)
             /* the stream starts at an arbitrary offset: whole and bytewise */
             run_stream(&l, s + from, n - from, dir, WHOLE, 0, NULL, st);
             struct log lb;
-            run_stream(&lb, s + from, n - from, dir, BYTES, 0, NULL, NULL);
+            if (n - from <= 16384 && from % 7 == 0)
+                run_stream(&lb, s + from, n - from, dir, BYTES, 0, NULL, NULL);
+            else
+                run_stream(&lb, s + from, n - from, dir, SPLIT, (from * 131) % (n - from), NULL,
+                           NULL);
             ck_assert_str_eq(l.s ? l.s : "", lb.s ? lb.s : "");
             const char *ol[256];
             size_t no = msg_lines(l.s, ol, 256);

@@ -558,12 +558,17 @@ START_TEST(too_many_headers)
     for (int i = 0; i < 129; i++)
         n += (size_t)snprintf((char *)b + n, cap - n, "X-%d: v\r\n", i);
     n += (size_t)snprintf((char *)b + n, cap - n, "\r\nGET /next HTTP/1.1\r\n\r\n");
-    struct seg segs[] = {{REQ, b, n, 0, 0}};
+    struct seg segs[] = {{REQ, b, n, 0, 0},
+                         S(RESP, "HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n"
+                                 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")};
     struct stats *st;
-    char *s = run3(segs, 1, &st);
+    char *s = run3(segs, 2, &st);
     ck_assert_ptr_nonnull(strstr(s, "ERR too_many_headers"));
     ck_assert_uint_eq(counter(st, "http.too_many_headers"), 1);
-    ck_assert_ptr_nonnull(strstr(s, "REQ [GET][/next]"));
+    /* the dropped request still takes its place in the pairing */
+    ck_assert_ptr_nonnull(strstr(s, "REQ [GET][/next][HTTP/1.1] 0[] ord=2"));
+    ck_assert_ptr_nonnull(strstr(s, "413[Too Large] ord=1"));
+    ck_assert_ptr_nonnull(strstr(s, "200[OK] ord=2"));
     free(s);
     free(b);
     stats_free(st);

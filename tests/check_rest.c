@@ -370,9 +370,10 @@ static struct app_conn_info conn_info(uint16_t srv_port)
 static void run_case(const struct rseg *segs, size_t nseg, uint16_t port, int mode, size_t seg,
                      size_t at, struct evlist *l, struct sbuf *out, struct stats *st)
 {
-    struct mem_pool pool, evpool;
+    /* events outlive this call (kept in l): their pool must too */
+    static struct mem_pool evpool = {"events", 0, 0, 0, 0};
+    struct mem_pool pool;
     mem_pool_init(&pool, "parsers", 16u << 20);
-    mem_pool_init(&evpool, "events", 16u << 20);
     struct app_env env = {map, st, &pool, &evpool, sink, l};
     struct app_conn_info ci = conn_info(port);
     struct rconn c;
