@@ -133,6 +133,8 @@ static void user_view(struct chain *c, struct report *r, const struct fault *f, 
             reserr = &f[i];
     }
     char line[320];
+    /* what the user saw of a failure that came after a good answer */
+    const char *later = r->failed ? "; the operation failed afterwards" : "";
     r->status[0] = '\0';
     r->user_saw[0] = '\0';
     if (!root)
@@ -169,8 +171,8 @@ static void user_view(struct chain *c, struct report *r, const struct fault *f, 
                      preq ? or_s(preq->path, "?") : or_s(poll->path, "?"), line);
         } else {
             snprintf(r->user_saw, sizeof(r->user_saw),
-                     "HTTP %d for %s %s; the operation failed afterwards", ans->status,
-                     or_s(root->method, "?"), or_s(root->path, "?"));
+                     "HTTP %d for %s %s%s", ans->status, or_s(root->method, "?"),
+                     or_s(root->path, "?"), later);
         }
         break;
     case EV_RPC_CALL:
@@ -187,15 +189,14 @@ static void user_view(struct chain *c, struct report *r, const struct fault *f, 
                      *line ? ": " : "", line);
         } else {
             snprintf(r->status, sizeof(r->status), ans ? "ok" : "no reply");
-            snprintf(r->user_saw, sizeof(r->user_saw), "%s %s; the operation failed afterwards",
-                     or_s(root->rpc_method, "call"), ans ? "returned" : "got no reply");
+            snprintf(r->user_saw, sizeof(r->user_saw), "%s %s%s", or_s(root->rpc_method, "call"),
+                     ans ? "returned" : "got no reply", later);
         }
         break;
     case EV_RPC_CAST:
         snprintf(r->status, sizeof(r->status), "cast");
-        snprintf(r->user_saw, sizeof(r->user_saw),
-                 "cast %s returned at once; the operation failed afterwards",
-                 or_s(root->rpc_method, "?"));
+        snprintf(r->user_saw, sizeof(r->user_saw), "cast %s returned at once%s",
+                 or_s(root->rpc_method, "?"), later);
         break;
     default:
         snprintf(r->status, sizeof(r->status), "%s", event_kind_name(root->kind));

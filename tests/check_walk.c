@@ -491,6 +491,28 @@ START_TEST(image_not_found)
 }
 END_TEST
 
+START_TEST(ok_chain_user_saw)
+{
+    /* osrca chains shows successful operations too: what the user saw is
+     * the plain answer, with no claim of a later failure */
+    struct rca_cfg cfg;
+    rca_defaults(&cfg);
+    cfg.keep_ok = 1;
+    struct rca *a = rca_new(&cfg, rules, st, on_report, NULL);
+    ck_assert_ptr_nonnull(a);
+    char path[80];
+    snprintf(path, sizeof(path), "/v2.1/servers/%s", INST);
+    rca_event(a, req(0, 8, "client", UA_NOVACLIENT, "nova-api", "DELETE", path, NULL, NULL));
+    rca_event(a, resp(10, 8, "nova-api", "client", "DELETE", path, 204, R, NULL, NULL));
+    rca_flush(a, T0 + 30000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_int_eq(got[0].failed, 0);
+    ck_assert_ptr_null(strstr(got[0].user_saw, "failed"));
+    ck_assert_ptr_nonnull(strstr(got[0].user_saw, "HTTP 204 for DELETE"));
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(create_delete_ok)
 {
     struct rca *a = new_rca();
@@ -750,6 +772,7 @@ static Suite *walk_suite(void)
     tcase_add_test(tc, keystone_wrong_password);
     tcase_add_test(tc, image_not_found);
     tcase_add_test(tc, create_delete_ok);
+    tcase_add_test(tc, ok_chain_user_saw);
     tcase_add_test(tc, spawn_failure);
     tcase_add_test(tc, rpc_chain_novalidhost);
     tcase_add_test(tc, rpc_timeout_no_server);
