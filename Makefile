@@ -12,7 +12,7 @@ OPT ?= -O2
 SAN ?=
 WERROR ?=
 FUZZ_SECONDS ?= 60
-PKGS := libpcap libndpi jansson libpcre2-8 yaml-0.1 zlib
+PKGS := libpcap libndpi jansson libpcre2-8 yaml-0.1 zlib libcurl libmicrohttpd
 
 ifeq ($(SAN),)
 B := build

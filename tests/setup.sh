@@ -18,8 +18,10 @@ if command -v pkg-config >/dev/null 2>&1; then
     need_pkg yaml-0.1 libyaml-dev
     need_pkg check check
     need_pkg zlib zlib1g-dev
+    need_pkg libcurl libcurl4-openssl-dev
+    need_pkg libmicrohttpd libmicrohttpd-dev
 else
-    missing="$missing libpcap-dev libndpi-dev libjansson-dev libpcre2-dev libyaml-dev check zlib1g-dev"
+    missing="$missing libpcap-dev libndpi-dev libjansson-dev libpcre2-dev libyaml-dev check zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev"
 fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
