@@ -32,6 +32,8 @@ struct rules {
     struct svcmap *map;
     char **services;
     size_t nservices, capservices;
+    char **embedded; /* services that run inside whichever service calls them */
+    size_t nembedded, capembedded;
     struct rl_fault *faults;
     size_t nfaults, capfaults;
     size_t noperations;
@@ -483,6 +485,7 @@ static void rl_service_item(struct loader *L, const yaml_node_t *item, const cha
     if (!name)
         rl_err(L, item, path, "missing key 'name'");
     unsigned seen = 0;
+    int embedded = 0;
     for (yaml_node_pair_t *pr = item->data.mapping.pairs.start; pr < item->data.mapping.pairs.top;
          pr++) {
         yaml_node_t *kn = rl_node(L, pr->key), *vn = rl_node(L, pr->value);
@@ -492,8 +495,9 @@ static void rl_service_item(struct loader *L, const yaml_node_t *item, const cha
             continue;
         }
         rl_path(p, sizeof(p), path, key);
-        static const char *const keys[] = {"name",       "ports",  "path_prefixes", "user_agents",
-                                           "topics",     "publishers", "conn_names"};
+        static const char *const keys[] = {"name",       "ports",      "path_prefixes",
+                                           "user_agents", "topics",    "publishers",
+                                           "conn_names", "embedded"};
         int k = -1;
         for (int i = 0; i < (int)(sizeof(keys) / sizeof(keys[0])); i++)
             if (!strcmp(key, keys[i]))
@@ -525,10 +529,26 @@ static void rl_service_item(struct loader *L, const yaml_node_t *item, const cha
         case 5:
             rl_str_list(L, vn, p, name, rl_add_pub, 0);
             break;
-        default:
+        case 6:
             rl_str_list(L, vn, p, name, rl_add_conn, 0);
             break;
+        default: {
+            const char *v = rl_scalar(vn);
+            if (v && !strcmp(v, "true"))
+                embedded = 1;
+            else if (!v || strcmp(v, "false") != 0)
+                rl_err(L, vn, p, "expected true or false");
+            break;
         }
+        }
+    }
+    if (name && embedded && !rules_is_embedded(L->r, name)) {
+        char *d = rl_strdup(name);
+        if (d && rl_grow((void **)&L->r->embedded, &L->r->capembedded, L->r->nembedded,
+                         sizeof(char *)) == 0)
+            L->r->embedded[L->r->nembedded++] = d;
+        else
+            free(d);
     }
     if (name && !rules_is_service(L->r, name)) {
         char *d = rl_strdup(name);
@@ -865,6 +885,16 @@ int rules_is_service(const struct rules *r, const char *name)
     return 0;
 }
 
+int rules_is_embedded(const struct rules *r, const char *name)
+{
+    if (!r || !name)
+        return 0;
+    for (size_t i = 0; i < r->nembedded; i++)
+        if (!strcmp(r->embedded[i], name))
+            return 1;
+    return 0;
+}
+
 size_t rules_fault_count(const struct rules *r)
 {
     return r ? r->nfaults : 0;
@@ -915,6 +945,9 @@ void rules_free(struct rules *r)
     svcmap_free(r->map);
     for (size_t i = 0; i < r->nservices; i++)
         free(r->services[i]);
+    for (size_t i = 0; i < r->nembedded; i++)
+        free(r->embedded[i]);
+    free(r->embedded);
     free(r->services);
     for (size_t i = 0; i < r->nfaults; i++)
         rl_fault_free(&r->faults[i]);

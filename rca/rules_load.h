@@ -64,6 +64,10 @@ const struct svcmap *rules_svcmap(const struct rules *r);
 
 /* 1 if name is a service declared in services: */
 int rules_is_service(const struct rules *r, const char *name);
+/* 1 if name is declared `embedded: true`: a library or client that runs
+ * inside whichever service is handling the request (keystonemiddleware,
+ * nova's glance/neutron clients), named after that service in chains. */
+int rules_is_embedded(const struct rules *r, const char *name);
 
 size_t rules_fault_count(const struct rules *r);
 /* The i-th fault signature (i < rules_fault_count), or NULL. */

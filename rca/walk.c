@@ -465,6 +465,30 @@ int walk_report(const struct fault_ctx *fx, struct chain *c, struct report *r)
         if (pe != CHAIN_NONE && node_of[pe] >= 0 && (size_t)node_of[pe] != k)
             nd->parent = (size_t)node_of[pe];
     }
+    /* An embedded caller (keystonemiddleware, nova's glance and neutron
+     * clients) is named after the service whose request it serves: the
+     * receiver of its parent. Time order, so a renamed parent counts. */
+    const struct rules *rr = chain_set_rules(fx->cs);
+    for (size_t k = 0; k < nn; k++) {
+        struct chain_entry *e = &c->e[ns[k].entry];
+        struct event *ev = e->ev;
+        size_t pk = r->nodes[k].parent;
+        if (ev->kind != EV_HTTP_REQUEST || pk == REPORT_NO_PARENT ||
+            !rules_is_embedded(rr, ev->src.service))
+            continue;
+        const char *rh = NULL;
+        const char *recv = chain_receiver(fx->cs, c, (size_t)ns[pk].entry, &rh);
+        if (!recv || !strcmp(recv, "client") || rules_is_embedded(rr, recv))
+            continue;
+        ev->src.service = recv; /* both live as long as the chain */
+        if (!ev->src.host)
+            ev->src.host = rh;
+        if (e->pair != CHAIN_NONE) {
+            c->e[e->pair].ev->dst.service = recv;
+            if (!c->e[e->pair].ev->dst.host)
+                c->e[e->pair].ev->dst.host = rh;
+        }
+    }
     /* depths; a parent later in time than its child (rare) is cut */
     for (size_t k = 0; k < nn; k++) {
         int d = 0;

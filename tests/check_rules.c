@@ -176,6 +176,36 @@ START_TEST(duplicates_and_types)
 }
 END_TEST
 
+START_TEST(embedded_services)
+{
+    put("a.yaml", "services:\n"
+                  "  - name: mw\n"
+                  "    user_agents: [\"python-keystoneclient*\"]\n"
+                  "    embedded: true\n"
+                  "  - name: api\n"
+                  "    embedded: false\n"
+                  "  - name: bad\n"
+                  "    embedded: maybe\n");
+    int n = rules_check_dir(dir, collect, NULL);
+    ck_assert_int_eq(n, 1);
+    expect(0, "8:15: services[2].embedded: expected true or false");
+    put("a.yaml", "services:\n"
+                  "  - name: mw\n"
+                  "    embedded: true\n"
+                  "  - name: api\n"
+                  "    embedded: false\n");
+    struct stats *st = stats_new();
+    char err[256];
+    struct rules *r = rules_load_dir(dir, st, err, sizeof(err));
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_int_eq(rules_is_embedded(r, "mw"), 1);
+    ck_assert_int_eq(rules_is_embedded(r, "api"), 0);
+    ck_assert_int_eq(rules_is_service(r, "api"), 1);
+    rules_free(r);
+    stats_free(st);
+}
+END_TEST
+
 START_TEST(yaml_syntax_and_aliases)
 {
     put("a.yaml", "services: [\n");
@@ -217,6 +247,7 @@ static Suite *rules_suite(void)
     tcase_add_test(tc, shipped_rules_load);
     tcase_add_test(tc, every_error_kind);
     tcase_add_test(tc, duplicates_and_types);
+    tcase_add_test(tc, embedded_services);
     tcase_add_test(tc, yaml_syntax_and_aliases);
     tcase_add_test(tc, files_in_name_order);
     suite_add_tcase(s, tc);

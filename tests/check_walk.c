@@ -406,6 +406,29 @@ START_TEST(scheduler_down_timeout)
 }
 END_TEST
 
+START_TEST(embedded_caller_named_after_handler)
+{
+    /* keystonemiddleware inside nova-api validates the token while nova-api
+     * handles the POST: the chain names the validation's caller nova-api */
+    struct rca *a = new_rca();
+    rca_event(a, req(0, 3, "client", "curl/7.88.1", "nova-api", "POST", "/v2.1/servers", NULL, NULL));
+    rca_event(a, req(5, 4, "keystonemiddleware", "python-keystoneclient", "keystone", "GET",
+                     "/v3/auth/tokens", NULL, NULL));
+    rca_event(a, resp(900, 4, "keystone", "keystonemiddleware", "GET", "/v3/auth/tokens", 200,
+                      "req-0000aaaa-1111-4a4a-8b8b-000000000009", NULL, NULL));
+    rca_event(a, conn(1000, "glance-api", FLOW_EV_REFUSED));
+    rca_event(a, resp(3200, 3, "nova-api", "client", "POST", "/v2.1/servers", 500, R,
+                      "computeFault",
+                      "Unexpected API Error.\n<class 'nova.exception.GlanceConnectionFailed'>"));
+    rca_flush(a, T0 + 4000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_ptr_null(strstr(got[0].json, "keystonemiddleware"));
+    ck_assert_ptr_nonnull(strstr(got[0].json, "\"path\":\"/v3/auth/tokens\""));
+    ck_assert_ptr_nonnull(strstr(got[0].json, "\"port\":50004,\"service\":\"nova-api\""));
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(glance_refused)
 {
     struct rca *a = new_rca();
@@ -768,6 +791,7 @@ static Suite *walk_suite(void)
     tcase_add_test(tc, novalidhost_capacity);
     tcase_add_test(tc, scheduler_down_timeout);
     tcase_add_test(tc, glance_refused);
+    tcase_add_test(tc, embedded_caller_named_after_handler);
     tcase_add_test(tc, glance_failed_by_message);
     tcase_add_test(tc, keystone_wrong_password);
     tcase_add_test(tc, image_not_found);
