@@ -1106,8 +1106,10 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
         c->e[link].pair = idx;
         e->rank = 0;
     }
-    if (nest_parent != CHAIN_NONE)
+    if (nest_parent != CHAIN_NONE) {
         e->parent = nest_parent;
+        e->flags |= CE_NESTED;
+    }
     if (poll)
         e->flags |= CE_POLL;
     if (lookup_follow)

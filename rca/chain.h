@@ -34,6 +34,7 @@
 #define CE_HTTP_OPEN 0x0040   /* request still awaiting its response */
 #define CE_EOC 0x0080         /* call unanswered when the capture ended */
 #define CE_LATE_REPLY 0x0100  /* reply came after the call timed out */
+#define CE_NESTED 0x0200      /* attached by time nesting only (no id linked it) */
 
 #define CHAIN_NONE (-1)
 

@@ -429,6 +429,22 @@ START_TEST(embedded_caller_named_after_handler)
 }
 END_TEST
 
+START_TEST(nested_refusal_of_a_successful_request)
+{
+    /* under concurrency a refusal made by another operation can be nested in
+     * a request that then succeeds: it must not fail that operation */
+    struct rca *a = new_rca();
+    rca_event(a, req(0, 3, "client", "curl/7.88.1", "nova-api", "GET", "/v2.1/flavors", NULL, NULL));
+    rca_event(a, conn(100, "glance-api", FLOW_EV_REFUSED));
+    rca_event(a, resp(300, 3, "nova-api", "client", "GET", "/v2.1/flavors", 200, R, NULL, NULL));
+    rca_flush(a, T0 + 30000000ull);
+    for (size_t i = 0; i < ngot; i++)
+        ck_assert_msg(!got[i].failed || strcmp(got[i].operation, "GET /v2.1/flavors") != 0,
+                      "the flavor list was blamed on %s", got[i].service);
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(glance_refused)
 {
     struct rca *a = new_rca();
@@ -791,6 +807,7 @@ static Suite *walk_suite(void)
     tcase_add_test(tc, novalidhost_capacity);
     tcase_add_test(tc, scheduler_down_timeout);
     tcase_add_test(tc, glance_refused);
+    tcase_add_test(tc, nested_refusal_of_a_successful_request);
     tcase_add_test(tc, embedded_caller_named_after_handler);
     tcase_add_test(tc, glance_failed_by_message);
     tcase_add_test(tc, keystone_wrong_password);
