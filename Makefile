@@ -83,7 +83,7 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/tests/%: tests/%.c $(B)/libosrca.a
+$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libosrca.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(B)/libosrca.a $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
 
