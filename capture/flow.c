@@ -6,7 +6,9 @@
  * mid-stream), DONE (FIN both ways, or RST). A flow moves to the tail of its
  * list on every packet and packet time never runs backwards inside the table,
  * so each list is ordered by last activity and expiry only looks at list
- * heads: flow_expire costs O(1 + flows expired). */
+ * heads: flow_expire costs O(1 + flows expired). Flows holding reassembly
+ * data (out-of-order bytes, a resync candidate) are also on a wait list,
+ * visited by flow_expire only once the earliest hole deadline has passed. */
 #include "capture/flow.h"
 
 #include <stdlib.h>
@@ -23,6 +25,8 @@ struct fent {
     struct fent *hnext;
     struct fent *prev, *next; /* on list[list] */
     int list;
+    struct fent *wprev, *wnext; /* on the wait list when waiting */
+    int waiting;
     uint32_t hash;
     /* key: endpoint a is the smaller (address, port) */
     uint8_t fam;
@@ -47,6 +51,8 @@ struct flow_table {
     size_t nbuckets; /* power of two */
     uint32_t seed;
     struct fent *head[L_N], *tail[L_N];
+    struct fent *whead;  /* flows whose reassembly holds data */
+    uint64_t next_check; /* no hole deadline is earlier than this */
     size_t count, peak;
     uint64_t next_id;
     uint64_t now;
@@ -88,6 +94,8 @@ void flow_defaults(struct flow_cfg *cfg)
     cfg->idle_timeout_us = 600ull * 1000000;
     cfg->syn_timeout_us = 30ull * 1000000;
     cfg->closed_timeout_us = 10ull * 1000000;
+    cfg->hole_timeout_us = REASM_HOLE_TIMEOUT_DEFAULT;
+    cfg->resync_window = REASM_WINDOW_DEFAULT;
     cfg->use_ndpi = 1;
 }
 
@@ -226,6 +234,55 @@ static void emit(struct flow_table *ft, struct fent *e, enum flow_event ev, uint
         ft->cb.event(ft->cb.ctx, &e->f, ev, ts);
 }
 
+/* ---- the wait list: flows with held reassembly data ---- */
+
+static void wait_unlink(struct flow_table *ft, struct fent *e)
+{
+    if (!e->waiting)
+        return;
+    if (e->wprev)
+        e->wprev->wnext = e->wnext;
+    else
+        ft->whead = e->wnext;
+    if (e->wnext)
+        e->wnext->wprev = e->wprev;
+    e->wprev = e->wnext = NULL;
+    e->waiting = 0;
+}
+
+/* Put e on the wait list, or take it off, by whether its reassembly has a
+ * deadline; keep next_check at or before every deadline. */
+static void wait_update(struct flow_table *ft, struct fent *e)
+{
+    uint64_t d0 = reasm_deadline(&e->r[0], &ft->env), d1 = reasm_deadline(&e->r[1], &ft->env);
+    uint64_t d = d0 < d1 ? d0 : d1;
+    if (d == UINT64_MAX) {
+        wait_unlink(ft, e);
+        return;
+    }
+    if (!e->waiting) {
+        e->waiting = 1;
+        e->wprev = NULL;
+        e->wnext = ft->whead;
+        if (ft->whead)
+            ft->whead->wprev = e;
+        ft->whead = e;
+    }
+    if (d < ft->next_check)
+        ft->next_check = d;
+}
+
+/* Give up the holes of e that are due at now. */
+static void tick_flow(struct flow_table *ft, struct fent *e, uint64_t now)
+{
+    for (int dir = 0; dir < 2; dir++) {
+        struct rout o = {ft, e, dir};
+        struct reasm_out out = {&o, r_data, r_gap};
+        reasm_tick(&e->r[dir], &ft->env, now, &out);
+        sync_counts(e, dir);
+    }
+}
+
 static void flush_dir(struct flow_table *ft, struct fent *e, int dir, uint64_t ts)
 {
     struct rout o = {ft, e, dir};
@@ -247,6 +304,7 @@ static void flow_end(struct flow_table *ft, struct fent *e, uint64_t ts)
     classify_flow_end(ft->cls, &e->cls);
     reasm_release(&e->r[0], &ft->env);
     reasm_release(&e->r[1], &ft->env);
+    wait_unlink(ft, e);
     hash_remove(ft, e);
     list_unlink(ft, e);
     ft->count--;
@@ -297,6 +355,11 @@ struct flow_table *flow_table_new(const struct flow_cfg *cfg, struct stats *st,
     mem_pool_init(&ft->flow_pool, "flows", 0);
     mem_pool_init(&ft->ooo_pool, "reasm", cfg->max_ooo_total);
     reasm_env_init(&ft->env, &ft->ooo_pool, cfg->max_ooo_per_flow, st);
+    ft->env.hole_timeout_us = cfg->hole_timeout_us;
+    if (cfg->resync_window)
+        ft->env.window = cfg->resync_window < REASM_MAX_AHEAD ? cfg->resync_window
+                                                               : REASM_MAX_AHEAD;
+    ft->next_check = UINT64_MAX;
     ft->c_created = stats_counter(st, "flow.created");
     ft->c_evicted = stats_counter(st, "flow.evicted");
     ft->c_expired = stats_counter(st, "flow.expired");
@@ -369,6 +432,16 @@ void flow_expire(struct flow_table *ft, uint64_t now_us)
     if (now_us < ft->now)
         now_us = ft->now;
     ft->now = now_us;
+    if (now_us >= ft->next_check) {
+        /* a hole is due somewhere: visit the waiting flows once */
+        ft->next_check = UINT64_MAX;
+        struct fent *next;
+        for (struct fent *e = ft->whead; e; e = next) {
+            next = e->wnext;
+            tick_flow(ft, e, now_us);
+            wait_update(ft, e);
+        }
+    }
     for (int l = 0; l < L_N; l++) {
         uint64_t to = list_timeout(ft, l);
         while (ft->head[l] && ft->head[l]->f.last_us + to <= now_us) {
@@ -517,6 +590,8 @@ void flow_packet(struct flow_table *ft, const struct pkt *pkt)
     list_touch(ft, e, e->list);
     if (e->cls)
         classify_packet(ft->cls, f, &e->cls, pkt);
+    if (e->waiting)
+        tick_flow(ft, e, ts); /* holes due before this packet go first */
 
     uint32_t dseq = pkt->seq;
     if (fl & DECODE_TCP_SYN) {
@@ -547,6 +622,16 @@ void flow_packet(struct flow_table *ft, const struct pkt *pkt)
      * SND.NXT - 1 with no data (RFC 9293 3.8.4), and anchoring on it would
      * open a one-byte hole before the real data. */
 
+    /* The ACK tells what the peer received of the other direction: holes
+     * there below it were lost by the capture, not by the network. Taken
+     * before this packet's data, which is later in time than what it frees. */
+    if ((fl & DECODE_TCP_ACK) && !(fl & DECODE_TCP_RST)) {
+        struct rout o = {ft, e, !dir};
+        struct reasm_out out = {&o, r_data, r_gap};
+        reasm_ack(&e->r[!dir], &ft->env, pkt->ack, ts, &out);
+        sync_counts(e, !dir);
+    }
+
     if (pkt->payload_wire > 0 && !(fl & DECODE_TCP_RST)) {
         struct rout o = {ft, e, dir};
         struct reasm_out out = {&o, r_data, r_gap};
@@ -560,7 +645,7 @@ void flow_packet(struct flow_table *ft, const struct pkt *pkt)
         sync_counts(e, dir);
     }
     if (fl & DECODE_TCP_FIN) {
-        reasm_fin(&e->r[dir], dseq + pkt->payload_wire);
+        reasm_fin(&e->r[dir], &ft->env, dseq + pkt->payload_wire);
         e->fin[dir] = 1;
         f->fin[dir] = 1;
         if (e->fin[0] && e->fin[1] && !e->closed && !e->reset) {
@@ -587,4 +672,5 @@ void flow_packet(struct flow_table *ft, const struct pkt *pkt)
             list_touch(ft, e, L_DONE);
         }
     }
+    wait_update(ft, e);
 }

@@ -6,7 +6,11 @@
  * is reassembled to in-order bytes: out-of-order segments are held (capped),
  * retransmissions and overlaps resolved first-copy-wins, sequence numbers
  * compared wrap-aware on 64-bit stream offsets, and holes that cannot be
- * filled are reported as gaps with their length, never glued over.
+ * filled are reported as gaps with their length, never glued over: as soon
+ * as the peer's ACK shows the capture lost them, after hole_timeout_us
+ * otherwise. A direction whose sequence numbers jump (merged captures, an
+ * unseen new connection on the same 5-tuple) resynchronises at the new
+ * position once it is confirmed (capture/reasm.h).
  * Packet time is the only clock (expiry included). */
 #ifndef OSRCA_FLOW_H
 #define OSRCA_FLOW_H
@@ -71,7 +75,9 @@ struct flow_cb {
     /* In-order bytes of one direction. */
     void (*data)(void *ctx, struct flow *f, int dir, const uint8_t *p, size_t n, uint64_t ts_us);
     /* len bytes of direction dir are missing (lost, not captured, or dropped
-     * at a memcap); data resumes after them. */
+     * at a memcap); data resumes after them. len 0: the direction's sequence
+     * numbers jumped backwards and it resumed at an unrelated position; how
+     * much is missing is unknown (treat it as a break in the stream). */
     void (*gap)(void *ctx, struct flow *f, int dir, uint64_t len, uint64_t ts_us);
     /* A connection event. */
     void (*event)(void *ctx, struct flow *f, enum flow_event ev, uint64_t ts_us);
@@ -94,6 +100,13 @@ struct flow_cfg {
     uint64_t idle_timeout_us;    /* established flow with no packets */
     uint64_t syn_timeout_us;     /* unanswered SYN */
     uint64_t closed_timeout_us;  /* after FIN/FIN or RST */
+    uint64_t hole_timeout_us;    /* a hole unfilled this long (packet time) is
+                                    given up as a gap; 0 = only at caps and end.
+                                    Default 2 s (REASM_HOLE_TIMEOUT_DEFAULT) */
+    uint32_t resync_window;      /* bytes ahead/behind the next expected one
+                                    beyond which a segment is out of window (a
+                                    resync candidate); 0 = default 4 MiB, at
+                                    most 1 GiB (capture/reasm.h) */
     const struct flow_port *ports; /* server port map; may be NULL */
     size_t nports;
     int use_ndpi;                /* classify with nDPI too */
@@ -111,7 +124,9 @@ void flow_table_free(struct flow_table *ft);
 
 /* Feed one decoded packet. Non-TCP packets are counted and ignored. */
 void flow_packet(struct flow_table *ft, const struct pkt *pkt);
-/* Expire flows idle at packet time now_us (called as time advances; cheap). */
+/* Expire flows idle at packet time now_us and give up holes older than
+ * hole_timeout_us (called as time advances, e.g. every 100 ms; cheap: the
+ * flows holding data are only visited when one of them is due). */
 void flow_expire(struct flow_table *ft, uint64_t now_us);
 /* End of input: report unanswered SYNs, flush, end every flow. */
 void flow_flush(struct flow_table *ft, uint64_t now_us);

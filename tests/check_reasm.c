@@ -1,6 +1,7 @@
 /* check_reasm.c -- TCP reassembly through the flow table (capture/flow.c,
  * capture/reasm.c): order, reversal, shuffling, duplicates, overlaps,
- * sequence wrap-around, exact gaps, memcaps, connection events.
+ * sequence wrap-around, exact gaps, memcaps, connection events; holes given
+ * up on the peer's ACK or after the hole timeout; resync on sequence jumps.
  *
  * Packets are built as struct pkt directly; every payload lives at the end
  * of an exactly-sized malloc so ASan catches a one-byte overread. */
@@ -31,6 +32,11 @@ struct rec {
 };
 
 static struct rec R;
+
+/* The acknowledgment number segments of each direction carry unless a test
+ * gives one: the start of the other direction's stream (set by handshake),
+ * so ACKs never say more than the test means to. */
+static uint32_t ack_of[2];
 static struct stats *st;
 static struct flow_table *ft;
 
@@ -56,11 +62,11 @@ static void on_gap(void *ctx, struct flow *f, int dir, uint64_t len, uint64_t ts
     (void)ctx, (void)f, (void)ts;
     R.gaps[dir]++;
     R.gap_bytes[dir] += len;
+    logf_("%sG%llu ", len, dir);
     if (R.n[dir] + len > MAXS)
-        return; /* many-flow tests only count */
+        return; /* many-flow tests and huge gaps: only counted and logged */
     memset(R.data[dir] + R.n[dir], 0xEE, len);
     R.n[dir] += len;
-    logf_("%sG%llu ", len, dir);
 }
 
 static void on_event(void *ctx, struct flow *f, enum flow_event ev, uint64_t ts)
@@ -107,6 +113,7 @@ static void make_table(size_t per_flow, size_t total)
 static void setup(void)
 {
     memset(&R, 0, sizeof(R));
+    ack_of[0] = ack_of[1] = 0;
     R.data[0] = malloc(MAXS);
     R.data[1] = malloc(MAXS);
     st = stats_new();
@@ -131,10 +138,11 @@ static uint8_t sbyte(int dir, uint64_t i)
 
 static uint64_t now_us = 1700000000000000ull;
 
-/* Send one segment: dir 0 = client to server. seq is absolute; payload is
- * bytes [off, off+len) of the stream (off = seq - (isn + 1)). */
-static void send_seg(int dir, uint8_t flags, uint32_t seq, uint32_t off, uint32_t len,
-                     uint32_t wire)
+/* Send one segment with acknowledgment number ack: dir 0 = client to
+ * server. seq is absolute; payload is bytes [off, off+len) of the stream
+ * (off = seq - (isn + 1)). */
+static void send_seg_ack(int dir, uint8_t flags, uint32_t seq, uint32_t ack, uint32_t off,
+                         uint32_t len, uint32_t wire)
 {
     struct pkt p;
     memset(&p, 0, sizeof(p));
@@ -148,6 +156,7 @@ static void send_seg(int dir, uint8_t flags, uint32_t seq, uint32_t off, uint32_
     p.dport = dir ? CLI_PORT : SRV_PORT;
     p.ip_proto = 6;
     p.seq = seq;
+    p.ack = ack;
     p.tcp_flags = flags;
     uint8_t *buf = NULL;
     if (len) {
@@ -165,6 +174,12 @@ static void send_seg(int dir, uint8_t flags, uint32_t seq, uint32_t off, uint32_
     free(buf);
 }
 
+static void send_seg(int dir, uint8_t flags, uint32_t seq, uint32_t off, uint32_t len,
+                     uint32_t wire)
+{
+    send_seg_ack(dir, flags, seq, ack_of[dir], off, len, wire);
+}
+
 #define ISN_C 1000u
 #define ISN_S 5000u
 #define F_SYN 0x02
@@ -175,6 +190,8 @@ static void send_seg(int dir, uint8_t flags, uint32_t seq, uint32_t off, uint32_
 
 static void handshake(uint32_t isn_c, uint32_t isn_s)
 {
+    ack_of[0] = isn_s + 1;
+    ack_of[1] = isn_c + 1;
     send_seg(0, F_SYN, isn_c, 0, 0, 0);
     send_seg(1, F_SYN | F_ACK, isn_s, 0, 0, 0);
     send_seg(0, F_ACK, isn_c + 1, 0, 0, 0);
@@ -289,6 +306,7 @@ static void cdata_fill(uint32_t off, uint32_t len, uint8_t c)
     p.dport = SRV_PORT;
     p.ip_proto = 6;
     p.seq = ISN_C + 1 + off;
+    p.ack = ack_of[0];
     p.tcp_flags = F_ACK;
     uint8_t *buf = malloc(len);
     memset(buf, c, len);
@@ -590,6 +608,436 @@ START_TEST(port_reuse)
 }
 END_TEST
 
+/* ---- holes the capture lost: given up on the peer's ACK ---- */
+
+/* A pure ACK from the server acknowledging client stream offset off. */
+static void srv_ack(uint32_t isn_c, uint32_t isn_s, uint32_t off)
+{
+    send_seg_ack(1, F_ACK, isn_s + 1, isn_c + 1 + off, 0, 0, 0);
+}
+
+static uint64_t C(const char *name)
+{
+    return *stats_counter(st, name);
+}
+
+START_TEST(ack_gap_hole)
+{
+    /* [100,200) never reaches the capture, but the server's ACK says the
+     * server has it: it will never be retransmitted. The hole comes out at
+     * once, exactly, with the data after it; no waiting for a flush. */
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    cdata(ISN_C, 200, 100);
+    ck_assert_str_eq(R.log, "D100 ");
+    srv_ack(ISN_C, ISN_S, 200); /* acknowledges exactly the hole */
+    ck_assert_str_eq(R.log, "D100 G100 D100 ");
+    ck_assert_uint_eq(R.n[0], 300);
+    for (int i = 0; i < 300; i++)
+        ck_assert_uint_eq(R.data[0][i], i >= 100 && i < 200 ? 0xEE : sbyte(0, (uint64_t)i));
+    ck_assert_uint_eq(C("reasm.ack_gaps"), 1);
+    ck_assert_uint_eq(C("reasm.ack_gap_bytes"), 100);
+    ck_assert_uint_eq(C("reasm.gaps"), 1);
+    ck_assert_uint_eq(C("reasm.hole_timeouts"), 0);
+    /* the ACK of everything, and the lost segment showing up late, change nothing */
+    srv_ack(ISN_C, ISN_S, 300);
+    cdata(ISN_C, 100, 100);
+    flow_flush(ft, now_us);
+    ck_assert_str_eq(R.log, "D100 G100 D100 ");
+}
+END_TEST
+
+START_TEST(ack_gap_before_hold)
+{
+    /* the ACK covering the hole is seen before the data after the hole (the
+     * segment that carried [100,200) was lost by the capture): nothing is
+     * held then, so nothing is reported; the held data goes out on arrival */
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    srv_ack(ISN_C, ISN_S, 200);
+    ck_assert_str_eq(R.log, "D100 ");
+    cdata(ISN_C, 200, 100);
+    ck_assert_str_eq(R.log, "D100 G100 D100 ");
+    ck_assert_uint_eq(C("reasm.ack_gap_bytes"), 100);
+}
+END_TEST
+
+START_TEST(ack_gap_partial)
+{
+    /* hole [100,300); the server acknowledges up to 150 only: just [100,150)
+     * is given up; [150,300) may still be retransmitted, and is */
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    cdata(ISN_C, 300, 100);
+    srv_ack(ISN_C, ISN_S, 150);
+    ck_assert_str_eq(R.log, "D100 G50 ");
+    srv_ack(ISN_C, ISN_S, 120); /* an older ACK: nothing */
+    ck_assert_str_eq(R.log, "D100 G50 ");
+    cdata(ISN_C, 150, 150);
+    ck_assert_str_eq(R.log, "D100 G50 D150 D100 ");
+    ck_assert_uint_eq(R.n[0], 400);
+    for (int i = 0; i < 400; i++)
+        ck_assert_uint_eq(R.data[0][i], i >= 100 && i < 150 ? 0xEE : sbyte(0, (uint64_t)i));
+    ck_assert_uint_eq(C("reasm.ack_gap_bytes"), 50);
+    ck_assert_uint_eq(C("reasm.gap_bytes"), 50);
+    flow_flush(ft, now_us);
+    ck_assert_str_eq(R.log, "D100 G50 D150 D100 ");
+}
+END_TEST
+
+START_TEST(ack_gap_several_holes)
+{
+    /* holes [100,200) and [300,400); an ACK at 350 gives up the first, the
+     * data after it, and the acknowledged half of the second */
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    cdata(ISN_C, 200, 100);
+    cdata(ISN_C, 400, 100);
+    srv_ack(ISN_C, ISN_S, 350);
+    ck_assert_str_eq(R.log, "D100 G100 D100 G50 ");
+    srv_ack(ISN_C, ISN_S, 500);
+    ck_assert_str_eq(R.log, "D100 G100 D100 G50 G50 D100 ");
+    ck_assert_uint_eq(C("reasm.ack_gaps"), 3);
+    ck_assert_uint_eq(C("reasm.ack_gap_bytes"), 200);
+}
+END_TEST
+
+START_TEST(ack_far_ahead_midstream)
+{
+    /* joined mid-stream: the server's ACKs are far ahead of anything seen.
+     * Only the hole before held data is given up, never bytes past it */
+    send_seg_ack(0, F_ACK | F_PSH, 70000, 777, 0, 100, 0);
+    /* an ACK beyond the window is not trusted at all */
+    send_seg_ack(1, F_ACK, 777, 70000 + 200000000u, 0, 0, 0);
+    send_seg_ack(0, F_ACK | F_PSH, 70200, 777, 200, 100, 0);
+    ck_assert_str_eq(R.log, "D100 ");
+    /* one 1 MB ahead is: the hole goes, and nothing past the held data */
+    send_seg_ack(1, F_ACK, 777, 70000 + 1000000, 0, 0, 0);
+    ck_assert_str_eq(R.log, "D100 G100 D100 ");
+    ck_assert_uint_eq(R.n[0], 300);
+    ck_assert_uint_eq(C("reasm.gap_bytes"), 100);
+    send_seg_ack(0, F_ACK | F_PSH, 70300, 777, 300, 100, 0);
+    flow_flush(ft, now_us);
+    ck_assert_str_eq(R.log, "D100 G100 D100 D100 ");
+}
+END_TEST
+
+START_TEST(ack_gap_wrap)
+{
+    /* the hole [100,200) straddles the 2^32 wrap (at offset 150); the ACKs
+     * are small numbers past it, one exactly 0 */
+    uint32_t isn = 0xFFFFFFFFu - 150;
+    handshake(isn, ISN_S);
+    cdata(isn, 0, 100);
+    cdata(isn, 200, 100);
+    ck_assert_uint_eq(isn + 1 + 150, 0);
+    srv_ack(isn, ISN_S, 150); /* ack number 0 */
+    ck_assert_str_eq(R.log, "D100 G50 ");
+    srv_ack(isn, ISN_S, 300); /* ack number 150 */
+    ck_assert_str_eq(R.log, "D100 G50 G50 D100 ");
+    ck_assert_uint_eq(R.n[0], 300);
+    cdata(isn, 300, 100);
+    ck_assert_str_eq(R.log, "D100 G50 G50 D100 D100 ");
+    for (int i = 300; i < 400; i++)
+        ck_assert_uint_eq(R.data[0][i], sbyte(0, (uint64_t)i));
+}
+END_TEST
+
+/* ---- holes nobody acknowledges: the hole timeout on packet time ---- */
+
+START_TEST(hole_timeout_expire)
+{
+    struct flow_cfg d;
+    flow_defaults(&d);
+    ck_assert_uint_eq(d.hole_timeout_us, 2000000);
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    uint64_t t = now_us; /* the held segment's time */
+    cdata(ISN_C, 200, 100);
+    flow_expire(ft, t + d.hole_timeout_us - 1);
+    ck_assert_str_eq(R.log, "D100 ");
+    flow_expire(ft, t + d.hole_timeout_us);
+    ck_assert_str_eq(R.log, "D100 G100 D100 ");
+    ck_assert_uint_eq(C("reasm.hole_timeouts"), 1);
+    ck_assert_uint_eq(C("reasm.hole_timeout_bytes"), 100);
+    ck_assert_uint_eq(C("reasm.ack_gaps"), 0);
+    ck_assert_uint_eq(flow_count(ft), 1); /* the flow lives on */
+    now_us = t + d.hole_timeout_us + 1000;
+    cdata(ISN_C, 300, 10);
+    ck_assert_str_eq(R.log, "D100 G100 D100 D10 ");
+}
+END_TEST
+
+START_TEST(hole_timeout_on_packet)
+{
+    /* no flow_expire at all: the next packet of the flow, 2 s later, finds
+     * the hole due and gives it up before its own data */
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    uint64_t t = now_us;
+    cdata(ISN_C, 200, 100);
+    now_us = t + 1999999;
+    send_seg(1, F_ACK | F_PSH, ISN_S + 1, 0, 10, 0);
+    ck_assert_str_eq(R.log, "D100 sD10 ");
+    now_us = t + 2000000;
+    send_seg(1, F_ACK | F_PSH, ISN_S + 11, 10, 10, 0);
+    ck_assert_str_eq(R.log, "D100 sD10 G100 D100 sD10 ");
+}
+END_TEST
+
+START_TEST(hole_timeout_progress)
+{
+    /* a retransmission filling part of the hole restarts the wait for the rest */
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    uint64_t t = now_us;
+    cdata(ISN_C, 300, 100);
+    now_us = t + 1500000;
+    cdata(ISN_C, 100, 100); /* [200,300) still missing */
+    flow_expire(ft, t + 2000000);
+    ck_assert_str_eq(R.log, "D100 D100 ");
+    flow_expire(ft, t + 1500000 + 2000000);
+    ck_assert_str_eq(R.log, "D100 D100 G100 D100 ");
+}
+END_TEST
+
+START_TEST(hole_timeout_off)
+{
+    /* hole_timeout_us 0: holes wait for ACKs, caps or the end only */
+    struct flow_cfg cfg;
+    flow_defaults(&cfg);
+    cfg.use_ndpi = 0;
+    cfg.hole_timeout_us = 0;
+    struct flow_cb cb = {NULL, on_open, on_data, on_gap, on_event, on_end};
+    flow_table_free(ft);
+    ft = flow_table_new(&cfg, st, &cb);
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    cdata(ISN_C, 200, 100);
+    flow_expire(ft, now_us + 500000000ull);
+    ck_assert_str_eq(R.log, "D100 ");
+    flow_flush(ft, now_us + 500000000ull);
+    ck_assert_str_eq(R.log, "D100 G100 D100 ");
+}
+END_TEST
+
+/* ---- sequence jumps: resync ---- */
+
+START_TEST(resync_forward_100mb)
+{
+    /* the client's sequence numbers jump 100 MB ahead (two captures of one
+     * connection merged): the first far segment waits, the next one that
+     * continues it confirms the jump; the gap is the distance */
+    const uint32_t J = 100000000;
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    cdata(ISN_C, 100 + J, 100);
+    ck_assert_str_eq(R.log, "D100 ");
+    ck_assert_uint_eq(C("reasm.out_of_window"), 1);
+    ck_assert_uint_eq(C("reasm.resync"), 0);
+    cdata(ISN_C, 200 + J, 100);
+    ck_assert_str_eq(R.log, "D100 G100000000 D100 D100 ");
+    ck_assert_uint_eq(C("reasm.resync"), 1);
+    ck_assert_uint_eq(C("reasm.out_of_window"), 2);
+    ck_assert_uint_eq(C("reasm.gap_bytes"), J);
+    /* the gap is too big for the recorder's buffer: data follows at 100 */
+    for (uint32_t i = 0; i < 200; i++)
+        ck_assert_uint_eq(R.data[0][100 + i], sbyte(0, 100 + J + i));
+    /* and the stream goes on in order from there, reordering included */
+    cdata(ISN_C, 400 + J, 100);
+    cdata(ISN_C, 300 + J, 100);
+    ck_assert_str_eq(R.log, "D100 G100000000 D100 D100 D100 D100 ");
+    for (uint32_t i = 200; i < 400; i++)
+        ck_assert_uint_eq(R.data[0][100 + i], sbyte(0, 100 + J + i));
+    flow_flush(ft, now_us);
+    ck_assert_uint_eq(R.gaps[0], 1);
+    ck_assert_uint_eq(C("reasm.resync"), 1);
+}
+END_TEST
+
+START_TEST(resync_backward_5mb)
+{
+    /* the client's sequence numbers jump 5 MB back (a new connection on the
+     * same 5-tuple whose SYN was not captured). The server's ACKs are
+     * visible, so contiguous segments alone do not prove it (a late
+     * retransmission burst looks the same): the server's ACK does. The gap
+     * length is unknown: 0. */
+    const uint32_t B = 5000000, nb = 100 - B; /* wraps below the ISN: fine */
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    cdata(ISN_C, nb, 100);
+    cdata(ISN_C, nb + 100, 100);
+    ck_assert_str_eq(R.log, "D100 ");
+    ck_assert_uint_eq(C("reasm.out_of_window"), 2);
+    srv_ack(ISN_C, ISN_S, 100); /* an ACK of the old position confirms nothing */
+    ck_assert_str_eq(R.log, "D100 ");
+    srv_ack(ISN_C, ISN_S, nb + 200); /* the server is at the new position */
+    ck_assert_str_eq(R.log, "D100 G0 D200 ");
+    ck_assert_uint_eq(C("reasm.resync"), 1);
+    ck_assert_uint_eq(C("reasm.gaps"), 1);
+    ck_assert_uint_eq(C("reasm.gap_bytes"), 0);
+    cdata(ISN_C, nb + 300, 100); /* held */
+    cdata(ISN_C, nb + 200, 100);
+    ck_assert_str_eq(R.log, "D100 G0 D200 D100 D100 ");
+    ck_assert_uint_eq(R.n[0], 500);
+    for (uint32_t i = 0; i < 400; i++)
+        ck_assert_uint_eq(R.data[0][100 + i], sbyte(0, (uint32_t)(nb + i)));
+    /* holes at the new position are handled as before */
+    cdata(ISN_C, nb + 500, 50);
+    srv_ack(ISN_C, ISN_S, nb + 550);
+    ck_assert_str_eq(R.log, "D100 G0 D200 D100 D100 G100 D50 ");
+}
+END_TEST
+
+START_TEST(resync_backward_oneway)
+{
+    /* only the client's side is captured (no ACKs from the server at all):
+     * two contiguous segments 5 MB back are the proof */
+    send_seg_ack(0, F_ACK | F_PSH, 90000000, 0, 0, 100, 0);
+    send_seg_ack(0, F_ACK | F_PSH, 85000000, 0, 0, 100, 0);
+    ck_assert_str_eq(R.log, "D100 ");
+    send_seg_ack(0, F_ACK | F_PSH, 85000100, 0, 100, 100, 0);
+    ck_assert_str_eq(R.log, "D100 G0 D100 D100 ");
+    ck_assert_uint_eq(C("reasm.resync"), 1);
+}
+END_TEST
+
+START_TEST(resync_delivers_held_first)
+{
+    /* data held at the old position was captured before the jump: it goes
+     * out first (its hole as a gap), then the jump */
+    const uint32_t J = 100000000;
+    make_table(0, 0);
+    struct flow_cfg d;
+    flow_defaults(&d);
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    cdata(ISN_C, 200, 100); /* held, hole [100,200) */
+    cdata(ISN_C, 300 + J, 100);
+    cdata(ISN_C, 400 + J, 100);
+    /* old: gap 100, held 100; jump from 300 to 300 + J; new: 200 */
+    ck_assert_str_eq(R.log, "D100 G100 D100 G100000000 D100 D100 ");
+    ck_assert_uint_eq(C("reasm.gap_bytes"), 100 + J);
+    ck_assert_uint_eq(C("reasm.resync"), 1);
+}
+END_TEST
+
+START_TEST(resync_not_on_noise)
+{
+    /* one stray far segment between good ones: not a jump */
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    cdata(ISN_C, 100 + 300000000u, 100);
+    cdata(ISN_C, 100, 100);
+    cdata(ISN_C, 200 + 300000000u, 100); /* continues the stray, but it was dropped */
+    cdata(ISN_C, 200, 100);
+    ck_assert_str_eq(R.log, "D100 D100 D100 ");
+    ck_assert_uint_eq(C("reasm.resync"), 0);
+    ck_assert_uint_eq(C("reasm.out_of_window"), 2);
+    /* a stray candidate left alone is dropped after the hole timeout */
+    cdata(ISN_C, 300 + 300000000u, 100);
+    flow_expire(ft, now_us + 2000000);
+    cdata(ISN_C, 400 + 300000000u, 100); /* would have continued it */
+    ck_assert_uint_eq(C("reasm.resync"), 0);
+    /* a backward burst while the server keeps acknowledging the old
+     * position is a late retransmission, not a jump */
+    cdata(ISN_C, (uint32_t)(300 - 6000000), 100);
+    cdata(ISN_C, (uint32_t)(400 - 6000000), 100);
+    srv_ack(ISN_C, ISN_S, 300);
+    cdata(ISN_C, 300, 100);
+    ck_assert_str_eq(R.log, "D100 D100 D100 D100 ");
+    ck_assert_uint_eq(C("reasm.resync"), 0);
+    flow_flush(ft, now_us);
+    ck_assert_uint_eq(R.gaps[0], 0);
+}
+END_TEST
+
+START_TEST(resync_wrap)
+{
+    /* a forward jump of 100 MB that crosses 2^32, and the ACK of a backward
+     * jump that crosses it the other way */
+    const uint32_t J = 100000000;
+    uint32_t isn = 0xFFFFFFFFu - 1000;
+    handshake(isn, ISN_S);
+    cdata(isn, 0, 100);
+    cdata(isn, 100 + J, 100); /* seq wraps to a small number */
+    cdata(isn, 200 + J, 100);
+    ck_assert_str_eq(R.log, "D100 G100000000 D100 D100 ");
+    for (uint32_t i = 0; i < 200; i++)
+        ck_assert_uint_eq(R.data[0][100 + i], sbyte(0, 100 + J + i));
+    /* now 5 MB back, across the wrap again, confirmed by the server's ACK */
+    uint32_t nb = 300 + J - 5000000;
+    cdata(isn, nb, 100);
+    srv_ack(isn, ISN_S, nb + 100);
+    ck_assert_str_eq(R.log, "D100 G100000000 D100 D100 G0 D100 ");
+    ck_assert_uint_eq(C("reasm.resync"), 2);
+}
+END_TEST
+
+START_TEST(resync_fin_reset)
+{
+    /* a FIN of the old position does not end the new one */
+    const uint32_t J = 50000000;
+    handshake(ISN_C, ISN_S);
+    cdata(ISN_C, 0, 100);
+    send_seg(0, F_FIN | F_ACK, ISN_C + 101, 0, 0, 0);
+    cdata(ISN_C, 100 + J, 100);
+    cdata(ISN_C, 200 + J, 100);
+    ck_assert_str_eq(R.log, "D100 G50000000 D100 D100 ");
+    ck_assert_uint_eq(C("reasm.data_after_fin"), 0);
+}
+END_TEST
+
+START_TEST(hostile_jumps_bounded)
+{
+    /* random sequence numbers and ACKs both ways on many flows: no crash,
+     * memory under the caps, every held byte accounted */
+    make_table(8192, 65536);
+    uint32_t x = 987654321u;
+    uint8_t *buf = malloc(1400);
+    memset(buf, 'z', 1400);
+#define NEXT() (x ^= x << 13, x ^= x >> 17, x ^= x << 5) /* xorshift32 */
+    for (int i = 0; i < 20000; i++) {
+        struct pkt p;
+        memset(&p, 0, sizeof(p));
+        NEXT();
+        int fl = (int)((x >> 8) % 16), dir = (int)((x >> 12) & 1);
+        p.ts_us = now_us;
+        now_us += 50000; /* 50 ms: timeouts fire too */
+        p.family = 4;
+        p.ip_proto = 6;
+        uint8_t a[4] = {10, 2, 0, (uint8_t)fl}, b[4] = {10, 0, 0, 2};
+        memcpy(p.src, dir ? b : a, 4);
+        memcpy(p.dst, dir ? a : b, 4);
+        p.sport = dir ? SRV_PORT : 30000;
+        p.dport = dir ? 30000 : SRV_PORT;
+        NEXT();
+        uint32_t base = 1000000u * (uint32_t)fl;
+        /* mostly near a base, sometimes anywhere */
+        p.seq = (x & 3) ? base + (x >> 16) * 7 : x;
+        NEXT();
+        p.ack = (x & 1) ? base + (x >> 12) : x;
+        p.tcp_flags = F_ACK;
+        NEXT();
+        uint32_t len = (x >> 20) % 1400;
+        p.payload = buf;
+        p.payload_len = p.payload_wire = len;
+        flow_packet(ft, &p);
+        if (i % 2 == 0)
+            flow_expire(ft, now_us);
+    }
+#undef NEXT
+    free(buf);
+    flow_flush(ft, now_us);
+    ck_assert_uint_le(C("reasm.ooo_peak_bytes"), 65536);
+    /* the seed reaches every mechanism */
+    ck_assert_uint_gt(C("reasm.out_of_window"), 0);
+    ck_assert_uint_gt(C("reasm.resync"), 0);
+    ck_assert_uint_gt(C("reasm.ack_gaps"), 0);
+    ck_assert_uint_gt(C("reasm.hole_timeouts"), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("reasm");
@@ -616,6 +1064,24 @@ int main(void)
     tcase_add_test(tc, midstream);
     tcase_add_test(tc, midstream_keepalive_probe);
     tcase_add_test(tc, port_reuse);
+    tcase_add_test(tc, ack_gap_hole);
+    tcase_add_test(tc, ack_gap_before_hold);
+    tcase_add_test(tc, ack_gap_partial);
+    tcase_add_test(tc, ack_gap_several_holes);
+    tcase_add_test(tc, ack_far_ahead_midstream);
+    tcase_add_test(tc, ack_gap_wrap);
+    tcase_add_test(tc, hole_timeout_expire);
+    tcase_add_test(tc, hole_timeout_on_packet);
+    tcase_add_test(tc, hole_timeout_progress);
+    tcase_add_test(tc, hole_timeout_off);
+    tcase_add_test(tc, resync_forward_100mb);
+    tcase_add_test(tc, resync_backward_5mb);
+    tcase_add_test(tc, resync_backward_oneway);
+    tcase_add_test(tc, resync_delivers_held_first);
+    tcase_add_test(tc, resync_not_on_noise);
+    tcase_add_test(tc, resync_wrap);
+    tcase_add_test(tc, resync_fin_reset);
+    tcase_add_test(tc, hostile_jumps_bounded);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
