@@ -3,6 +3,7 @@
 #include "capture/source.h"
 
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,10 @@ struct source {
     int live;
     volatile sig_atomic_t stop;
     uint64_t packets;
+    source_idle_fn idle;
+    void *idle_ctx;
+    int fd;         /* live: selectable descriptor in non-blocking mode, or -1 */
+    int timeout_ms; /* live: the longest wait without a packet before idle */
     char name[256]; /* file or interface, for messages */
 };
 
@@ -68,10 +73,17 @@ struct source *source_open(const struct source_cfg *cfg, char *err, size_t errle
             fclose(cfg->fp);
         return NULL;
     }
+    s->fd = -1;
     if (cfg->iface) {
         snprintf(s->name, sizeof(s->name), "%s", cfg->iface);
         s->live = 1;
         s->pc = open_live(cfg, err, errlen);
+        s->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 100;
+        /* our own poll() paces the idle callback; without a selectable
+         * descriptor fall back to libpcap's read timeout */
+        s->fd = s->pc ? pcap_get_selectable_fd(s->pc) : -1;
+        if (s->fd >= 0 && pcap_setnonblock(s->pc, 1, eb) < 0)
+            s->fd = -1;
     } else if (cfg->file) {
         snprintf(s->name, sizeof(s->name), "%s", cfg->file);
         s->pc = pcap_open_offline_with_tstamp_precision(cfg->file, PCAP_TSTAMP_PRECISION_MICRO,
@@ -142,8 +154,18 @@ int source_run(struct source *s, source_packet_fn fn, void *ctx, char *err, size
             fn(ctx, s->linktype, data, h->caplen, wire, ts);
             continue;
         }
-        if (rc == 0)
-            continue; /* live read timeout */
+        if (rc == 0) { /* live: nothing to read now */
+            if (s->fd >= 0) {
+                /* libpcap's own read timeout is not reliable in immediate
+                 * mode (TPACKET_V3 may block far longer), so wait here */
+                struct pollfd pfd = {s->fd, POLLIN, 0};
+                if (poll(&pfd, 1, s->timeout_ms) > 0)
+                    continue;
+            }
+            if (s->idle)
+                s->idle(s->idle_ctx);
+            continue;
+        }
         if (rc == PCAP_ERROR_BREAK)
             return s->stop || s->live ? SOURCE_STOPPED : SOURCE_END;
         /* PCAP_ERROR: a damaged record in a file or a failing interface. The
@@ -152,6 +174,12 @@ int source_run(struct source *s, source_packet_fn fn, void *ctx, char *err, size
                  (unsigned long long)s->packets + 1, pcap_geterr(s->pc));
         return s->live ? SOURCE_IO_ERROR : SOURCE_DAMAGED;
     }
+}
+
+void source_set_idle(struct source *s, source_idle_fn fn, void *ctx)
+{
+    s->idle = fn;
+    s->idle_ctx = ctx;
 }
 
 void source_break(struct source *s)

@@ -53,6 +53,15 @@ struct source *source_open(const struct source_cfg *cfg, char *err, size_t errle
  * holds "FILE: packet N: <libpcap's text>". */
 int source_run(struct source *s, source_packet_fn fn, void *ctx, char *err, size_t errlen);
 
+/* Called from inside source_run when a live read timeout (timeout_ms)
+ * passed without a packet, so a live caller regains control while the
+ * wire is silent (idle timers, status lines). */
+typedef void (*source_idle_fn)(void *ctx);
+
+/* Install (fn != NULL) or remove the idle callback; used only by live
+ * sources, never for files. */
+void source_set_idle(struct source *s, source_idle_fn fn, void *ctx);
+
 /* Ask source_run to return SOURCE_STOPPED soon. Async-signal-safe. */
 void source_break(struct source *s);
 

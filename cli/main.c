@@ -16,6 +16,9 @@
 #include "capture/source.h"
 #include "capture/stats.h"
 #include "cli/cmd_flows.h"
+#include "cli/common.h"
+#include "cli/live.h"
+#include "cli/annotate.h"
 #include "cli/out_dot.h"
 #include "cli/out_event.h"
 #include "cli/out_json.h"
@@ -53,6 +56,8 @@ static void usage(FILE *f)
           "  messages FILE.pcap  every decoded REST/RPC message, one per line\n"
           "  flows FILE.pcap     every TCP connection, one per line\n"
           "  rules check DIR     validate a rules directory\n"
+          "  live -i IFACE       incident mode: verdicts as operations fail (live --help)\n"
+          "  annotate            annotate an Alertmanager payload (stdin) with verdicts\n"
           "  version             print the version\n"
           "\n"
           "options:\n"
@@ -158,47 +163,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-static int is_dir(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-/* --rules, else $OSRCA_RULES, else ./rules, else <exe dir>/../rules. */
-static const char *find_rules(const char *given, char *buf, size_t len)
-{
-    if (given)
-        return given;
-    const char *env = getenv("OSRCA_RULES");
-    if (env && *env)
-        return env;
-    if (is_dir("rules"))
-        return "rules";
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(buf, len, "%s/../rules", exe);
-            if (is_dir(buf))
-                return buf;
-        }
-    }
-    return "rules";
-}
-
-static struct rules *load_rules(const char *given, struct stats *st)
-{
-    char buf[PATH_MAX + 16], err[512];
-    const char *dir = find_rules(given, buf, sizeof(buf));
-    struct rules *r = rules_load_dir(dir, st, err, sizeof(err));
-    if (!r)
-        fprintf(stderr, "osrca: rules: %s\n", err);
-    return r;
-}
-
 static void print_stats(FILE *f, const struct stats *st)
 {
     const char *names[STATS_MAX_COUNTERS + 1];
@@ -295,7 +259,7 @@ static int cmd_run(int argc, char **argv, int analyze)
         return 2;
     }
     struct stats *st = stats_new();
-    struct rules *rules = st ? load_rules(o.rules, st) : NULL;
+    struct rules *rules = st ? common_load_rules(o.rules, st) : NULL;
     if (!rules) {
         stats_free(st);
         return 2;
@@ -378,7 +342,7 @@ static int cmd_flows_main(int argc, char **argv)
     if (prc != 0)
         return prc > 0 ? 0 : 2;
     struct stats *st = stats_new();
-    struct rules *rules = st ? load_rules(fo.rules, st) : NULL;
+    struct rules *rules = st ? common_load_rules(fo.rules, st) : NULL;
     if (!rules) {
         stats_free(st);
         return 2;
@@ -438,6 +402,10 @@ int main(int argc, char **argv)
         return cmd_flows_main(argc, argv);
     if (strcmp(cmd, "rules") == 0)
         return cmd_rules(argc, argv);
+    if (strcmp(cmd, "live") == 0)
+        return cmd_live(argc, argv);
+    if (strcmp(cmd, "annotate") == 0)
+        return cmd_annotate(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("osrca %s\n", OSRCA_VERSION);
         return 0;

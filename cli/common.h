@@ -1,0 +1,20 @@
+/* common.h -- command-line helpers shared by the osrca commands: locating
+ * and loading the rules directory (README "Commands", --rules). */
+#ifndef OSRCA_COMMON_H
+#define OSRCA_COMMON_H
+
+#include <stddef.h>
+
+#include "capture/stats.h"
+#include "rca/rules_load.h"
+
+/* The rules directory: given, else $OSRCA_RULES, else ./rules, else
+ * <exe dir>/../rules, else "rules". The result is given, the environment
+ * string, a literal, or buf (len bytes, filled). */
+const char *common_find_rules(const char *given, char *buf, size_t len);
+
+/* Load the rules directory common_find_rules names. On error prints
+ * "osrca: rules: <file:line:col message>" on stderr and returns NULL. */
+struct rules *common_load_rules(const char *given, struct stats *st);
+
+#endif

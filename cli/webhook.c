@@ -1,0 +1,249 @@
+/* webhook.c -- verdict POSTs from a worker thread with a bounded queue and
+ * exponential backoff (see webhook.h; libcurl easy interface). */
+#include "cli/webhook.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct item {
+    char *body;
+    size_t n;
+};
+
+struct webhook {
+    struct webhook_cfg cfg;
+    char *url;
+    pthread_t thr;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    struct item *q;    /* ring of cfg.queue_max */
+    size_t head, count;
+    int stop;
+    uint64_t deadline_ns; /* drain deadline once stop is set */
+    struct webhook_stats st;
+};
+
+void webhook_defaults(struct webhook_cfg *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->queue_max = 256;
+    cfg->max_retries = 4;
+    cfg->backoff_ms = 500;
+    cfg->backoff_max_ms = 8000;
+    cfg->timeout_ms = 5000;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Discard the response body. */
+static size_t sink(char *p, size_t sz, size_t n, void *ctx)
+{
+    (void)p;
+    (void)ctx;
+    return sz * n;
+}
+
+/* One POST; 0 on a 2xx answer. */
+static int post_once(CURL *c, const struct webhook *w, const struct item *it)
+{
+    curl_easy_setopt(c, CURLOPT_URL, w->url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, it->body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)it->n);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)w->cfg.timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)w->cfg.timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "osrca-webhook");
+    if (curl_easy_perform(c) != CURLE_OK)
+        return -1;
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    return code >= 200 && code < 300 ? 0 : -1;
+}
+
+/* Sleep ms unless stopping past the drain deadline; mu held. Returns 1 if
+ * the worker must give up now. */
+static int backoff_wait(struct webhook *w, unsigned ms)
+{
+    uint64_t until = mono_ns() + (uint64_t)ms * 1000000ull;
+    for (;;) {
+        if (w->stop && mono_ns() >= w->deadline_ns)
+            return 1;
+        uint64_t now = mono_ns();
+        if (now >= until)
+            return 0;
+        uint64_t wake = until;
+        if (w->stop && w->deadline_ns < wake)
+            wake = w->deadline_ns;
+        struct timespec ts = {(time_t)(wake / 1000000000ull), (long)(wake % 1000000000ull)};
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    }
+}
+
+static void *worker(void *arg)
+{
+    struct webhook *w = arg;
+    CURL *c = curl_easy_init();
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->count && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->count || (w->stop && mono_ns() >= w->deadline_ns))
+            break;
+        struct item it = w->q[w->head];
+        w->head = (w->head + 1) % w->cfg.queue_max;
+        w->count--;
+        int ok = 0, give_up = 0;
+        unsigned delay = w->cfg.backoff_ms;
+        for (unsigned attempt = 0;; attempt++) {
+            pthread_mutex_unlock(&w->mu);
+            int rc = -1;
+            if (c) {
+                curl_easy_reset(c);
+                curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+                rc = post_once(c, w, &it);
+            }
+            pthread_mutex_lock(&w->mu);
+            if (rc == 0) {
+                ok = 1;
+                break;
+            }
+            if (attempt >= w->cfg.max_retries)
+                break;
+            if (backoff_wait(w, delay)) {
+                give_up = 1;
+                break;
+            }
+            w->st.retries++;
+            delay = delay * 2 > w->cfg.backoff_max_ms ? w->cfg.backoff_max_ms : delay * 2;
+        }
+        if (ok)
+            w->st.sent++;
+        else if (give_up)
+            w->st.dropped++;
+        else
+            w->st.failed++;
+        free(it.body);
+    }
+    /* stopping: whatever is still queued is dropped */
+    while (w->count) {
+        free(w->q[w->head].body);
+        w->head = (w->head + 1) % w->cfg.queue_max;
+        w->count--;
+        w->st.dropped++;
+    }
+    pthread_mutex_unlock(&w->mu);
+    curl_slist_free_all(hdr);
+    if (c)
+        curl_easy_cleanup(c);
+    return NULL;
+}
+
+struct webhook *webhook_new(const struct webhook_cfg *cfg, char *err, size_t errlen)
+{
+    if (!cfg->url || (strncmp(cfg->url, "http://", 7) && strncmp(cfg->url, "https://", 8))) {
+        snprintf(err, errlen, "webhook: '%s': expected an http:// or https:// URL",
+                 cfg->url ? cfg->url : "");
+        return NULL;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "webhook: libcurl initialisation failed");
+        return NULL;
+    }
+    struct webhook *w = calloc(1, sizeof(*w));
+    if (!w)
+        goto oom;
+    w->cfg = *cfg;
+    if (!w->cfg.queue_max)
+        w->cfg.queue_max = 256;
+    if (!w->cfg.backoff_ms)
+        w->cfg.backoff_ms = 1;
+    if (w->cfg.backoff_max_ms < w->cfg.backoff_ms)
+        w->cfg.backoff_max_ms = w->cfg.backoff_ms;
+    w->url = strdup(cfg->url);
+    w->q = calloc(w->cfg.queue_max, sizeof(*w->q));
+    if (!w->url || !w->q)
+        goto oom;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&w->mu, NULL);
+    if (pthread_create(&w->thr, NULL, worker, w) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        snprintf(err, errlen, "webhook: cannot start the worker thread");
+        goto fail;
+    }
+    w->started = 1;
+    return w;
+oom:
+    snprintf(err, errlen, "webhook: out of memory");
+fail:
+    if (w) {
+        free(w->url);
+        free(w->q);
+        free(w);
+    }
+    curl_global_cleanup();
+    return NULL;
+}
+
+int webhook_post(struct webhook *w, const char *body, size_t n)
+{
+    char *copy = malloc(n + 1);
+    pthread_mutex_lock(&w->mu);
+    if (!copy || w->stop || w->count >= w->cfg.queue_max) {
+        w->st.dropped++;
+        pthread_mutex_unlock(&w->mu);
+        free(copy);
+        return -1;
+    }
+    memcpy(copy, body, n);
+    copy[n] = '\0';
+    w->q[(w->head + w->count) % w->cfg.queue_max] = (struct item){copy, n};
+    w->count++;
+    w->st.queued++;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+void webhook_get_stats(struct webhook *w, struct webhook_stats *out)
+{
+    pthread_mutex_lock(&w->mu);
+    *out = w->st;
+    out->pending = w->count;
+    pthread_mutex_unlock(&w->mu);
+}
+
+void webhook_free(struct webhook *w, unsigned drain_ms)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    w->deadline_ns = mono_ns() + (uint64_t)drain_ms * 1000000ull;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    if (w->started)
+        pthread_join(w->thr, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w->q);
+    free(w->url);
+    free(w);
+    curl_global_cleanup();
+}
