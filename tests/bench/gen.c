@@ -26,9 +26,11 @@
  * order through a heap, so memory is O(templates + active copies).
  *
  * Output: the pcap, and a truth file (default: OUT with .truth) with one line
- * per copy: index, template, expected service, expected host, fault kind,
- * start time, and every distinct request id (req-<uuid>) of the copy after
- * mapping. Same options and seed give byte-identical output. */
+ * per copy, tab separated: index, template, expected service, expected host,
+ * fault kind, start time, every distinct request id (req-<uuid>) of the copy
+ * after mapping (comma separated), and its client flows as
+ * port:first_us:last_us (comma separated). Same options and seed give
+ * byte-identical output. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -149,6 +151,8 @@ struct gen {
     uint64_t ncopies, planned, npackets, nbytes;
     uint64_t early_reuse, max_active;
     double busy_us; /* sum of copy durations */
+    double active_us; /* integral of active copies over output time */
+    int64_t first_ts, last_ts;
     FILE *fo, *ft;
     uint8_t buf[GEN_SNAPLEN + 64];
 };
@@ -952,6 +956,20 @@ static struct copy *gen_copy_new(struct gen *g, struct tmpl *t)
     }
     if (t->nreqs == 0)
         fputc('-', g->ft);
+    /* client flows: port:first_us:last_us, so a message can be traced to
+     * its copy by port and time even when it carries no request id */
+    fputc('\t', g->ft);
+    int any = 0;
+    for (size_t i = 0; i < t->nflows; i++) {
+        const struct tflow *f = &t->flows[i];
+        if (f->client_side == 2)
+            continue;
+        fprintf(g->ft, "%s%u:%" PRId64 ":%" PRId64, any ? "," : "", c->ports[i],
+                c->start + f->first, c->start + f->last);
+        any = 1;
+    }
+    if (!any)
+        fputc('-', g->ft);
     fputc('\n', g->ft);
     return c;
 }
@@ -1001,6 +1019,10 @@ static int gen_emit(struct gen *g, const struct copy *c)
         }
     }
     int64_t ts = gen_copy_ts(c);
+    if (g->npackets == 0)
+        g->first_ts = g->last_ts = ts;
+    g->active_us += (double)(ts - g->last_ts) * (double)g->nheap;
+    g->last_ts = ts;
     gen_put_le32(g->buf, (uint32_t)(ts / 1000000));
     gen_put_le32(g->buf + 4, (uint32_t)(ts % 1000000));
     gen_put_le32(g->buf + 8, pk->caplen);
@@ -1203,7 +1225,8 @@ int main(int argc, char **argv)
     setvbuf(g.fo, NULL, _IOFBF, 1u << 20);
     fprintf(g.ft, "# osrca bench truth: seed=%" PRIu64 " concurrency=%g templates=%s\n", g.seed,
             g.concurrency, g.tdir);
-    fprintf(g.ft, "# copy\ttemplate\tservice\thost\tkind\tstart\trequest-ids\n");
+    fprintf(g.ft, "# copy\ttemplate\tservice\thost\tkind\tstart\trequest-ids\t"
+                  "client-port:first-us:last-us\n");
     if (gen_run(&g))
         goto out;
     if (fclose(g.fo) != 0) {
@@ -1220,13 +1243,13 @@ int main(int argc, char **argv)
     g.ft = NULL;
     rc = 0;
     {
-        double span = (double)(g.next_start - g.epoch0) / 1e6;
+        double span = (double)(g.last_ts - g.first_ts);
         fprintf(stderr,
                 "gen: %s: %" PRIu64 " copies, %" PRIu64 " packets, %" PRIu64
-                " bytes, ~%.1f s of traffic, mean overlap %.1f, max active %" PRIu64
+                " bytes, %.1f s of traffic, copies active: mean %.1f max %" PRIu64
                 ", early port reuse %" PRIu64 "\n",
-                g.out, g.ncopies, g.npackets, g.nbytes, span,
-                span > 0 ? g.busy_us / 1e6 / span : 0.0, g.max_active, g.early_reuse);
+                g.out, g.ncopies, g.npackets, g.nbytes, span / 1e6,
+                span > 0 ? g.active_us / span : 0.0, g.max_active, g.early_reuse);
         for (size_t i = 0; i < g.nt; i++)
             if (g.t[i].ncopies)
                 fprintf(stderr, "gen:   %-40s %6" PRIu64 " copies  (%s)\n", g.t[i].name,

@@ -17,6 +17,7 @@
 #   BENCH_TSHARK=1         0 skips the (slow) tshark comparison
 #   BENCH_OUT=bench-out    where captures and outputs go
 #   BENCH_STRICT=0         1: exit 1 when a target is missed
+#   BENCH_TIMEOUT=3600     seconds allowed per analyzer/tshark run (needs timeout(1))
 #   CC=cc
 # Timings are wall-clock with a warm page cache (the floor run reads each
 # capture first); "per core" divides by the process's user+sys CPU time.
@@ -25,7 +26,7 @@ set -u
 OSRCA=${1:-./build/osrca}
 : "${BENCH_BYTES:=100M}" "${BENCH_SCALE:=1}" "${BENCH_RATIO:=10}" "${BENCH_SEED:=1}"
 : "${BENCH_CONCURRENCY:=200}" "${BENCH_FAULTY:=0.5}" "${BENCH_TSHARK:=1}"
-: "${BENCH_OUT:=bench-out}" "${BENCH_STRICT:=0}" "${CC:=cc}"
+: "${BENCH_OUT:=bench-out}" "${BENCH_STRICT:=0}" "${BENCH_TIMEOUT:=3600}" "${CC:=cc}"
 
 die() { echo "bench: $*" >&2; exit 2; }
 
@@ -86,6 +87,9 @@ P10=$(gen_capture "$B10") || exit 2
 # sets R_WALL R_CPU R_RSS (KiB) R_RC.
 run() {
     name=$1; shift
+    if command -v timeout >/dev/null 2>&1; then
+        set -- timeout "$BENCH_TIMEOUT" "$@"
+    fi
     tf="$BENCH_OUT/$name.time"
     if [ -x /usr/bin/time ]; then
         /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" >"$BENCH_OUT/$name.out" 2>"$BENCH_OUT/$name.err"
@@ -93,6 +97,7 @@ run() {
         # shellcheck disable=SC2046 # split "wall user sys rss" on purpose
         set -- $(tail -n 1 "$tf")
         R_WALL=$1; R_CPU=$(awk -v u="$2" -v s="$3" 'BEGIN { printf "%.2f", u + s }'); R_RSS=$4
+        [ "$R_RC" = 124 ] && echo "bench: $name: timed out after $BENCH_TIMEOUT s" >&2
     else
         t0=$(date +%s.%N)
         "$@" >"$BENCH_OUT/$name.out" 2>"$BENCH_OUT/$name.err"
@@ -205,7 +210,7 @@ if [ "$HAVE_OSRCA" = 1 ]; then
     echo
     echo "per-template accuracy (1x; details: $BENCH_OUT/score-1x.out, build/bench/score -v TRUTH OUT):"
     sed -n '1,/^score: copies=/p' "$BENCH_OUT/score-1x.out" | sed 's/^/  /'
-    grep '^score: verdicts=' "$BENCH_OUT/score-1x.out" | sed 's/^/  /'
+    grep -e '^score: verdicts=' -e '^score: chains' "$BENCH_OUT/score-1x.out" | sed 's/^/  /'
 else
     echo "(analyzer figures need $OSRCA)"
 fi

@@ -9,14 +9,17 @@
  * other types ignored).
  *
  * A verdict is attributed to the copy owning the first of its ids found in
- * the truth (request_id, global_request_id, then the chain's ids in order).
+ * the truth (request_id, global_request_id, then the chain's ids in order);
+ * failing that, to the copy whose client flow (truth column 8: port:first:
+ * last) carried the first chain event that has src/dst port and ts_us.
  * True positive: the copy is faulty, root_cause.service equals the copy's
  * expected service and, when the truth names a host, root_cause.host equals
  * it. Anything else is a false positive (fault-free copy, wrong service,
  * wrong host, unattributable). precision = TP / verdicts; recall = faulty
- * copies with at least one TP / faulty copies. A chain whose ids belong to
- * more than one copy is counted as "mixed" (operations stitched together
- * across copies), whatever its verdict.
+ * copies with at least one TP / faulty copies. A chain whose request ids or
+ * client flows belong to more than one copy is counted as "mixing copies"
+ * (messages of unrelated operations stitched together), whatever its
+ * verdict.
  *
  * Output ends with a machine-readable line:
  *   score: precision=P recall=R verdicts=V tp=T faulty=F detected=D
@@ -51,6 +54,16 @@ struct score_tmpl {
     struct score_wrong wrong[SCORE_WRONG_KEEP];
 };
 
+struct score_flow {
+    int64_t first, last;
+    uint32_t copy;
+};
+
+struct score_port {
+    struct score_flow *f;
+    size_t n, cap;
+};
+
 struct score {
     struct score_copy *c;
     size_t nc, capc;
@@ -60,8 +73,10 @@ struct score {
     char **key;
     uint32_t *val;
     size_t cap, used;
+    /* client port -> flows of the copies that used it */
+    struct score_port port[65536];
     /* totals */
-    uint64_t verdicts, tp, fp_clean, fp_service, fp_host, fp_unattr, mixed, bad_lines;
+    uint64_t verdicts, tp, fp_clean, fp_service, fp_host, fp_unattr, mixed, by_flow, bad_lines;
     int verbose;
     unsigned shown;
 };
@@ -222,8 +237,9 @@ static int score_read_truth(struct score *sc, const char *path)
         }
         uint32_t ci = (uint32_t)sc->nc;
         sc->c[sc->nc++] = c;
-        /* ids: the rest of the line, comma separated */
-        size_t n = strcspn(p, "\r\n");
+        /* request ids, comma separated */
+        char *tab = strchr(p, '\t');
+        size_t n = tab ? (size_t)(tab - p) : strcspn(p, "\r\n");
         size_t i = 0;
         while (i < n) {
             size_t j = i;
@@ -232,6 +248,30 @@ static int score_read_truth(struct score *sc, const char *path)
             if (j > i && !(j - i == 1 && p[i] == '-'))
                 score_put(sc, p + i, j - i, ci);
             i = j + 1;
+        }
+        /* optional: client flows port:first:last, comma separated */
+        for (p = tab ? tab + 1 : NULL; p && *p && *p != '\n' && *p != '\r';) {
+            char *end;
+            errno = 0;
+            unsigned long port = strtoul(p, &end, 10);
+            if (errno || *end != ':' || port > 65535)
+                break;
+            long long first = strtoll(end + 1, &end, 10);
+            if (errno || *end != ':')
+                break;
+            long long last = strtoll(end + 1, &end, 10);
+            if (errno)
+                break;
+            struct score_port *sp = &sc->port[port];
+            if (sp->n == sp->cap) {
+                sp->cap = sp->cap ? sp->cap * 2 : 4;
+                sp->f = score_xrealloc(sp->f, sp->cap, sizeof *sp->f);
+            }
+            sp->f[sp->n].first = first;
+            sp->f[sp->n].last = last;
+            sp->f[sp->n].copy = ci;
+            sp->n++;
+            p = *end == ',' ? end + 1 : NULL;
         }
     }
     free(line);
@@ -243,6 +283,36 @@ static const char *score_str(json_t *o, const char *k)
 {
     json_t *v = json_object_get(o, k);
     return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Copy whose client flow on port was alive at ts, or -1. */
+static int64_t score_flow_owner(const struct score *sc, json_int_t port, json_int_t ts)
+{
+    if (port <= 0 || port > 65535)
+        return -1;
+    const struct score_port *sp = &sc->port[port];
+    for (size_t i = 0; i < sp->n; i++)
+        if (sp->f[i].first <= ts && ts <= sp->f[i].last)
+            return sp->f[i].copy;
+    return -1;
+}
+
+/* Copy owning a chain event through its client port and time, or -1. */
+static int64_t score_event_flow_owner(const struct score *sc, json_t *ev)
+{
+    json_t *ts = json_object_get(ev, "ts_us");
+    if (!json_is_integer(ts))
+        return -1;
+    const char *ends[2] = {"src", "dst"};
+    for (int i = 0; i < 2; i++) {
+        json_t *port = json_object_get(json_object_get(ev, ends[i]), "port");
+        if (!json_is_integer(port))
+            continue;
+        int64_t o = score_flow_owner(sc, json_integer_value(port), json_integer_value(ts));
+        if (o >= 0)
+            return o;
+    }
+    return -1;
 }
 
 static void score_note_wrong(struct score_tmpl *t, const char *svc, const char *host)
@@ -292,6 +362,26 @@ static void score_verdict(struct score *sc, json_t *v, const char *line)
             }
         }
     }
+    /* the copies of the chain's messages by client port and time */
+    int64_t flow_first = -1;
+    if (json_is_array(chain)) {
+        json_array_foreach(chain, k, m) {
+            json_t *ev = json_object_get(m, "event");
+            int64_t o = score_event_flow_owner(sc, json_is_object(ev) ? ev : m);
+            if (o < 0)
+                continue;
+            if (flow_first < 0)
+                flow_first = o;
+            if (owner >= 0 && o != owner)
+                mixed = 1;
+            else if (owner < 0 && o != flow_first)
+                mixed = 1;
+        }
+    }
+    if (owner < 0 && flow_first >= 0) {
+        owner = flow_first;
+        sc->by_flow++;
+    }
     sc->mixed += (uint64_t)mixed;
     json_t *rc = json_object_get(v, "root_cause");
     const char *svc = json_is_object(rc) ? score_str(rc, "service") : NULL;
@@ -326,9 +416,11 @@ static void score_verdict(struct score *sc, json_t *v, const char *line)
             }
         }
     }
+    if (!why && mixed)
+        why = "correct, but the chain mixes copies";
     if (why && sc->verbose && sc->shown < 20) {
         sc->shown++;
-        fprintf(stderr, "score: FP (%s) copy %" PRId64 " %s: %.300s\n", why, owner,
+        fprintf(stderr, "score: %s: copy %" PRId64 " %s: %.300s\n", why, owner,
                 owner >= 0 ? sc->t[sc->c[owner].tmpl].name : "-", line);
     }
 }
@@ -425,15 +517,18 @@ int main(int argc, char **argv)
            detected);
     printf("score: verdicts=%" PRIu64 " tp=%" PRIu64 " fp=%" PRIu64 " (fault-free copy %" PRIu64
            ", wrong service %" PRIu64 ", wrong host %" PRIu64 ", unattributable %" PRIu64
-           ") mixed-copy chains=%" PRIu64 " unparsable lines=%" PRIu64 "\n",
+           ")\nscore: chains mixing copies=%" PRIu64 " attributed by port+time only=%" PRIu64
+           " unparsable lines=%" PRIu64 "\n",
            sc.verdicts, sc.tp, fp, sc.fp_clean, sc.fp_service, sc.fp_host, sc.fp_unattr,
-           sc.mixed, sc.bad_lines);
+           sc.mixed, sc.by_flow, sc.bad_lines);
     printf("score: precision %s  recall %s\n", p, r);
     printf("score: precision=%.4f recall=%.4f verdicts=%" PRIu64 " tp=%" PRIu64
            " faulty=%" PRIu64 " detected=%" PRIu64 "\n",
            sc.verdicts ? (double)sc.tp / (double)sc.verdicts : -1.0,
            faulty ? (double)detected / (double)faulty : -1.0, sc.verdicts, sc.tp, faulty,
            detected);
+    for (size_t i = 0; i < 65536; i++)
+        free(sc.port[i].f);
     for (size_t i = 0; i < sc.cap; i++)
         free(sc.key[i]);
     free(sc.key);
