@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "capture/decode.h"
+#include "cli/common.h"
 #include "capture/source.h"
 #include "capture/stats.h"
 
@@ -71,17 +72,10 @@ int cmd_flows_parse(int argc, char **argv, struct flows_opts *o)
         case 'N':
             o->use_ndpi = 0;
             break;
-        case 's': {
-            char *end;
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (errno || *end || v < 64 || v > 262144) {
-                fprintf(stderr, "osrca flows: --snaplen %s: expected 64..262144\n", optarg);
+        case 's':
+            if (common_parse_snaplen("flows", optarg, &o->snaplen) < 0)
                 return -1;
-            }
-            o->snaplen = (int)v;
             break;
-        }
         case 'h':
             usage(stdout);
             return 1;

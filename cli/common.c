@@ -2,6 +2,8 @@
  * common.h). */
 #include "cli/common.h"
 
+#include <errno.h>
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,4 +49,17 @@ struct rules *common_load_rules(const char *given, struct stats *st)
     if (!r)
         fprintf(stderr, "osrca: rules: %s\n", err);
     return r;
+}
+
+int common_parse_snaplen(const char *cmd, const char *arg, int *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(arg, &end, 10);
+    if (errno || end == arg || *end || v < 64 || v > 262144) {
+        fprintf(stderr, "osrca %s: --snaplen %s: expected 64..262144\n", cmd, arg);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
 }

@@ -17,4 +17,8 @@ const char *common_find_rules(const char *given, char *buf, size_t len);
  * "osrca: rules: <file:line:col message>" on stderr and returns NULL. */
 struct rules *common_load_rules(const char *given, struct stats *st);
 
+/* Parse a --snaplen value (64..262144) into *out. On error prints
+ * "osrca <cmd>: --snaplen <arg>: expected 64..262144" and returns -1. */
+int common_parse_snaplen(const char *cmd, const char *arg, int *out);
+
 #endif

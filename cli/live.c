@@ -198,17 +198,10 @@ static int parse_live_opts(int argc, char **argv, struct live_opts *o)
             if (parse_secs("--idle-timeout", optarg, &o->idle_s) < 0)
                 return -1;
             break;
-        case 's': {
-            char *end;
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (errno || *end || v < 64 || v > 262144) {
-                fprintf(stderr, "osrca live: --snaplen %s: expected 64..262144\n", optarg);
+        case 's':
+            if (common_parse_snaplen("live", optarg, &o->snaplen) < 0)
                 return -1;
-            }
-            o->snaplen = (int)v;
             break;
-        }
         case 'h':
             live_usage(stdout);
             return 1;

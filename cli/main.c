@@ -119,17 +119,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'S':
             o->stats = 1;
             break;
-        case 's': {
-            char *end;
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (errno || *end || v < 64 || v > 262144) {
-                fprintf(stderr, "osrca: --snaplen %s: expected 64..262144\n", optarg);
+        case 's':
+            if (common_parse_snaplen(o->cmd, optarg, &o->snaplen) < 0)
                 return -1;
-            }
-            o->snaplen = (int)v;
             break;
-        }
         case 'q':
             o->request_id = optarg;
             break;

@@ -8,6 +8,7 @@
  * fixed rings of remembered resources. */
 #include "rca/chain.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,16 @@ struct topic_seen {
 };
 
 /* ---- small helpers ---- */
+
+const char *chain_fmt(struct chain *c, const char *f, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, f);
+    vsnprintf(buf, sizeof(buf), f, ap);
+    va_end(ap);
+    return arena_strdup(&c->arena, buf);
+}
 
 static uint64_t fnv(const char *s)
 {

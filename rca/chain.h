@@ -119,6 +119,10 @@ int chain_set_was_failed(const struct chain_set *cs, const char *uuid);
 
 const struct rules *chain_set_rules(const struct chain_set *cs);
 
+/* printf into c's arena (at most 511 bytes); NULL at the memcap. The
+ * string lives as long as the chain. */
+const char *chain_fmt(struct chain *c, const char *f, ...) __attribute__((format(printf, 2, 3)));
+
 /* Root helpers. */
 const struct event *chain_root(const struct chain *c);
 int chain_root_answered(const struct chain *c);

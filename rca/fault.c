@@ -21,16 +21,6 @@ const char *fault_kind_name(enum fault_kind k)
     return (unsigned)k < FAULT_KIND_COUNT ? kind_names[k] : "?";
 }
 
-static const char *fmt(struct chain *c, const char *f, ...) __attribute__((format(printf, 2, 3)));
-static const char *fmt(struct chain *c, const char *f, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(buf, sizeof(buf), f, ap);
-    va_end(ap);
-    return arena_strdup(&c->arena, buf);
-}
 
 static const char *or_s(const char *s, const char *d)
 {
@@ -117,7 +107,7 @@ static void from_http(const struct fault_ctx *fx, struct chain *c, int32_t i, st
         f->module = ev->error_module;
         const char *what = or_s(ev->error_message, or_s(ev->reason, ""));
         if (at_root && ev->status == 404 && c->lookup == CHAIN_LOOKUP_EMPTY)
-            f->message = fmt(c, "%s%slookup by name found nothing", what, *what ? "; " : "");
+            f->message = chain_fmt(c, "%s%slookup by name found nothing", what, *what ? "; " : "");
         else
             f->message = what;
         snprintf(f->status, sizeof(f->status), "%d", ev->status);
@@ -131,7 +121,7 @@ static void from_http(const struct fault_ctx *fx, struct chain *c, int32_t i, st
         f->host = ev->src.host;
         snprintf(f->addr, sizeof(f->addr), "%s", ev->src.addr);
         f->caller = ev->dst.service;
-        f->message = fmt(c, "status %s%s%s", ev->resource_state, ev->fault_message ? ": " : "",
+        f->message = chain_fmt(c, "status %s%s%s", ev->resource_state, ev->fault_message ? ": " : "",
                          ev->fault_message ? ev->fault_message : "");
         f->error_class = ev->error_class;
         snprintf(f->status, sizeof(f->status), "%d", ev->status);
@@ -233,18 +223,18 @@ size_t fault_collect(const struct fault_ctx *fx, struct chain *c, struct fault *
                 unsigned secs = (unsigned)((e->deadline_us - ev->ts_us) / 1000000u);
                 const char *tgt = or_s(ev->routing_key, or_s(ev->topic, "?"));
                 if (eoc)
-                    f->message = fmt(c, "no reply to %s on '%s' before the capture ended (%s)",
+                    f->message = chain_fmt(c, "no reply to %s on '%s' before the capture ended (%s)",
                                      or_s(ev->rpc_method, "call"), tgt,
                                      delivered ? "delivered, never answered"
                                                : "never delivered: no consumer");
                 else if (!delivered)
-                    f->message = fmt(c,
+                    f->message = chain_fmt(c,
                                      "no reply to %s on '%s' within %u s: the call was never "
                                      "delivered (no consumer on the queue)",
                                      or_s(ev->rpc_method, "call"), tgt, secs);
                 else
                     f->message =
-                        fmt(c, "no reply to %s on '%s' within %u s: delivered to %s but never "
+                        chain_fmt(c, "no reply to %s on '%s' within %u s: delivered to %s but never "
                                "answered%s",
                             or_s(ev->rpc_method, "call"), tgt, secs, or_s(f->service, "?"),
                             (e->flags & CE_LATE_REPLY) ? " in time (late reply)" : "");
@@ -259,7 +249,7 @@ size_t fault_collect(const struct fault_ctx *fx, struct chain *c, struct fault *
                 base(f, FAULT_CAST_UNCONSUMED, FAULT_W_STRONG, c, i);
                 call_parties(fx, c, i, f);
                 f->error_class = "NotConsumed";
-                f->message = fmt(c, "cast %s to '%s' was never delivered although '%s' "
+                f->message = chain_fmt(c, "cast %s to '%s' was never delivered although '%s' "
                                     "normally has consumers",
                                  or_s(ev->rpc_method, "?"), or_s(topic, "?"), or_s(topic, "?"));
             }
@@ -300,7 +290,7 @@ size_t fault_collect(const struct fault_ctx *fx, struct chain *c, struct fault *
                 if (e->parent != CHAIN_NONE)
                     f->caller = c->e[e->parent].ev->dst.service;
                 f->error_class = refused ? "ConnectionRefused" : "ConnectionTimeout";
-                f->message = fmt(c, "connection to %s %s:%u %s", or_s(f->service, "?"),
+                f->message = chain_fmt(c, "connection to %s %s:%u %s", or_s(f->service, "?"),
                                  ev->dst.addr, ev->dst.port,
                                  refused ? "refused: nothing listening"
                                          : "unanswered: host down or filtered");
@@ -332,7 +322,7 @@ size_t fault_collect(const struct fault_ctx *fx, struct chain *c, struct fault *
             f->error_class = k == FAULT_AMQP_BLOCKED ? "Blocked" : ev->reply_text;
             if (ev->reply_code)
                 snprintf(f->status, sizeof(f->status), "%u", ev->reply_code);
-            f->message = fmt(c, "%s%s%s%s%s", k == FAULT_AMQP_BLOCKED ? "broker blocked: " : "",
+            f->message = chain_fmt(c, "%s%s%s%s%s", k == FAULT_AMQP_BLOCKED ? "broker blocked: " : "",
                              or_s(ev->reply_text, ""), ev->routing_key ? " (routing key " : "",
                              ev->routing_key ? ev->routing_key : "", ev->routing_key ? ")" : "");
             break;

@@ -39,16 +39,6 @@ int walk_origin(const struct fault *f, size_t n)
     return n ? 0 : -1;
 }
 
-static const char *afmt(struct chain *c, const char *f, ...) __attribute__((format(printf, 2, 3)));
-static const char *afmt(struct chain *c, const char *f, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(buf, sizeof(buf), f, ap);
-    va_end(ap);
-    return arena_strdup(&c->arena, buf);
-}
 
 /* One line without control characters, cut to max bytes. */
 static void clean_line(char *dst, size_t len, const char *s, size_t max)
@@ -76,19 +66,19 @@ static const char *operation_of(struct chain *c)
         return c->e[c->e[c->root].pair].ev->operation;
     switch (root->kind) {
     case EV_HTTP_REQUEST:
-        return afmt(c, "%s %s", or_s(root->method, "?"), or_s(root->path, "?"));
+        return chain_fmt(c, "%s %s", or_s(root->method, "?"), or_s(root->path, "?"));
     case EV_RPC_CALL:
     case EV_RPC_CAST:
-        return afmt(c, "rpc %s %s%s%s", or_s(root->topic, or_s(root->routing_key, "?")),
+        return chain_fmt(c, "rpc %s %s%s%s", or_s(root->topic, or_s(root->routing_key, "?")),
                     root->rpc_namespace ? root->rpc_namespace : "",
                     root->rpc_namespace ? "." : "", or_s(root->rpc_method, "?"));
     case EV_CONN:
-        return afmt(c, "connect %s %s:%u", or_s(root->dst.service, "?"), root->dst.addr,
+        return chain_fmt(c, "connect %s %s:%u", or_s(root->dst.service, "?"), root->dst.addr,
                     root->dst.port);
     case EV_AMQP_CLOSE:
     case EV_AMQP_RETURN:
     case EV_AMQP_BLOCKED:
-        return afmt(c, "amqp %s", event_kind_name(root->kind));
+        return chain_fmt(c, "amqp %s", event_kind_name(root->kind));
     default:
         return event_kind_name(root->kind);
     }
@@ -374,7 +364,7 @@ static const char *node_note(const struct chain_set *cs, struct chain *c, int32_
         if (e->twin != CHAIN_NONE) {
             const struct event *d = c->e[e->twin].ev;
             uint64_t dt = d->ts_us > ev->ts_us ? d->ts_us - ev->ts_us : 0;
-            return afmt(c, "delivered to %s%s%s after %.1f ms%s", or_s(svc, "?"), host ? "@" : "",
+            return chain_fmt(c, "delivered to %s%s%s after %.1f ms%s", or_s(svc, "?"), host ? "@" : "",
                         host ? host : "", (double)dt / 1000.0,
                         e->ndeliver > 1 ? " (and more queues)" : "");
         }
