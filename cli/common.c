@@ -63,3 +63,16 @@ int common_parse_snaplen(const char *cmd, const char *arg, int *out)
     *out = (int)v;
     return 0;
 }
+
+int common_parse_secs(const char *cmd, const char *opt, const char *arg, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || *end || end == arg || !(v >= 0 && v <= 86400)) {
+        fprintf(stderr, "osrca %s: %s %s: expected seconds 0..86400\n", cmd, opt, arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}

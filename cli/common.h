@@ -21,4 +21,9 @@ struct rules *common_load_rules(const char *given, struct stats *st);
  * "osrca <cmd>: --snaplen <arg>: expected 64..262144" and returns -1. */
 int common_parse_snaplen(const char *cmd, const char *arg, int *out);
 
+/* Parse a duration in seconds (0..86400, decimals allowed) for option opt of
+ * command cmd into *out. On error prints "osrca <cmd>: <opt> <arg>: expected
+ * seconds 0..86400" and returns -1. */
+int common_parse_secs(const char *cmd, const char *opt, const char *arg, double *out);
+
 #endif

@@ -47,7 +47,7 @@ struct live_opts {
     const char *iface, *bpf, *rules, *write_file, *output, *user, *webhook, *listen;
     int json;
     int snaplen;
-    double status_s, idle_s;
+    double status_s, idle_s, settle_s;
 };
 
 struct vkey {
@@ -131,24 +131,14 @@ static void live_usage(FILE *f)
           "  --status-interval S    status line on stderr every S seconds (default 10, 0 = off)\n"
           "  --idle-timeout S       silence after which wall time advances the analysis\n"
           "                         clock (default 0.5)\n"
+          "  --settle S             quiet time after a chain's last message before its\n"
+          "                         fate is decided (default 0.5)\n"
           "  --snaplen N            bytes kept per packet (default 262144)\n"
           "signals: INT/TERM stop and print the summary; HUP reopens --output and\n"
           "re-validates the rules (new rules need a restart)\n",
           f);
 }
 
-static int parse_secs(const char *opt, const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || end == s || v < 0 || v > 86400) {
-        fprintf(stderr, "osrca live: %s %s: expected seconds 0..86400\n", opt, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
 
 /* 0 ok, 1 help printed, -1 usage error. */
 static int parse_live_opts(int argc, char **argv, struct live_opts *o)
@@ -163,6 +153,7 @@ static int parse_live_opts(int argc, char **argv, struct live_opts *o)
         {"listen", required_argument, NULL, 'L'},
         {"status-interval", required_argument, NULL, 'T'},
         {"idle-timeout", required_argument, NULL, 'I'},
+        {"settle", required_argument, NULL, 'S'},
         {"snaplen", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -191,11 +182,15 @@ static int parse_live_opts(int argc, char **argv, struct live_opts *o)
             }
             break;
         case 'T':
-            if (parse_secs("--status-interval", optarg, &o->status_s) < 0)
+            if (common_parse_secs("live", "--status-interval", optarg, &o->status_s) < 0)
                 return -1;
             break;
         case 'I':
-            if (parse_secs("--idle-timeout", optarg, &o->idle_s) < 0)
+            if (common_parse_secs("live", "--idle-timeout", optarg, &o->idle_s) < 0)
+                return -1;
+            break;
+        case 'S':
+            if (common_parse_secs("live", "--settle", optarg, &o->settle_s) < 0)
                 return -1;
             break;
         case 's':
@@ -647,6 +642,7 @@ int cmd_live(int argc, char **argv)
     L->o.snaplen = 262144;
     L->o.status_s = 10;
     L->o.idle_s = 0.5;
+    L->o.settle_s = 0.5; /* verdicts within a second of the deciding packet */
     int prc = parse_live_opts(argc, argv, &L->o);
     if (prc != 0) {
         if (prc < 0)
@@ -662,6 +658,7 @@ int cmd_live(int argc, char **argv)
         goto out;
     struct rca_cfg rcfg;
     rca_defaults(&rcfg);
+    rcfg.settle_us = (uint64_t)(L->o.settle_s * 1e6);
     L->rca = rca_new(&rcfg, L->rules, L->st, on_report, L);
     struct pipeline_cfg pc;
     pipeline_defaults(&pc);

@@ -44,6 +44,7 @@ struct opts {
     const char *request_id;
     const char *resource;
     int background;
+    double settle_s; /* < 0: the analyzer's default */
 };
 
 static void usage(FILE *f)
@@ -68,6 +69,8 @@ static void usage(FILE *f)
           "  --format text|json|dot   output format (analyze, chains); --json = --format json\n"
           "  --stats             print counters and diagnostics at the end (stderr for text)\n"
           "  --snaplen N         live capture snap length (default 262144)\n"
+          "  --settle S          quiet time (packet time) after a chain's last message\n"
+          "                      before its fate is decided (default 10; live: 0.5)\n"
           "  --background        also report failures of background work (periodic\n"
           "                      tasks, service heartbeats), not only user operations\n"
           "\n"
@@ -83,6 +86,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"snaplen", required_argument, NULL, 's'}, {"request-id", required_argument, NULL, 'q'},
         {"resource", required_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'},
         {"background", no_argument, NULL, 'B'},
+        {"settle", required_argument, NULL, 'E'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -131,6 +135,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'B':
             o->background = 1;
+            break;
+        case 'E':
+            if (common_parse_secs(o->cmd, "--settle", optarg, &o->settle_s) < 0)
+                return -1;
             break;
         case 'h':
             usage(stdout);
@@ -247,6 +255,7 @@ static int cmd_run(int argc, char **argv, int analyze)
     struct opts o = {0};
     o.cmd = argv[0];
     o.snaplen = 262144;
+    o.settle_s = -1;
     if (parse_opts(argc, argv, &o) < 0) {
         usage(stderr);
         return 2;
@@ -264,6 +273,8 @@ static int cmd_run(int argc, char **argv, int analyze)
         struct rca_cfg rc_cfg;
         rca_defaults(&rc_cfg);
         rc_cfg.report_background = o.background;
+        if (o.settle_s >= 0)
+            rc_cfg.settle_us = (uint64_t)(o.settle_s * 1e6);
         if (strcmp(o.cmd, "chains") == 0) {
             rc_cfg.keep_ok = 1;
             rc_cfg.only_request_id = o.request_id;

@@ -161,14 +161,18 @@ static void call_parties(const struct fault_ctx *fx, struct chain *c, int32_t ci
 /* A refused or unanswered connection that only time nesting tied to a
  * request is circumstantial: under concurrency another operation on the
  * same host may have made it. It counts only when the request it was
- * nested in failed itself (5xx) or never got an answer; nested in a
- * request that succeeded, it is not this operation's evidence. */
-static int nested_conn_irrelevant(const struct chain *c, const struct chain_entry *e)
+ * nested in failed itself (5xx), or got no answer before the end of the
+ * input; nested in a request that succeeded, or that may still answer, it
+ * is not this operation's evidence. */
+static int nested_conn_irrelevant(const struct fault_ctx *fx, const struct chain *c,
+                                  const struct chain_entry *e)
 {
     if (!(e->flags & CE_NESTED) || e->parent == CHAIN_NONE)
         return 0;
     int32_t ans = c->e[e->parent].pair;
-    if (ans == CHAIN_NONE || c->e[ans].ev->kind != EV_HTTP_RESPONSE)
+    if (ans == CHAIN_NONE) /* unanswered: only if it never was, to the end */
+        return !fx->at_end;
+    if (c->e[ans].ev->kind != EV_HTTP_RESPONSE)
         return 0;
     return c->e[ans].ev->status < 500;
 }
@@ -278,7 +282,7 @@ size_t fault_collect(const struct fault_ctx *fx, struct chain *c, struct fault *
         }
         case EV_CONN:
             if ((ev->conn_event == FLOW_EV_REFUSED || ev->conn_event == FLOW_EV_UNANSWERED) &&
-                !nested_conn_irrelevant(c, e)) {
+                !nested_conn_irrelevant(fx, c, e)) {
                 int refused = ev->conn_event == FLOW_EV_REFUSED;
                 struct fault *f = &out[n++];
                 base(f, refused ? FAULT_CONN_REFUSED : FAULT_CONN_UNANSWERED, FAULT_W_STRONG, c,

@@ -194,6 +194,28 @@ START_TEST(nested_refusal_of_a_successful_request)
 }
 END_TEST
 
+START_TEST(nested_refusal_of_a_pending_request)
+{
+    /* a refusal nested in an inner request that has not answered yet when
+     * the operation settles is not evidence: that request may still answer */
+    struct rca_cfg cfg;
+    rca_defaults(&cfg);
+    cfg.settle_us = 1000000;
+    struct rca *a = rca_new(&cfg, rules, st, on_report, NULL);
+    ck_assert_ptr_nonnull(a);
+    rca_event(a, req(0, 3, "client", "curl/7.88.1", "nova-api", "GET", "/v2.1/flavors", NULL, NULL));
+    rca_event(a, req(10, 5, "nova", "python-neutronclient", "neutron-server", "GET", "/v2.0/ports",
+                     NULL, R));
+    rca_event(a, conn(100, "glance-api", FLOW_EV_REFUSED));
+    rca_event(a, resp(300, 3, "nova-api", "client", "GET", "/v2.1/flavors", 200, R, NULL, NULL));
+    rca_tick(a, T0 + 5000000ull);
+    for (size_t i = 0; i < ngot; i++)
+        ck_assert_msg(!got[i].failed || strcmp(got[i].operation, "GET /v2.1/flavors") != 0,
+                      "the flavor list was blamed on %s", got[i].service);
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(glance_refused)
 {
     struct rca *a = new_rca();
@@ -557,6 +579,7 @@ static Suite *walk_suite(void)
     tcase_add_test(tc, scheduler_down_timeout);
     tcase_add_test(tc, glance_refused);
     tcase_add_test(tc, nested_refusal_of_a_successful_request);
+    tcase_add_test(tc, nested_refusal_of_a_pending_request);
     tcase_add_test(tc, embedded_caller_named_after_handler);
     tcase_add_test(tc, glance_failed_by_message);
     tcase_add_test(tc, keystone_wrong_password);
