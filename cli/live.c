@@ -592,6 +592,7 @@ static void on_idle(void *ctx)
             uint64_t clock = L->last_ts + idle_ns / 1000u;
             if (clock > L->clock_us) {
                 L->clock_us = clock;
+                pipeline_idle(L->pl, clock); /* flows and parsers first */
                 rca_tick(L->rca, clock);
             }
         }

@@ -376,6 +376,12 @@ void pipeline_packet(struct pipeline *p, int linktype, const uint8_t *data, uint
     }
 }
 
+void pipeline_idle(struct pipeline *p, uint64_t now_us)
+{
+    if (now_us > p->last_ts)
+        flow_expire(p->ft, now_us);
+}
+
 void pipeline_finish(struct pipeline *p)
 {
     flow_flush(p->ft, p->last_ts);

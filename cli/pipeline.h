@@ -40,6 +40,10 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, const struct svcma
 /* Feed one captured frame. */
 void pipeline_packet(struct pipeline *p, int linktype, const uint8_t *data, uint32_t caplen,
                      uint32_t wirelen, uint64_t ts_us);
+/* No packet for a while (live mode): expire flows as if packet time were
+ * now_us, so closed connections end, holes time out and their messages come
+ * out during silence too. Does not move the packet clock itself. */
+void pipeline_idle(struct pipeline *p, uint64_t now_us);
 /* End of input: flush flows and parsers (events still delivered). */
 void pipeline_finish(struct pipeline *p);
 uint64_t pipeline_last_ts(const struct pipeline *p);
