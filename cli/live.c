@@ -6,8 +6,10 @@
  * monotonic wall clock since the last packet (source idle callback), so a
  * service that never answers is reported once its call's deadline passes.
  * Signals: SIGINT/SIGTERM stop (decide what can be decided, summary, exit
- * 0); SIGHUP reopens --output and re-validates the rules (the analyzer keeps
- * the rules it started with: rca/pipeline cannot swap rules at runtime).
+ * 0); SIGHUP reopens --output and reloads the rules: valid new rules are
+ * used from then on, open chains and connections kept; invalid ones are
+ * reported and the old rules stay. Replaced rules are freed at exit (open
+ * chains and pending requests may still point into them).
  * Threads: capture (this one), the webhook worker, the HTTP server; they
  * share only webhook.c's queue and httpd.c's snapshots, each under its own
  * mutex, touched once per verdict and once per second. */
@@ -55,10 +57,14 @@ struct vkey {
     uint64_t n;
 };
 
+#define LIVE_MAX_RELOADS 64
+
 struct live {
     struct live_opts o;
     struct stats *st;
     struct rules *rules;
+    struct rules *retired[LIVE_MAX_RELOADS]; /* replaced rules, freed at exit */
+    int nretired;
     struct rca *rca;
     struct pipeline *pl;
     struct source *src;
@@ -135,7 +141,7 @@ static void live_usage(FILE *f)
           "                         fate is decided (default 0.5)\n"
           "  --snaplen N            bytes kept per packet (default 262144)\n"
           "signals: INT/TERM stop and print the summary; HUP reopens --output and\n"
-          "re-validates the rules (new rules need a restart)\n",
+          "reloads the rules (kept as they were if the new ones have errors)\n",
           f);
 }
 
@@ -290,14 +296,25 @@ static void handle_hup(struct live *L)
     char buf[4096];
     const char *dir = common_find_rules(L->o.rules, buf, sizeof(buf));
     int n = rules_check_dir(dir, rule_error, NULL);
-    if (n < 0)
-        fprintf(stderr, "osrca live: SIGHUP: rules: cannot read %s\n", dir);
-    else if (n > 0)
-        fprintf(stderr, "osrca live: SIGHUP: rules in %s have %d error%s; still using the "
-                        "rules loaded at start\n", dir, n, n == 1 ? "" : "s");
-    else
-        fprintf(stderr, "osrca live: SIGHUP: rules in %s are valid; still using the rules "
-                        "loaded at start: restart osrca live to apply changes\n", dir);
+    if (n != 0) {
+        fprintf(stderr, "osrca live: SIGHUP: rules in %s %s; still using the current rules\n",
+                dir, n < 0 ? "cannot be read" : "have errors");
+        return;
+    }
+    if (L->nretired >= LIVE_MAX_RELOADS) {
+        fprintf(stderr, "osrca live: SIGHUP: %d rules reloads already; restart to load more\n",
+                LIVE_MAX_RELOADS);
+        return;
+    }
+    struct rules *nr = common_load_rules(L->o.rules, L->st);
+    if (!nr)
+        return;
+    L->retired[L->nretired++] = L->rules;
+    L->rules = nr;
+    pipeline_use_map(L->pl, rules_svcmap(nr));
+    rca_use_rules(L->rca, nr);
+    stats_add(L->st, "live.rules_reloads", 1);
+    fprintf(stderr, "osrca live: SIGHUP: rules reloaded from %s\n", dir);
 }
 
 /* Prometheus label value: escape \ " and newline. */
@@ -761,6 +778,8 @@ out:
     pipeline_free(L->pl);
     rca_free(L->rca);
     rules_free(L->rules);
+    for (int i = 0; i < L->nretired; i++)
+        rules_free(L->retired[i]);
     stats_free(L->st);
     free(L);
     fflush(stdout);

@@ -376,6 +376,12 @@ void pipeline_packet(struct pipeline *p, int linktype, const uint8_t *data, uint
     }
 }
 
+void pipeline_use_map(struct pipeline *p, const struct svcmap *map)
+{
+    p->map = map;
+    p->env.map = map; /* parsers hold &p->env: every connection sees it */
+}
+
 void pipeline_idle(struct pipeline *p, uint64_t now_us)
 {
     if (now_us > p->last_ts)

@@ -40,6 +40,11 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, const struct svcma
 /* Feed one captured frame. */
 void pipeline_packet(struct pipeline *p, int linktype, const uint8_t *data, uint32_t caplen,
                      uint32_t wirelen, uint64_t ts_us);
+/* Consult map from now on (rules reload): service names, operations and
+ * topics of new messages, on every connection, open ones included. The
+ * capture layer's server port map stays the one given at creation. The old
+ * map must outlive the pipeline (pending requests may point into it). */
+void pipeline_use_map(struct pipeline *p, const struct svcmap *map);
 /* No packet for a while (live mode): expire flows as if packet time were
  * now_us, so closed connections end, holes time out and their messages come
  * out during silence too. Does not move the packet clock itself. */

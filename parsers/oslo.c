@@ -788,7 +788,7 @@ static const char *const g_names[G_COUNT] = {
 };
 
 struct oslo_global {
-    struct app_env env;
+    const struct app_env *env; /* the wiring's: outlives us, map may change */
     struct oslo_cfg cfg;
     struct call_ent *calls;
     size_t ncalls; /* power of two */
@@ -961,7 +961,7 @@ static struct owner rq_owner(struct oslo_global *g, const struct rq_ent *e)
 static void learn_queue(struct oconn *c, const char *q, size_t n, uint64_t now)
 {
     struct oslo_global *g = c->g;
-    const struct svcmap *map = g->env.map;
+    const struct svcmap *map = g->env->map;
     char buf[256], host[HOST_MAX];
     if (n == 0)
         return;
@@ -1050,8 +1050,8 @@ static void set_reply_error(struct event *ev, struct span text)
 static void emit(struct oconn *c, struct event *ev)
 {
     struct oslo_global *g = c->g;
-    if (g->env.sink)
-        g->env.sink(g->env.sink_ctx, ev);
+    if (g->env->sink)
+        g->env->sink(g->env->sink_ctx, ev);
     else
         event_free(ev);
 }
@@ -1060,7 +1060,7 @@ static void emit(struct oconn *c, struct event *ev)
  * "<topic>_fanout"; topic exchange key "topic" or "topic.server". */
 static void set_target(struct oconn *c, struct event *ev, struct span ex, struct span rk)
 {
-    const struct svcmap *map = c->g->env.map;
+    const struct svcmap *map = c->g->env->map;
     char buf[256], host[HOST_MAX];
     host[0] = '\0';
     if (ev->kind == EV_NOTIFICATION) {
@@ -1135,7 +1135,7 @@ static void decode_body(struct oslo_global *g, struct event *ev, const struct am
         f.tag == 'S' && f.raw.n) {
         if (span_ieq(f.raw.p, f.raw.n, "application/x-gzip") ||
             span_ieq(f.raw.p, f.raw.n, "application/x-zlib")) {
-            infl = oslo_inflate(g->env.pool, p, n, g->cfg.max_inflated, &infl_n, &infl_cap);
+            infl = oslo_inflate(g->env->pool, p, n, g->cfg.max_inflated, &infl_n, &infl_cap);
             if (!infl) {
                 (*g->c[G_INFLATE_FAIL])++;
                 ev->flags |= EV_F_BAD_BODY;
@@ -1154,10 +1154,10 @@ static void decode_body(struct oslo_global *g, struct event *ev, const struct am
     if (n == 0 || (m->flags & (AMQP_F_BODY_SKIPPED | AMQP_F_NOMEM))) {
         if (m->body_size)
             ev->flags |= EV_F_BODY_TRUNC;
-    } else if (oslo_decode(ev, p, n, &g->cfg, g->env.st) != 0) {
+    } else if (oslo_decode(ev, p, n, &g->cfg, g->env->st) != 0) {
         (*g->c[G_NOT_OSLO])++;
     }
-    mem_free(g->env.pool, infl, infl_cap);
+    mem_free(g->env->pool, infl, infl_cap);
 }
 
 static void on_content(void *ctx, const struct amqp_msg *m)
@@ -1165,7 +1165,7 @@ static void on_content(void *ctx, const struct amqp_msg *m)
     struct oconn *c = ctx;
     struct oslo_global *g = c->g;
     uint64_t now = m->ts_us;
-    struct event *ev = event_new(g->env.ev_pool);
+    struct event *ev = event_new(g->env->ev_pool);
     if (!ev) {
         (*g->c[G_NOMEM])++;
         return;
@@ -1193,7 +1193,7 @@ static void on_content(void *ctx, const struct amqp_msg *m)
     set_target(c, ev, m->exchange, m->routing_key);
 
     /* who is behind this connection, and what this message teaches */
-    const struct svcmap *map = g->env.map;
+    const struct svcmap *map = g->env->map;
     char host[HOST_MAX];
     size_t mlen = ev->msg_id ? strlen(ev->msg_id) : 0;
     if (m->method == AMQP_BASIC_PUBLISH) {
@@ -1296,7 +1296,7 @@ static void on_method(void *ctx, const struct amqp_method *m)
 {
     struct oconn *c = ctx;
     struct oslo_global *g = c->g;
-    const struct svcmap *map = g->env.map;
+    const struct svcmap *map = g->env->map;
     switch (m->method) {
     case AMQP_CONNECTION_START_OK:
         if (m->connection_name.n) {
@@ -1338,7 +1338,7 @@ static void on_method(void *ctx, const struct amqp_method *m)
         int blocked = m->method == AMQP_CONNECTION_BLOCKED;
         if (!blocked && (m->reply_code == 0 || m->reply_code == 200))
             return;
-        struct event *ev = event_new(g->env.ev_pool);
+        struct event *ev = event_new(g->env->ev_pool);
         if (!ev) {
             (*g->c[G_NOMEM])++;
             return;
@@ -1372,7 +1372,7 @@ void *oslo_global_new_cfg(const struct app_env *env, const struct oslo_cfg *cfg)
     struct oslo_global *g = mem_calloc(env->pool, sizeof(*g));
     if (!g)
         return NULL;
-    g->env = *env;
+    g->env = env;
     if (cfg)
         g->cfg = *cfg;
     else
@@ -1405,9 +1405,9 @@ static void ops_global_free(void *gp)
     /* connections still open are the wiring's to end; unlink them */
     for (struct oconn *c = g->conns; c; c = c->next)
         c->g = NULL;
-    mem_free(g->env.pool, g->calls, g->ncalls * sizeof(*g->calls));
-    mem_free(g->env.pool, g->rqs, g->nrqs * sizeof(*g->rqs));
-    mem_free(g->env.pool, g, sizeof(*g));
+    mem_free(g->env->pool, g->calls, g->ncalls * sizeof(*g->calls));
+    mem_free(g->env->pool, g->rqs, g->nrqs * sizeof(*g->rqs));
+    mem_free(g->env->pool, g, sizeof(*g));
 }
 
 static void *ops_conn_new(void *gp, const struct app_env *env, const struct app_conn_info *ci)
@@ -1416,13 +1416,13 @@ static void *ops_conn_new(void *gp, const struct app_env *env, const struct app_
     (void)env;
     if (!g)
         return NULL;
-    struct oconn *c = mem_calloc(g->env.pool, sizeof(*c));
+    struct oconn *c = mem_calloc(g->env->pool, sizeof(*c));
     if (!c) {
         (*g->c[G_NOMEM])++;
         return NULL;
     }
     c->g = g;
-    c->pool = g->env.pool;
+    c->pool = g->env->pool;
     c->flow_id = ci ? ci->flow_id : 0;
     if (ci) {
         snprintf(c->cli_addr, sizeof(c->cli_addr), "%s", ci->cli_addr ? ci->cli_addr : "");
@@ -1430,10 +1430,10 @@ static void *ops_conn_new(void *gp, const struct app_env *env, const struct app_
         c->cli_port = ci->cli_port;
         c->srv_port = ci->srv_port;
     }
-    c->a = amqp_new(&g->cfg.amqp, g->env.pool, g->env.st, on_content, on_method, c);
+    c->a = amqp_new(&g->cfg.amqp, g->env->pool, g->env->st, on_content, on_method, c);
     if (!c->a) {
         (*g->c[G_NOMEM])++;
-        mem_free(g->env.pool, c, sizeof(*c));
+        mem_free(g->env->pool, c, sizeof(*c));
         return NULL;
     }
     c->next = g->conns;

@@ -34,7 +34,9 @@ struct parse_result {
 /* Takes ownership of ev (the receiver calls event_free). */
 typedef void (*event_sink_fn)(void *ctx, struct event *ev);
 
-/* What every application parser gets from the wiring. */
+/* What every application parser gets from the wiring. Parsers keep the
+ * pointer, not a copy: env outlives every connection and global state, and
+ * the wiring may point env->map at new rules between feed calls. */
 struct app_env {
     const struct svcmap *map; /* service knowledge from rules/; never NULL */
     struct stats *st;

@@ -30,7 +30,7 @@ struct req_rec {
 };
 
 struct rest_conn {
-    struct app_env env;
+    const struct app_env *env; /* the wiring's: outlives us, map may change */
     struct http1 *http;
     uint64_t flow_id;
     char cli_addr[46], srv_addr[46];
@@ -583,7 +583,7 @@ static void state_from_json(struct event *ev, const json_t *j)
 
 static void rec_clear(struct rest_conn *c, struct req_rec *r)
 {
-    mem_free(c->env.pool, r->blob, r->blob_n);
+    mem_free(c->env->pool, r->blob, r->blob_n);
     memset(r, 0, sizeof(*r));
 }
 
@@ -639,7 +639,7 @@ static void rec_fill(struct rest_conn *c, struct req_rec *r, const struct event 
     r->caller = caller;
     r->service = service;
     if (total) {
-        r->blob = mem_alloc(c->env.pool, total);
+        r->blob = mem_alloc(c->env->pool, total);
         if (r->blob) {
             r->blob_n = total;
             const char **dst[5] = {&r->method, &r->path, &r->operation, &r->gri, &r->ua};
@@ -717,8 +717,8 @@ static const char *op_name(struct event *ev, const char *name, const json_t *bod
 
 static void on_request(struct rest_conn *c, const struct http1_msg *m)
 {
-    const struct svcmap *map = c->env.map;
-    struct event *ev = event_new(c->env.ev_pool);
+    const struct svcmap *map = c->env->map;
+    struct event *ev = event_new(c->env->ev_pool);
     if (!ev) {
         (*c->c_no_event)++;
         return;
@@ -797,14 +797,14 @@ static void on_request(struct rest_conn *c, const struct http1_msg *m)
 
     struct req_rec *r = rec_push(c);
     rec_fill(c, r, ev, m->ordinal, caller, service);
-    c->env.sink(c->env.sink_ctx, ev);
+    c->env->sink(c->env->sink_ctx, ev);
 }
 
 static void on_response(struct rest_conn *c, const struct http1_msg *m)
 {
-    const struct svcmap *map = c->env.map;
+    const struct svcmap *map = c->env->map;
     struct req_rec *r = m->ordinal ? rec_find(c, m->ordinal) : NULL;
-    struct event *ev = event_new(c->env.ev_pool);
+    struct event *ev = event_new(c->env->ev_pool);
     if (!ev) {
         (*c->c_no_event)++;
         if (r)
@@ -853,7 +853,7 @@ static void on_response(struct rest_conn *c, const struct http1_msg *m)
     json_decref(j);
     if (r)
         rec_pop_front(c);
-    c->env.sink(c->env.sink_ctx, ev);
+    c->env->sink(c->env->sink_ctx, ev);
 }
 
 static void on_msg(void *ctx, const struct http1_msg *m)
@@ -876,7 +876,7 @@ static void *rest_conn_new(void *global, const struct app_env *env,
     struct rest_conn *c = mem_calloc(env->pool, sizeof(*c));
     if (!c)
         return NULL;
-    c->env = *env;
+    c->env = env;
     c->flow_id = ci->flow_id;
     snprintf(c->cli_addr, sizeof(c->cli_addr), "%s", ci->cli_addr ? ci->cli_addr : "");
     snprintf(c->srv_addr, sizeof(c->srv_addr), "%s", ci->srv_addr ? ci->srv_addr : "");
@@ -920,7 +920,7 @@ static void rest_end(void *conn, uint64_t ts_us)
     http1_free(c->http);
     while (c->rec_n)
         rec_pop_front(c);
-    mem_free(c->env.pool, c, sizeof(*c));
+    mem_free(c->env->pool, c, sizeof(*c));
 }
 
 const struct app_parser_ops rest_http_ops = {

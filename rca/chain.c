@@ -437,6 +437,12 @@ const struct rules *chain_set_rules(const struct chain_set *cs)
     return cs->rules;
 }
 
+void chain_set_use_rules(struct chain_set *cs, const struct rules *rules)
+{
+    cs->rules = rules;
+    cs->map = rules_svcmap(rules);
+}
+
 static void ring_add(char ring[RING][37], size_t *n, const char *uuid)
 {
     for (size_t i = 0; i < RING && i < *n; i++)

@@ -118,6 +118,9 @@ void chain_set_note_failed(struct chain_set *cs, const char *uuid);
 int chain_set_was_failed(const struct chain_set *cs, const char *uuid);
 
 const struct rules *chain_set_rules(const struct chain_set *cs);
+/* Use rules from now on (rules reload). The old rules must stay alive while
+ * open chains may point into them: the caller keeps them until the end. */
+void chain_set_use_rules(struct chain_set *cs, const struct rules *rules);
 
 /* printf into c's arena (at most 511 bytes); NULL at the memcap. The
  * string lives as long as the chain. */

@@ -55,6 +55,12 @@ struct rca *rca_new(const struct rca_cfg *cfg, const struct rules *rules, struct
     return a;
 }
 
+void rca_use_rules(struct rca *a, const struct rules *rules)
+{
+    a->rules = rules;
+    chain_set_use_rules(a->cs, rules);
+}
+
 void rca_free(struct rca *a)
 {
     if (!a)

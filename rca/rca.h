@@ -59,6 +59,10 @@ struct rca_summary {
 void rca_get_summary(const struct rca *a, struct rca_summary *s);
 
 /* Frees every open chain without reporting; NULL accepted. */
+/* Decide with rules from now on (SIGHUP reload), keeping every open chain.
+ * The old rules must outlive the analyzer (chains and reports may still
+ * point into them): the caller frees them after rca_free. */
+void rca_use_rules(struct rca *a, const struct rules *rules);
 void rca_free(struct rca *a);
 
 #endif

@@ -96,11 +96,53 @@ START_TEST(idle_time_releases_held_data)
 }
 END_TEST
 
+START_TEST(new_map_applies_to_open_connections)
+{
+    /* rules reload: the second request on the same connection is named
+     * with the new map's operations */
+    struct svcmap *a = svcmap_new(), *b = svcmap_new();
+    svcmap_add_port(a, 8774, SVC_PROTO_HTTP, "nova-api");
+    svcmap_add_port(b, 8774, SVC_PROTO_HTTP, "nova-api");
+    svcmap_add_operation(b, "nova-api", "GET", "/v2.1/servers", "server list");
+    struct stats *st = stats_new();
+    struct pipeline_cfg cfg;
+    pipeline_defaults(&cfg);
+    cfg.flow.use_ndpi = 0;
+    ngot = 0;
+    struct pipeline *p = pipeline_new(&cfg, a, st, on_event, NULL, NULL);
+    ck_assert_ptr_nonnull(p);
+    uint8_t b1[256];
+    const char *q = "GET /v2.1/servers HTTP/1.1\r\nHost: a\r\n\r\n";
+    uint32_t c = 1000, s = 5000, qn = (uint32_t)strlen(q);
+    pipeline_packet(p, 1, b1, (uint32_t)frame(b1, 0, 0x02, c, 0, NULL), 54, T0);
+    pipeline_packet(p, 1, b1, (uint32_t)frame(b1, 1, 0x12, s, c + 1, NULL), 54, T0 + 100);
+    size_t n = frame(b1, 0, 0x18, c + 1, s + 1, q);
+    pipeline_packet(p, 1, b1, (uint32_t)n, (uint32_t)n, T0 + 200);
+    pipeline_use_map(p, b);
+    n = frame(b1, 0, 0x18, c + 1 + qn, s + 1, q);
+    pipeline_packet(p, 1, b1, (uint32_t)n, (uint32_t)n, T0 + 300);
+    ck_assert_uint_eq(ngot, 2);
+    ck_assert_ptr_null(got[0]->operation);
+    ck_assert_ptr_nonnull(got[1]->operation);
+    ck_assert_str_eq(got[1]->operation, "server list");
+    for (size_t i = 0; i < ngot; i++)
+        event_free(got[i]);
+    ngot = 0;
+    pipeline_free(p);
+    for (size_t i = 0; i < ngot; i++)
+        event_free(got[i]);
+    stats_free(st);
+    svcmap_free(a);
+    svcmap_free(b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("pipeline");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, idle_time_releases_held_data);
+    tcase_add_test(tc, new_map_applies_to_open_connections);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);
