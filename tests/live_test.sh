@@ -16,7 +16,8 @@
 # them on the receive time stamps: a call that is never answered is still
 # waited for its full `_timeout` (60 s), in real time, and its verdict must
 # appear within ~1 s of its deadline (+ the analyzer's settle time).
-# Env: OSRCA (binary), SPEED, PCAPS (space separated list), FLOOD=0 skips the
+# Env: OSRCA (binary), SPEED, PCAPS (space separated list), FLOOD_SECS (30),
+# FLOOD=0 skips the
 # flood check. Every wait is bounded; namespaces are removed on exit.
 set -u
 cd "$(dirname "$0")/.."
@@ -246,17 +247,19 @@ print("ok: annotate matched by resource, by service+time, and left the unrelated
 PY
 
 if [ "${FLOOD:-1}" = 1 ]; then
-    say "flood: tcpreplay --topspeed --loop for 30 s"
-    ip netns exec "$NSB" timeout 120 "$OSRCA" live -i vB --rules "$RULES" --format json \
+    FS=${FLOOD_SECS:-30}
+    say "flood: tcpreplay --topspeed --loop for $FS s"
+    ip netns exec "$NSB" timeout $((FS + 90)) "$OSRCA" live -i vB --rules "$RULES" --format json \
         --status-interval 5 --user nobody >"$T/flood.stdout" 2>"$T/flood.stderr" &
     OSRCA_PID=$!
     sleep 1
     FPID=$(pgrep -P "$OSRCA_PID" -f "osrca live" | head -1)
-    ip netns exec "$NSA" timeout 30 tcpreplay -q -i vA --topspeed --loop=1000000 \
+    ip netns exec "$NSA" timeout "$FS" tcpreplay -q -i vA --topspeed --loop=1000000 \
         testdata/s2a_server_create_delete_ok.pcap >/dev/null 2>&1 &
     FLOOD_PID=$!
-    for s in 5 10 15 20 25 30; do
-        sleep 5
+    s=0
+    while [ "$s" -lt "$FS" ]; do
+        sleep 5; s=$((s + 5))
         echo "t=${s}s $(grep VmRSS /proc/$FPID/status 2>/dev/null)"
     done
     wait "$FLOOD_PID"; FLOOD_PID=
