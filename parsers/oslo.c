@@ -749,6 +749,11 @@ struct rq_ent {
     struct owner caller;
 };
 
+struct proc_ent {
+    struct ent_hdr h; /* key: "<binary>:<pid>" */
+    struct owner own;
+};
+
 struct consumer {
     char tag[64];
     char queue[128];
@@ -775,6 +780,7 @@ enum {
     G_COMPRESS_UNSUP,
     G_OWNER_LEARNED,
     G_NOT_OSLO,
+    G_PROC_EVICT,
     G_COUNT
 };
 
@@ -784,7 +790,7 @@ static const char *const g_names[G_COUNT] = {
     "oslo.blocked",        "oslo.replies_paired", "oslo.calls_evicted",
     "oslo.reply_queues_evicted", "oslo.nomem",    "oslo.compressed",
     "oslo.inflate_failed", "oslo.compression_unsupported", "oslo.owners_learned",
-    "oslo.not_oslo",
+    "oslo.not_oslo",       "oslo.processes_evicted",
 };
 
 struct oslo_global {
@@ -795,6 +801,11 @@ struct oslo_global {
     struct rq_ent *rqs;
     size_t nrqs; /* power of two */
     struct oconn *conns;
+    struct oconn **fhash; /* open connections by flow id, chained */
+    size_t nfhash;        /* power of two, 0 = no table (list walk) */
+    size_t nconns;
+    struct proc_ent *procs; /* "<binary>:<pid>" -> best owner known */
+    size_t nprocs;          /* power of two */
     uint64_t *c[G_COUNT];
     uint64_t local[G_COUNT];
 };
@@ -803,6 +814,7 @@ struct oconn {
     struct oslo_global *g;
     struct mem_pool *pool;
     struct oconn *prev, *next;
+    struct oconn *hnext; /* flow hash chain */
     uint64_t flow_id;
     char cli_addr[46], srv_addr[46];
     uint16_t cli_port, srv_port;
@@ -901,25 +913,96 @@ static struct rq_ent *rq_get(struct oslo_global *g, const char *k, size_t n, uin
                       create, g->c[G_RQ_EVICT]);
 }
 
+static size_t flow_slot(const struct oslo_global *g, uint64_t flow)
+{
+    uint64_t h = flow * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 32) & (g->nfhash - 1);
+}
+
 static struct oconn *conn_by_flow(struct oslo_global *g, uint64_t flow)
 {
-    for (struct oconn *c = g->conns; c; c = c->next)
+    if (!g->nfhash) {
+        for (struct oconn *c = g->conns; c; c = c->next)
+            if (c->flow_id == flow)
+                return c;
+        return NULL;
+    }
+    for (struct oconn *c = g->fhash[flow_slot(g, flow)]; c; c = c->hnext)
         if (c->flow_id == flow)
             return c;
     return NULL;
 }
 
+/* Keep the flow hash at most one connection per bucket on average: rehash
+ * every listed connection into twice the buckets; 1 when it did (0 when
+ * not needed or the pool refuses: chains get longer). */
+static int fhash_grow(struct oslo_global *g)
+{
+    size_t n = g->nfhash ? g->nfhash * 2 : 256;
+    if (g->nconns < g->nfhash || n > ((size_t)1 << 24))
+        return 0;
+    struct oconn **t = mem_calloc(g->env->pool, n * sizeof(*t));
+    if (!t)
+        return 0;
+    struct oconn **old = g->fhash;
+    size_t oldn = g->nfhash;
+    g->fhash = t;
+    g->nfhash = n;
+    for (struct oconn *c = g->conns; c; c = c->next) {
+        size_t s = flow_slot(g, c->flow_id);
+        c->hnext = t[s];
+        t[s] = c;
+    }
+    mem_free(g->env->pool, old, oldn * sizeof(*old));
+    return 1;
+}
+
+static void fhash_unlink(struct oslo_global *g, struct oconn *c)
+{
+    if (!g->nfhash)
+        return;
+    for (struct oconn **pp = &g->fhash[flow_slot(g, c->flow_id)]; *pp; pp = &(*pp)->hnext)
+        if (*pp == c) {
+            *pp = c->hnext;
+            return;
+        }
+}
+
+static struct proc_ent *proc_get(struct oslo_global *g, const char *proc, uint64_t now,
+                                 int create)
+{
+    if (!g || !g->procs || !proc[0])
+        return NULL;
+    return tab_lookup(g->procs, sizeof(*g->procs), g->nprocs, proc, strlen(proc), now,
+                      g->cfg.reply_q_ttl_us, create, g->c[G_PROC_EVICT]);
+}
+
+/* Share what c knows of its owner with the other connections of its
+ * process (oslo opens several connections per process, and only some of
+ * them carry what names the service: a topic, a reply). */
+static void proc_note(struct oconn *c, uint64_t now)
+{
+    if (c->own.conf == OWN_NONE)
+        return;
+    struct proc_ent *e = proc_get(c->g, c->proc, now, 1);
+    if (!e)
+        return;
+    e->h.ts = now;
+    if (c->own.conf > e->own.conf ||
+        (c->own.conf == e->own.conf && !e->own.host[0] && c->own.host[0] &&
+         strcmp(e->own.svc, c->own.svc) == 0))
+        e->own = c->own;
+}
+
 /* What is known of c's owner: its own knowledge or, when better, that of
  * another connection of the same process (same "<binary>:<pid>" prefix of
- * connection_name: oslo opens several connections per process). */
+ * connection_name). */
 static struct owner eff_owner(const struct oconn *c)
 {
     struct owner o = c->own;
-    if (!c->proc[0] || !c->g)
-        return o;
-    for (const struct oconn *x = c->g->conns; x; x = x->next)
-        if (x != c && x->own.conf > o.conf && strcmp(x->proc, c->proc) == 0)
-            o = x->own;
+    const struct proc_ent *e = proc_get(c->g, c->proc, 0, 0);
+    if (e && e->own.conf > o.conf)
+        o = e->own;
     return o;
 }
 
@@ -939,6 +1022,14 @@ static void owner_set(struct oslo_global *g, struct owner *o, const char *svc, c
     }
     if (host && host[0] && !o->host[0] && strcmp(o->svc, svc) == 0)
         copy_cstr(o->host, HOST_MAX, host, strlen(host));
+}
+
+/* owner_set on a connection's own owner, shared with its process. */
+static void conn_owner_set(struct oconn *c, const char *svc, const char *host, int conf,
+                           uint64_t now)
+{
+    owner_set(c->g, &c->own, svc, host, conf);
+    proc_note(c, now);
 }
 
 /* The best knowledge of who owns reply queue e: the table entry or, when
@@ -974,7 +1065,7 @@ static void learn_queue(struct oconn *c, const char *q, size_t n, uint64_t now)
         struct owner o = rq_owner(g, e);
         if (o.conf > OWN_NONE) {
             int conf = o.conf < OWN_INFERRED ? o.conf : OWN_INFERRED;
-            owner_set(g, &c->own, o.svc, o.host, conf);
+            conn_owner_set(c, o.svc, o.host, conf, now);
         } else {
             struct owner co = eff_owner(c);
             if (co.conf > OWN_NONE)
@@ -988,7 +1079,7 @@ static void learn_queue(struct oconn *c, const char *q, size_t n, uint64_t now)
         *f = '\0';
     const char *svc = map ? svcmap_topic(map, buf, host, sizeof(host)) : NULL;
     if (svc)
-        owner_set(g, &c->own, svc, host, OWN_TOPIC);
+        conn_owner_set(c, svc, host, OWN_TOPIC, now);
 }
 
 /* ---- events ---------------------------------------------------------- */
@@ -1200,14 +1291,16 @@ static void on_content(void *ctx, const struct amqp_msg *m)
         if (ev->kind == EV_NOTIFICATION && ev->publisher_id && map) {
             const char *svc = svcmap_publisher(map, ev->publisher_id, host, sizeof(host));
             if (svc)
-                owner_set(g, &c->own, svc, host, OWN_TOPIC);
+                conn_owner_set(c, svc, host, OWN_TOPIC, now);
         } else if (ev->kind == EV_RPC_REPLY && mlen) {
             struct call_ent *ce = call_get(g, ev->msg_id, mlen, now, 0);
             if (ce) {
                 (*g->c[G_PAIRED])++;
                 if (ce->callee.conf > OWN_NONE)
-                    owner_set(g, &c->own, ce->callee.svc, ce->callee.host,
-                              ce->callee.conf < OWN_INFERRED ? ce->callee.conf : OWN_INFERRED);
+                    conn_owner_set(c, ce->callee.svc, ce->callee.host,
+                                   ce->callee.conf < OWN_INFERRED ? ce->callee.conf
+                                                                  : OWN_INFERRED,
+                                   now);
                 if (ce->method[0] && !ev->rpc_method)
                     ev->rpc_method = event_cstr(ev, ce->method);
             }
@@ -1223,8 +1316,8 @@ static void on_content(void *ctx, const struct amqp_msg *m)
                         e->caller = co;
                         e->caller_flow = c->flow_id;
                     } else if (o.conf > OWN_NONE) {
-                        owner_set(g, &c->own, o.svc, o.host,
-                                  o.conf < OWN_INFERRED ? o.conf : OWN_INFERRED);
+                        conn_owner_set(c, o.svc, o.host,
+                                       o.conf < OWN_INFERRED ? o.conf : OWN_INFERRED, now);
                         if (!e->caller_flow)
                             e->caller_flow = c->flow_id;
                     } else {
@@ -1308,12 +1401,12 @@ static void on_method(void *ctx, const struct amqp_method *m)
                 copy_cstr(c->proc, sizeof(c->proc), name, (size_t)(last - name));
             const char *svc = map ? svcmap_conn_name(map, name) : NULL;
             if (svc) {
-                owner_set(g, &c->own, svc, NULL, OWN_CONN_NAME);
+                conn_owner_set(c, svc, NULL, OWN_CONN_NAME, m->ts_us);
             } else {
                 char *colon = strchr(name, ':');
                 if (colon)
                     *colon = '\0';
-                owner_set(g, &c->own, name, NULL, OWN_NAME_GUESS);
+                conn_owner_set(c, name, NULL, OWN_NAME_GUESS, m->ts_us);
             }
         }
         return; /* the login and the response are not kept */
@@ -1379,11 +1472,14 @@ void *oslo_global_new_cfg(const struct app_env *env, const struct oslo_cfg *cfg)
         oslo_defaults(&g->cfg);
     g->ncalls = pow2_at_least(g->cfg.max_calls);
     g->nrqs = pow2_at_least(g->cfg.max_reply_qs);
+    g->nprocs = pow2_at_least(g->cfg.max_reply_qs);
     g->calls = mem_calloc(env->pool, g->ncalls * sizeof(*g->calls));
     g->rqs = mem_calloc(env->pool, g->nrqs * sizeof(*g->rqs));
-    if (!g->calls || !g->rqs) {
+    g->procs = mem_calloc(env->pool, g->nprocs * sizeof(*g->procs));
+    if (!g->calls || !g->rqs || !g->procs) {
         mem_free(env->pool, g->calls, g->ncalls * sizeof(*g->calls));
         mem_free(env->pool, g->rqs, g->nrqs * sizeof(*g->rqs));
+        mem_free(env->pool, g->procs, g->nprocs * sizeof(*g->procs));
         mem_free(env->pool, g, sizeof(*g));
         return NULL;
     }
@@ -1407,6 +1503,8 @@ static void ops_global_free(void *gp)
         c->g = NULL;
     mem_free(g->env->pool, g->calls, g->ncalls * sizeof(*g->calls));
     mem_free(g->env->pool, g->rqs, g->nrqs * sizeof(*g->rqs));
+    mem_free(g->env->pool, g->procs, g->nprocs * sizeof(*g->procs));
+    mem_free(g->env->pool, g->fhash, g->nfhash * sizeof(*g->fhash));
     mem_free(g->env->pool, g, sizeof(*g));
 }
 
@@ -1440,6 +1538,12 @@ static void *ops_conn_new(void *gp, const struct app_env *env, const struct app_
     if (g->conns)
         g->conns->prev = c;
     g->conns = c;
+    g->nconns++;
+    if (!fhash_grow(g) && g->nfhash) { /* a rehash has placed c already */
+        size_t s = flow_slot(g, c->flow_id);
+        c->hnext = g->fhash[s];
+        g->fhash[s] = c;
+    }
     return c;
 }
 
@@ -1467,6 +1571,8 @@ static void ops_end(void *cp, uint64_t ts)
         return;
     if (c->g) {
         amqp_end(c->a, ts);
+        fhash_unlink(c->g, c);
+        c->g->nconns--;
         if (c->prev)
             c->prev->next = c->next;
         else
