@@ -769,12 +769,20 @@ static int query_name(const char *q, char *out, size_t outlen)
     return 0;
 }
 
-/* Collection of a client GET path for lookups: "/v2/images/x" -> "/v2/images". */
+/* Collection of a client GET path for lookups: "/v2/images/x" -> "/v2/images",
+ * keyed by the client's address and, with by_conn, its port too: clients
+ * (openstackclient's keep-alive pool) send the list-by-name follow-up on
+ * the connection of the 404, which tells apart concurrent lookups of one
+ * client host; the address-only key is the fallback for a new connection. */
 static void lookup_key(char *buf, size_t len, const struct event *req, const char *coll,
-                       size_t colllen)
+                       size_t colllen, int by_conn)
 {
-    snprintf(buf, len, "l:%s|%s|%.*s", req->src.addr, req->dst.service ? req->dst.service : "",
-             (int)colllen, coll);
+    if (by_conn)
+        snprintf(buf, len, "l:%s:%u|%s|%.*s", req->src.addr, (unsigned)req->src.port,
+                 req->dst.service ? req->dst.service : "", (int)colllen, coll);
+    else
+        snprintf(buf, len, "l:%s|%s|%.*s", req->src.addr,
+                 req->dst.service ? req->dst.service : "", (int)colllen, coll);
 }
 
 static int append_entry(struct chain_set *cs, struct chain *c, struct event *ev, int force)
@@ -978,8 +986,12 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
             size_t pl = strlen(ev->path);
             if (pl > 7 && !strcmp(ev->path + pl - 7, "/detail"))
                 pl -= 7;
-            lookup_key(k, sizeof(k), ev, ev->path, pl);
+            lookup_key(k, sizeof(k), ev, ev->path, pl, 1);
             struct slot *s = map_find(cs, k);
+            if (!s) {
+                lookup_key(k, sizeof(k), ev, ev->path, pl, 0);
+                s = map_find(cs, k);
+            }
             if (s && s->c->lookup == CHAIN_LOOKUP_WAIT) {
                 int has_name = query_name(ev->query, name, sizeof(name));
                 if (!has_name || !s->c->lookup_name || !strcmp(name, s->c->lookup_name)) {
@@ -1177,9 +1189,11 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
                 const char *slash = strrchr(rq->path, '/');
                 if (slash && slash > rq->path && slash[1]) {
                     char k[400];
-                    lookup_key(k, sizeof(k), rq, rq->path, (size_t)(slash - rq->path));
                     c->lookup = CHAIN_LOOKUP_WAIT;
                     c->lookup_name = arena_strdup(&c->arena, slash + 1);
+                    lookup_key(k, sizeof(k), rq, rq->path, (size_t)(slash - rq->path), 1);
+                    map_put(cs, k, c, link);
+                    lookup_key(k, sizeof(k), rq, rq->path, (size_t)(slash - rq->path), 0);
                     map_put(cs, k, c, link);
                 }
             }

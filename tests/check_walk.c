@@ -301,6 +301,42 @@ START_TEST(image_not_found)
 }
 END_TEST
 
+/* Two clients behind one address look up images by name at the same time
+ * (keep-alive connections 11 and 12): each list-by-name follow-up belongs
+ * to the 404 on its own connection, so the lookup that found its image is
+ * benign and only the one that found nothing is reported. */
+START_TEST(concurrent_lookups_one_client_host)
+{
+    struct rca *a = new_rca();
+    const char *R1 = "req-11111111-0000-4000-8000-000000000001";
+    const char *R2 = "req-22222222-0000-4000-8000-000000000002";
+    rca_event(a, req(0, 11, "client", UA_OSC, "glance-api", "GET", "/v2/images/cirros", NULL, NULL));
+    rca_event(a, req(1, 12, "client", UA_OSC, "glance-api", "GET", "/v2/images/cirros", NULL, NULL));
+    rca_event(a, resp(5, 11, "glance-api", "client", "GET", "/v2/images/cirros", 404, R1, NULL,
+                      "No image found with ID cirros"));
+    rca_event(a, resp(6, 12, "glance-api", "client", "GET", "/v2/images/cirros", 404, R2, NULL,
+                      "No image found with ID cirros"));
+    /* connection 11 asks first and finds it; connection 12 finds nothing */
+    rca_event(a, req(10, 11, "client", UA_OSC, "glance-api", "GET", "/v2/images", "name=cirros", NULL));
+    struct event *l = resp(15, 11, "glance-api", "client", "GET", "/v2/images", 200,
+                           "req-11111111-0000-4000-8000-0000000000aa", NULL, NULL);
+    l->body_len = 1002;
+    event_add_uuid(l, IMG, 36, EV_RES_IMAGE);
+    rca_event(a, l);
+    rca_event(a, req(20, 12, "client", UA_OSC, "glance-api", "GET", "/v2/images", "name=cirros", NULL));
+    struct event *e = resp(25, 12, "glance-api", "client", "GET", "/v2/images", 200,
+                           "req-22222222-0000-4000-8000-0000000000bb", NULL, NULL);
+    e->body_len = 88;
+    rca_event(a, e);
+    rca_flush(a, T0 + 1000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_str_eq(got[0].request_id, R2);
+    ck_assert_msg(strstr(got[0].user_saw, "lookup by name found nothing") != NULL, "%s",
+                  got[0].user_saw);
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(ok_chain_user_saw)
 {
     /* osrca chains shows successful operations too: what the user saw is
@@ -584,6 +620,7 @@ static Suite *walk_suite(void)
     tcase_add_test(tc, glance_failed_by_message);
     tcase_add_test(tc, keystone_wrong_password);
     tcase_add_test(tc, image_not_found);
+    tcase_add_test(tc, concurrent_lookups_one_client_host);
     tcase_add_test(tc, create_delete_ok);
     tcase_add_test(tc, ok_chain_user_saw);
     tcase_add_test(tc, spawn_failure);
