@@ -754,12 +754,6 @@ struct proc_ent {
     struct owner own;
 };
 
-struct consumer {
-    char tag[64];
-    char queue[128];
-};
-
-#define MAX_CONSUMERS 32
 
 struct oconn;
 
@@ -820,9 +814,6 @@ struct oconn {
     uint16_t cli_port, srv_port;
     struct amqp *a;
     struct owner own;
-    struct consumer cons[MAX_CONSUMERS];
-    size_t ncons, cons_next;
-    char pending_queue[128]; /* Basic.Consume with a broker-chosen tag */
     char proc[128]; /* "<binary>:<pid>" of the Start-Ok connection_name */
 };
 
@@ -1367,24 +1358,6 @@ static void on_content(void *ctx, const struct amqp_msg *m)
     emit(c, ev);
 }
 
-static void consumer_add(struct oconn *c, struct span tag, struct span queue)
-{
-    struct consumer *k = NULL;
-    for (size_t i = 0; i < c->ncons; i++)
-        if (key_eq(c->cons[i].tag, (const char *)tag.p, tag.n))
-            k = &c->cons[i];
-    if (!k) {
-        if (c->ncons < MAX_CONSUMERS) {
-            k = &c->cons[c->ncons++];
-        } else {
-            k = &c->cons[c->cons_next];
-            c->cons_next = (c->cons_next + 1) % MAX_CONSUMERS;
-        }
-    }
-    copy_cstr(k->tag, sizeof(k->tag), (const char *)tag.p, tag.n);
-    copy_cstr(k->queue, sizeof(k->queue), (const char *)queue.p, queue.n);
-}
-
 static void on_method(void *ctx, const struct amqp_method *m)
 {
     struct oconn *c = ctx;
@@ -1411,19 +1384,7 @@ static void on_method(void *ctx, const struct amqp_method *m)
         }
         return; /* the login and the response are not kept */
     case AMQP_BASIC_CONSUME:
-        if (m->consumer_tag.n)
-            consumer_add(c, m->consumer_tag, m->queue);
-        else
-            copy_cstr(c->pending_queue, sizeof(c->pending_queue), (const char *)m->queue.p,
-                      m->queue.n);
         learn_queue(c, (const char *)m->queue.p, m->queue.n, m->ts_us);
-        return;
-    case AMQP_BASIC_CONSUME_OK:
-        if (c->pending_queue[0] && m->consumer_tag.n) {
-            struct span q = {(const uint8_t *)c->pending_queue, strlen(c->pending_queue)};
-            consumer_add(c, m->consumer_tag, q);
-            c->pending_queue[0] = '\0';
-        }
         return;
     case AMQP_CONNECTION_CLOSE:
     case AMQP_CHANNEL_CLOSE:
