@@ -685,6 +685,7 @@ int cmd_live(int argc, char **argv)
         fputs("osrca live: out of memory\n", stderr);
         goto out;
     }
+    rca_set_event_budget(L->rca, pipeline_pool(L->pl, 1), pc.event_memcap / 4 * 3);
     /* Everything that needs root happens before the drop: the interface,
      * the -w dump, the --output file, the --listen socket. */
     struct source_cfg sc;

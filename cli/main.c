@@ -294,6 +294,8 @@ static int cmd_run(int argc, char **argv, int analyze)
         fprintf(stderr, "osrca: out of memory\n");
         goto out;
     }
+    if (r.rca)
+        rca_set_event_budget(r.rca, pipeline_pool(r.pl, 1), pc.event_memcap / 4 * 3);
     struct source_cfg sc;
     source_defaults(&sc);
     sc.file = o.file;

@@ -49,7 +49,7 @@ void pipeline_defaults(struct pipeline_cfg *cfg)
     flow_defaults(&cfg->flow);
     cfg->carry_max = 1u << 20;
     cfg->parser_memcap = 512u << 20;
-    cfg->event_memcap = 512u << 20;
+    cfg->event_memcap = 256u << 20;
     cfg->tick_us = 100000;
 }
 

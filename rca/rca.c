@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture/mem.h"
+#include "capture/stats.h"
 #include "rca/chain.h"
 #include "rca/fault.h"
 #include "rca/walk.h"
@@ -18,6 +20,8 @@ struct rca {
     struct chain_set *cs;
     struct rca_summary sum;
     uint64_t now;
+    const struct mem_pool *ev_pool;
+    size_t ev_budget;
 };
 
 void rca_defaults(struct rca_cfg *cfg)
@@ -28,6 +32,13 @@ void rca_defaults(struct rca_cfg *cfg)
     cfg->default_call_timeout_us = 60000000ull;
     cfg->settle_us = 10000000ull;
     cfg->max_chain_us = 600000000ull;
+    cfg->max_answered_us = 300000000ull;
+}
+
+void rca_set_event_budget(struct rca *a, const struct mem_pool *pool, size_t budget)
+{
+    a->ev_pool = budget ? pool : NULL;
+    a->ev_budget = budget;
 }
 
 struct rca *rca_new(const struct rca_cfg *cfg, const struct rules *rules, struct stats *st,
@@ -170,6 +181,14 @@ static void decide_batch(struct rca *a, int at_end)
                 ready = 1;
                 stats_add(a->st, "rca.chains_aged_out", 1);
             }
+            /* never quiet (a replay loop, a flood of one id): once the root
+             * has answered, a full or long chain has told what it can */
+            if (!ready && a->cfg.max_answered_us && chain_root_answered(c) &&
+                (c->n >= a->cfg.max_events_per_chain ||
+                 (a->now > c->first_ts && a->now - c->first_ts > a->cfg.max_answered_us))) {
+                ready = 1;
+                stats_add(a->st, "rca.chains_decided_busy", 1);
+            }
         }
         if (ready && k < n)
             v[k++] = c;
@@ -196,6 +215,21 @@ void rca_event(struct rca *a, struct event *ev)
         a->sum.evicted++;
         stats_add(a->st, "rca.chains_evicted", 1);
         decide(a, old, 0);
+    }
+    if (a->ev_pool && a->ev_pool->used > a->ev_budget) {
+        size_t low = a->ev_budget - a->ev_budget / 8;
+        stats_diag(a->st, "rca.memcap_reached", a->now,
+                   "events held by open chains passed %zu bytes: deciding the oldest chains "
+                   "early (their verdicts may miss later messages)",
+                   a->ev_budget);
+        while (a->ev_pool->used > low && chain_set_count(a->cs) > 1) {
+            struct chain *old = chain_set_first(a->cs);
+            if (old == c && old->next)
+                old = old->next;
+            a->sum.evicted++;
+            stats_add(a->st, "rca.chains_evicted_memcap", 1);
+            decide(a, old, 0);
+        }
     }
 }
 

@@ -17,12 +17,18 @@
 #include "rca/report.h"
 #include "rca/rules_load.h"
 
+struct mem_pool;
+
 struct rca_cfg {
     size_t max_open_chains;      /* oldest chain decided early beyond (counted eviction) */
     size_t max_events_per_chain; /* events past it are counted and dropped */
     uint64_t default_call_timeout_us;
     uint64_t settle_us; /* quiet time after the last activity before a chain is decided */
     uint64_t max_chain_us; /* a chain open longer than this is decided anyway (0 = never) */
+    uint64_t max_answered_us; /* a chain whose root has answered and that holds
+                                 max_events_per_chain events, or has been open
+                                 this long, is decided without waiting to settle
+                                 (0 = never) */
     int keep_ok;           /* report successful chains too (osrca chains) */
     int report_background; /* report background chains too (default 0) */
     const char *only_request_id; /* report only chains carrying this id */
@@ -30,7 +36,7 @@ struct rca_cfg {
 };
 
 /* Defaults: 10000 open chains, 2000 events per chain, 60 s call timeout,
- * 10 s settle, 600 s max chain life, keep_ok 0. */
+ * 10 s settle, 600 s max chain life, 300 s for an answered chain, keep_ok 0. */
 void rca_defaults(struct rca_cfg *cfg);
 
 struct rca;
@@ -57,6 +63,12 @@ struct rca_summary {
     uint64_t evicted;
 };
 void rca_get_summary(const struct rca *a, struct rca_summary *s);
+
+/* Bound the memory of the events the open chains hold: whenever pool (the
+ * pool events are charged to) uses more than budget bytes, the oldest open
+ * chains are decided early until it is under 7/8 of budget (counted
+ * "rca.chains_evicted_memcap", with a diagnostic). NULL/0 turns it off. */
+void rca_set_event_budget(struct rca *a, const struct mem_pool *pool, size_t budget);
 
 /* Frees every open chain without reporting; NULL accepted. */
 /* Decide with rules from now on (SIGHUP reload), keeping every open chain.

@@ -337,6 +337,59 @@ START_TEST(concurrent_lookups_one_client_host)
 }
 END_TEST
 
+/* Memory bound: with the event pool over the budget, the oldest open
+ * chains are decided at once (counted), the newest stays open. */
+START_TEST(event_budget_decides_oldest)
+{
+    struct rca *a = new_rca();
+    struct mem_pool pool;
+    mem_pool_init(&pool, "events", 0);
+    rca_set_event_budget(a, &pool, 1000);
+    /* three unanswered requests on three connections: three open chains */
+    rca_event(a, req(0, 21, "client", UA_OSC, "glance-api", "GET", "/v2/images/a", NULL, NULL));
+    rca_event(a, req(1, 22, "client", UA_OSC, "glance-api", "GET", "/v2/images/b", NULL, NULL));
+    struct rca_summary s;
+    rca_get_summary(a, &s);
+    ck_assert_uint_eq(s.open_chains, 2);
+    ck_assert_uint_eq(*stats_counter(st, "rca.chains_evicted_memcap"), 0);
+    pool.used = 5000; /* what the held events now cost */
+    rca_event(a, req(2, 23, "client", UA_OSC, "glance-api", "GET", "/v2/images/c", NULL, NULL));
+    rca_get_summary(a, &s);
+    ck_assert_uint_eq(s.open_chains, 1); /* the new one: it is never its own victim */
+    ck_assert_uint_eq(s.evicted, 2);
+    ck_assert_uint_eq(*stats_counter(st, "rca.chains_evicted_memcap"), 2);
+    rca_free(a);
+}
+END_TEST
+
+/* A chain that never goes quiet (the same ids replayed in a loop) is
+ * decided once its root has answered and it is full, not at 600 s. */
+START_TEST(busy_answered_chain_decided)
+{
+    struct rca_cfg cfg;
+    rca_defaults(&cfg);
+    cfg.max_events_per_chain = 50;
+    struct rca *a = rca_new(&cfg, rules, st, on_report, NULL);
+    ck_assert_ptr_nonnull(a);
+    const char *RQ = "req-33333333-0000-4000-8000-000000000003";
+    rca_event(a, req(0, 31, "client", UA_OSC, "glance-api", "GET", "/v2/images/x", NULL, RQ));
+    rca_event(a, resp(5, 31, "glance-api", "client", "GET", "/v2/images/x", 200, RQ, NULL, NULL));
+    uint64_t ms = 10;
+    for (int i = 0; i < 60; i++, ms += 100) { /* busy: never 10 s of quiet */
+        rca_event(a, req(ms, 32, "nova", "python-glanceclient", "glance-api", "GET",
+                         "/v2/images/x", NULL, RQ));
+        rca_event(a, resp(ms + 5, 32, "glance-api", "nova", "GET", "/v2/images/x", 200, RQ,
+                          NULL, NULL));
+        rca_tick(a, T0 + (ms + 5) * 1000);
+    }
+    struct rca_summary s;
+    rca_get_summary(a, &s);
+    ck_assert_uint_ge(s.operations, 1);
+    ck_assert_uint_ge(*stats_counter(st, "rca.chains_decided_busy"), 1);
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(ok_chain_user_saw)
 {
     /* osrca chains shows successful operations too: what the user saw is
@@ -621,6 +674,8 @@ static Suite *walk_suite(void)
     tcase_add_test(tc, keystone_wrong_password);
     tcase_add_test(tc, image_not_found);
     tcase_add_test(tc, concurrent_lookups_one_client_host);
+    tcase_add_test(tc, event_budget_decides_oldest);
+    tcase_add_test(tc, busy_answered_chain_decided);
     tcase_add_test(tc, create_delete_ok);
     tcase_add_test(tc, ok_chain_user_saw);
     tcase_add_test(tc, spawn_failure);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "capture/flow.h"
+#include "capture/mem.h"
 #include "capture/stats.h"
 #include "cli/out_json.h"
 #include "parsers/event.h"
