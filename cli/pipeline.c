@@ -388,9 +388,29 @@ void pipeline_idle(struct pipeline *p, uint64_t now_us)
         flow_expire(p->ft, now_us);
 }
 
+/* Peak bytes of each accounted pool, as counters "mem.<pool>.peak_bytes"
+ * (and refusals at the cap as "mem.<pool>.refused"). */
+static void pool_stats(struct stats *st, const struct mem_pool *pool)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "mem.%s.peak_bytes", pool->name);
+    uint64_t *c = stats_counter(st, name);
+    if (c && *c < pool->peak)
+        *c = pool->peak;
+    snprintf(name, sizeof(name), "mem.%s.refused", pool->name);
+    c = stats_counter(st, name);
+    if (c && *c < pool->fails)
+        *c = pool->fails;
+}
+
 void pipeline_finish(struct pipeline *p)
 {
     flow_flush(p->ft, p->last_ts);
+    if (p->st) {
+        pool_stats(p->st, &p->parser_pool);
+        pool_stats(p->st, &p->event_pool);
+        pool_stats(p->st, &p->carry_pool);
+    }
 }
 
 uint64_t pipeline_last_ts(const struct pipeline *p)

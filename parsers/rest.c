@@ -35,8 +35,8 @@ struct rest_conn {
     uint64_t flow_id;
     char cli_addr[46], srv_addr[46];
     uint16_t cli_port, srv_port;
-    struct req_rec recs[REST_PENDING];
-    size_t rec_head, rec_n;
+    struct req_rec *recs; /* ring of rec_cap (a power of two <= REST_PENDING) */
+    size_t rec_head, rec_n, rec_cap;
     uint64_t *c_req, *c_resp, *c_json_bad, *c_json_deep, *c_no_event, *c_secrets, *c_unpaired;
     uint64_t local[7];
 };
@@ -587,15 +587,41 @@ static void rec_clear(struct rest_conn *c, struct req_rec *r)
     memset(r, 0, sizeof(*r));
 }
 
+static void rec_pop_front(struct rest_conn *c)
+{
+    rec_clear(c, &c->recs[c->rec_head]);
+    c->rec_head = (c->rec_head + 1) & (c->rec_cap - 1);
+    c->rec_n--;
+}
+
+/* Double the ring (connections start with none: most have one request in
+ * flight, idle ones cost nothing). 0, or -1 at REST_PENDING or the cap. */
+static int rec_grow(struct rest_conn *c)
+{
+    size_t ncap = c->rec_cap ? c->rec_cap * 2 : 2;
+    if (ncap > REST_PENDING)
+        return -1;
+    struct req_rec *nr = mem_calloc(c->env->pool, ncap * sizeof(*nr));
+    if (!nr)
+        return -1;
+    for (size_t i = 0; i < c->rec_n; i++)
+        nr[i] = c->recs[(c->rec_head + i) & (c->rec_cap - 1)];
+    mem_free(c->env->pool, c->recs, c->rec_cap * sizeof(*c->recs));
+    c->recs = nr;
+    c->rec_cap = ncap;
+    c->rec_head = 0;
+    return 0;
+}
+
 static struct req_rec *rec_push(struct rest_conn *c)
 {
-    if (c->rec_n == REST_PENDING) {
+    if (c->rec_n == c->rec_cap && rec_grow(c) < 0) {
+        if (!c->rec_cap)
+            return NULL;
         (*c->c_unpaired)++;
-        rec_clear(c, &c->recs[c->rec_head]);
-        c->rec_head = (c->rec_head + 1) % REST_PENDING;
-        c->rec_n--;
+        rec_pop_front(c);
     }
-    struct req_rec *r = &c->recs[(c->rec_head + c->rec_n) % REST_PENDING];
+    struct req_rec *r = &c->recs[(c->rec_head + c->rec_n) & (c->rec_cap - 1)];
     c->rec_n++;
     return r;
 }
@@ -606,21 +632,13 @@ static struct req_rec *rec_find(struct rest_conn *c, uint64_t ordinal)
 {
     while (c->rec_n && c->recs[c->rec_head].ordinal < ordinal) {
         (*c->c_unpaired)++;
-        rec_clear(c, &c->recs[c->rec_head]);
-        c->rec_head = (c->rec_head + 1) % REST_PENDING;
-        c->rec_n--;
+        rec_pop_front(c);
     }
     if (c->rec_n && c->recs[c->rec_head].ordinal == ordinal)
         return &c->recs[c->rec_head];
     return NULL;
 }
 
-static void rec_pop_front(struct rest_conn *c)
-{
-    rec_clear(c, &c->recs[c->rec_head]);
-    c->rec_head = (c->rec_head + 1) % REST_PENDING;
-    c->rec_n--;
-}
 
 /* Store the request's strings (event copies) in one pool blob. */
 static void rec_fill(struct rest_conn *c, struct req_rec *r, const struct event *ev,
@@ -796,7 +814,10 @@ static void on_request(struct rest_conn *c, const struct http1_msg *m)
     json_decref(j);
 
     struct req_rec *r = rec_push(c);
-    rec_fill(c, r, ev, m->ordinal, caller, service);
+    if (r) /* else (pool at its cap) the response goes unpaired, counted */
+        rec_fill(c, r, ev, m->ordinal, caller, service);
+    else
+        (*c->c_unpaired)++;
     c->env->sink(c->env->sink_ctx, ev);
 }
 
@@ -920,6 +941,7 @@ static void rest_end(void *conn, uint64_t ts_us)
     http1_free(c->http);
     while (c->rec_n)
         rec_pop_front(c);
+    mem_free(c->env->pool, c->recs, c->rec_cap * sizeof(*c->recs));
     mem_free(c->env->pool, c, sizeof(*c));
 }
 

@@ -15,8 +15,10 @@ while read -r name sub pcap opts; do
     case "$name" in ''|'#'*) continue ;; esac
     exp="testdata/expected/$name.out"
     # shellcheck disable=SC2086
-    TZ=UTC "$OSRCA" "$sub" $opts "testdata/$pcap" >"$tmp/out" 2>"$tmp/err"
+    TZ=UTC "$OSRCA" "$sub" $opts "testdata/$pcap" >"$tmp/raw" 2>"$tmp/err"
     rc=$?
+    # memory peaks (mem.<pool>.*) follow struct sizes, not the input: not compared
+    grep -v '^mem\.' "$tmp/raw" | sed -E 's/"mem\.[a-z]+\.[a-z_]+":[0-9]+,?//g' >"$tmp/out"
     if [ "$rc" -gt 1 ]; then
         echo "golden: $name: exit $rc"; sed 's/^/  /' "$tmp/err" | head -20
         fail=$((fail + 1)); continue
