@@ -189,10 +189,8 @@ static void on_data(void *ctx, struct flow *f, int dir, const uint8_t *d, size_t
         return;
     }
     size_t left = feed_all(p, af, dir, c->buf, c->n, ts);
-    if (c->dead || left == 0) {
-        c->n = 0;
-        if (c->cap > 65536)
-            carry_drop(p, c);
+    if (c->dead || left == 0) { /* drained: an idle connection holds no buffer */
+        carry_drop(p, c);
         return;
     }
     memmove(c->buf, c->buf + c->n - left, left);
@@ -428,6 +426,11 @@ const struct mem_pool *pipeline_pool(const struct pipeline *p, int which)
     default:
         return &p->carry_pool;
     }
+}
+
+size_t pipeline_flow_count(const struct pipeline *p)
+{
+    return flow_count(p->ft);
 }
 
 void pipeline_free(struct pipeline *p)

@@ -68,7 +68,6 @@ static const char *const counter_names[C_COUNT] = {
  * and three shortstrs, Deliver a shortstr, a longlong, a bit and two
  * shortstrs: 3 * 256 + 16 fits. */
 #define ARGS_MAX 1024
-#define KEEP_SMALL 65536 /* buffers above this are released between messages */
 
 /* Content assembly of one (direction, channel). */
 struct chan_asm {
@@ -731,18 +730,16 @@ struct amqp *amqp_new(const struct amqp_cfg *cfg, struct mem_pool *pool, struct 
     return a;
 }
 
-static void asm_release(struct amqp *a, struct chan_asm *c, int keep_small)
+/* Between messages a channel holds no buffer: idle connections cost only
+ * their state. */
+static void asm_release(struct amqp *a, struct chan_asm *c)
 {
-    if (!keep_small || c->hdr_cap > KEEP_SMALL) {
-        mem_free(a->pool, c->hdr, c->hdr_cap);
-        c->hdr = NULL;
-        c->hdr_cap = 0;
-    }
-    if (!keep_small || c->body_cap > KEEP_SMALL) {
-        mem_free(a->pool, c->body, c->body_cap);
-        c->body = NULL;
-        c->body_cap = 0;
-    }
+    mem_free(a->pool, c->hdr, c->hdr_cap);
+    c->hdr = NULL;
+    c->hdr_cap = 0;
+    mem_free(a->pool, c->body, c->body_cap);
+    c->body = NULL;
+    c->body_cap = 0;
     c->hdr_n = 0;
     c->body_n = 0;
     c->body_got = 0;
@@ -757,7 +754,7 @@ void amqp_free(struct amqp *a)
     if (!a)
         return;
     for (size_t i = 0; i < a->nch; i++)
-        asm_release(a, &a->ch[i], 0);
+        asm_release(a, &a->ch[i]);
     mem_free(a->pool, a->ch, a->ch_cap * sizeof(*a->ch));
     mem_free(a->pool, a, sizeof(*a));
 }
@@ -830,7 +827,7 @@ static void asm_drop(struct amqp *a, struct chan_asm *c)
     for (int d = 0; d < 2; d++)
         if (a->d[d].cur == c)
             a->d[d].cur = NULL;
-    asm_release(a, c, 1);
+    asm_release(a, c);
 }
 
 static int drop_dir(struct amqp *a, int dir)
@@ -962,7 +959,7 @@ static void deliver(struct amqp *a, struct chan_asm *c, uint64_t ts)
     (*a->c[C_MESSAGES])++;
     if (a->fn)
         a->fn(a->ctx, &msg);
-    asm_release(a, c, 1); /* after the callback: msg points into c */
+    asm_release(a, c); /* after the callback: msg points into c */
 }
 
 static void on_method(struct amqp *a, int dir, uint16_t ch, const uint8_t *p, size_t n,

@@ -91,8 +91,8 @@ struct dirstate {
     int head_done;
     uint8_t *head;
     size_t head_cap;
-    struct http1_header *hdrs;
-    size_t nhdrs;
+    struct http1_header *hdrs; /* grown on demand up to cfg.max_headers */
+    size_t nhdrs, hdrs_cap;
     struct http1_msg m;
     int coding;
     int keep;
@@ -117,7 +117,6 @@ struct http1 {
     uint64_t local[C_COUNT];
 };
 
-#define KEEP_SMALL 16384 /* buffers above this are released between messages */
 
 void http1_defaults(struct http1_cfg *cfg)
 {
@@ -182,9 +181,7 @@ struct http1 *http1_new(const struct http1_cfg *cfg, struct mem_pool *pool, stru
     for (int i = 0; i < C_COUNT; i++)
         h->c[i] = st ? stats_counter(st, counter_names[i]) : &h->local[i];
     h->pend = mem_calloc(pool, h->cfg.max_pending * sizeof(*h->pend));
-    for (int i = 0; i < 2; i++)
-        h->d[i].hdrs = mem_calloc(pool, h->cfg.max_headers * sizeof(struct http1_header));
-    if (!h->pend || !h->d[0].hdrs || !h->d[1].hdrs) {
+    if (!h->pend) {
         http1_free(h);
         return NULL;
     }
@@ -199,7 +196,7 @@ void http1_free(struct http1 *h)
         struct dirstate *d = &h->d[i];
         mem_free(h->pool, d->head, d->head_cap);
         mem_free(h->pool, d->body, d->body_cap);
-        mem_free(h->pool, d->hdrs, h->cfg.max_headers * sizeof(struct http1_header));
+        mem_free(h->pool, d->hdrs, d->hdrs_cap * sizeof(struct http1_header));
     }
     mem_free(h->pool, h->infl, h->infl_cap);
     mem_free(h->pool, h->pend, h->cfg.max_pending * sizeof(*h->pend));
@@ -462,16 +459,17 @@ static void reset_msg(struct http1 *h, struct dirstate *d)
     d->coding = COD_NONE;
     d->keep = 0;
     memset(&d->m, 0, sizeof(d->m));
-    if (d->body_cap > KEEP_SMALL) {
-        mem_free(h->pool, d->body, d->body_cap);
-        d->body = NULL;
-        d->body_cap = 0;
-    }
-    if (d->head_cap > KEEP_SMALL) {
-        mem_free(h->pool, d->head, d->head_cap);
-        d->head = NULL;
-        d->head_cap = 0;
-    }
+    /* between messages a connection holds no buffer: thousands of idle
+     * keep-alive connections cost only their state */
+    mem_free(h->pool, d->body, d->body_cap);
+    d->body = NULL;
+    d->body_cap = 0;
+    mem_free(h->pool, d->head, d->head_cap);
+    d->head = NULL;
+    d->head_cap = 0;
+    mem_free(h->pool, d->hdrs, d->hdrs_cap * sizeof(struct http1_header));
+    d->hdrs = NULL;
+    d->hdrs_cap = 0;
 }
 
 static void emit(struct http1 *h, int dir, uint64_t ts, uint32_t extra_flags)
@@ -522,11 +520,9 @@ static void emit(struct http1 *h, int dir, uint64_t ts, uint32_t extra_flags)
         (*h->c[dir == HTTP1_DIR_REQUEST ? C_REQUESTS : C_RESPONSES])++;
     if (h->fn)
         h->fn(h->ctx, m);
-    if (h->infl_cap > KEEP_SMALL) {
-        mem_free(h->pool, h->infl, h->infl_cap);
-        h->infl = NULL;
-        h->infl_cap = 0;
-    }
+    mem_free(h->pool, h->infl, h->infl_cap);
+    h->infl = NULL;
+    h->infl_cap = 0;
     reset_msg(h, d);
 }
 
@@ -654,6 +650,19 @@ static int parse_head(struct http1 *h, struct dirstate *d, int dir, size_t len, 
             diag(h, C_TOO_MANY_HEADERS, ts, "header count", (uint64_t)d->nhdrs + 1,
                  h->cfg.max_headers);
             return HTTP1_E_TOO_MANY_HEADERS;
+        }
+        if (d->nhdrs == d->hdrs_cap) {
+            size_t ncap = d->hdrs_cap ? d->hdrs_cap * 2 : 16;
+            if (ncap > h->cfg.max_headers)
+                ncap = h->cfg.max_headers;
+            struct http1_header *nh =
+                mem_realloc(h->pool, d->hdrs, d->hdrs_cap * sizeof(*nh), ncap * sizeof(*nh));
+            if (!nh) {
+                (*h->c[C_NOMEM])++;
+                return HTTP1_E_NOMEM;
+            }
+            d->hdrs = nh;
+            d->hdrs_cap = ncap;
         }
         struct http1_header *hd = &d->hdrs[d->nhdrs++];
         hd->name.p = p;
