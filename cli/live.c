@@ -36,6 +36,7 @@
 #include "cli/out_event.h"
 #include "cli/out_json.h"
 #include "cli/out_text.h"
+#include "capture/mem.h"
 #include "cli/pipeline.h"
 #include "cli/webhook.h"
 #include "rca/rca.h"
@@ -443,12 +444,16 @@ static void status_line(struct live *L, uint64_t now_ns)
     int have = source_stats(L->src, &ss) == 0;
     struct rca_summary s;
     rca_get_summary(L->rca, &s);
+    size_t held = 0;
+    for (int i = 0; i < 3; i++)
+        held += pipeline_pool(L->pl, i)->used;
     fprintf(stderr,
-            "osrca live: %.0f pkt/s %.2f Mbit/s flows %" PRIu64 " open chains %" PRIu64
-            " verdicts %" PRIu64 " messages %" PRIu64 " kernel drops %s%" PRIu64 "\n",
+            "osrca live: %.0f pkt/s %.2f Mbit/s flows %zu open chains %" PRIu64
+            " held %.1f MB verdicts %" PRIu64 " messages %" PRIu64 " kernel drops %s%" PRIu64
+            "\n",
             (double)(L->packets - L->st_packets) / dt,
-            (double)(L->bytes - L->st_bytes) * 8 / dt / 1e6,
-            *stats_counter(L->st, "flow.created"), s.open_chains, L->verdicts,
+            (double)(L->bytes - L->st_bytes) * 8 / dt / 1e6, pipeline_flow_count(L->pl),
+            s.open_chains, (double)held / 1e6, L->verdicts,
             L->msgs_http + L->msgs_amqp + L->msgs_tcp, have ? "" : "n/a ",
             have ? ss.dropped + ss.ifdropped : 0);
     L->st_packets = L->packets;

@@ -59,7 +59,10 @@ void pipeline_free(struct pipeline *p); /* NULL accepted */
  * *nports, or NULL on allocation failure. */
 struct flow_port *pipeline_ports(const struct svcmap *map, size_t *nports);
 
-/* Memory pools, for stats. */
+/* Memory pools, for stats: 0 parsers, 1 events, 2 carry buffers. */
 const struct mem_pool *pipeline_pool(const struct pipeline *p, int which);
+
+/* Flows in the table now. */
+size_t pipeline_flow_count(const struct pipeline *p);
 
 #endif
