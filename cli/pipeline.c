@@ -392,13 +392,9 @@ static void pool_stats(struct stats *st, const struct mem_pool *pool)
 {
     char name[64];
     snprintf(name, sizeof(name), "mem.%s.peak_bytes", pool->name);
-    uint64_t *c = stats_counter(st, name);
-    if (c && *c < pool->peak)
-        *c = pool->peak;
+    stats_max(st, name, pool->peak);
     snprintf(name, sizeof(name), "mem.%s.refused", pool->name);
-    c = stats_counter(st, name);
-    if (c && *c < pool->fails)
-        *c = pool->fails;
+    stats_max(st, name, pool->fails);
 }
 
 void pipeline_finish(struct pipeline *p)
