@@ -243,7 +243,7 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
     char *end;
     errno = 0;
     unsigned long p = strtoul(colon + 1, &end, 10);
-    if (errno || *end || colon[1] == '\0' || p == 0 || p > 65535)
+    if (errno || *end || colon[1] == '\0' || p > 65535)
         return -1;
     *port = (uint16_t)p;
     memset(ss, 0, sizeof(*ss));
@@ -301,6 +301,12 @@ struct httpd *httpd_new(const char *listen, size_t ring_max, char *err, size_t e
         return NULL;
     }
     return h;
+}
+
+uint16_t httpd_port(const struct httpd *h)
+{
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    return i ? i->port : 0;
 }
 
 static void slot_clear(struct slot *s)

@@ -26,6 +26,9 @@ struct httpd *httpd_new(const char *listen, size_t ring_max, char *err, size_t e
 void httpd_add_verdict(struct httpd *h, const char *json, size_t n, uint64_t ts_us,
                        const char *const *res, size_t nres);
 
+/* The port listened on (the kernel's choice when ADDR:0 was given). */
+uint16_t httpd_port(const struct httpd *h);
+
 /* Replace the /metrics body by a copy of text[0..n). Thread-safe. */
 void httpd_set_metrics(struct httpd *h, const char *text, size_t n);
 

@@ -747,8 +747,11 @@ int cmd_live(int argc, char **argv)
     L->next_status_ns = L->start_ns + (uint64_t)(L->o.status_s * 1e9);
     publish_metrics(L);
     L->next_publish_ns = L->start_ns + 1000000000ull;
-    fprintf(stderr, "osrca live: listening on %s%s%s\n", L->o.iface,
-            L->o.listen ? ", http on " : "", L->o.listen ? L->o.listen : "");
+    if (L->hd)
+        fprintf(stderr, "osrca live: listening on %s, http on %s (port %u)\n", L->o.iface,
+                L->o.listen, (unsigned)httpd_port(L->hd));
+    else
+        fprintf(stderr, "osrca live: listening on %s\n", L->o.iface);
     int srs = g_stop ? SOURCE_STOPPED : source_run(L->src, on_packet, L, err, sizeof(err));
     rc = 0;
     if (srs < 0) {

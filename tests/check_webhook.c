@@ -113,12 +113,22 @@ static long get(const char *url, struct mem *m)
     return code;
 }
 
+static const char *url(const char *base, const char *path)
+{
+    static char buf[256];
+    snprintf(buf, sizeof(buf), "%s%s", base, path);
+    return buf;
+}
+
 START_TEST(httpd_metrics_and_verdicts)
 {
     char err[256];
     ck_assert_ptr_null(httpd_new("nonsense", 4, err, sizeof(err)));
-    struct httpd *h = httpd_new("127.0.0.1:39117", 2, err, sizeof(err));
+    struct httpd *h = httpd_new("127.0.0.1:0", 2, err, sizeof(err)); /* any free port */
     ck_assert_msg(h != NULL, "%s", err);
+    char base[64];
+    snprintf(base, sizeof(base), "http://127.0.0.1:%u", (unsigned)httpd_port(h));
+    ck_assert_uint_ne(httpd_port(h), 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     httpd_set_metrics(h, "osrca_up 1\n", 11);
     const char *r1[] = {"37308832-ef62-48b2-b227-4541f3912c4f"};
@@ -126,20 +136,20 @@ START_TEST(httpd_metrics_and_verdicts)
     httpd_add_verdict(h, "{\"n\":2}", 7, 2000000ull, NULL, 0);
     httpd_add_verdict(h, "{\"n\":3}", 7, 3000000ull, r1, 1); /* ring of 2: n=1 goes */
     struct mem m;
-    ck_assert_int_eq(get("http://127.0.0.1:39117/metrics", &m), 200);
+    ck_assert_int_eq(get(url(base, "/metrics"), &m), 200);
     ck_assert_str_eq(m.buf, "osrca_up 1\n");
-    ck_assert_int_eq(get("http://127.0.0.1:39117/verdicts", &m), 200);
+    ck_assert_int_eq(get(url(base, "/verdicts"), &m), 200);
     ck_assert_str_eq(m.buf, "[{\"n\":2},{\"n\":3}]\n");
     ck_assert_int_eq(
-        get("http://127.0.0.1:39117/verdicts?resource=37308832-EF62-48b2-b227-4541f3912c4f", &m),
+        get(url(base, "/verdicts?resource=37308832-EF62-48b2-b227-4541f3912c4f"), &m),
         200);
     ck_assert_str_eq(m.buf, "[{\"n\":3}]\n");
-    ck_assert_int_eq(get("http://127.0.0.1:39117/verdicts?since=2.5", &m), 200);
+    ck_assert_int_eq(get(url(base, "/verdicts?since=2.5"), &m), 200);
     ck_assert_str_eq(m.buf, "[{\"n\":3}]\n");
-    ck_assert_int_eq(get("http://127.0.0.1:39117/verdicts?since=1970-01-01T00:00:02Z", &m), 200);
+    ck_assert_int_eq(get(url(base, "/verdicts?since=1970-01-01T00:00:02Z"), &m), 200);
     ck_assert_str_eq(m.buf, "[{\"n\":2},{\"n\":3}]\n");
-    ck_assert_int_eq(get("http://127.0.0.1:39117/verdicts?since=x", &m), 400);
-    ck_assert_int_eq(get("http://127.0.0.1:39117/nope", &m), 404);
+    ck_assert_int_eq(get(url(base, "/verdicts?since=x"), &m), 400);
+    ck_assert_int_eq(get(url(base, "/nope"), &m), 404);
     curl_global_cleanup();
     httpd_free(h);
 }
