@@ -20,7 +20,28 @@
  *     Identifiers are found on the reassembled byte stream of each TCP
  *     direction, so an id cut by a segment boundary is still rewritten.
  *     Lengths never change: sequence numbers, Content-Length and AMQP frame
- *     sizes stay valid. Checksums are not recomputed.
+ *     sizes stay valid. Checksums of template packets are not recomputed
+ *     (almost all the templates' loopback packets carry the offload
+ *     pseudo-header sum, which covers neither ports nor payload, so it stays
+ *     what the kernel wrote);
+ *   - every TCP flow the template leaves open (no FIN or RST in either
+ *     direction: AMQP connections joined mid-stream, HTTP keep-alive
+ *     connections; or a FIN one way only) closed right after the copy's last
+ *     packet of that flow: client FIN+ACK, server FIN+ACK, client ACK, 1 us
+ *     apart, at the next sequence number of each direction (wrap-aware
+ *     maximum of what it sent and what its peer acknowledged), on the header
+ *     bytes of the flow's last template packet of that direction (IPv4 total
+ *     length and header checksum set; TCP checksum in the form the source
+ *     packet has: offload pseudo-header sum, else the real one). When the
+ *     server never showed a sequence number, or a side's stream is "broken"
+ *     (too long to trust), the client aborts with a bare RST instead. Why:
+ *     left open, each copy's fresh client port is a connection that goes
+ *     silent forever -- tens of thousands at bench size, held by the analyzer
+ *     until its idle timeout -- which no real cloud has (a process keeps its
+ *     few AMQP connections across all its operations), so peak memory would
+ *     measure that artifact instead of the state per operation in flight.
+ *     --no-close turns this off: copies then hold the template's packets
+ *     only.
  * Copies start at exponential inter-arrival times (mean = mean template
  * duration / concurrency) and all active copies are merged in timestamp
  * order through a heap, so memory is O(templates + active copies).
@@ -29,8 +50,8 @@
  * per copy, tab separated: index, template, expected service, expected host,
  * fault kind, start time, every distinct request id (req-<uuid>) of the copy
  * after mapping (comma separated), and its client flows as
- * port:first_us:last_us (comma separated). Same options and seed give
- * byte-identical output. */
+ * port:first_us:last_us (comma separated; last_us counts the close
+ * segments). Same options and seed give byte-identical output. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -65,7 +86,9 @@ struct tpkt {
     uint32_t caplen, origlen;
     int32_t flow;      /* -1: not IPv4/TCP, copied as is */
     uint32_t tcp_off;  /* offset of the TCP header in the frame */
+    uint32_t ip_off;   /* offset of the IPv4 header in the frame */
     uint8_t side;      /* 0: sent by the flow's port a, 1: by port b */
+    uint8_t synth;     /* a close segment added by gen (GEN_SYNTH_*), else 0 */
     uint32_t pay_off, pay_len;
     int64_t rel;       /* seq - side base (wrap-aware), payload position */
     uint32_t patch0, npatch;
@@ -113,6 +136,7 @@ struct tmpl {
     int64_t t0, dur;    /* first packet time (us since epoch), duration */
     uint64_t out_bytes; /* bytes one copy adds to the output */
     uint64_t ncopies;
+    uint32_t nclose_fin, nclose_rst; /* flows gen closes per copy (FIN, RST) */
 };
 
 struct copy {
@@ -136,6 +160,7 @@ struct gen {
     double concurrency;
     uint64_t seed, target_bytes, target_copies;
     int64_t quiet_us;
+    int no_close; /* --no-close: leave flows the template leaves open */
     /* templates */
     struct tmpl t[GEN_MAX_TEMPLATES];
     size_t nt;
@@ -454,6 +479,7 @@ static int gen_decode(const uint8_t *p, uint32_t caplen, struct tpkt *pk, uint16
     size_t thl = (size_t)(doff >> 4) * 4;
     if (thl < 20 || ihl + thl > ip_end)
         return -1;
+    pk->ip_off = (uint32_t)(ip - p);
     pk->tcp_off = (uint32_t)(tcp - p);
     pk->pay_off = (uint32_t)(tcp - p + thl);
     pk->pay_len = (uint32_t)(ip_end - ihl - thl);
@@ -543,6 +569,364 @@ static void gen_scan(const uint8_t *s, size_t n, struct match **m, size_t *nm, s
         x->id = 0;
         i += len;
     }
+}
+
+/* ---- closing what the template leaves open ------------------------------ */
+
+/* A template connection that never ends inside its capture (an AMQP
+ * connection joined mid-stream, an HTTP keep-alive connection) would, copied
+ * with a fresh client port, go silent in every copy: tens of thousands of
+ * half-dead connections that no real cloud has (one process keeps its few
+ * AMQP connections across all its operations). So each copy closes such a
+ * flow right after its last packet: client FIN+ACK, server FIN+ACK, client
+ * ACK, 1 us apart, with the next sequence numbers of each direction (a FIN
+ * already sent by one side is not repeated). When the server side never
+ * showed a sequence number (no packet from it, no ACK of it) the client
+ * aborts with a bare RST instead: a FIN handshake would invent a server.
+ * So it does when a side's stream is "broken" (more than GEN_MAX_STREAM of
+ * sequence space: a maximum over it is not trusted). Flows whose two ends
+ * use the same port are shared by all copies and left alone. */
+
+#define GEN_SYNTH_PARTIAL 1 /* TCP checksum field = pseudo-header sum (offload) */
+#define GEN_SYNTH_FULL 2    /* TCP checksum field = the real checksum */
+#define GEN_TCP_FIN 0x01
+#define GEN_TCP_SYN 0x02
+#define GEN_TCP_RST 0x04
+#define GEN_TCP_ACK 0x10
+
+/* TCP fields of one decoded template packet. */
+struct tcpf {
+    uint32_t seq, ack;
+    uint32_t wire_len; /* payload bytes by the IP total length (caplen aside) */
+    uint8_t flags;
+    int have_ts;
+    uint32_t tsval, tsecr;
+};
+
+/* Read the fields of a packet gen_decode accepted (offsets known good). */
+static void gen_tcpf(const uint8_t *fr, const struct tpkt *pk, struct tcpf *o)
+{
+    memset(o, 0, sizeof *o);
+    struct rd ip = rd_init(fr + pk->ip_off, pk->caplen - pk->ip_off);
+    uint8_t vihl = rd_u8(&ip);
+    rd_skip(&ip, 1);
+    uint16_t tot = rd_be16(&ip);
+    struct rd r = rd_init(fr + pk->tcp_off, pk->caplen - pk->tcp_off);
+    rd_skip(&r, 4);
+    o->seq = rd_be32(&r);
+    o->ack = rd_be32(&r);
+    uint8_t doff = rd_u8(&r);
+    o->flags = rd_u8(&r);
+    rd_skip(&r, 6);
+    size_t ihl = (size_t)(vihl & 0x0f) * 4, thl = (size_t)(doff >> 4) * 4;
+    if (!rd_ok(&ip) || !rd_ok(&r))
+        return;
+    o->wire_len = tot >= ihl + thl ? (uint32_t)(tot - ihl - thl) : pk->pay_len;
+    /* options, as far as captured: only the timestamp option is kept */
+    struct rd op = rd_init(fr + pk->tcp_off + 20, pk->pay_off - pk->tcp_off - 20);
+    while (rd_left(&op) > 0) {
+        uint8_t kind = rd_u8(&op);
+        if (kind == 0)
+            break;
+        if (kind == 1)
+            continue;
+        uint8_t len = rd_u8(&op);
+        if (!rd_ok(&op) || len < 2 || len - 2u > rd_left(&op))
+            break;
+        if (kind == 8 && len == 10) {
+            o->tsval = rd_be32(&op);
+            o->tsecr = rd_be32(&op);
+            o->have_ts = rd_ok(&op);
+        } else {
+            rd_skip(&op, len - 2u);
+        }
+    }
+}
+
+static uint64_t gen_sum16(uint64_t acc, const uint8_t *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i + 1 < n; i += 2)
+        acc += (uint32_t)p[i] << 8 | p[i + 1];
+    if (i < n)
+        acc += (uint32_t)p[i] << 8;
+    return acc;
+}
+
+static uint16_t gen_fold(uint64_t acc)
+{
+    while (acc >> 16)
+        acc = (acc & 0xffff) + (acc >> 16);
+    return (uint16_t)acc;
+}
+
+/* Folded pseudo-header sum (RFC 9293 3.1) of a TCP segment of tcp_len bytes;
+ * ip points at the IPv4 header. Offloading stacks leave this, uncomplemented,
+ * in the checksum field of what a local capture sees. */
+static uint16_t gen_pseudo(const uint8_t *ip, uint32_t tcp_len)
+{
+    uint64_t acc = gen_sum16(0, ip + 12, 8);
+    return gen_fold(acc + 6 + tcp_len);
+}
+
+/* Write the TCP checksum of the segment at b + tcp_off (tcp_len bytes, all
+ * present) in the given GEN_SYNTH_* form. */
+static void gen_tcp_csum(uint8_t *b, uint32_t ip_off, uint32_t tcp_off, uint32_t tcp_len, int mode)
+{
+    uint8_t *tcp = b + tcp_off;
+    tcp[16] = tcp[17] = 0;
+    uint16_t ps = gen_pseudo(b + ip_off, tcp_len);
+    uint16_t v = mode == GEN_SYNTH_PARTIAL ? ps : (uint16_t)~gen_fold(gen_sum16(ps, tcp, tcp_len));
+    tcp[16] = (uint8_t)(v >> 8);
+    tcp[17] = (uint8_t)v;
+}
+
+static void gen_put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void gen_put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void gen_swap(uint8_t *x, uint8_t *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t tmp = x[i];
+        x[i] = y[i];
+        y[i] = tmp;
+    }
+}
+
+/* What the close pass learns about one side (direction) of a flow. */
+struct cside {
+    int have_nxt, have_acked, have_ts;
+    uint32_t nxt;          /* wrap-aware max of seq + length (+SYN, +FIN) it sent */
+    uint32_t acked;        /* wrap-aware max ACK the other side sent for it */
+    uint32_t lastend;      /* seq + length of its last packet */
+    uint32_t tsval, tsecr; /* its last timestamp option */
+    int64_t last;          /* index of its last packet, -1: none */
+    uint8_t fin;
+};
+
+/* One close segment to build: sent by `side` of flow `flow`. */
+struct cseg {
+    int64_t ts;
+    int32_t flow;
+    uint8_t side, flags, ipid_add;
+    uint32_t seq, ack;
+};
+
+static void gen_wmax(int *have, uint32_t *cur, uint32_t v)
+{
+    if (!*have || (int32_t)(v - *cur) > 0)
+        *cur = v;
+    *have = 1;
+}
+
+static void gen_cseg(struct cseg *o, int side, uint8_t flags, int ipid_add, uint32_t seq,
+                     uint32_t ack)
+{
+    memset(o, 0, sizeof *o);
+    o->side = (uint8_t)side;
+    o->flags = flags;
+    o->ipid_add = (uint8_t)ipid_add;
+    o->seq = seq;
+    o->ack = ack;
+}
+
+/* Build one close segment from the header bytes of the sender's last
+ * template packet (or of the peer's, addresses and ports swapped): same L2
+ * and IPv4 header (total length, id + ipid_add and header checksum set), a
+ * TCP header without payload carrying at most the timestamp option.
+ * Appends the frame to t->data (capacity *cap) and fills *out. */
+static void gen_close_seg(struct tmpl *t, size_t *cap, const struct cside cs[2],
+                          const struct cseg *sg, struct tpkt *out)
+{
+    const struct cside *me = &cs[sg->side], *peer = &cs[!sg->side];
+    int swap = me->last < 0;
+    const struct tpkt *from = &t->pkts[swap ? peer->last : me->last];
+    int have_ts = me->have_ts || peer->have_ts;
+    uint32_t thl = have_ts ? 32 : 20, hl = from->tcp_off, len = hl + thl;
+    if (t->data_len + len > *cap) {
+        while (t->data_len + len > *cap)
+            *cap = *cap ? *cap * 2 : 4096;
+        t->data = gen_xrealloc(t->data, *cap, 1);
+    }
+    const uint8_t *src = t->data + from->off;
+    uint8_t *b = t->data + t->data_len;
+    memcpy(b, src, hl);
+    uint8_t *ip = b + from->ip_off, *tcp = b + hl;
+    const uint8_t *stcp = src + hl;
+    uint32_t ihl = hl - from->ip_off;
+    if (swap) {
+        gen_swap(b, b + 6, 6);         /* MAC addresses */
+        gen_swap(ip + 12, ip + 16, 4); /* IPv4 addresses */
+        memcpy(tcp, stcp + 2, 2);
+        memcpy(tcp + 2, stcp, 2);
+    } else {
+        memcpy(tcp, stcp, 4);
+    }
+    gen_put_be16(ip + 2, (uint16_t)(ihl + thl));
+    gen_put_be16(ip + 4, (uint16_t)(((uint32_t)ip[4] << 8 | ip[5]) + sg->ipid_add));
+    ip[10] = ip[11] = 0;
+    gen_put_be16(ip + 10, (uint16_t)~gen_fold(gen_sum16(0, ip, ihl)));
+    gen_put_be32(tcp + 4, sg->seq);
+    gen_put_be32(tcp + 8, sg->ack);
+    tcp[12] = (uint8_t)(thl / 4 << 4);
+    tcp[13] = sg->flags;
+    memcpy(tcp + 14, stcp + 14, 2); /* window */
+    tcp[18] = tcp[19] = 0;
+    if (have_ts) {
+        /* TSval: the sender's last (or what the peer last echoed of it);
+         * TSecr: the peer's last TSval (or what the sender last echoed) */
+        tcp[20] = tcp[21] = 1;
+        tcp[22] = 8;
+        tcp[23] = 10;
+        gen_put_be32(tcp + 24, me->have_ts ? me->tsval : peer->tsecr);
+        gen_put_be32(tcp + 28, peer->have_ts ? peer->tsval : me->tsecr);
+    }
+    /* the checksum in the form the template's packets have: the offload
+     * pseudo-header sum when the source packet carries one, else the real
+     * checksum (gen_emit recomputes it after the port rewrite) */
+    struct tcpf sf;
+    gen_tcpf(t->data + from->off, from, &sf);
+    uint32_t sl = from->pay_off - from->tcp_off + sf.wire_len;
+    uint16_t sck = (uint16_t)(src[hl + 16] << 8 | src[hl + 17]);
+    int mode = sck == gen_pseudo(src + from->ip_off, sl) ? GEN_SYNTH_PARTIAL : GEN_SYNTH_FULL;
+    if (sg->flags & GEN_TCP_RST)
+        tcp[14] = tcp[15] = 0; /* a bare RST advertises no window */
+    gen_tcp_csum(b, from->ip_off, hl, thl, mode);
+
+    memset(out, 0, sizeof *out);
+    out->ts = sg->ts;
+    out->off = t->data_len;
+    out->caplen = out->origlen = len;
+    out->flow = sg->flow;
+    out->ip_off = from->ip_off;
+    out->tcp_off = hl;
+    out->side = sg->side;
+    out->synth = (uint8_t)mode;
+    out->pay_off = len;
+    out->patch0 = (uint32_t)t->npatches;
+    t->data_len += len;
+}
+
+/* Add the close segments of every flow the template leaves open, merged
+ * into t->pkts in timestamp order; flows' last times include them. */
+static void gen_close_flows(struct tmpl *t)
+{
+    struct cside *cs = gen_xcalloc(t->nflows * 2, sizeof *cs);
+    for (size_t i = 0; i < t->nflows * 2; i++)
+        cs[i].last = -1;
+    for (size_t i = 0; i < t->npkts; i++) {
+        const struct tpkt *pk = &t->pkts[i];
+        if (pk->flow < 0)
+            continue;
+        struct tcpf f;
+        gen_tcpf(t->data + pk->off, pk, &f);
+        struct cside *me = &cs[(size_t)pk->flow * 2 + pk->side];
+        struct cside *peer = &cs[(size_t)pk->flow * 2 + !pk->side];
+        me->last = (int64_t)i;
+        if (f.flags & GEN_TCP_RST) {
+            me->fin = peer->fin = 2; /* aborted: nothing to close */
+            continue;
+        }
+        uint32_t end = f.seq + f.wire_len + !!(f.flags & GEN_TCP_SYN) + !!(f.flags & GEN_TCP_FIN);
+        gen_wmax(&me->have_nxt, &me->nxt, end);
+        me->lastend = end;
+        if (f.flags & GEN_TCP_ACK)
+            gen_wmax(&peer->have_acked, &peer->acked, f.ack);
+        if (f.flags & GEN_TCP_FIN && !me->fin)
+            me->fin = 1;
+        if (f.have_ts) {
+            me->have_ts = 1;
+            me->tsval = f.tsval;
+            me->tsecr = f.tsecr;
+        }
+    }
+
+    struct cseg *sg = NULL;
+    size_t nsg = 0;
+    for (size_t fi = 0; fi < t->nflows; fi++) {
+        struct tflow *f = &t->flows[fi];
+        struct cside *x = &cs[fi * 2];
+        if (f->client_side == 2 || x[0].fin == 2 || (x[0].fin && x[1].fin))
+            continue;
+        int c = f->client_side, s = !c;
+        uint32_t nxt[2];
+        int have[2];
+        for (int d = 0; d < 2; d++) {
+            have[d] = x[d].have_nxt;
+            nxt[d] = x[d].nxt;
+            if (x[d].have_acked)
+                gen_wmax(&have[d], &nxt[d], x[d].acked);
+        }
+        sg = gen_xrealloc(sg, nsg + 3, sizeof *sg);
+        struct cseg *o = &sg[nsg];
+        size_t k = 0;
+        if (!have[s] || !have[c] || f->s[0].broken || f->s[1].broken) {
+            /* the server never showed a sequence number, or a stream is too
+             * long or inconsistent to trust a maximum: the client aborts
+             * (after a broken stream, from the end of its last segment) */
+            uint32_t seq = f->s[c].broken && x[c].last >= 0 ? x[c].lastend : nxt[c];
+            gen_cseg(&o[k++], c, GEN_TCP_RST, 1, have[c] ? seq : 0, 0);
+            t->nclose_rst++;
+        } else {
+            /* a FIN already seen is counted in its side's nxt: not repeated */
+            uint32_t cn = nxt[c], sn = nxt[s];
+            if (!x[c].fin)
+                gen_cseg(&o[k++], c, GEN_TCP_FIN | GEN_TCP_ACK, 1, cn++, sn);
+            if (!x[s].fin)
+                gen_cseg(&o[k++], s, GEN_TCP_FIN | GEN_TCP_ACK, 1, sn++, cn);
+            if (x[s].fin) /* the server closed first: it acknowledges last */
+                gen_cseg(&o[k++], s, GEN_TCP_ACK, 1, sn, cn);
+            else
+                gen_cseg(&o[k++], c, GEN_TCP_ACK, x[c].fin ? 1 : 2, cn, sn);
+            t->nclose_fin++;
+        }
+        for (size_t j = 0; j < k; j++) {
+            o[j].flow = (int32_t)fi;
+            o[j].ts = f->last + 1 + (int64_t)j;
+        }
+        nsg += k;
+        f->last = sg[nsg - 1].ts;
+    }
+
+    if (nsg) {
+        struct tpkt *np = gen_xcalloc(t->npkts + nsg, sizeof *np);
+        struct tpkt *add = gen_xcalloc(nsg, sizeof *add);
+        size_t cap = t->data_len;
+        for (size_t k = 0; k < nsg; k++)
+            gen_close_seg(t, &cap, &cs[(size_t)sg[k].flow * 2], &sg[k], &add[k]);
+        /* segments of one flow are in order; sort all by time (stable: a
+         * template packet goes first on a tie) */
+        for (size_t k = 1; k < nsg; k++)
+            for (size_t j = k; j > 0 && add[j - 1].ts > add[j].ts; j--) {
+                struct tpkt tmp = add[j];
+                add[j] = add[j - 1];
+                add[j - 1] = tmp;
+            }
+        size_t i = 0, k = 0, n = 0;
+        while (i < t->npkts || k < nsg) {
+            if (k == nsg || (i < t->npkts && t->pkts[i].ts <= add[k].ts))
+                np[n++] = t->pkts[i++];
+            else
+                np[n++] = add[k++];
+        }
+        free(t->pkts);
+        free(add);
+        t->pkts = np;
+        t->npkts = n;
+    }
+    free(sg);
+    free(cs);
 }
 
 /* Load one template: packets, flows (client side decided), identifier
@@ -762,6 +1146,8 @@ static int gen_load_tmpl(struct gen *g, struct tmpl *t)
     }
     free(side_m0);
     free(m);
+    if (!g->no_close)
+        gen_close_flows(t);
     t->out_bytes = 0;
     for (size_t i = 0; i < t->npkts; i++)
         t->out_bytes += 16u + t->pkts[i].caplen;
@@ -1009,6 +1395,10 @@ static int gen_emit(struct gen *g, const struct copy *c)
                 b[at + 1] = (uint8_t)np;
             }
         }
+        /* a close segment with a real checksum gets it again (new port);
+         * the offload form does not cover ports */
+        if (pk->synth == GEN_SYNTH_FULL)
+            gen_tcp_csum(b, pk->ip_off, pk->tcp_off, pk->caplen - pk->tcp_off, GEN_SYNTH_FULL);
         for (uint32_t k = 0; k < pk->npatch; k++) {
             const struct patch *pa = &t->patches[pk->patch0 + k];
             char txt[40];
@@ -1106,7 +1496,10 @@ static void gen_usage(FILE *f)
           "  --concurrency C     mean number of overlapping copies (default 200)\n"
           "  --seed S            PRNG and id-hash seed (default 1)\n"
           "  --port-quiet SEC    keep a client port unused this long after its flow\n"
-          "                      (default 30; reuse earlier only when unavoidable, counted)\n",
+          "                      (default 30; reuse earlier only when unavoidable, counted)\n"
+          "  --no-close          leave the flows a template leaves open (no FIN/RST in it)\n"
+          "                      open in every copy; default: each copy closes them\n"
+          "                      (client FIN, server FIN, client ACK) after their last packet\n",
           f);
 }
 
@@ -1119,7 +1512,8 @@ int main(int argc, char **argv)
         {"faulty-ratio", required_argument, NULL, 'f'},
         {"concurrency", required_argument, NULL, 'c'}, {"seed", required_argument, NULL, 's'},
         {"bytes", required_argument, NULL, 'b'},     {"copies", required_argument, NULL, 'n'},
-        {"port-quiet", required_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
+        {"port-quiet", required_argument, NULL, 'q'}, {"no-close", no_argument, NULL, 'N'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     char truth_def[4096], tout_def[4096];
@@ -1160,6 +1554,7 @@ int main(int argc, char **argv)
             if (gen_parse_double(optarg, &quiet))
                 goto bad;
             break;
+        case 'N': g.no_close = 1; break;
         case 'h': gen_usage(stdout); return 0;
         default: gen_usage(stderr); return 2;
         }
@@ -1244,12 +1639,19 @@ int main(int argc, char **argv)
     rc = 0;
     {
         double span = (double)(g.last_ts - g.first_ts);
+        uint64_t cfin = 0, crst = 0;
+        for (size_t i = 0; i < g.nt; i++) {
+            cfin += g.t[i].ncopies * g.t[i].nclose_fin;
+            crst += g.t[i].ncopies * g.t[i].nclose_rst;
+        }
         fprintf(stderr,
                 "gen: %s: %" PRIu64 " copies, %" PRIu64 " packets, %" PRIu64
                 " bytes, %.1f s of traffic, copies active: mean %.1f max %" PRIu64
-                ", early port reuse %" PRIu64 "\n",
+                ", early port reuse %" PRIu64 ", open flows closed %s (FIN %" PRIu64
+                ", RST %" PRIu64 ")\n",
                 g.out, g.ncopies, g.npackets, g.nbytes, span / 1e6,
-                span > 0 ? g.active_us / span : 0.0, g.max_active, g.early_reuse);
+                span > 0 ? g.active_us / span : 0.0, g.max_active, g.early_reuse,
+                g.no_close ? "off" : "on", cfin, crst);
         for (size_t i = 0; i < g.nt; i++)
             if (g.t[i].ncopies)
                 fprintf(stderr, "gen:   %-40s %6" PRIu64 " copies  (%s)\n", g.t[i].name,
