@@ -43,7 +43,7 @@ TEST_SRC := $(sort $(wildcard tests/check_*.c))
 TESTS := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps demo check check-plain check-san unit golden golden-update fuzz fuzz-build \
+.PHONY: all deps demo check check-plain check-san unit golden golden-update badinput fuzz fuzz-build \
 	bench clean
 
 all: $(B)/osrca
@@ -62,12 +62,18 @@ check: deps
 
 check-plain: all $(TESTS)
 	@$(MAKE) --no-print-directory unit golden
+	@$(MAKE) --no-print-directory BAD_QUICK=1 badinput
 
 unit: $(TESTS)
 	@sh tests/run_unit.sh $(TESTS)
 
 golden: $(B)/osrca
 	@OSRCA=./$(B)/osrca sh tests/golden.sh
+
+# Hostile input: damaged captures, garbage on service ports, huge lines,
+# deep JSON, a SYN flood of 1,000,000 flows (BAD_QUICK=1: 100,000).
+badinput: $(B)/osrca
+	@OSRCA=./$(B)/osrca BAD_QUICK=$(BAD_QUICK) sh tests/badinput/run.sh
 
 golden-update: $(B)/osrca
 	@OSRCA=./$(B)/osrca UPDATE=1 sh tests/golden.sh

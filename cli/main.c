@@ -312,6 +312,8 @@ static int cmd_run(int argc, char **argv, int analyze)
     rc = 0;
     if (srs < 0) {
         fprintf(stderr, "osrca: %s (results up to this point follow)\n", err);
+        stats_diag(st, srs == SOURCE_DAMAGED ? "capture.damaged" : "capture.read_errors",
+                   pipeline_last_ts(r.pl), "%s", err);
         rc = 1;
     }
     pipeline_finish(r.pl);

@@ -10,6 +10,9 @@ need_pkg() { # pkg-config module, Debian package
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
 command -v make >/dev/null 2>&1 || missing="$missing make"
+# the bad-input suite (tests/badinput): generator and peak-RSS measurement
+command -v python3 >/dev/null 2>&1 || missing="$missing python3"
+[ -x /usr/bin/time ] || missing="$missing time"
 if command -v pkg-config >/dev/null 2>&1; then
     need_pkg libpcap libpcap-dev
     need_pkg libndpi libndpi-dev
