@@ -1,6 +1,7 @@
 /* pipeline.c -- packets -> flows -> app parsers -> numbered events. */
 #include "cli/pipeline.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

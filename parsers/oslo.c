@@ -4,19 +4,20 @@
  * oslo.messaging _drivers/common.py serialize_msg / serialize_remote_exception,
  * amqpdriver.py, notify/notifier.py; kombu compression.py). See oslo.h.
  *
- * Bodies are decoded with jansson: the outer envelope, the inner message
- * (a JSON string inside the envelope) and a failure (a JSON string inside
- * the reply): three decodes at most, each of a length already capped. Every
- * decoded tree is scrubbed of secrets (redact.h plus the oslo specifics
- * below) before a single string is copied into an event. */
+ * Bodies are decoded with parsers/jv.h into one document per body: the
+ * outer envelope, the inner message (a JSON string inside the envelope) and
+ * a failure (a JSON string inside the reply): three trees at most, each of
+ * a length already capped, freed together. Every decoded tree is scrubbed
+ * of secrets (redact.h plus the oslo specifics below) before a single
+ * string is copied into an event. */
 #include "parsers/oslo.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
+#include "parsers/jv.h"
 #include "parsers/redact.h"
 
 void oslo_defaults(struct oslo_cfg *cfg)
@@ -72,30 +73,34 @@ static const char *ev_text(struct event *ev, const char *s, size_t n, size_t cap
 
 #define ID_CAP 255
 
-static const char *ev_jstr(struct event *ev, json_t *v, size_t cap)
+static const char *ev_jstr(struct event *ev, const struct jv *v, size_t cap)
 {
-    if (!json_is_string(v))
+    if (!jv_is_string(v))
         return NULL;
-    return ev_text(ev, json_string_value(v), json_string_length(v), cap);
+    return ev_text(ev, jv_str(v), jv_strlen(v), cap);
 }
 
-static const char *ev_member(struct event *ev, json_t *o, const char *k, size_t cap)
+static const char *ev_member(struct event *ev, const struct jv *o, const char *k, size_t cap)
 {
-    return ev_jstr(ev, json_object_get(o, k), cap);
+    return ev_jstr(ev, jv_get(o, k), cap);
 }
 
 /* First member of object o whose key ends with suffix (".data", ".name"). */
-static json_t *member_suffix(json_t *o, const char *suffix)
+static struct jv *member_suffix(const struct jv *o, const char *suffix)
 {
-    const char *k;
-    json_t *v;
-    if (!json_is_object(o))
-        return NULL;
-    json_object_foreach(o, k, v) {
-        if (has_suffix(k, strlen(k), suffix))
+    struct jv *v;
+    JV_FOREACH(o, v) {
+        if (has_suffix(jv_key(v), jv_keylen(v), suffix))
             return v;
     }
     return NULL;
+}
+
+/* Is [s, s+n) exactly lit? */
+static int eq_lit(const char *s, size_t n, const char *lit)
+{
+    size_t m = strlen(lit);
+    return n == m && memcmp(s, lit, m) == 0;
 }
 
 /* ---- resource UUIDs -------------------------------------------------- */
@@ -129,46 +134,48 @@ static enum ev_res res_of_word(const char *w, size_t n)
         {"rp", EV_RES_PROVIDER},         {"compute_node", EV_RES_PROVIDER},
         {"consumer", EV_RES_CONSUMER},
     };
+    if (n == 0)
+        return EV_RES_UNKNOWN;
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (strlen(map[i].w) == n && memcmp(map[i].w, w, n) == 0)
+        if (map[i].w[0] == w[0] && strlen(map[i].w) == n && memcmp(map[i].w, w, n) == 0)
             return map[i].r;
     return EV_RES_UNKNOWN;
 }
 
 /* What an object's "*.name" (nova_object.name, versioned_object.name) says
  * its uuid/id member names. */
-static enum ev_res res_of_objname(const char *s)
+static enum ev_res res_of_objname(const char *s, size_t n)
 {
-    size_t n = strlen(s);
-    if (strcmp(s, "Instance") == 0 ||
+    if (eq_lit(s, n, "Instance") ||
         (has_prefix(s, n, "Instance") && has_suffix(s, n, "Payload")))
         return EV_RES_INSTANCE;
     if (has_prefix(s, n, "ImageMeta"))
         return EV_RES_IMAGE;
     if (has_prefix(s, n, "Flavor"))
         return EV_RES_FLAVOR;
-    if (strcmp(s, "ComputeNode") == 0)
+    if (eq_lit(s, n, "ComputeNode"))
         return EV_RES_PROVIDER;
-    if (strcmp(s, "Volume") == 0 || strcmp(s, "VolumeAttachment") == 0)
-        return strcmp(s, "Volume") == 0 ? EV_RES_VOLUME : EV_RES_ATTACHMENT;
-    if (strcmp(s, "Port") == 0)
+    if (eq_lit(s, n, "Volume"))
+        return EV_RES_VOLUME;
+    if (eq_lit(s, n, "VolumeAttachment"))
+        return EV_RES_ATTACHMENT;
+    if (eq_lit(s, n, "Port"))
         return EV_RES_PORT;
-    if (strcmp(s, "Network") == 0)
+    if (eq_lit(s, n, "Network"))
         return EV_RES_NETWORK;
     return EV_RES_UNKNOWN;
 }
 
 /* Resource named by key k holding a UUID; -1 when the key does not name an
  * id at all. ctx is what the enclosing object is. */
-static int res_of_key(const char *k, enum ev_res ctx)
+static int res_of_key(const char *k, size_t n, enum ev_res ctx)
 {
-    size_t n = strlen(k);
-    if (strcmp(k, "uuid") == 0 || strcmp(k, "id") == 0)
+    if (eq_lit(k, n, "uuid") || eq_lit(k, n, "id"))
         return ctx;
-    if (strcmp(k, "message_id") == 0 || strcmp(k, "request_id") == 0 ||
-        strcmp(k, "global_request_id") == 0 || strcmp(k, "msg_id") == 0)
+    if (eq_lit(k, n, "message_id") || eq_lit(k, n, "request_id") ||
+        eq_lit(k, n, "global_request_id") || eq_lit(k, n, "msg_id"))
         return -1;
-    if (strcmp(k, "image_ref") == 0 || strcmp(k, "base_image_ref") == 0)
+    if (eq_lit(k, n, "image_ref") || eq_lit(k, n, "base_image_ref"))
         return EV_RES_IMAGE;
     static const char *const sfx[] = {"_uuids", "_ids", "_uuid", "_id"};
     for (size_t i = 0; i < 4; i++) {
@@ -188,59 +195,56 @@ static void ucoll_add(struct ucoll *u, const char *s, size_t n, int res)
     u->n++;
 }
 
-static void uwalk(struct ucoll *u, json_t *v, enum ev_res ctx, unsigned depth)
+static void uwalk(struct ucoll *u, const struct jv *v, enum ev_res ctx, unsigned depth)
 {
     if (depth > 32 || u->budget == 0)
         return;
     u->budget--;
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x) {
+    const struct jv *x;
+    if (jv_is_array(v)) {
+        JV_FOREACH(v, x) {
             if (u->budget == 0)
                 return;
-            if (json_is_object(x) || json_is_array(x))
+            if (jv_is_container(x))
                 uwalk(u, x, ctx, depth + 1);
         }
         return;
     }
-    if (!json_is_object(v))
+    if (!jv_is_object(v))
         return;
     enum ev_res objres = ctx;
-    json_t *nm = member_suffix(v, ".name");
-    if (json_is_string(nm))
-        objres = res_of_objname(json_string_value(nm));
-    const char *k;
-    json_t *x;
-    json_object_foreach(v, k, x) {
+    const struct jv *nm = member_suffix(v, ".name");
+    if (jv_is_string(nm))
+        objres = res_of_objname(jv_str(nm), jv_strlen(nm));
+    JV_FOREACH(v, x) {
         if (u->budget == 0)
             return;
         u->budget--;
-        size_t kn = strlen(k);
-        if (k[0] == '_')
+        const char *k = jv_key(x);
+        size_t kn = jv_keylen(x);
+        if (kn && k[0] == '_')
             continue; /* oslo internals and _context_* */
-        if (json_is_string(x)) {
-            int r = res_of_key(k, objres);
+        if (jv_is_string(x)) {
+            int r = res_of_key(k, kn, objres);
             if (r >= 0)
-                ucoll_add(u, json_string_value(x), json_string_length(x), r);
-        } else if (json_is_array(x)) {
+                ucoll_add(u, jv_str(x), jv_strlen(x), r);
+        } else if (jv_is_array(x)) {
             int r = -1;
             if (has_suffix(k, kn, "_uuids") || has_suffix(k, kn, "_ids"))
-                r = res_of_key(k, EV_RES_UNKNOWN);
-            size_t i;
-            json_t *e;
-            json_array_foreach(x, i, e) {
+                r = res_of_key(k, kn, EV_RES_UNKNOWN);
+            const struct jv *e;
+            JV_FOREACH(x, e) {
                 if (u->budget == 0)
                     return;
-                if (json_is_string(e)) {
+                if (jv_is_string(e)) {
                     u->budget--;
                     if (r >= 0)
-                        ucoll_add(u, json_string_value(e), json_string_length(e), r);
-                } else if (json_is_object(e) || json_is_array(e)) {
+                        ucoll_add(u, jv_str(e), jv_strlen(e), r);
+                } else if (jv_is_container(e)) {
                     uwalk(u, e, res_of_word(k, kn), depth + 1);
                 }
             }
-        } else if (json_is_object(x)) {
+        } else if (jv_is_object(x)) {
             enum ev_res sub = has_suffix(k, kn, ".data") ? objres : res_of_word(k, kn);
             uwalk(u, x, sub, depth + 1);
         }
@@ -286,15 +290,15 @@ static const char *ev_message(struct event *ev, const char *s, size_t n, size_t 
 }
 
 /* Join the tb list of a remote failure into ev->traceback, capped. */
-static void set_traceback_list(struct event *ev, json_t *tb, size_t cap)
+static void set_traceback_list(struct event *ev, const struct jv *tb, size_t cap)
 {
-    size_t i, total = 0;
-    json_t *x;
-    if (!json_is_array(tb))
+    size_t total = 0;
+    const struct jv *x;
+    if (!jv_is_array(tb))
         return;
-    json_array_foreach(tb, i, x) {
-        if (json_is_string(x))
-            total += json_string_length(x);
+    JV_FOREACH(tb, x) {
+        if (jv_is_string(x))
+            total += jv_strlen(x);
         if (total >= cap)
             break;
     }
@@ -304,13 +308,13 @@ static void set_traceback_list(struct event *ev, json_t *tb, size_t cap)
     if (!buf)
         return;
     size_t w = 0;
-    json_array_foreach(tb, i, x) {
-        if (!json_is_string(x))
+    JV_FOREACH(tb, x) {
+        if (!jv_is_string(x))
             continue;
-        size_t n = json_string_length(x);
+        size_t n = jv_strlen(x);
         if (n > total - w)
             n = total - w;
-        memcpy(buf + w, json_string_value(x), n);
+        memcpy(buf + w, jv_str(x), n);
         w += n;
         if (w >= total)
             break;
@@ -322,18 +326,17 @@ static void set_traceback_list(struct event *ev, json_t *tb, size_t cap)
     ev->traceback = buf;
 }
 
-static void set_failure_obj(struct event *ev, json_t *f, const struct oslo_cfg *cfg,
+static void set_failure_obj(struct event *ev, const struct jv *f, const struct oslo_cfg *cfg,
                             struct ucoll *u)
 {
     ev->error_class = ev_member(ev, f, "class", ID_CAP);
     ev->error_module = ev_member(ev, f, "module", ID_CAP);
-    json_t *m = json_object_get(f, "message");
-    if (json_is_string(m))
-        ev->error_message =
-            ev_message(ev, json_string_value(m), json_string_length(m), cfg->max_message);
-    set_traceback_list(ev, json_object_get(f, "tb"), cfg->max_traceback);
-    json_t *kw = json_object_get(f, "kwargs");
-    if (json_is_object(kw))
+    const struct jv *m = jv_get(f, "message");
+    if (jv_is_string(m))
+        ev->error_message = ev_message(ev, jv_str(m), jv_strlen(m), cfg->max_message);
+    set_traceback_list(ev, jv_get(f, "tb"), cfg->max_traceback);
+    const struct jv *kw = jv_get(f, "kwargs");
+    if (jv_is_object(kw))
         uwalk(u, kw, EV_RES_UNKNOWN, 0);
 }
 
@@ -420,14 +423,14 @@ static void set_exc_text(struct event *ev, const char *s, size_t n, const struct
 
 /* A versioned ExceptionPayload's data (or NULL): o itself when it has an
  * "exception" string, else the "*.data" of o. */
-static json_t *exc_payload_data(json_t *o)
+static const struct jv *exc_payload_data(const struct jv *o)
 {
-    if (!json_is_object(o))
+    if (!jv_is_object(o))
         return NULL;
-    if (json_is_string(json_object_get(o, "exception")))
+    if (jv_is_string(jv_get(o, "exception")))
         return o;
-    json_t *d = member_suffix(o, ".data");
-    if (json_is_object(d) && json_is_string(json_object_get(d, "exception")))
+    const struct jv *d = member_suffix(o, ".data");
+    if (jv_is_object(d) && jv_is_string(jv_get(d, "exception")))
         return d;
     return NULL;
 }
@@ -436,37 +439,36 @@ static json_t *exc_payload_data(json_t *o)
  * nova_object.data itself an ExceptionPayload, or its fault / reason /
  * exception member one) and legacy (exception / reason / message as text
  * or dict). */
-static void set_payload_error(struct event *ev, json_t *payload, const struct oslo_cfg *cfg)
+static void set_payload_error(struct event *ev, const struct jv *payload,
+                              const struct oslo_cfg *cfg)
 {
     static const char *const vkeys[] = {"fault", "reason", "exception"};
     static const char *const lkeys[] = {"exception", "reason", "message", "exception_message"};
-    if (!json_is_object(payload))
+    if (!jv_is_object(payload))
         return;
-    json_t *d = member_suffix(payload, ".data");
-    json_t *fd = exc_payload_data(d);
-    for (size_t i = 0; i < 3 && !fd && json_is_object(d); i++)
-        fd = exc_payload_data(json_object_get(d, vkeys[i]));
+    const struct jv *d = member_suffix(payload, ".data");
+    const struct jv *fd = exc_payload_data(d);
+    for (size_t i = 0; i < 3 && !fd && jv_is_object(d); i++)
+        fd = exc_payload_data(jv_get(d, vkeys[i]));
     if (fd) {
         ev->error_class = ev_member(ev, fd, "exception", ID_CAP);
         ev->error_module = ev_member(ev, fd, "module_name", ID_CAP);
-        json_t *m = json_object_get(fd, "exception_message");
-        if (json_is_string(m))
-            ev->error_message =
-                ev_message(ev, json_string_value(m), json_string_length(m), cfg->max_message);
+        const struct jv *m = jv_get(fd, "exception_message");
+        if (jv_is_string(m))
+            ev->error_message = ev_message(ev, jv_str(m), jv_strlen(m), cfg->max_message);
         ev->traceback = ev_member(ev, fd, "traceback", cfg->max_traceback);
         return;
     }
     for (size_t i = 0; i < 4; i++) {
-        json_t *e = json_object_get(payload, lkeys[i]);
-        if (json_is_string(e)) {
-            set_exc_text(ev, json_string_value(e), json_string_length(e), cfg);
-        } else if (json_is_object(e)) {
+        const struct jv *e = jv_get(payload, lkeys[i]);
+        if (jv_is_string(e)) {
+            set_exc_text(ev, jv_str(e), jv_strlen(e), cfg);
+        } else if (jv_is_object(e)) {
             if (!ev->error_class)
                 ev->error_class = ev_member(ev, e, "class", ID_CAP);
-            json_t *m = json_object_get(e, "message");
-            if (json_is_string(m) && !ev->error_message)
-                ev->error_message =
-                    ev_message(ev, json_string_value(m), json_string_length(m), cfg->max_message);
+            const struct jv *m = jv_get(e, "message");
+            if (jv_is_string(m) && !ev->error_message)
+                ev->error_message = ev_message(ev, jv_str(m), jv_strlen(m), cfg->max_message);
         }
     }
 }
@@ -475,22 +477,18 @@ static void set_payload_error(struct event *ev, json_t *payload, const struct os
 
 /* Remove the oslo secrets redact.h does not know by name, then everything
  * redact_json knows. Returns the number of values removed. */
-static size_t scrub(json_t *o)
+static size_t scrub(struct jv_doc *d, struct jv *o)
 {
     size_t n = 0;
-    if (json_object_get(o, "_context_auth_token")) {
-        json_object_del(o, "_context_auth_token");
+    if (jv_del(o, "_context_auth_token"))
         n++;
-    }
-    json_t *ti = json_object_get(o, "_context_trace_info");
-    if (json_is_object(ti) && json_object_get(ti, "hmac_key")) {
-        json_object_del(ti, "hmac_key");
+    struct jv *ti = jv_get(o, "_context_trace_info");
+    if (jv_is_object(ti) && jv_del(ti, "hmac_key"))
         n++;
-    }
-    return n + redact_json(o);
+    return n + redact_json(d, o);
 }
 
-static void set_context(struct event *ev, json_t *o)
+static void set_context(struct event *ev, const struct jv *o)
 {
     ev->request_id = ev_member(ev, o, "_context_request_id", ID_CAP);
     ev->global_request_id = ev_member(ev, o, "_context_global_request_id", ID_CAP);
@@ -504,38 +502,35 @@ static void set_context(struct event *ev, json_t *o)
         ev->ctx_project = ev_member(ev, o, "_context_tenant", ID_CAP);
 }
 
-static void decode_inner(struct event *ev, json_t *o, const struct oslo_cfg *cfg,
-                         struct stats *st)
+/* o: the inner message, a tree of d (the failure tree joins it there). */
+static void decode_inner(struct event *ev, struct jv_doc *d, struct jv *o,
+                         const struct oslo_cfg *cfg, struct stats *st)
 {
     struct ucoll u;
     u.n = 0;
     u.budget = cfg->max_uuid_nodes;
-    json_t *failure_tree = NULL;
+    struct jv *failure_tree = NULL;
 
     /* the failure is a JSON string: decode it before the text scrub can
      * touch it, then scrub its own tree */
-    json_t *fs = json_object_get(o, "failure");
-    if (json_is_string(fs) && json_string_length(fs) > 0) {
-        json_error_t je;
-        failure_tree =
-            json_loadb(json_string_value(fs), json_string_length(fs), JSON_ALLOW_NUL, &je);
-        if (failure_tree && !json_is_object(failure_tree)) {
-            json_decref(failure_tree);
+    const struct jv *fs = jv_get(o, "failure");
+    if (jv_is_string(fs) && jv_strlen(fs) > 0) {
+        failure_tree = jv_parse(d, jv_str(fs), jv_strlen(fs));
+        if (!jv_is_object(failure_tree))
             failure_tree = NULL;
-        }
         if (!failure_tree)
             bump(st, "oslo.failure_bad_json");
         else
-            scrub(failure_tree);
+            scrub(d, failure_tree);
     }
-    if (scrub(o))
+    if (scrub(d, o))
         bump(st, "oslo.secrets_dropped");
 
     set_context(ev, o);
-    int is_notif = json_is_string(json_object_get(o, "event_type")) &&
-                   json_is_string(json_object_get(o, "publisher_id"));
-    json_t *method = json_object_get(o, "method");
-    json_t *msgid = json_object_get(o, "_msg_id");
+    int is_notif = jv_is_string(jv_get(o, "event_type")) &&
+                   jv_is_string(jv_get(o, "publisher_id"));
+    const struct jv *method = jv_get(o, "method");
+    const struct jv *msgid = jv_get(o, "_msg_id");
     ev->unique_id = ev_member(ev, o, "_unique_id", ID_CAP);
 
     if (is_notif) {
@@ -546,47 +541,44 @@ static void decode_inner(struct event *ev, json_t *o, const struct oslo_cfg *cfg
         const char *mid = ev_member(ev, o, "message_id", ID_CAP);
         if (mid)
             ev->unique_id = mid;
-        json_t *payload = json_object_get(o, "payload");
+        const struct jv *payload = jv_get(o, "payload");
         set_payload_error(ev, payload, cfg);
         uwalk(&u, payload, EV_RES_UNKNOWN, 0);
-    } else if (json_is_string(method)) {
-        ev->kind = json_is_string(msgid) ? EV_RPC_CALL : EV_RPC_CAST;
+    } else if (jv_is_string(method)) {
+        ev->kind = jv_is_string(msgid) ? EV_RPC_CALL : EV_RPC_CAST;
         ev->rpc_method = ev_jstr(ev, method, ID_CAP);
         ev->rpc_namespace = ev_member(ev, o, "namespace", ID_CAP);
         ev->rpc_version = ev_member(ev, o, "version", ID_CAP);
         ev->msg_id = ev_jstr(ev, msgid, ID_CAP);
         ev->reply_q = ev_member(ev, o, "_reply_q", ID_CAP);
-        json_t *to = json_object_get(o, "_timeout");
-        if (json_is_number(to)) {
-            double t = json_number_value(to);
+        const struct jv *to = jv_get(o, "_timeout");
+        if (jv_is_number(to)) {
+            double t = jv_num(to);
             ev->timeout_s = (t >= 0 && t < 2147483647.0) ? (int)t : -1;
         }
-        uwalk(&u, json_object_get(o, "args"), EV_RES_UNKNOWN, 0);
-    } else if (json_is_string(msgid) &&
-               (json_object_get(o, "result") || json_object_get(o, "failure") ||
-                json_object_get(o, "ending"))) {
+        uwalk(&u, jv_get(o, "args"), EV_RES_UNKNOWN, 0);
+    } else if (jv_is_string(msgid) &&
+               (jv_get(o, "result") || jv_get(o, "failure") || jv_get(o, "ending"))) {
         ev->kind = EV_RPC_REPLY;
         ev->msg_id = ev_jstr(ev, msgid, ID_CAP);
-        json_t *end = json_object_get(o, "ending");
-        ev->ending = end ? json_is_true(end) : 1;
-        json_t *f = json_object_get(o, "failure");
-        if (f && !json_is_null(f)) {
+        const struct jv *end = jv_get(o, "ending");
+        ev->ending = end ? jv_is_true(end) : 1;
+        const struct jv *f = jv_get(o, "failure");
+        if (f && !jv_is_null(f)) {
             ev->failure = 1;
             if (failure_tree)
                 set_failure_obj(ev, failure_tree, cfg, &u);
-            else if (json_is_object(f))
+            else if (jv_is_object(f))
                 set_failure_obj(ev, f, cfg, &u);
-            else if (json_is_string(f))
-                ev->error_message =
-                    ev_message(ev, json_string_value(f), json_string_length(f), cfg->max_message);
+            else if (jv_is_string(f))
+                ev->error_message = ev_message(ev, jv_str(f), jv_strlen(f), cfg->max_message);
         }
-        uwalk(&u, json_object_get(o, "result"), EV_RES_UNKNOWN, 0);
+        uwalk(&u, jv_get(o, "result"), EV_RES_UNKNOWN, 0);
     } else {
         bump(st, "oslo.unknown_shape");
         ev->flags |= EV_F_BAD_BODY;
     }
     ucoll_flush(&u, ev);
-    json_decref(failure_tree);
 }
 
 int oslo_decode(struct event *ev, const uint8_t *p, size_t n, const struct oslo_cfg *cfg,
@@ -607,39 +599,50 @@ int oslo_decode(struct event *ev, const uint8_t *p, size_t n, const struct oslo_
         bump(st, "oslo.empty_body");
         return -1;
     }
-    json_error_t je;
-    json_t *outer = json_loadb((const char *)p, n, JSON_ALLOW_NUL, &je);
-    json_t *inner = NULL;
+    /* what this decoder has always accepted (jansson's JSON_ALLOW_NUL
+     * rules): duplicate keys keep the last value, \u0000 allowed in
+     * values, nesting up to 2048 */
+    struct jv_cfg jcfg;
+    jv_defaults(&jcfg);
+    jcfg.max_input = cfg->max_envelope;
+    jcfg.max_depth = 2048;
+    jcfg.allow_nul = 1;
+    jcfg.dup_reject = 0;
+    struct jv_doc doc;
+    jv_init(&doc, &jcfg, NULL);
+    struct jv *outer = jv_parse(&doc, p, n);
+    struct jv *inner = NULL;
     int rc = -1;
-    if (!json_is_object(outer)) {
+    if (!jv_is_object(outer)) {
         bump(st, "oslo.bad_json");
         goto out;
     }
-    json_t *om = json_object_get(outer, "oslo.message");
+    const struct jv *om = jv_get(outer, "oslo.message");
     if (om) {
-        json_t *ov = json_object_get(outer, "oslo.version");
-        const char *vs = json_is_string(ov) ? json_string_value(ov) : "";
-        if (!(vs[0] == '2' && (vs[1] == '\0' || vs[1] == '.')))
+        const struct jv *ov = jv_get(outer, "oslo.version");
+        const char *vs = jv_str(ov);
+        size_t vn = jv_strlen(ov);
+        /* "2" or "2.x" (or "2" cut by a \u0000, as C strings compared it) */
+        if (!(vn >= 1 && vs[0] == '2' && (vn == 1 || vs[1] == '\0' || vs[1] == '.')))
             bump(st, "oslo.bad_version");
-        if (!json_is_string(om) || json_string_length(om) > cfg->max_envelope) {
+        if (!jv_is_string(om) || jv_strlen(om) > cfg->max_envelope) {
             bump(st, "oslo.bad_envelope");
             goto out;
         }
-        inner = json_loadb(json_string_value(om), json_string_length(om), JSON_ALLOW_NUL, &je);
-        if (!json_is_object(inner)) {
+        inner = jv_parse(&doc, jv_str(om), jv_strlen(om));
+        if (!jv_is_object(inner)) {
             bump(st, "oslo.bad_json");
             goto out;
         }
-        decode_inner(ev, inner, cfg, st);
+        decode_inner(ev, &doc, inner, cfg, st);
     } else {
-        decode_inner(ev, outer, cfg, st); /* bare 1.0 message */
+        decode_inner(ev, &doc, outer, cfg, st); /* bare 1.0 message */
     }
     rc = 0;
 out:
     if (rc)
         ev->flags |= EV_F_BAD_BODY;
-    json_decref(inner);
-    json_decref(outer);
+    jv_release(&doc);
     return rc;
 }
 

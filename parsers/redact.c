@@ -5,6 +5,7 @@
  * passes the read index. */
 #include "parsers/redact.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,15 @@ static size_t ci_prefix(const char *s, const char *lit)
         if (!s[i] || lc((unsigned char)s[i]) != lit[i])
             return 0;
     return i;
+}
+
+/* Does s (at least strlen(lit) bytes) start with lit, case-insensitively? */
+static int ci_prefix_n(const char *s, const char *lit)
+{
+    for (size_t i = 0; lit[i]; i++)
+        if (lc((unsigned char)s[i]) != lit[i])
+            return 0;
+    return 1;
 }
 
 /* Case-insensitive substring test; needle lower case. */
@@ -57,24 +67,73 @@ int redact_header_is_secret(const char *name, size_t n)
     return 0;
 }
 
-int redact_key_is_secret(const char *key)
+/* Case-insensitive compare of n bytes of s with lower-case lit. */
+static int ci_same(const char *s, const char *lit, size_t n)
 {
-    static const char *const exact[] = {
-        "adminpass",    "user_data",   "auth_token",  "_context_auth_token",
-        "private_key",  "blob",        "access_token", "refresh_token",
-        "x-auth-token", "x-subject-token", "x-service-token", "authorization",
-        "cookie",       "set-cookie",  "passphrase",  "auth_key",
-    };
+    for (size_t i = 0; i < n; i++)
+        if (lc((unsigned char)s[i]) != lit[i])
+            return 0;
+    return 1;
+}
+
+/* Exactly one of the secret key names (any case), by length first. */
+static int exact_secret_key(const char *k, size_t n)
+{
+    switch (n) {
+    case 4:
+        return ci_same(k, "blob", 4);
+    case 6:
+        return ci_same(k, "cookie", 6);
+    case 8:
+        return ci_same(k, "auth_key", 8);
+    case 9:
+        return ci_same(k, "adminpass", 9) || ci_same(k, "user_data", 9);
+    case 10:
+        return ci_same(k, "auth_token", 10) || ci_same(k, "set-cookie", 10) ||
+               ci_same(k, "passphrase", 10);
+    case 11:
+        return ci_same(k, "private_key", 11);
+    case 12:
+        return ci_same(k, "access_token", 12) || ci_same(k, "x-auth-token", 12);
+    case 13:
+        return ci_same(k, "refresh_token", 13) || ci_same(k, "authorization", 13);
+    case 15:
+        return ci_same(k, "x-subject-token", 15) || ci_same(k, "x-service-token", 15);
+    case 19:
+        return ci_same(k, "_context_auth_token", 19);
+    default:
+        return 0;
+    }
+}
+
+int redact_key_is_secret_n(const char *key, size_t n)
+{
     if (!key)
         return 0;
-    size_t n = strlen(key);
-    if (ci_contains(key, n, "password") || ci_contains(key, n, "passwd") ||
-        ci_contains(key, n, "secret"))
-        return 1;
-    for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-        if (ci_equal(key, n, exact[i]))
-            return 1;
-    return 0;
+    /* contains "password", "passwd" or "secret" (all at least 6 long) */
+    static const uint8_t ps[256] = {['p'] = 1, ['P'] = 1, ['s'] = 2, ['S'] = 2};
+    for (size_t i = 0; i + 6 <= n; i++) {
+        switch (ps[(unsigned char)key[i]]) {
+        case 0:
+            break;
+        case 1:
+            if (ci_same(key + i + 1, "assw", 4) &&
+                ((lc((unsigned char)key[i + 5]) == 'd') ||
+                 (i + 8 <= n && ci_same(key + i + 5, "ord", 3))))
+                return 1;
+            break;
+        default:
+            if (ci_same(key + i + 1, "ecret", 5))
+                return 1;
+            break;
+        }
+    }
+    return exact_secret_key(key, n);
+}
+
+int redact_key_is_secret(const char *key)
+{
+    return key ? redact_key_is_secret_n(key, strlen(key)) : 0;
 }
 
 static int is_b64url(unsigned char c)
@@ -139,21 +198,123 @@ static int find_value(const char *s, size_t i, size_t n, int whole_line, size_t 
     return 1;
 }
 
+/* Secret names redact_text masks the value of (after ':' or '='). */
+static const struct {
+    const char *name;
+    int whole_line;
+} names[] = {
+    {"x-auth-token", 0}, {"x-subject-token", 0}, {"x-service-token", 0},
+    {"x-storage-token", 0}, {"authorization", 1}, {"cookie", 1},
+    {"password", 0},     {"passwd", 0},          {"adminpass", 0},
+    {"auth_token", 0},   {"secret", 0},
+};
+static const char notfound[] = "could not find token";
+
+/* Does a secret name (lower case) end right before s+e? */
+static int name_ends_at(const char *s, size_t e)
+{
+    if (e < 6)
+        return 0; /* the shortest names ("cookie", "passwd", "secret") */
+    switch (lc((unsigned char)s[e - 1])) {
+    case 'n': /* ...token, authorization */
+    case 'e': /* cookie */
+    case 'd': /* password, passwd */
+    case 's': /* adminpass */
+    case 't': /* secret */
+        break;
+    default:
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *nm = names[i].name;
+        size_t m = strlen(nm);
+        if (m > e)
+            continue;
+        size_t k = 0;
+        while (k < m && lc((unsigned char)s[e - m + k]) == nm[k])
+            k++;
+        if (k == m)
+            return 1;
+    }
+    return 0;
+}
+
+/* What redact_text_may_change stops at: 1 separator, 2 'A' (inside a
+ * Fernet prefix "gAAAAA"), 3 'k'/'K' (17 bytes into "could not find token"),
+ * 4 NUL. Chosen to be rare in ordinary values (lower-case ids and words). */
+static const unsigned char pre_class[256] = {
+    [0] = 4, [':'] = 1, ['='] = 1, ['A'] = 2, ['k'] = 3, ['K'] = 3,
+};
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Non-zero if a byte of x equals b (exact for "any": a false hit needs a
+ * true one below it). */
+static inline uint64_t has_byte(uint64_t x, unsigned char b)
+{
+    uint64_t y = x ^ (ONES * b);
+    return (y - ONES) & ~y & HIGHS;
+}
+
+int redact_text_may_change(const char *s, size_t n)
+{
+    /* Every mask redact_text writes starts at one of three triggers, read
+     * from the original text: a Fernet token (at least 20 bytes from its
+     * "gAAAAA"), "could not find token" (20 bytes, any case), or a secret
+     * name followed by an optional quote, blanks and ':' or '=' (found here
+     * from the separator backwards). No trigger, no change. Eight bytes at
+     * a time while none of the bytes pre_class names shows up. */
+    size_t i = 0;
+    for (;;) {
+        while (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (has_byte(x, 0) | has_byte(x, ':') | has_byte(x, '=') | has_byte(x, 'A') |
+                has_byte(x | (ONES * 0x20), 'k'))
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            return 0;
+        size_t end = i + 8 < n ? i + 8 : n;
+        for (; i < end; i++) {
+            switch (pre_class[(unsigned char)s[i]]) {
+            case 0:
+                break;
+            case 1: {
+                size_t e = i;
+                while (e > 0 && (s[e - 1] == ' ' || s[e - 1] == '\t'))
+                    e--;
+                if (e > 0 && (s[e - 1] == '"' || s[e - 1] == '\''))
+                    e--;
+                if (name_ends_at(s, e))
+                    return 1;
+                break;
+            }
+            case 2: /* the first 'A' of "gAAAAA" */
+                if (i >= 1 && n - (i - 1) >= 20 && memcmp(s + i - 1, "gAAAAA", 6) == 0)
+                    return 1;
+                break;
+            case 3: /* the 'k' of "could not find token" */
+                if (i >= 17 && n - (i - 17) >= sizeof(notfound) - 1 &&
+                    ci_prefix_n(s + i - 17, notfound))
+                    return 1;
+                break;
+            default:
+                return 1; /* NUL: callers with lengths truncate there */
+            }
+        }
+    }
+}
+
 size_t redact_text(char *s)
 {
-    static const struct {
-        const char *name;
-        int whole_line;
-    } names[] = {
-        {"x-auth-token", 0}, {"x-subject-token", 0}, {"x-service-token", 0},
-        {"x-storage-token", 0}, {"authorization", 1}, {"cookie", 1},
-        {"password", 0},     {"passwd", 0},          {"adminpass", 0},
-        {"auth_token", 0},   {"secret", 0},
-    };
-    static const char notfound[] = "could not find token";
     if (!s)
         return 0;
     size_t n = strlen(s);
+    if (!redact_text_may_change(s, n))
+        return n;
     size_t r = 0, w = 0;
     while (r < n) {
         unsigned char c = (unsigned char)s[r];
@@ -250,84 +411,74 @@ size_t redact_query(const char *q, size_t n, char *out, size_t cap)
     return redact_text(out);
 }
 
-static size_t redact_rec(json_t *v, int depth);
-
-static size_t redact_string(json_t *v)
+static size_t redact_string(struct jv_doc *d, struct jv *v)
 {
-    size_t n = json_string_length(v);
-    const char *s = json_string_value(v);
-    if (!s || n == 0)
+    size_t n = jv_strlen(v);
+    const char *s = jv_str(v);
+    if (!s || n == 0 || !redact_text_may_change(s, n))
         return 0;
-    char *tmp = malloc(n + 1);
+    char *tmp = jv_str_dup(d, v);
     if (!tmp) {
-        json_string_setn(v, "", 0); /* cannot check it: drop it */
+        jv_str_set(v, "", 0); /* cannot check it: drop it */
         return 1;
     }
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
     /* embedded NULs: redact_text stops at the first; the rest is dropped */
     size_t before = strlen(tmp);
     size_t after = redact_text(tmp);
-    size_t changed = 0;
     if (after != n || before != n || memcmp(tmp, s, n) != 0) {
-        json_string_setn(v, tmp, after);
-        changed = 1;
+        jv_str_set(v, tmp, after);
+        return 1;
     }
-    free(tmp);
-    return changed;
+    return 0;
 }
 
-static size_t redact_rec(json_t *v, int depth)
+static int key_is(const struct jv *m, const char *lit, size_t n)
+{
+    return jv_keylen(m) == n && memcmp(jv_key(m), lit, n) == 0;
+}
+
+static size_t redact_rec(struct jv_doc *d, struct jv *v, int depth)
 {
     size_t count = 0;
     if (!v)
         return 0;
-    if (depth > REDACT_MAX_DEPTH) {
-        if (json_is_object(v)) {
-            count += json_object_size(v);
-            json_object_clear(v);
-        } else if (json_is_array(v)) {
-            count += json_array_size(v);
-            json_array_clear(v);
-        }
-        return count;
-    }
-    if (json_is_object(v)) {
-        const char *key;
-        json_t *val;
-        void *tmp;
-        json_object_foreach_safe(v, tmp, key, val)
-        {
-            if (redact_key_is_secret(key)) {
-                json_object_del(v, key);
+    if (depth > REDACT_MAX_DEPTH)
+        return jv_clear(v);
+    if (jv_is_object(v)) {
+        struct jv *m, *nx;
+        for (m = jv_first(v); m; m = nx) {
+            nx = jv_next(m);
+            const char *key = jv_key(m);
+            size_t kn = jv_keylen(m);
+            if (redact_key_is_secret_n(key, kn)) {
+                jv_remove(v, m);
                 count++;
-            } else if (strcmp(key, "token") == 0 || strcmp(key, "_context_token") == 0) {
-                if (json_is_object(val)) {
-                    if (json_object_get(val, "id")) {
-                        json_object_del(val, "id");
+            } else if (key_is(m, "token", 5) || key_is(m, "_context_token", 14)) {
+                if (jv_is_object(m)) {
+                    if (jv_del(m, "id"))
                         count++;
-                    }
-                    count += redact_rec(val, depth + 1);
-                } else if (!json_is_array(val) && !json_is_null(val)) {
-                    json_object_del(v, key);
+                    count += redact_rec(d, m, depth + 1);
+                } else if (!jv_is_array(m) && !jv_is_null(m)) {
+                    jv_remove(v, m);
                     count++;
                 } else {
-                    count += redact_rec(val, depth + 1);
+                    count += redact_rec(d, m, depth + 1);
                 }
             } else {
-                count += redact_rec(val, depth + 1);
+                count += redact_rec(d, m, depth + 1);
             }
         }
-    } else if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            count += redact_rec(json_array_get(v, i), depth + 1);
-    } else if (json_is_string(v)) {
-        count += redact_string(v);
+    } else if (jv_is_array(v)) {
+        struct jv *e;
+        JV_FOREACH(v, e)
+        count += redact_rec(d, e, depth + 1);
+    } else if (jv_is_string(v)) {
+        count += redact_string(d, v);
     }
     return count;
 }
 
-size_t redact_json(json_t *v)
+size_t redact_json(struct jv_doc *d, struct jv *v)
 {
-    return redact_rec(v, 0);
+    return redact_rec(d, v, 0);
 }

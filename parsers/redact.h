@@ -5,12 +5,14 @@
  * password / secret / adminPass / admin_password / user_data / auth-token
  * keys in JSON, token and password query parameters, keystone's "Could not
  * find token: <token>" text, and Fernet tokens (`gAAAAA` + base64url)
- * anywhere in text. Stateless helpers, no allocation except jansson's own. */
+ * anywhere in text. Stateless helpers; redact_json allocates only from the
+ * tree's document arena (parsers/jv.h). */
 #ifndef OSRCA_REDACT_H
 #define OSRCA_REDACT_H
 
-#include <jansson.h>
 #include <stddef.h>
+
+#include "parsers/jv.h"
 
 /* What replaces a masked secret in text. */
 #define REDACT_MASK "***"
@@ -31,12 +33,24 @@ int redact_header_is_secret(const char *name, size_t n);
  * Case-insensitive. "token" is not included (see redact_json). */
 int redact_key_is_secret(const char *key);
 
-/* Remove secrets from v in place, recursively: members whose key is secret
- * are deleted; a "token" member is deleted when it is a string and loses its
- * "id" when it is an object (keystone token auth); every string value is
- * passed through redact_text. Containers deeper than REDACT_MAX_DEPTH are
- * emptied. v may be NULL. Returns the number of values removed or masked. */
-size_t redact_json(json_t *v);
+/* Same for the key [key, key+n) (need not be NUL-terminated). */
+int redact_key_is_secret_n(const char *key, size_t n);
+
+/* Remove secrets from v (a tree of document d) in place, recursively:
+ * members whose key is secret are deleted; a "token" member is deleted when
+ * it is a string and loses its "id" when it is an object (keystone token
+ * auth); every string value is passed through redact_text (a string with an
+ * embedded NUL keeps only what precedes it). Masked strings are copied into
+ * d's arena first (the input is never written). Containers deeper than
+ * REDACT_MAX_DEPTH are emptied. v may be NULL. Returns the number of values
+ * removed or masked. */
+size_t redact_json(struct jv_doc *d, struct jv *v);
+
+/* 0 if redact_text cannot change [s, s+n) and it holds no NUL byte: no
+ * Fernet prefix "gAAAAA", no "could not find token", no ':' or '=' after a
+ * secret name (as redact_text knows them, optional quote and blanks
+ * between). 1 otherwise. A cheap pre-check; redact_text runs it itself. */
+int redact_text_may_change(const char *s, size_t n);
 
 /* Mask secrets in the NUL-terminated string s in place: Fernet tokens,
  * the token after "Could not find token:", and the value after a secret

@@ -29,9 +29,18 @@ struct req_rec {
     const char *service; /* serving service (map-owned) or NULL */
 };
 
+/* Protocol-wide state: the JSON document store every connection decodes
+ * bodies into (one body at a time, reset after each). */
+struct rest_global {
+    struct mem_pool *pool;
+    struct jv_doc doc;
+};
+
 struct rest_conn {
     const struct app_env *env; /* the wiring's: outlives us, map may change */
     struct http1 *http;
+    struct jv_doc *doc; /* the global's, or own */
+    struct jv_doc *own; /* allocated only without a global (tests) */
     uint64_t flow_id;
     char cli_addr[46], srv_addr[46];
     uint16_t cli_port, srv_port;
@@ -132,7 +141,20 @@ static int looks_json(const uint8_t *p, size_t n)
     return 0;
 }
 
-static json_t *decode_json(struct rest_conn *c, struct event *ev, struct span body)
+static void rest_jv_cfg(struct jv_cfg *cfg)
+{
+    jv_defaults(cfg);
+    cfg->max_input = REST_JSON_MAX;
+    cfg->max_depth = REST_JSON_DEPTH;
+    cfg->allow_nul = 0;
+    cfg->dup_reject = 1;
+}
+
+/* The body as a scrubbed JSON tree in c->doc (valid until the document is
+ * reset), or NULL. Too-deep and malformed bodies are told apart once
+ * decoding failed: a well-formed body no deeper than REST_JSON_DEPTH is
+ * never "too deep", and the decoder refuses deeper ones itself. */
+static struct jv *decode_json(struct rest_conn *c, struct event *ev, struct span body)
 {
     if (!body.n || !looks_json(body.p, body.n))
         return NULL;
@@ -140,26 +162,28 @@ static json_t *decode_json(struct rest_conn *c, struct event *ev, struct span bo
         ev->flags |= EV_F_BODY_TRUNC;
         return NULL;
     }
-    if (rest_json_too_deep(body.p, body.n, REST_JSON_DEPTH)) {
-        (*c->c_json_deep)++;
-        ev->flags |= EV_F_BAD_BODY;
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *j = json_loadb((const char *)body.p, body.n, JSON_REJECT_DUPLICATES, &jerr);
+    jv_reset(c->doc);
+    struct jv *j = jv_parse(c->doc, body.p, body.n);
     if (!j) {
+        if (rest_json_too_deep(body.p, body.n, REST_JSON_DEPTH)) {
+            (*c->c_json_deep)++;
+            ev->flags |= EV_F_BAD_BODY;
+            return NULL;
+        }
         if (!(ev->flags & EV_F_BODY_TRUNC))
             ev->flags |= EV_F_BAD_BODY;
         (*c->c_json_bad)++;
         return NULL;
     }
-    *c->c_secrets += redact_json(j);
+    *c->c_secrets += redact_json(c->doc, j);
     return j;
 }
 
-static const char *jstr(const json_t *o, const char *key)
+/* Member key of object o if it is a string, else NULL. */
+static const struct jv *jstr(const struct jv *o, const char *key)
 {
-    return json_string_value(json_object_get(o, key));
+    const struct jv *v = jv_get(o, key);
+    return jv_is_string(v) ? v : NULL;
 }
 
 /* ---- resource roles ---- */
@@ -196,8 +220,11 @@ static const struct {
 
 static enum ev_res collection_role(const char *name, size_t n)
 {
+    if (n == 0)
+        return EV_RES_UNKNOWN;
     for (size_t i = 0; i < sizeof(collections) / sizeof(collections[0]); i++)
-        if (strlen(collections[i].name) == n && memcmp(collections[i].name, name, n) == 0)
+        if (collections[i].name[0] == name[0] && strlen(collections[i].name) == n &&
+            memcmp(collections[i].name, name, n) == 0)
             return collections[i].res;
     return EV_RES_UNKNOWN;
 }
@@ -223,10 +250,11 @@ static const struct {
     {"user_id", EV_RES_USER},           {"serverId", EV_RES_INSTANCE},
 };
 
-static int id_key_role(const char *key, enum ev_res *res)
+static int id_key_role(const char *key, size_t n, enum ev_res *res)
 {
     for (size_t i = 0; i < sizeof(id_keys) / sizeof(id_keys[0]); i++)
-        if (strcmp(id_keys[i].key, key) == 0) {
+        if (id_keys[i].key[0] == key[0] && strlen(id_keys[i].key) == n &&
+            memcmp(id_keys[i].key, key, n) == 0) {
             *res = id_keys[i].res;
             return 1;
         }
@@ -279,59 +307,66 @@ static enum ev_res path_role(const char *path)
     return role;
 }
 
+static int key_eq(const char *k, size_t kn, const char *lit, size_t n)
+{
+    return k && kn == n && memcmp(k, lit, n) == 0;
+}
+
 /* keyed: role of UUID-valued keys of an "allocations" object (providers
- * in /allocations bodies, consumers in /resource_providers/{id}/allocations). */
-static void uuids_rec(struct event *ev, const json_t *v, const char *key, enum ev_res ctx,
-                      enum ev_res keyed, int depth)
+ * in /allocations bodies, consumers in /resource_providers/{id}/allocations).
+ * [key, key+kn): the member key v is under (NULL at the top). */
+static void uuids_rec(struct event *ev, const struct jv *v, const char *key, size_t kn,
+                      enum ev_res ctx, enum ev_res keyed, int depth)
 {
     if (depth > REST_JSON_DEPTH || ev->nuuids >= EV_MAX_UUIDS)
         return;
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        size_t n = json_string_length(v);
+    if (jv_is_string(v)) {
+        const char *s = jv_str(v);
+        size_t n = jv_strlen(v);
         enum ev_res r;
         if (!key || !event_is_uuid(s, n))
             return;
         /* ids of unknown things (catalog endpoints, ...) are noise */
-        if (strcmp(key, "id") == 0) {
+        if (key_eq(key, kn, "id", 2)) {
             if (ctx != EV_RES_UNKNOWN)
                 event_add_uuid(ev, s, n, ctx);
-        } else if (id_key_role(key, &r) && r != EV_RES_UNKNOWN) {
+        } else if (kn && id_key_role(key, kn, &r) && r != EV_RES_UNKNOWN) {
             event_add_uuid(ev, s, n, r);
         }
         return;
     }
-    if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            uuids_rec(ev, json_array_get(v, i), key, ctx, keyed, depth + 1);
+    const struct jv *x;
+    if (jv_is_array(v)) {
+        JV_FOREACH(v, x)
+        uuids_rec(ev, x, key, kn, ctx, keyed, depth + 1);
         return;
     }
-    if (!json_is_object(v))
+    if (!jv_is_object(v))
         return;
-    const char *k;
-    json_t *val;
     /* placement: "allocations": {"<uuid>": {...}} keyed by provider/consumer */
-    int keyed_obj = key && strcmp(key, "allocations") == 0;
-    json_object_foreach((json_t *)v, k, val)
+    int keyed_obj = key_eq(key, kn, "allocations", 11);
+    JV_FOREACH(v, x)
     {
-        if (keyed_obj && event_is_uuid(k, strlen(k)))
-            event_add_uuid(ev, k, strlen(k), keyed);
-        enum ev_res sub = collection_role(k, strlen(k));
-        if (json_is_object(val) || json_is_array(val))
-            uuids_rec(ev, val, k, sub, keyed, depth + 1);
+        const char *k = jv_key(x);
+        size_t n = jv_keylen(x);
+        if (keyed_obj && event_is_uuid(k, n))
+            event_add_uuid(ev, k, n, keyed);
+        enum ev_res sub = collection_role(k, n);
+        if (jv_is_container(x))
+            uuids_rec(ev, x, k, n, sub, keyed, depth + 1);
         else
-            uuids_rec(ev, val, k, ctx, keyed, depth + 1);
+            uuids_rec(ev, x, k, n, ctx, keyed, depth + 1);
     }
 }
 
-void rest_uuids_from_json(struct event *ev, const json_t *json, const char *path)
+void rest_uuids_from_json(struct event *ev, const struct jv *json, const char *path)
 {
     if (!json)
         return;
     enum ev_res keyed = EV_RES_PROVIDER;
     if (path && strncmp(path, "/resource_providers", 19) == 0)
         keyed = EV_RES_CONSUMER;
-    uuids_rec(ev, json, NULL, path ? path_role(path) : EV_RES_UNKNOWN, keyed, 0);
+    uuids_rec(ev, json, NULL, 0, path ? path_role(path) : EV_RES_UNKNOWN, keyed, 0);
 }
 
 static void uuids_from_query(struct event *ev, const char *q, enum ev_res role)
@@ -351,7 +386,7 @@ static void uuids_from_query(struct event *ev, const char *q, enum ev_res role)
                 key[kn] = '\0';
                 if (strcmp(key, "id") == 0)
                     event_add_uuid(ev, val, vn, role);
-                else if (id_key_role(key, &r))
+                else if (kn && id_key_role(key, kn, &r))
                     event_add_uuid(ev, val, vn, r);
             }
         }
@@ -362,13 +397,14 @@ static void uuids_from_query(struct event *ev, const char *q, enum ev_res role)
 /* ---- error bodies (PROTOCOLS.md §3.4) ---- */
 
 /* nova's catch-all: "... <class 'nova.exception.GlanceConnectionFailed'>" */
-static void class_from_message(struct event *ev, const char *msg)
+static void class_from_message(struct event *ev, const char *msg, size_t n)
 {
-    const char *k = msg ? strstr(msg, "<class '") : NULL;
+    static const char pfx[] = "<class '";
+    const char *k = msg ? memmem(msg, n, pfx, sizeof(pfx) - 1) : NULL;
     if (!k)
         return;
-    k += 8;
-    const char *e = strchr(k, '\'');
+    k += sizeof(pfx) - 1;
+    const char *e = memchr(k, '\'', (size_t)(msg + n - k));
     if (!e || e == k || e - k > 256)
         return;
     const char *dot = NULL;
@@ -383,46 +419,52 @@ static void class_from_message(struct event *ev, const char *msg)
     }
 }
 
-static void set_error(struct event *ev, const char *cls, const char *msg)
+static void set_error(struct event *ev, const char *cls, size_t cn, const char *msg, size_t mn)
 {
     if (cls)
-        ev->error_class = ev_text(ev, cls, strlen(cls), 256);
+        ev->error_class = ev_text(ev, cls, cn, 256);
     if (msg)
-        ev->error_message = ev_text(ev, msg, strlen(msg), REST_TEXT_MAX);
+        ev->error_message = ev_text(ev, msg, mn, REST_TEXT_MAX);
 }
 
-static int error_from_json(struct event *ev, const json_t *j)
+/* set_error from two string nodes (either may be NULL). */
+static void set_error_jv(struct event *ev, const struct jv *cls, const struct jv *msg)
 {
-    const json_t *o;
-    if (!json_is_object(j))
+    set_error(ev, jv_str(cls), jv_strlen(cls), jv_str(msg), jv_strlen(msg));
+}
+
+static int error_from_json(struct event *ev, const struct jv *j)
+{
+    const struct jv *o;
+    if (!jv_is_object(j))
         return 0;
-    if ((o = json_object_get(j, "NeutronError")) && json_is_object(o)) {
-        set_error(ev, jstr(o, "type"), jstr(o, "message"));
+    if ((o = jv_get(j, "NeutronError")) && jv_is_object(o)) {
+        set_error_jv(ev, jstr(o, "type"), jstr(o, "message"));
         return 1;
     }
-    if ((o = json_object_get(j, "error")) && json_is_object(o)) {
-        set_error(ev, jstr(o, "title"), jstr(o, "message"));
+    if ((o = jv_get(j, "error")) && jv_is_object(o)) {
+        set_error_jv(ev, jstr(o, "title"), jstr(o, "message"));
         return 1;
     }
-    if ((o = json_object_get(j, "errors")) && json_is_array(o) && json_array_size(o) > 0) {
-        const json_t *e = json_array_get(o, 0);
-        const char *cls = jstr(e, "code");
-        set_error(ev, cls ? cls : jstr(e, "title"), jstr(e, "detail"));
+    if ((o = jv_get(j, "errors")) && jv_is_array(o) && jv_size(o) > 0) {
+        const struct jv *e = jv_first(o);
+        const struct jv *cls = jstr(e, "code");
+        set_error_jv(ev, cls ? cls : jstr(e, "title"), jstr(e, "detail"));
         return 1;
     }
-    if (jstr(j, "message") && (jstr(j, "title") || json_object_get(j, "code"))) {
-        set_error(ev, jstr(j, "title"), jstr(j, "message")); /* webob JSON */
+    if (jstr(j, "message") && (jstr(j, "title") || jv_get(j, "code"))) {
+        set_error_jv(ev, jstr(j, "title"), jstr(j, "message")); /* webob JSON */
         return 1;
     }
-    if (json_object_size(j) == 1) {
+    if (jv_size(j) == 1) {
         /* nova / cinder fault wrapper {"itemNotFound": {"code", "message"}} */
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)j, k, v)
+        const struct jv *v;
+        JV_FOREACH(j, v)
         {
-            if (json_is_object(v) && jstr(v, "message")) {
-                set_error(ev, k, jstr(v, "message"));
-                class_from_message(ev, jstr(v, "message"));
+            const struct jv *m = jstr(v, "message");
+            if (jv_is_object(v) && m) {
+                set_error(ev, jv_key(v), jv_keylen(v), jv_str(m), jv_strlen(m));
+                class_from_message(ev, jv_str(m), jv_strlen(m));
                 return 1;
             }
         }
@@ -518,7 +560,8 @@ static int error_from_html(struct event *ev, const uint8_t *p, size_t n)
     }
     if (!cls[0])
         return 0;
-    set_error(ev, strip_status(cls), msg[0] ? msg : NULL);
+    const char *c = strip_status(cls);
+    set_error(ev, c, strlen(c), msg[0] ? msg : NULL, strlen(msg));
     return 1;
 }
 
@@ -537,12 +580,13 @@ static int error_from_text(struct event *ev, const uint8_t *p, size_t n)
     char cls[201];
     memcpy(cls, p, ln);
     cls[ln] = '\0';
-    html_text(p + i, n - i, buf, sizeof(buf));
-    set_error(ev, strip_status(cls), buf[0] ? buf : NULL);
+    size_t bn = html_text(p + i, n - i, buf, sizeof(buf));
+    const char *c = strip_status(cls);
+    set_error(ev, c, strlen(c), buf[0] ? buf : NULL, bn);
     return 1;
 }
 
-int rest_error_from_body(struct event *ev, const json_t *json, const uint8_t *body, size_t n)
+int rest_error_from_body(struct event *ev, const struct jv *json, const uint8_t *body, size_t n)
 {
     if (json)
         return error_from_json(ev, json);
@@ -554,28 +598,33 @@ int rest_error_from_body(struct event *ev, const json_t *json, const uint8_t *bo
     return error_from_text(ev, body, n);
 }
 
-/* Server (or volume, port) state in a body. */
-static void state_from_json(struct event *ev, const json_t *j)
+/* ev_text of string node v (NULL if v is NULL). */
+static const char *ev_jv(struct event *ev, const struct jv *v, size_t max)
 {
-    const json_t *o;
-    if ((o = json_object_get(j, "server")) && json_is_object(o)) {
-        const char *st = jstr(o, "status");
+    return v ? ev_text(ev, jv_str(v), jv_strlen(v), max) : NULL;
+}
+
+/* Server (or volume, port) state in a body. */
+static void state_from_json(struct event *ev, const struct jv *j)
+{
+    const struct jv *o;
+    if ((o = jv_get(j, "server")) && jv_is_object(o)) {
+        const struct jv *st = jstr(o, "status");
         if (st)
-            ev->resource_state = ev_text(ev, st, strlen(st), 64);
-        const json_t *f = json_object_get(o, "fault");
-        const char *fm = jstr(f, "message");
+            ev->resource_state = ev_jv(ev, st, 64);
+        const struct jv *fm = jstr(jv_get(o, "fault"), "message");
         if (fm)
-            ev->fault_message = ev_text(ev, fm, strlen(fm), REST_TEXT_MAX);
-    } else if ((o = json_object_get(j, "volume")) && json_is_object(o)) {
-        const char *st = jstr(o, "status");
+            ev->fault_message = ev_jv(ev, fm, REST_TEXT_MAX);
+    } else if ((o = jv_get(j, "volume")) && jv_is_object(o)) {
+        const struct jv *st = jstr(o, "status");
         if (st)
-            ev->resource_state = ev_text(ev, st, strlen(st), 64);
-    } else if ((o = json_object_get(j, "port")) && json_is_object(o)) {
-        const char *vt = jstr(o, "binding:vif_type");
-        if (vt && strcmp(vt, "binding_failed") == 0)
-            ev->resource_state = event_cstr(ev, vt);
+            ev->resource_state = ev_jv(ev, st, 64);
+    } else if ((o = jv_get(j, "port")) && jv_is_object(o)) {
+        const struct jv *vt = jstr(o, "binding:vif_type");
+        if (vt && jv_str_eq(vt, "binding_failed"))
+            ev->resource_state = event_cstr(ev, "binding_failed");
         else if (jstr(o, "status"))
-            ev->resource_state = ev_text(ev, jstr(o, "status"), strlen(jstr(o, "status")), 64);
+            ev->resource_state = ev_jv(ev, jstr(o, "status"), 64);
     }
 }
 
@@ -717,19 +766,22 @@ static void redact_path(char *path)
 }
 
 /* name with "{action}" replaced by the first key of the body object. */
-static const char *op_name(struct event *ev, const char *name, const json_t *body)
+static const char *op_name(struct event *ev, const char *name, const struct jv *body)
 {
     const char *a = strstr(name, "{action}");
     if (!a)
         return event_cstr(ev, name);
     const char *key = "action";
-    if (json_is_object(body)) {
-        void *it = json_object_iter((json_t *)body);
-        if (it)
-            key = json_object_iter_key(it);
+    size_t kn = 6;
+    const struct jv *first = jv_first(body);
+    if (jv_is_object(body) && first) {
+        key = jv_key(first);
+        kn = jv_keylen(first);
     }
+    if (kn > 64)
+        kn = 64;
     char buf[REST_OP_MAX];
-    snprintf(buf, sizeof(buf), "%.*s%.64s%s", (int)(a - name), name, key, a + 8);
+    snprintf(buf, sizeof(buf), "%.*s%.*s%s", (int)(a - name), name, (int)kn, key, a + 8);
     return event_cstr(ev, buf);
 }
 
@@ -797,7 +849,7 @@ static void on_request(struct rest_conn *c, const struct http1_msg *m)
     set_peer(&ev->src, c->cli_addr, c->cli_port, caller, ev);
     set_peer(&ev->dst, c->srv_addr, c->srv_port, service, ev);
 
-    json_t *j = decode_json(c, ev, m->body);
+    struct jv *j = decode_json(c, ev, m->body);
     if (path && ev->method) {
         const char *opath = path + pfx;
         if (!*opath)
@@ -811,7 +863,7 @@ static void on_request(struct rest_conn *c, const struct http1_msg *m)
         if (j)
             rest_uuids_from_json(ev, j, opath);
     }
-    json_decref(j);
+    jv_reset(c->doc);
 
     struct req_rec *r = rec_push(c);
     if (r) /* else (pool at its cap) the response goes unpaired, counted */
@@ -863,15 +915,15 @@ static void on_response(struct rest_conn *c, const struct http1_msg *m)
         rid = hdr(m, "x-compute-request-id");
     ev->request_id = ev_span(ev, rid, 128);
 
-    json_t *j = decode_json(c, ev, m->body);
+    struct jv *j = decode_json(c, ev, m->body);
     if (m->status >= 400)
         rest_error_from_body(ev, j, j ? NULL : m->body.p, j ? 0 : m->body.n);
     if (j) {
-        if (json_is_object(j))
+        if (jv_is_object(j))
             state_from_json(ev, j);
         rest_uuids_from_json(ev, j, ev->path);
     }
-    json_decref(j);
+    jv_reset(c->doc);
     if (r)
         rec_pop_front(c);
     c->env->sink(c->env->sink_ctx, ev);
@@ -890,14 +942,49 @@ static void on_msg(void *ctx, const struct http1_msg *m)
 
 /* ---- app_parser_ops ---- */
 
+static void *rest_global_new(const struct app_env *env)
+{
+    struct rest_global *g = mem_calloc(env->pool, sizeof(*g));
+    if (!g)
+        return NULL;
+    struct jv_cfg cfg;
+    rest_jv_cfg(&cfg);
+    jv_init(&g->doc, &cfg, env->pool);
+    g->pool = env->pool;
+    return g;
+}
+
+static void rest_global_free(void *gp)
+{
+    struct rest_global *g = gp;
+    if (!g)
+        return;
+    jv_release(&g->doc);
+    mem_free(g->pool, g, sizeof(*g));
+}
+
+/* global may be NULL (tests): the connection then keeps its own store. */
 static void *rest_conn_new(void *global, const struct app_env *env,
                            const struct app_conn_info *ci)
 {
-    (void)global;
+    struct rest_global *g = global;
     struct rest_conn *c = mem_calloc(env->pool, sizeof(*c));
     if (!c)
         return NULL;
     c->env = env;
+    if (g) {
+        c->doc = &g->doc;
+    } else {
+        c->own = mem_alloc(env->pool, sizeof(*c->own));
+        if (!c->own) {
+            mem_free(env->pool, c, sizeof(*c));
+            return NULL;
+        }
+        struct jv_cfg cfg;
+        rest_jv_cfg(&cfg);
+        jv_init(c->own, &cfg, env->pool);
+        c->doc = c->own;
+    }
     c->flow_id = ci->flow_id;
     snprintf(c->cli_addr, sizeof(c->cli_addr), "%s", ci->cli_addr ? ci->cli_addr : "");
     snprintf(c->srv_addr, sizeof(c->srv_addr), "%s", ci->srv_addr ? ci->srv_addr : "");
@@ -913,6 +1000,7 @@ static void *rest_conn_new(void *global, const struct app_env *env,
         *cs[i] = env->st ? stats_counter(env->st, names[i]) : &c->local[i];
     c->http = http1_new(NULL, env->pool, env->st, on_msg, c);
     if (!c->http) {
+        mem_free(env->pool, c->own, c->own ? sizeof(*c->own) : 0);
         mem_free(env->pool, c, sizeof(*c));
         return NULL;
     }
@@ -942,9 +1030,13 @@ static void rest_end(void *conn, uint64_t ts_us)
     while (c->rec_n)
         rec_pop_front(c);
     mem_free(c->env->pool, c->recs, c->rec_cap * sizeof(*c->recs));
+    if (c->own) {
+        jv_release(c->own);
+        mem_free(c->env->pool, c->own, sizeof(*c->own));
+    }
     mem_free(c->env->pool, c, sizeof(*c));
 }
 
 const struct app_parser_ops rest_http_ops = {
-    "http", NULL, NULL, rest_conn_new, rest_feed, rest_gap, rest_end,
+    "http", rest_global_new, rest_global_free, rest_conn_new, rest_feed, rest_gap, rest_end,
 };

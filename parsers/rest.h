@@ -9,11 +9,11 @@
 #ifndef OSRCA_REST_H
 #define OSRCA_REST_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "parsers/event.h"
+#include "parsers/jv.h"
 #include "parsers/parse.h"
 #include "parsers/svcmap.h"
 
@@ -29,7 +29,7 @@ extern const struct app_parser_ops rest_http_ops;
  * NUL-terminated; json may be the already-decoded body or NULL. Results go
  * into ev (error_class, error_module, error_message), secrets masked.
  * Returns 1 if something was recognised, else 0. */
-int rest_error_from_body(struct event *ev, const json_t *json, const uint8_t *body, size_t n);
+int rest_error_from_body(struct event *ev, const struct jv *json, const uint8_t *body, size_t n);
 
 /* Resource UUIDs of a request path (servers/{id} -> instance, ...), added
  * to ev. path without the query, NUL-terminated. */
@@ -39,10 +39,11 @@ void rest_uuids_from_path(struct event *ev, const char *path);
  * device_id -> instance, placement allocations keys -> provider / consumer,
  * ...), added to ev. path (request path without prefix and query, may be
  * NULL) gives the role of a top-level "id". Ids of unknown role are skipped. */
-void rest_uuids_from_json(struct event *ev, const json_t *json, const char *path);
+void rest_uuids_from_json(struct event *ev, const struct jv *json, const char *path);
 
 /* 1 if [p, p+n) nests JSON arrays/objects deeper than max (strings
- * skipped); checked before decoding so the decoder's recursion is bounded. */
+ * skipped). The decoder stops at REST_JSON_DEPTH itself; this tells a
+ * too-deep body from a malformed one when decoding failed. */
 int rest_json_too_deep(const uint8_t *p, size_t n, int max);
 
 #endif
