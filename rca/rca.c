@@ -175,7 +175,7 @@ static void decide_batch(struct rca *a, int at_end)
         int ready = at_end;
         if (!ready) {
             uint64_t quiet = a->now > c->last_ts ? a->now - c->last_ts : 0;
-            ready = chain_root_answered(c) && c->npending == 0 && quiet >= a->cfg.settle_us;
+            ready = quiet >= a->cfg.settle_us && c->npending == 0 && chain_root_answered(c);
             if (!ready && a->cfg.max_chain_us && a->now > c->first_ts &&
                 a->now - c->first_ts > a->cfg.max_chain_us) {
                 ready = 1;
@@ -183,9 +183,10 @@ static void decide_batch(struct rca *a, int at_end)
             }
             /* never quiet (a replay loop, a flood of one id): once the root
              * has answered, a full or long chain has told what it can */
-            if (!ready && a->cfg.max_answered_us && chain_root_answered(c) &&
+            if (!ready && a->cfg.max_answered_us &&
                 (c->n >= a->cfg.max_events_per_chain ||
-                 (a->now > c->first_ts && a->now - c->first_ts > a->cfg.max_answered_us))) {
+                 (a->now > c->first_ts && a->now - c->first_ts > a->cfg.max_answered_us)) &&
+                chain_root_answered(c)) {
                 ready = 1;
                 stats_add(a->st, "rca.chains_decided_busy", 1);
             }
