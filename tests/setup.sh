@@ -1,7 +1,8 @@
 #!/bin/sh
-# setup.sh -- make sure the build dependencies are installed (Debian 12).
-# As root, missing packages are installed with apt-get; otherwise the exact
-# command to run is printed and the script fails.
+# setup.sh [fuzz] -- make sure the build dependencies are installed (Debian
+# 12); with `fuzz`, also clang and its fuzzer runtime. As root, missing
+# packages are installed with apt-get; otherwise the exact command to run is
+# printed and the script fails.
 set -u
 missing=""
 need_pkg() { # pkg-config module, Debian package
@@ -25,6 +26,26 @@ if command -v pkg-config >/dev/null 2>&1; then
     need_pkg libmicrohttpd libmicrohttpd-dev
 else
     missing="$missing libpcap-dev libndpi-dev libjansson-dev libpcre2-dev libyaml-dev check zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev"
+fi
+# `setup.sh fuzz` (make fuzz-smoke, part of make check): clang and the
+# libFuzzer/ASan/UBSan runtimes, which Debian ships in libclang-rt-N-dev, a
+# package clang only recommends. Checked by building a tiny fuzz target.
+if [ "${1:-}" = fuzz ]; then
+    rt=libclang-rt-14-dev # Debian 12's clang is clang-14
+    if command -v clang >/dev/null 2>&1; then
+        v=$(clang -dumpversion 2>/dev/null | cut -d. -f1)
+        [ -n "$v" ] && rt="libclang-rt-$v-dev"
+        t=$(mktemp -d)
+        printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
+            'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);' \
+            'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }' \
+            >"$t/t.c"
+        clang -fsanitize=fuzzer,address,undefined -o "$t/t" "$t/t.c" >/dev/null 2>&1 ||
+            missing="$missing $rt"
+        rm -rf "$t"
+    else
+        missing="$missing clang $rt"
+    fi
 fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

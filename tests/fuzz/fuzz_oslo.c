@@ -2,7 +2,8 @@
  * (oslo_decode, parsers/oslo.h) on raw AMQP bodies: envelope 2.0 / 1.0,
  * replies with failures, notifications; then the zlib inflater on the same
  * bytes. Every string the decoder leaves in the event must be free of
- * Fernet tokens. */
+ * Fernet tokens. Seeds: tests/fuzz/seeds.py (the message bodies of the
+ * testdata captures); run with -max_len=8192 (tests/fuzz/run.sh). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,9 @@
  * to the flow table with reassembly, expiry and nDPI classification; the
  * consumer callbacks only touch the bytes they get.
  *
- *   make fuzz-build && ./build-fuzz/fuzz_pcap -max_total_time=120 CORPUS/ */
+ * Seeds: tests/fuzz/seeds.py (one connection's packets, or a window of
+ * them, behind a testdata capture's header); run with -max_len=16384:
+ *   make fuzz FUZZ_TARGETS=pcap FUZZ_SECONDS=120 */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,67 +1,372 @@
 #!/usr/bin/env python3
-"""seeds.py -- build libFuzzer seed corpora from the bundled captures.
+"""seeds.py -- build small libFuzzer seed corpora from the bundled captures
+and rules (python3 only: no tshark, no third-party module).
 
-Usage: tests/fuzz/seeds.py OUTDIR     (needs tshark; developer tool, not CI)
+Usage: tests/fuzz/seeds.py OUTDIR [MAXLEN]
 
-For each target the seeds follow the input format its harness documents:
-  fuzz_pcap   the capture files themselves
-  fuzz_http1  option byte 0, then the TCP stream's chunks in order, in
-              alternating direction, separated by ff fe fd
-  fuzz_amqp   the stream's chunks separated by "\\xCE|AMQP|"
-  fuzz_oslo   AMQP message bodies (from tshark's amqp.payload)
-  fuzz_rules  the shipped rules files
+Writes OUTDIR/fuzz_<target>/<name> for every target, each seed at most
+MAXLEN bytes (default 4096; fuzz_oslo and fuzz_pcap allow 4x that), in the
+input format its harness documents:
+  fuzz_pcap   small classic pcaps: the global header of a testdata capture
+              plus the packets of one TCP connection (a window of them)
+  fuzz_http1  option byte, then one connection's payload chunks from a
+              request on, alternating direction (client first), separated
+              by ff fe fd
+  fuzz_amqp   one connection's chunks from a client chunk on, separated by
+              "\\xCE|AMQP|", cut at AMQP frame boundaries
+  fuzz_oslo   AMQP message bodies (content body frames joined)
+  fuzz_rules  one rules item per file (a service, an operation, a fault),
+              and small files mixing the three
+
+Small seeds keep the executions per second high: the time of one execution
+grows with the input, and libFuzzer's bookkeeping with the features it hits.
+Seeds are cut from the start of a connection and from every request or
+client chunk on, so each part of a long conversation is reachable in a
+small input; parsers resynchronise where a window starts mid-stream.
 """
-import glob, os, shutil, subprocess, sys
+import glob
+import hashlib
+import os
+import struct
+import sys
 
-out = sys.argv[1]
-pcaps = sorted(glob.glob("testdata/*.pcap"))
+OUT = sys.argv[1]
+MAXLEN = int(sys.argv[2]) if len(sys.argv) > 2 else 4096
+HTTP_SEP = b"\xff\xfe\xfd"
+AMQP_SEP = b"\xCE|AMQP|"
+METHODS = (b"GET ", b"POST ", b"PUT ", b"DELETE ", b"HEAD ", b"PATCH ", b"OPTIONS ")
 
-def mk(name):
-    d = os.path.join(out, name)
+counts = {}
+
+
+def put(target, data, limit=None):
+    """Write one seed named by its hash (duplicates collapse)."""
+    limit = limit or MAXLEN
+    data = data[:limit]
+    if not data:
+        return
+    d = os.path.join(OUT, target)
     os.makedirs(d, exist_ok=True)
-    return d
+    name = hashlib.sha1(data).hexdigest()[:16]
+    path = os.path.join(d, name)
+    if not os.path.exists(path):
+        with open(path, "wb") as f:
+            f.write(data)
+        counts[target] = counts.get(target, 0) + 1
 
-def tshark(args):
-    return subprocess.run(["tshark"] + args, capture_output=True, text=True).stdout
 
-def streams(pcap, port_filter):
-    ids = set(tshark(["-r", pcap, "-Y", port_filter, "-T", "fields", "-e", "tcp.stream"]).split())
-    for sid in sorted(ids, key=int):
-        txt = tshark(["-r", pcap, "-q", "-z", "follow,tcp,raw," + sid])
-        chunks, cur, curdir = [], bytearray(), None
-        for line in txt.splitlines():
-            if not line or line.startswith("=") or ":" in line[:12]:
+# ---- classic pcap reading and TCP reassembly ------------------------------
+
+def read_pcap(path):
+    """Global header bytes, endian prefix, link type, [(rechdr, data)]."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    magic = raw[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        e = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        e = ">"
+    else:
+        return None  # pcapng and others: only used whole
+    link = struct.unpack(e + "I", raw[20:24])[0] & 0x0FFFFFFF
+    recs, off = [], 24
+    while off + 16 <= len(raw):
+        incl = struct.unpack(e + "I", raw[off + 8:off + 12])[0]
+        if off + 16 + incl > len(raw):
+            break
+        recs.append((raw[off:off + 16], raw[off + 16:off + 16 + incl]))
+        off += 16 + incl
+    return raw[:24], link, recs
+
+
+def ip_of(link, frame):
+    """The IP packet inside a frame, or None."""
+    if link == 1:  # Ethernet, 802.1Q tags skipped
+        off, et = 12, None
+        while off + 2 <= len(frame):
+            et = struct.unpack(">H", frame[off:off + 2])[0]
+            off += 2
+            if et in (0x8100, 0x88A8):
+                off += 2
                 continue
-            d = 1 if line.startswith("\t") else 0
-            try:
-                b = bytes.fromhex(line.strip())
-            except ValueError:
-                continue
-            if curdir is not None and d != curdir:
-                chunks.append(bytes(cur)); cur = bytearray()
-            curdir = d; cur += b
-        if cur:
-            chunks.append(bytes(cur))
-        yield sid, chunks
+            break
+        return frame[off:] if et in (0x0800, 0x86DD) else None
+    if link == 113:  # Linux cooked v1
+        return frame[16:]
+    if link == 276:  # Linux cooked v2
+        return frame[20:]
+    if link in (12, 101, 228, 229):  # raw IP
+        return frame
+    return None
 
-n = {"fuzz_pcap": 0, "fuzz_http1": 0, "fuzz_amqp": 0, "fuzz_oslo": 0, "fuzz_rules": 0}
-for p in pcaps:
-    shutil.copy(p, mk("fuzz_pcap")); n["fuzz_pcap"] += 1
-for f in glob.glob("rules/*.yaml"):
-    shutil.copy(f, mk("fuzz_rules")); n["fuzz_rules"] += 1
-for p in pcaps:
-    base = os.path.basename(p)[:-5]
-    for sid, ch in streams(p, "http"):
-        with open(os.path.join(mk("fuzz_http1"), f"{base}-{sid}"), "wb") as f:
-            f.write(b"\x00" + b"\xff\xfe\xfd".join(ch[:40]))
-        n["fuzz_http1"] += 1
-    for sid, ch in streams(p, "amqp"):
-        with open(os.path.join(mk("fuzz_amqp"), f"{base}-{sid}"), "wb") as f:
-            f.write(b"\xCE|AMQP|".join(ch[:40]))
-        n["fuzz_amqp"] += 1
-    for i, hx in enumerate(tshark(["-r", p, "-Y", "amqp.payload", "-T", "fields", "-e", "amqp.payload"]).split()):
-        for j, part in enumerate(hx.split(",")):
-            with open(os.path.join(mk("fuzz_oslo"), f"{base}-{i}-{j}"), "wb") as f:
-                f.write(bytes.fromhex(part.replace(":", "")))
-            n["fuzz_oslo"] += 1
-print("seeds:", " ".join(f"{k}={v}" for k, v in n.items()))
+
+def tcp_of(ip):
+    """(src, dst, sport, dport, seq, flags, payload) or None."""
+    if len(ip) < 20:
+        return None
+    v = ip[0] >> 4
+    if v == 4:
+        ihl = (ip[0] & 15) * 4
+        if ip[9] != 6:
+            return None
+        tot = struct.unpack(">H", ip[2:4])[0]
+        src, dst, seg = ip[12:16], ip[16:20], ip[ihl:tot if tot >= ihl else len(ip)]
+    elif v == 6:
+        if len(ip) < 40 or ip[6] != 6:
+            return None
+        plen = struct.unpack(">H", ip[4:6])[0]
+        src, dst, seg = ip[8:24], ip[24:40], ip[40:40 + plen]
+    else:
+        return None
+    if len(seg) < 20:
+        return None
+    sport, dport, seq = struct.unpack(">HHI", seg[:8])
+    doff = (seg[12] >> 4) * 4
+    return src, dst, sport, dport, seq, seg[13], seg[doff:]
+
+
+class Conn:
+    def __init__(self, client):
+        self.client = client   # (addr, port) of the side that sent the SYN/first
+        self.next = [None, None]
+        self.pend = [{}, {}]
+        self.chunks = []       # [dir, bytearray]
+        self.recs = []         # packet indexes of this connection
+
+    def add(self, d, seq, syn, data):
+        if self.next[d] is None:
+            self.next[d] = (seq + (1 if syn else 0)) & 0xFFFFFFFF
+        if data:
+            self.pend[d][seq] = data
+        while True:  # deliver what is in order; drop what is old
+            progressed = False
+            for s in list(self.pend[d]):
+                b = self.pend[d][s]
+                rel = (s - self.next[d]) & 0xFFFFFFFF
+                if rel >= 0x80000000:  # starts before next
+                    back = 0x100000000 - rel
+                    del self.pend[d][s]
+                    if back < len(b):
+                        self.emit(d, b[back:])
+                        progressed = True
+                elif rel == 0:
+                    del self.pend[d][s]
+                    self.emit(d, b)
+                    progressed = True
+            if not progressed:
+                break
+
+    def emit(self, d, b):
+        self.next[d] = (self.next[d] + len(b)) & 0xFFFFFFFF
+        if self.chunks and self.chunks[-1][0] == d:
+            self.chunks[-1][1] += b
+        else:
+            self.chunks.append([d, bytearray(b)])
+
+
+def connections(hdr_link_recs):
+    _, link, recs = hdr_link_recs
+    conns, order = {}, []
+    for i, (_, frame) in enumerate(recs):
+        ip = ip_of(link, frame)
+        t = ip and tcp_of(ip)
+        if not t:
+            continue
+        src, dst, sport, dport, seq, flags, payload = t
+        a, b = (src, sport), (dst, dport)
+        key = (a, b) if a < b else (b, a)
+        c = conns.get(key)
+        if c is None:
+            syn_ack = flags & 0x12 == 0x12
+            c = conns[key] = Conn(b if syn_ack else a)
+            c.syn = bool(flags & 0x02)
+            c.ports = (sport, dport)
+            order.append(c)
+        c.recs.append(i)
+        c.add(0 if a == c.client else 1, seq, flags & 0x02, bytes(payload))
+    for c in order:
+        c.chunks = [[d, bytes(b)] for d, b in c.chunks]
+        # caught mid-stream: the server is the side that answers HTTP or
+        # owns the AMQP port; flip directions when the first talker was it
+        if not c.syn and c.chunks:
+            first = c.chunks[0][1]
+            srv_first = first.startswith(b"HTTP/") or c.client[1] == 5672
+            if srv_first:
+                c.chunks = [[d ^ 1, b] for d, b in c.chunks]
+                if c.chunks[0][0] == 1:
+                    c.chunks.insert(0, [0, b""])
+    return order
+
+
+# ---- per-target cutting ---------------------------------------------------
+
+def windows(chunks, starts, sep, budget):
+    """Seeds of consecutive chunks joined by sep, one from every start index,
+    each within budget bytes (the last chunk cut). Chunks alternate
+    direction from the first, which must be a client chunk."""
+    for s in starts:
+        out, d = bytearray(), 0
+        i = s
+        while i < len(chunks) and len(out) < budget:
+            cd, b = chunks[i]
+            if cd != d:  # keep the alternation: an empty chunk stands in
+                b, cd = b"", d
+            else:
+                i += 1
+            if out or d:
+                out += sep
+            out += b
+            d ^= 1
+        yield bytes(out[:budget])
+
+
+def amqp_frames(b):
+    """Split bytes at AMQP frame boundaries (protocol header kept whole)."""
+    parts, off = [], 0
+    if b.startswith(b"AMQP"):
+        parts.append(b[:8])
+        off = 8
+    while off + 7 <= len(b):
+        size = struct.unpack(">I", b[off + 3:off + 7])[0]
+        end = off + 8 + size
+        if end > len(b) or b[end - 1] != 0xCE:
+            break
+        parts.append(b[off:end])
+        off = end
+    if off < len(b):
+        parts.append(b[off:])
+    return parts
+
+
+def amqp_bodies(chunks):
+    """Message bodies of one direction's byte stream."""
+    for d in (0, 1):
+        data = b"".join(b for cd, b in chunks if cd == d)
+        want, body = {}, {}
+        for fr in amqp_frames(data):
+            if len(fr) < 8 or fr[:4] == b"AMQP":
+                continue
+            typ, ch = fr[0], struct.unpack(">H", fr[1:3])[0]
+            pay = fr[7:-1]
+            if typ == 2 and len(pay) >= 12:
+                want[ch] = struct.unpack(">Q", pay[4:12])[0]
+                body[ch] = bytearray()
+            elif typ == 3 and ch in want:
+                body[ch] += pay
+                if len(body[ch]) >= want[ch]:
+                    yield bytes(body[ch])
+                    del want[ch]
+
+
+def is_http(c):
+    return any(d == 0 and b.startswith(METHODS) for d, b in c.chunks[:2])
+
+
+def is_amqp(c):
+    return 5672 in c.ports or any(b.startswith(b"AMQP") for d, b in c.chunks[:2])
+
+
+def pcap_seeds(path, parsed, conns):
+    ghdr, _, recs = parsed
+    budget = 4 * MAXLEN
+    if os.path.getsize(path) <= budget:
+        put("fuzz_pcap", open(path, "rb").read(), budget)
+    for c in conns:
+        # windows of a connection's packets, from its start and then every
+        # 8 packets on, so the later exchanges are reachable too
+        for s in range(0, len(c.recs), 8):
+            out = bytearray(ghdr)
+            for i in c.recs[s:]:
+                rh, data = recs[i]
+                if len(out) + len(rh) + len(data) > budget:
+                    break
+                out += rh + data
+            if len(out) > 24:
+                put("fuzz_pcap", bytes(out), budget)
+            if s >= 64:
+                break
+
+
+def main():
+    for p in sorted(glob.glob("testdata/*.pcap")):
+        parsed = read_pcap(p)
+        if parsed is None:
+            put("fuzz_pcap", open(p, "rb").read(), 4 * MAXLEN)
+            continue
+        conns = connections(parsed)
+        pcap_seeds(p, parsed, conns)
+        for c in conns:
+            if not c.chunks:
+                continue
+            if is_http(c):
+                starts = [i for i, (d, b) in enumerate(c.chunks)
+                          if d == 0 and b.startswith(METHODS)]
+                for w in windows(c.chunks, starts[:64], HTTP_SEP, MAXLEN - 1):
+                    put("fuzz_http1", b"\x00" + w)
+                # the same from the start in small pieces (option bit 0)
+                for w in windows(c.chunks, starts[:1], HTTP_SEP, 1024):
+                    put("fuzz_http1", b"\x03" + w)
+            elif is_amqp(c):
+                # cut big chunks at frame boundaries so windows stay small
+                ch = []
+                for d, b in c.chunks:
+                    parts = amqp_frames(b)
+                    cur = bytearray()
+                    for fr in parts:
+                        if cur and len(cur) + len(fr) > MAXLEN // 2:
+                            ch.append([d, bytes(cur)])
+                            ch.append([d ^ 1, b""])
+                            cur = bytearray()
+                        cur += fr
+                    ch.append([d, bytes(cur)])
+                # keep the alternation the harness expects: an empty chunk of
+                # the other direction between two of the same
+                norm = []
+                for d, b in ch:
+                    if norm and norm[-1][0] == d:
+                        norm.append([d ^ 1, b""])
+                    norm.append([d, b])
+                if norm and norm[0][0] == 1:
+                    norm.insert(0, [0, b""])
+                starts = [i for i, (d, b) in enumerate(norm) if d == 0 and (b or i == 0)]
+                for w in windows(norm, starts[:96], AMQP_SEP, MAXLEN):
+                    put("fuzz_amqp", w)
+                for body in amqp_bodies(c.chunks):
+                    put("fuzz_oslo", body, 4 * MAXLEN)
+    rules_seeds()
+    print("seeds:", " ".join(f"{k}={counts.get(k, 0)}" for k in
+                             ("fuzz_pcap", "fuzz_http1", "fuzz_amqp", "fuzz_oslo", "fuzz_rules")))
+
+
+def rules_seeds():
+    """One item per seed, plus small mixes of a service, an operation and a
+    fault (so cross references between sections are exercised)."""
+    items = {}
+    for f in sorted(glob.glob("rules/*.yaml")):
+        section, cur = None, None
+        for line in open(f, encoding="utf-8"):
+            if line.startswith("#") or not line.strip():
+                continue
+            if not line.startswith(" "):
+                section = line.split(":")[0].strip()
+                cur = None
+                continue
+            if line.startswith("  - "):
+                cur = [line]
+                items.setdefault(section, []).append(cur)
+            elif cur is not None and line.strip() and not line.lstrip().startswith("#"):
+                cur.append(line)
+    for section, lst in items.items():
+        for it in lst:
+            put("fuzz_rules", (section + ":\n" + "".join(it)).encode())
+    svc, ops, flt = items.get("services", []), items.get("operations", []), items.get("faults", [])
+    for i in range(max(len(svc), len(flt))):
+        parts = []
+        for name, lst in (("services", svc), ("operations", ops), ("faults", flt)):
+            if lst:
+                parts.append(name + ":\n" + "".join(lst[i % len(lst)]) + "".join(lst[(i + 1) % len(lst)]))
+        put("fuzz_rules", "".join(parts).encode())
+
+
+if __name__ == "__main__":
+    main()
