@@ -8,6 +8,8 @@
 #include "capture/decode.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "capture/span.h"
@@ -33,12 +35,40 @@
 #define MAX_VLAN_TAGS 8   /* more nested tags than any sane network uses */
 #define MAX_IPV6_EXT 16   /* extension headers followed before giving up */
 
-static int fail(struct stats *st, const char *name, int code)
+/* Count a damaged or unsupported packet under name and keep a diagnostic
+ * (the first few per counter, stats.h) saying what was wrong, with values. */
+static int fail(struct stats *st, uint64_t ts, const char *name, int code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int fail(struct stats *st, uint64_t ts, const char *name, int code, const char *fmt, ...)
+{
+    if (!st)
+        return code;
+    uint64_t *c = stats_counter(st, name);
+    if (*c >= STATS_DIAG_PER_KIND) { /* no message kept any more: skip formatting it */
+        (*c)++;
+        return code;
+    }
+    char msg[STATS_DIAG_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    stats_diag(st, name, ts, "decode: %s", msg);
+    return code;
+}
+
+/* Count without a diagnostic: traffic that is fine but not ours (ARP, ...). */
+static int skip(struct stats *st, const char *name, int code)
 {
     if (st)
         stats_add(st, name, 1);
     return code;
 }
+
+/* A header cut short: what, and the bytes captured of the whole frame. */
+#define TRUNC(st, ts, what, have)                                                                \
+    fail(st, ts, "decode.truncated", DECODE_ERR_TRUNCATED, "%s header cut short (frame of %u " \
+         "captured bytes)", what, (unsigned)(have))
 
 /* IP version by the first nibble: 4, 6 or 0. */
 static int ip_version(const struct rd *r)
@@ -49,16 +79,14 @@ static int ip_version(const struct rd *r)
 }
 
 /* Ethertype -> IP version (4, 6) or 0. Skips VLAN tags; for Ethernet and
- * cooked captures alike. */
-static int ethertype_ip(struct rd *r, uint16_t type, struct stats *st)
+ * cooked captures alike. Too many nested tags: -1 (counted). */
+static int ethertype_ip(struct rd *r, uint16_t type, struct stats *st, uint64_t ts)
 {
     int tags = 0;
     while (type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD) {
-        if (++tags > MAX_VLAN_TAGS) {
-            if (st)
-                stats_add(st, "decode.vlan_too_deep", 1);
-            return 0;
-        }
+        if (++tags > MAX_VLAN_TAGS)
+            return fail(st, ts, "decode.vlan_too_deep", -1, "more than %d nested VLAN tags",
+                        MAX_VLAN_TAGS);
         rd_skip(r, 2);     /* TCI: priority, DEI, VLAN id */
         type = rd_be16(r); /* the encapsulated type */
     }
@@ -91,6 +119,10 @@ static int decode_ipv4(struct rd *r, struct pkt *out, const uint8_t **ip_end,
 {
     const uint8_t *start = r->p;
     size_t cap = rd_left(r);
+    uint64_t ts = out->ts_us;
+    /* bytes of the datagram on the wire: the frame less its link header */
+    uint32_t before = out->cap_len - (uint32_t)cap;
+    uint32_t wire = out->wire_len > before ? out->wire_len - before : 0;
     uint8_t vihl = rd_u8(r);
     rd_skip(r, 1); /* DSCP/ECN */
     uint16_t total = rd_be16(r);
@@ -102,36 +134,45 @@ static int decode_ipv4(struct rd *r, struct pkt *out, const uint8_t **ip_end,
     struct span s = rd_span(r, 4);
     struct span d = rd_span(r, 4);
     if (!rd_ok(r))
-        return fail(st, "decode.truncated", DECODE_ERR_TRUNCATED);
+        return TRUNC(st, ts, "IPv4", out->cap_len);
     unsigned ihl = (vihl & 0x0f) * 4u;
     if ((vihl >> 4) != 4 || ihl < 20)
-        return fail(st, "decode.bad_ip", DECODE_ERR_BAD_IP);
+        return fail(st, ts, "decode.bad_ip", DECODE_ERR_BAD_IP,
+                    "IPv4 version %u header length %u < 20", vihl >> 4, ihl);
     if (total == 0 && out->wire_len > 0) {
         /* TSO/GSO segments captured before segmentation carry length 0:
          * take the wire length from the IP header onwards. */
         if (st)
             stats_add(st, "decode.ipv4_len_zero", 1);
-        uint32_t before = out->cap_len - (uint32_t)cap; /* link header bytes */
-        uint32_t w = out->wire_len > before ? out->wire_len - before : 0;
-        if (w < ihl)
-            return fail(st, "decode.bad_ip", DECODE_ERR_BAD_IP);
-        *l4_wire = w - ihl;
+        if (wire < ihl)
+            return fail(st, ts, "decode.bad_ip", DECODE_ERR_BAD_IP,
+                        "IPv4 header length %u > %u bytes on the wire", ihl, wire);
+        *l4_wire = wire - ihl;
         rd_skip(r, ihl - 20); /* options */
         if (!rd_ok(r))
-            return fail(st, "decode.truncated", DECODE_ERR_TRUNCATED);
+            return TRUNC(st, ts, "IPv4 options", out->cap_len);
         *ip_end = start + cap;
     } else {
         if (total < ihl)
-            return fail(st, "decode.bad_ip", DECODE_ERR_BAD_IP);
+            return fail(st, ts, "decode.bad_ip", DECODE_ERR_BAD_IP,
+                        "IPv4 total length %u < header length %u", total, ihl);
+        /* A datagram longer than the frame that carried it is a bogus
+         * length, not a snaplen cut: taken at its word it would turn into
+         * a gap of up to 64 KiB in the TCP stream. */
+        if (total > wire)
+            return fail(st, ts, "decode.bad_ip", DECODE_ERR_BAD_IP,
+                        "IPv4 total length %u > %u bytes on the wire", total, wire);
         rd_skip(r, ihl - 20); /* options (RFC 791 §3.1), not interpreted */
         if (!rd_ok(r))
-            return fail(st, "decode.truncated", DECODE_ERR_TRUNCATED);
+            return TRUNC(st, ts, "IPv4 options", out->cap_len);
         *l4_wire = total - ihl;
         /* Ethernet padding may follow the datagram: stop at total length */
         *ip_end = start + (cap < total ? cap : total);
     }
     if ((frag & 0x3fff) != 0) /* MF set or a non-zero offset */
-        return fail(st, "decode.fragment", DECODE_ERR_FRAGMENT);
+        return fail(st, ts, "decode.fragment", DECODE_ERR_FRAGMENT,
+                    "IPv4 fragment (offset %u%s) not reassembled", (frag & 0x1fffu) * 8u,
+                    (frag & 0x2000) ? ", more fragments" : "");
     out->family = 4;
     memcpy(out->src, s.p, 4);
     memcpy(out->dst, d.p, 4);
@@ -145,6 +186,9 @@ static int decode_ipv6(struct rd *r, struct pkt *out, const uint8_t **ip_end,
 {
     const uint8_t *start = r->p;
     size_t cap = rd_left(r);
+    uint64_t ts = out->ts_us;
+    uint32_t before = out->cap_len - (uint32_t)cap;
+    uint32_t wire = out->wire_len > before ? out->wire_len - before : 0;
     uint32_t vtf = rd_be32(r);
     uint16_t plen = rd_be16(r);
     uint8_t nh = rd_u8(r);
@@ -152,22 +196,28 @@ static int decode_ipv6(struct rd *r, struct pkt *out, const uint8_t **ip_end,
     struct span s = rd_span(r, 16);
     struct span d = rd_span(r, 16);
     if (!rd_ok(r))
-        return fail(st, "decode.truncated", DECODE_ERR_TRUNCATED);
+        return TRUNC(st, ts, "IPv6", out->cap_len);
     if ((vtf >> 28) != 6)
-        return fail(st, "decode.bad_ip", DECODE_ERR_BAD_IP);
+        return fail(st, ts, "decode.bad_ip", DECODE_ERR_BAD_IP, "IPv6 header of version %u",
+                    vtf >> 28);
     uint64_t total = 40u + (uint64_t)plen;
     if (plen == 0) {
         /* jumbogram or TSO: the wire length decides */
-        uint32_t before = out->cap_len - (uint32_t)cap;
-        total = out->wire_len > before ? out->wire_len - before : 40;
+        total = wire;
         if (total < 40)
             total = 40;
+    } else if (total > wire) {
+        /* as for IPv4: a length the frame cannot hold is bogus */
+        return fail(st, ts, "decode.bad_ip", DECODE_ERR_BAD_IP,
+                    "IPv6 payload length %u > %u bytes on the wire", plen,
+                    wire > 40 ? wire - 40 : 0);
     }
     *ip_end = start + (cap < total ? cap : total);
     uint64_t used = 40;
     for (int i = 0;; i++) {
         if (i >= MAX_IPV6_EXT)
-            return fail(st, "decode.ipv6_too_many_ext", DECODE_ERR_BAD_IP);
+            return fail(st, ts, "decode.ipv6_too_many_ext", DECODE_ERR_BAD_IP,
+                        "more than %d IPv6 extension headers", MAX_IPV6_EXT);
         size_t len;
         if (nh == 0 || nh == 43 || nh == 60) {
             /* hop-by-hop, routing, destination options: (len + 1) * 8 */
@@ -184,7 +234,9 @@ static int decode_ipv6(struct rd *r, struct pkt *out, const uint8_t **ip_end,
             rd_skip(r, 4);
             len = 8;
             if (rd_ok(r) && (offm & 0xfff9) != 0) /* offset != 0 or M set */
-                return fail(st, "decode.fragment", DECODE_ERR_FRAGMENT);
+                return fail(st, ts, "decode.fragment", DECODE_ERR_FRAGMENT,
+                            "IPv6 fragment (offset %u%s) not reassembled", (offm >> 3) * 8u,
+                            (offm & 1) ? ", more fragments" : "");
             nh = next;
         } else if (nh == 51) {
             /* AH (RFC 4302): payload length in 4-octet units, minus 2 */
@@ -197,11 +249,13 @@ static int decode_ipv6(struct rd *r, struct pkt *out, const uint8_t **ip_end,
             break;
         }
         if (!rd_ok(r))
-            return fail(st, "decode.truncated", DECODE_ERR_TRUNCATED);
+            return TRUNC(st, ts, "IPv6 extension", out->cap_len);
         used += len;
     }
     if (used > total)
-        return fail(st, "decode.bad_ip", DECODE_ERR_BAD_IP);
+        return fail(st, ts, "decode.bad_ip", DECODE_ERR_BAD_IP,
+                    "IPv6 extension headers of %llu bytes > datagram of %llu",
+                    (unsigned long long)used, (unsigned long long)total);
     *l4_wire = (uint32_t)(total - used);
     out->family = 6;
     memcpy(out->src, s.p, 16);
@@ -214,6 +268,7 @@ static int decode_ipv6(struct rd *r, struct pkt *out, const uint8_t **ip_end,
 static int decode_tcp(struct rd *r, const uint8_t *ip_end, uint32_t l4_wire, struct pkt *out,
                       struct stats *st)
 {
+    uint64_t ts = out->ts_us;
     struct rd t = rd_init(r->p, (size_t)(ip_end - r->p));
     out->sport = rd_be16(&t);
     out->dport = rd_be16(&t);
@@ -224,15 +279,17 @@ static int decode_tcp(struct rd *r, const uint8_t *ip_end, uint32_t l4_wire, str
     out->window = rd_be16(&t);
     rd_skip(&t, 4); /* checksum, urgent pointer */
     if (!rd_ok(&t))
-        return fail(st, "decode.truncated", DECODE_ERR_TRUNCATED);
+        return TRUNC(st, ts, "TCP", out->cap_len);
     unsigned hl = (off >> 4) * 4u;
     if (hl < 20 || hl > l4_wire)
-        return fail(st, "decode.bad_tcp", DECODE_ERR_BAD_TCP);
+        return fail(st, ts, "decode.bad_tcp", DECODE_ERR_BAD_TCP,
+                    "TCP data offset %u bytes (segment of %u bytes) %u -> %u", hl, l4_wire,
+                    out->sport, out->dport);
     /* options (RFC 9293 §3.2): walked only to check they are well formed */
     struct rd o = rd_init(t.p, rd_left(&t) < hl - 20 ? rd_left(&t) : hl - 20);
     rd_skip(&t, hl - 20);
     if (!rd_ok(&t))
-        return fail(st, "decode.truncated", DECODE_ERR_TRUNCATED);
+        return TRUNC(st, ts, "TCP options", out->cap_len);
     while (rd_left(&o) > 0) {
         uint8_t kind = rd_u8(&o);
         if (kind == 0)
@@ -241,8 +298,10 @@ static int decode_tcp(struct rd *r, const uint8_t *ip_end, uint32_t l4_wire, str
             continue; /* no-operation */
         uint8_t len = rd_u8(&o);
         if (!rd_ok(&o) || len < 2 || len - 2u > rd_left(&o)) {
-            if (st)
-                stats_add(st, "decode.tcp_bad_options", 1);
+            /* the segment itself is still decoded */
+            (void)fail(st, ts, "decode.tcp_bad_options", 0,
+                       "TCP option %u of length %u in %zu bytes left %u -> %u", kind, len,
+                       rd_left(&o) + 2, out->sport, out->dport);
             break;
         }
         rd_skip(&o, len - 2u);
@@ -254,8 +313,9 @@ static int decode_tcp(struct rd *r, const uint8_t *ip_end, uint32_t l4_wire, str
         out->payload_len = out->payload_wire; /* trailing bytes past the datagram */
     if (out->payload_len < out->payload_wire) {
         out->truncated = 1;
-        if (st)
-            stats_add(st, "decode.snaplen_truncated", 1);
+        (void)fail(st, ts, "decode.snaplen_truncated", 0,
+                   "TCP payload %u -> %u cut to %u of %u bytes by the snap length",
+                   out->sport, out->dport, out->payload_len, out->payload_wire);
     }
     return 0;
 }
@@ -266,7 +326,14 @@ int decode_packet(int linktype, const uint8_t *p, uint32_t cap_len, uint32_t wir
     memset(out, 0, sizeof(*out));
     out->ts_us = ts_us;
     out->cap_len = cap_len;
-    out->wire_len = wire_len < cap_len ? cap_len : wire_len;
+    out->wire_len = wire_len;
+    if (wire_len < cap_len) {
+        /* a record claiming more captured bytes than were on the wire: the
+         * wire had at least what was captured */
+        (void)fail(st, ts_us, "decode.caplen_over_wire", 0,
+                   "record of %u captured bytes > wire length %u", cap_len, wire_len);
+        out->wire_len = cap_len;
+    }
     struct rd r = rd_init(p, cap_len);
     int ver = 0;
     switch (linktype) {
@@ -275,10 +342,10 @@ int decode_packet(int linktype, const uint8_t *p, uint32_t cap_len, uint32_t wir
         rd_skip(&r, 12);
         uint16_t type = rd_be16(&r);
         if (!rd_ok(&r))
-            return fail(st, "decode.truncated", DECODE_ERR_TRUNCATED);
+            return TRUNC(st, ts_us, "Ethernet", cap_len);
         if (type < 0x0600)
-            return fail(st, "decode.not_ip", DECODE_ERR_NOT_IP); /* 802.3 length + LLC */
-        ver = ethertype_ip(&r, type, st);
+            return skip(st, "decode.not_ip", DECODE_ERR_NOT_IP); /* 802.3 length + LLC */
+        ver = ethertype_ip(&r, type, st, ts_us);
         break;
     }
     case DLT_LINUX_SLL_: {
@@ -286,8 +353,8 @@ int decode_packet(int linktype, const uint8_t *p, uint32_t cap_len, uint32_t wir
         rd_skip(&r, 14);
         uint16_t type = rd_be16(&r);
         if (!rd_ok(&r))
-            return fail(st, "decode.truncated", DECODE_ERR_TRUNCATED);
-        ver = ethertype_ip(&r, type, st);
+            return TRUNC(st, ts_us, "Linux cooked", cap_len);
+        ver = ethertype_ip(&r, type, st, ts_us);
         break;
     }
     case DLT_LINUX_SLL2_: {
@@ -295,15 +362,15 @@ int decode_packet(int linktype, const uint8_t *p, uint32_t cap_len, uint32_t wir
         uint16_t type = rd_be16(&r);
         rd_skip(&r, 18);
         if (!rd_ok(&r))
-            return fail(st, "decode.truncated", DECODE_ERR_TRUNCATED);
-        ver = ethertype_ip(&r, type, st);
+            return TRUNC(st, ts_us, "Linux cooked v2", cap_len);
+        ver = ethertype_ip(&r, type, st, ts_us);
         break;
     }
     case DLT_NULL_:
     case DLT_LOOP_: {
         uint32_t af = rd_be32(&r);
         if (!rd_ok(&r))
-            return fail(st, "decode.truncated", DECODE_ERR_TRUNCATED);
+            return TRUNC(st, ts_us, "loopback", cap_len);
         ver = null_family(af);
         break;
     }
@@ -313,18 +380,23 @@ int decode_packet(int linktype, const uint8_t *p, uint32_t cap_len, uint32_t wir
     case LINKTYPE_IPV4_:
     case LINKTYPE_IPV6_:
         if (rd_left(&r) == 0)
-            return fail(st, "decode.truncated", DECODE_ERR_TRUNCATED);
+            return TRUNC(st, ts_us, "raw IP", cap_len);
         ver = ip_version(&r);
         if (!ver)
-            return fail(st, "decode.bad_ip", DECODE_ERR_BAD_IP);
+            return fail(st, ts_us, "decode.bad_ip", DECODE_ERR_BAD_IP,
+                        "raw IP link (type %d): IP version %u", linktype, r.p[0] >> 4);
         break;
     default:
-        return fail(st, "decode.linktype", DECODE_ERR_LINKTYPE);
+        return fail(st, ts_us, "decode.linktype", DECODE_ERR_LINKTYPE,
+                    "link type %d not supported (Ethernet, Linux cooked, loopback, raw IP are)",
+                    linktype);
     }
+    if (ver < 0)
+        return DECODE_ERR_NOT_IP; /* counted by ethertype_ip */
     if (!rd_ok(&r))
-        return fail(st, "decode.truncated", DECODE_ERR_TRUNCATED);
+        return TRUNC(st, ts_us, "VLAN", cap_len);
     if (ver == 0)
-        return fail(st, "decode.not_ip", DECODE_ERR_NOT_IP);
+        return skip(st, "decode.not_ip", DECODE_ERR_NOT_IP);
 
     out->l3 = r.p;
     out->l3_len = (uint32_t)rd_left(&r);
@@ -337,7 +409,8 @@ int decode_packet(int linktype, const uint8_t *p, uint32_t cap_len, uint32_t wir
     if (out->ip_proto != 6)
         return 0;
     if (r.p > ip_end)
-        return fail(st, "decode.bad_ip", DECODE_ERR_BAD_IP);
+        return fail(st, ts_us, "decode.bad_ip", DECODE_ERR_BAD_IP,
+                    "IP headers longer than the datagram");
     return decode_tcp(&r, ip_end, l4_wire, out, st);
 }
 

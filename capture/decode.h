@@ -43,7 +43,11 @@ struct pkt {
 /* Decode one frame of the given libpcap DLT_* link type.
  * Returns 0 when pkt is an IP packet (TCP fields filled when ip_proto is 6),
  * or a negative decode_err; each error is counted in st ("decode.<reason>")
- * and the packet skipped. Never reads past p + cap_len. */
+ * with a diagnostic naming the bad value (stats_diag; not for frames that
+ * are merely not IP), and the packet skipped. A wire_len below cap_len is
+ * counted (decode.caplen_over_wire) and taken as cap_len; an IP length
+ * longer than the frame's wire length is bad_ip, a snaplen cut is counted
+ * as decode.snaplen_truncated. Never reads past p + cap_len. */
 int decode_packet(int linktype, const uint8_t *p, uint32_t cap_len, uint32_t wire_len,
                   uint64_t ts_us, struct pkt *out, struct stats *st);
 

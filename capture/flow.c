@@ -59,7 +59,8 @@ struct flow_table {
     struct mem_pool flow_pool, ooo_pool;
     struct reasm_env env;
     uint64_t *c_created, *c_evicted, *c_expired, *c_non_tcp, *c_reused, *c_alloc_failed,
-        *c_syn_retrans, *c_rst, *c_midstream, *c_anomalies, *c_not_ip;
+        *c_syn_retrans, *c_rst, *c_midstream, *c_anomalies, *c_not_ip,
+        *c_syn_unanswered;
 };
 
 static const char *const event_names[FLOW_EV_COUNT] = {
@@ -297,8 +298,20 @@ static void flow_end(struct flow_table *ft, struct fent *e, uint64_t ts)
 {
     flush_dir(ft, e, FLOW_C2S, ts);
     flush_dir(ft, e, FLOW_S2C, ts);
-    if (e->syn && !e->synack && !e->refused && !e->reset)
+    if (e->syn && !e->synack && !e->refused && !e->reset) {
+        /* the first few with detail; the counter is created on first use
+         * (flows --json lists every counter, zeros included) */
+        if (!ft->c_syn_unanswered || *ft->c_syn_unanswered < STATS_DIAG_PER_KIND) {
+            stats_diag(ft->st, "flow.syn_unanswered", ts,
+                       "flow %llu: SYN %s:%u -> %s:%u never answered",
+                       (unsigned long long)e->f.id, e->f.cli.addr, e->f.cli.port,
+                       e->f.srv.addr, e->f.srv.port);
+            ft->c_syn_unanswered = stats_counter(ft->st, "flow.syn_unanswered");
+        } else {
+            (*ft->c_syn_unanswered)++;
+        }
         emit(ft, e, FLOW_EV_UNANSWERED, ts);
+    }
     if (ft->cb.end)
         ft->cb.end(ft->cb.ctx, &e->f, ts);
     classify_flow_end(ft->cls, &e->cls);

@@ -170,12 +170,23 @@ static int hold(struct reasm *r, const struct reasm_env *env, uint64_t off, cons
         uint64_t piece_end = s && s->off < end ? s->off : end;
         size_t len = (size_t)(piece_end - cur);
         if (r->held + len > env->max_ooo) {
-            (*env->c_dircap)++;
+            if (env->st && *env->c_dircap < STATS_DIAG_PER_KIND) /* the first few */
+                stats_diag(env->st, "reasm.ooo_flowcap", ts,
+                           "reasm: out-of-order bytes held %zu + %zu > limit %zu per direction: "
+                           "the hole becomes a gap",
+                           r->held, len, env->max_ooo);
+            else
+                (*env->c_dircap)++;
             return -1;
         }
         struct reasm_seg *ns = mem_alloc(env->pool, sizeof(*ns) + len);
         if (!ns) {
-            (*env->c_memcap)++;
+            if (env->st && *env->c_memcap < STATS_DIAG_PER_KIND)
+                stats_diag(env->st, "reasm.ooo_memcap", ts,
+                           "reasm: out-of-order memory cap %zu reached: the hole becomes a gap",
+                           env->pool ? env->pool->cap : (size_t)0);
+            else
+                (*env->c_memcap)++;
             return -1;
         }
         ns->off = cur;
@@ -349,7 +360,13 @@ int reasm_segment(struct reasm *r, const struct reasm_env *env, uint32_t seq, co
         return 0;
     reasm_start(r, seq);
     if (out_of_window(env, (int32_t)(seq - cur_seq(r)), wire_n)) {
-        (*env->c_out_of_window)++;
+        if (env->st && *env->c_out_of_window < STATS_DIAG_PER_KIND) /* the first few */
+            stats_diag(env->st, "reasm.out_of_window", ts_us,
+                       "reasm: segment at seq %u is %lld bytes from the next expected byte "
+                       "(seq %u): out of window, kept as a resync candidate",
+                       seq, (long long)(int32_t)(seq - cur_seq(r)), cur_seq(r));
+        else
+            (*env->c_out_of_window)++;
         return 1 + offer(r, env, seq, p, n, wire_n, ts_us, out);
     }
     if (r->_cand_on)

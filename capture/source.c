@@ -149,9 +149,9 @@ int source_run(struct source *s, source_packet_fn fn, void *ctx, char *err, size
                 ts = (uint64_t)h->ts.tv_sec * 1000000u;
             if (h->ts.tv_usec > 0)
                 ts += (uint64_t)h->ts.tv_usec;
-            /* a corrupt record may claim caplen > len: the wire had at least caplen */
-            uint32_t wire = h->len < h->caplen ? h->caplen : h->len;
-            fn(ctx, s->linktype, data, h->caplen, wire, ts);
+            /* a corrupt record may claim caplen > len: passed on as read,
+             * decode_packet counts it (decode.caplen_over_wire) */
+            fn(ctx, s->linktype, data, h->caplen, h->len, ts);
             continue;
         }
         if (rc == 0) { /* live: nothing to read now */

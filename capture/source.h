@@ -39,7 +39,9 @@ enum source_status {
 
 struct source;
 
-/* Called once per captured frame. data dies with the call. */
+/* Called once per captured frame. data dies with the call. caplen and
+ * wirelen are the record's as read: a corrupt record may claim wirelen <
+ * caplen (decode_packet counts it and takes caplen as the wire length). */
 typedef void (*source_packet_fn)(void *ctx, int linktype, const uint8_t *data, uint32_t caplen,
                                  uint32_t wirelen, uint64_t ts_us);
 

@@ -289,9 +289,16 @@ static void on_packet(void *ctx, int linktype, const uint8_t *data, uint32_t cap
     struct pktctx *pc = ctx;
     struct pkt pk;
     (*pc->c_packets)++;
-    *pc->c_bytes += wirelen;
+    *pc->c_bytes += wirelen < caplen ? caplen : wirelen;
     if (ts_us < pc->last_ts) {
-        (*pc->c_backwards)++;
+        if (*pc->c_backwards < STATS_DIAG_PER_KIND) /* the first few, with detail */
+            stats_diag(pc->r->st, "capture.time_backwards", pc->last_ts,
+                       "capture: packet %llu is %llu us older than the one before: "
+                       "taken at the later time",
+                       (unsigned long long)*pc->c_packets,
+                       (unsigned long long)(pc->last_ts - ts_us));
+        else
+            (*pc->c_backwards)++;
         ts_us = pc->last_ts; /* packet time never runs backwards */
     }
     pc->last_ts = ts_us;

@@ -359,9 +359,16 @@ void pipeline_packet(struct pipeline *p, int linktype, const uint8_t *data, uint
 {
     struct pkt pk;
     (*p->c_packets)++;
-    *p->c_bytes += wirelen;
+    *p->c_bytes += wirelen < caplen ? caplen : wirelen;
     if (ts_us < p->last_ts) {
-        (*p->c_time_backwards)++;
+        if (*p->c_time_backwards < STATS_DIAG_PER_KIND) /* the first few, with detail */
+            stats_diag(p->st, "capture.time_backwards", p->last_ts,
+                       "capture: packet %llu is %llu us older than the one before: "
+                       "taken at the later time",
+                       (unsigned long long)*p->c_packets,
+                       (unsigned long long)(p->last_ts - ts_us));
+        else
+            (*p->c_time_backwards)++;
         ts_us = p->last_ts; /* the clock never runs backwards */
     }
     p->last_ts = ts_us;

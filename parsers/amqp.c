@@ -49,6 +49,7 @@ enum {
     C_TABLE_TOO_DEEP,
     C_TABLE_TRUNCATED,
     C_GAPS,
+    C_SKIPPED_RUNS,
     C_COUNT
 };
 
@@ -62,6 +63,7 @@ static const char *const counter_names[C_COUNT] = {
     "amqp.content_interrupted", "amqp.body_overrun",    "amqp.nomem",
     "amqp.channels_full",   "amqp.bad_props",           "amqp.table_unknown_tag",
     "amqp.table_too_deep",  "amqp.table_truncated",     "amqp.gaps",
+    "amqp.skipped_runs",
 };
 
 /* Largest method arguments kept for a content method: Return has a short
@@ -92,6 +94,7 @@ struct dirstate {
     struct chan_asm *cur; /* receiver of the BODY payload in flight (NULL = discard) */
     uint32_t left;        /* payload bytes left in that BODY frame */
     uint16_t cur_chan;
+    uint64_t skipped;     /* bytes skipped in D_SYNC since the last frame */
 };
 
 struct amqp {
@@ -116,7 +119,7 @@ static void diag(struct amqp *a, int ctr, uint64_t ts, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void diag(struct amqp *a, int ctr, uint64_t ts, const char *fmt, ...)
 {
-    if (!a->st) {
+    if (!a->st || *a->c[ctr] >= STATS_DIAG_PER_KIND) { /* no message kept: skip formatting */
         (*a->c[ctr])++;
         return;
     }
@@ -780,7 +783,7 @@ static struct chan_asm *asm_find(struct amqp *a, int dir, uint16_t ch)
 /* The assembly slot of (dir, ch), created on demand; NULL when the channel
  * table is full or the pool refuses (counted). Pointers into the table are
  * invalidated by growth, so no caller keeps one across this call. */
-static struct chan_asm *asm_get(struct amqp *a, int dir, uint16_t ch)
+static struct chan_asm *asm_get(struct amqp *a, int dir, uint16_t ch, uint64_t ts)
 {
     struct chan_asm *c = asm_find(a, dir, ch);
     if (c)
@@ -792,7 +795,8 @@ static struct chan_asm *asm_get(struct amqp *a, int dir, uint16_t ch)
         }
     }
     if (a->nch >= a->cfg.max_channels) {
-        (*a->c[C_CHANNELS_FULL])++;
+        diag(a, C_CHANNELS_FULL, ts, "amqp: content on channel %u: %zu channels in assembly = "
+             "limit %u, message dropped", (unsigned)ch, a->nch, a->cfg.max_channels);
         return NULL;
     }
     if (a->nch == a->ch_cap) {
@@ -972,12 +976,13 @@ static void on_method(struct amqp *a, int dir, uint16_t ch, const uint8_t *p, si
     memset(&m, 0, sizeof(m));
     memset(&msg, 0, sizeof(msg));
     if (!rd_ok(&r)) {
-        (*a->c[C_BAD_METHOD])++;
+        diag(a, C_BAD_METHOD, ts, "amqp: method frame of %zu bytes has no method id", n);
         return;
     }
     int rc = decode_args(mid, &r, &m, &msg);
     if (rc == -2) {
-        (*a->c[C_UNKNOWN_METHOD])++;
+        diag(a, C_UNKNOWN_METHOD, ts, "amqp: unknown method %u.%u on channel %u",
+             (unsigned)(mid >> 16), (unsigned)(mid & 0xFFFF), (unsigned)ch);
         return;
     }
     if (rc != 0) {
@@ -987,7 +992,7 @@ static void on_method(struct amqp *a, int dir, uint16_t ch, const uint8_t *p, si
     }
     (*a->c[C_METHODS])++;
     if (is_content_method(mid)) {
-        struct chan_asm *c = asm_get(a, dir, ch);
+        struct chan_asm *c = asm_get(a, dir, ch, ts);
         if (!c)
             return;
         if (c->st != CA_IDLE) {
@@ -1110,6 +1115,18 @@ static struct parse_result res(enum parse_status s, size_t consumed, size_t need
     return r;
 }
 
+/* A run of bytes skipped while looking for a frame ended (a frame found, a
+ * gap, the end of the stream): one diagnostic per run, naming its length. */
+static void skipped_run_end(struct amqp *a, int dir, uint64_t ts)
+{
+    struct dirstate *d = &a->d[dir];
+    if (d->skipped == 0)
+        return;
+    diag(a, C_SKIPPED_RUNS, ts, "amqp: %llu bytes skipped that are not AMQP frames (%s)",
+         (unsigned long long)d->skipped, dir == AMQP_DIR_C2S ? "client" : "broker");
+    d->skipped = 0;
+}
+
 /* An error at frame offset `at`: resync from at + skip (deterministic
  * whatever the chunking). */
 static struct parse_result fail(struct amqp *a, int dir, int err, int ctr, size_t at,
@@ -1166,17 +1183,21 @@ struct parse_result amqp_feed(struct amqp *a, int dir, const uint8_t *p, size_t 
             for (k = 0; k < avail; k++) {
                 long v = candidate_ok(a, q + k, avail - k);
                 if (v < 0) {
-                    if (k)
+                    if (k) {
                         *a->c[C_RESYNC_SKIPPED] += k;
+                        d->skipped += k;
+                    }
                     return res(PARSE_NEED_MORE, off + k, (size_t)(-v), 0);
                 }
                 if (v > 0)
                     break;
             }
             *a->c[C_RESYNC_SKIPPED] += k;
+            d->skipped += k;
             off += k;
             if (k < avail) {
                 (*a->c[C_RESYNC])++;
+                skipped_run_end(a, dir, ts);
                 d->st = D_FRAME;
             }
             continue;
@@ -1253,6 +1274,7 @@ void amqp_gap(struct amqp *a, int dir, uint64_t len, uint64_t ts)
     (void)len;
     dir &= 1;
     (*a->c[C_GAPS])++;
+    skipped_run_end(a, dir, ts);
     int n = drop_dir(a, dir);
     if (n) {
         diag(a, C_GAP_DROPPED, ts, "amqp: gap of %llu bytes dropped %d message(s)",
@@ -1264,8 +1286,8 @@ void amqp_gap(struct amqp *a, int dir, uint64_t len, uint64_t ts)
 
 void amqp_end(struct amqp *a, uint64_t ts)
 {
-    (void)ts;
     for (int dir = 0; dir < 2; dir++) {
+        skipped_run_end(a, dir, ts);
         *a->c[C_END_DROPPED] += (uint64_t)drop_dir(a, dir);
         a->d[dir].st = D_INIT;
         a->d[dir].left = 0;

@@ -12,6 +12,7 @@
  * arrive; up to max_body_keep bytes are copied. */
 #include "parsers/http1.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -313,10 +314,13 @@ const struct http1_header *http1_header(const struct http1_msg *m, const char *n
 
 /* ---- pending requests (pairing) ---- */
 
-static void pend_push(struct http1 *h, uint64_t ordinal, int is_head, int is_connect)
+static void pend_push(struct http1 *h, uint64_t ordinal, int is_head, int is_connect,
+                      uint64_t ts)
 {
     if (h->pend_n == h->cfg.max_pending) {
-        (*h->c[C_PENDING_OVERFLOW])++;
+        /* the oldest unanswered request gives up its place */
+        diag(h, C_PENDING_OVERFLOW, ts, "pipelined requests without a response",
+             (uint64_t)h->pend_n + 1, h->cfg.max_pending);
         h->pend_head = (h->pend_head + 1) % h->cfg.max_pending;
         h->pend_n--;
     }
@@ -495,7 +499,10 @@ static void emit(struct http1 *h, int dir, uint64_t ts, uint32_t extra_flags)
                 got = inflate_try(h, d->body, d->body_n, -MAX_WBITS, &capped);
         }
         if (got < 0) {
-            (*h->c[C_INFLATE_FAILED])++;
+            char msg[96];
+            snprintf(msg, sizeof(msg), "compressed body of %zu bytes does not inflate",
+                     d->body_n);
+            diag_plain(h, C_INFLATE_FAILED, ts, msg);
             m->flags |= HTTP1_F_BAD_CODING;
             m->body.p = NULL;
             m->body.n = 0;
@@ -503,7 +510,11 @@ static void emit(struct http1 *h, int dir, uint64_t ts, uint32_t extra_flags)
             (*h->c[C_INFLATED])++;
             m->flags |= HTTP1_F_COMPRESSED;
             if (capped) {
-                (*h->c[C_INFLATE_CAPPED])++;
+                /* a decompression bomb or just a big body: the rest unread */
+                char msg[96];
+                snprintf(msg, sizeof(msg), "inflated body cut at the limit of %zu bytes",
+                         h->cfg.max_inflated);
+                diag_plain(h, C_INFLATE_CAPPED, ts, msg);
                 m->flags |= HTTP1_F_BODY_TRUNC;
             }
             m->body.p = h->infl;
@@ -763,7 +774,7 @@ static int start_body(struct http1 *h, int dir, uint64_t ts)
     if (dir == HTTP1_DIR_REQUEST) {
         m->ordinal = h->next_ordinal++;
         int is_connect = span_ieq(m->method.p, m->method.n, "CONNECT");
-        pend_push(h, m->ordinal, span_ieq(m->method.p, m->method.n, "HEAD"), is_connect);
+        pend_push(h, m->ordinal, span_ieq(m->method.p, m->method.n, "HEAD"), is_connect, ts);
         if (has_te && !chunked) {
             diag_plain(h, C_BAD_LENGTH, ts, "request Transfer-Encoding without chunked");
             return HTTP1_E_BAD_LENGTH;
@@ -852,7 +863,7 @@ static struct parse_result fail(struct http1 *h, int dir, int err, const uint8_t
     if (d->state == S_HEAD && !d->head_done && err != HTTP1_E_BAD_START_LINE) {
         /* a message was there but is dropped: keep the pairing in step */
         if (dir == HTTP1_DIR_REQUEST) {
-            pend_push(h, h->next_ordinal++, 0, 0);
+            pend_push(h, h->next_ordinal++, 0, 0, ts);
         } else {
             struct pending pe;
             pend_pop(h, &pe);
@@ -1170,7 +1181,7 @@ void http1_gap(struct http1 *h, int dir, uint64_t len, uint64_t ts_us)
     case S_HEAD:
         /* a head was partly seen and is lost: keep the pairing in step */
         if (dir == HTTP1_DIR_REQUEST)
-            pend_push(h, h->next_ordinal++, 0, 0);
+            pend_push(h, h->next_ordinal++, 0, 0, ts_us);
         else {
             struct pending pe;
             pend_pop(h, &pe);
@@ -1191,6 +1202,13 @@ void http1_end(struct http1 *h, uint64_t ts_us)
             emit(h, dir, ts_us, 0);
         else if (d->head_done)
             emit(h, dir, ts_us, HTTP1_F_INCOMPLETE);
+        else if (d->state == S_HEAD && d->scanned > 0) {
+            /* a head that never ended (a slow or cut sender): lost, say so */
+            char m[96];
+            snprintf(m, sizeof(m), "stream ended inside a %s head (%zu bytes): message lost",
+                     dir == HTTP1_DIR_REQUEST ? "request" : "response", d->scanned);
+            diag_plain(h, C_INCOMPLETE, ts_us, m);
+        }
         reset_msg(h, d);
         d->state = S_START;
         d->scanned = 0;

@@ -752,6 +752,80 @@ START_TEST(garbage_never_crashes)
 }
 END_TEST
 
+/* Bytes that are not AMQP frames (HTTP sent to the broker port, random
+ * bytes) are skipped with one diagnostic per run, naming its length, the
+ * same whichever way the stream is fed: a run ends at the next valid frame
+ * and at the end of the stream. Regression: runs were only summed in
+ * amqp.resync_skipped_bytes, with no diagnostic at all. */
+START_TEST(skipped_runs_diagnosed)
+{
+    static const char http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"; /* 27 bytes */
+    cb.n = 0;
+    putmem(&cb, http, strlen(http));
+    publish(&cb, "nova", "conductor", "{\"a\": 1}");
+    putmem(&cb, "not amqp at all", 15);
+    for (int mode = WHOLE; mode <= SPLIT; mode++) {
+        size_t cuts = mode == SPLIT ? cb.n : 1;
+        for (size_t at = 0; at < cuts; at++) {
+            struct stats *st = stats_new();
+            struct log l;
+            run_stream(&l, cb.b, cb.n, AMQP_DIR_C2S, (enum mode)mode, at, NULL, st);
+            ck_assert_int_eq(l.publish, 1);
+            /* the first byte after a frame is a bad frame type (its own
+             * diagnostic), the 14 after it a skipped run */
+            ck_assert_uint_eq(*stats_counter(st, "amqp.resync_skipped_bytes"), 27 + 14);
+            ck_assert_uint_eq(*stats_counter(st, "amqp.skipped_runs"), 2);
+            ck_assert_uint_eq(*stats_counter(st, "amqp.bad_frame_type"), 1);
+            ck_assert_uint_eq(stats_diag_count(st), 3);
+            const char *counter;
+            uint64_t ts;
+            const char *msg = stats_diag_msg(st, 0, &counter, &ts);
+            ck_assert_str_eq(counter, "amqp.skipped_runs");
+            ck_assert_str_eq(msg, "amqp: 27 bytes skipped that are not AMQP frames (client)");
+            msg = stats_diag_msg(st, 2, &counter, &ts);
+            ck_assert_str_eq(counter, "amqp.skipped_runs");
+            ck_assert_str_eq(msg, "amqp: 14 bytes skipped that are not AMQP frames (client)");
+            free(l.s);
+            stats_free(st);
+        }
+    }
+}
+END_TEST
+
+/* Content started on more channels than max_channels (256) and never
+ * finished: the extra ones are dropped, counted, with a diagnostic; the
+ * assembly table stays at its cap. */
+START_TEST(channels_full_diagnosed)
+{
+    struct stats *st = stats_new();
+    static struct buf pl;
+    cb.n = 0;
+    putmem(&cb, "AMQP\0\0\x09\x01", 8);
+    for (uint16_t ch = 1; ch <= 300; ch++) {
+        pl.n = 0;
+        put32(&pl, AMQP_BASIC_PUBLISH);
+        put16(&pl, 0);
+        putss(&pl, "nova");
+        putss(&pl, "x");
+        put8(&pl, 0);
+        frame(&cb, 1, ch, &pl);
+    }
+    struct log l;
+    run_stream(&l, cb.b, cb.n, AMQP_DIR_C2S, WHOLE, 0, NULL, st);
+    ck_assert_uint_eq(*stats_counter(st, "amqp.channels_full"), 300 - 256);
+    ck_assert_uint_eq(*stats_counter(st, "amqp.end_dropped"), 256);
+    const char *counter;
+    uint64_t ts;
+    ck_assert_uint_ge(stats_diag_count(st), 1);
+    const char *msg = stats_diag_msg(st, 0, &counter, &ts);
+    ck_assert_str_eq(counter, "amqp.channels_full");
+    ck_assert_str_eq(msg, "amqp: content on channel 257: 256 channels in assembly = limit 256, "
+                          "message dropped");
+    free(l.s);
+    stats_free(st);
+}
+END_TEST
+
 static Suite *amqp_suite(void)
 {
     Suite *s = suite_create("amqp");
@@ -768,6 +842,8 @@ static Suite *amqp_suite(void)
     tcase_add_test(tc, tables_nesting);
     tcase_add_test(tc, tables_tags);
     tcase_add_test(tc, garbage_never_crashes);
+    tcase_add_test(tc, skipped_runs_diagnosed);
+    tcase_add_test(tc, channels_full_diagnosed);
     suite_add_tcase(s, tc);
     return s;
 }

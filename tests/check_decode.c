@@ -432,6 +432,65 @@ START_TEST(tso_zero_length)
 }
 END_TEST
 
+/* Bad lengths are told apart from a snaplen cut, and every decode error
+ * leaves a diagnostic naming the value (frames that are merely not IP do
+ * not). Regression: an IPv4 total length past the frame was taken as a
+ * snaplen cut and became a gap of up to 64 KiB in the TCP stream. */
+START_TEST(bogus_lengths_diagnosed)
+{
+    struct pkt p;
+    uint8_t f[sizeof(ip4_tcp)];
+    memcpy(f, ip4_tcp, sizeof(f));
+    f[2] = 0x03, f[3] = 0xe8; /* total length 1000 > the 44 bytes on the wire */
+    uint8_t *b = malloc(sizeof(f));
+    memcpy(b, f, sizeof(f));
+    ck_assert_int_eq(decode_packet(101, b, sizeof(f), sizeof(f), 7, &p, st), DECODE_ERR_BAD_IP);
+    ck_assert_uint_eq(*stats_counter(st, "decode.snaplen_truncated"), 0);
+    /* the same header with 1000 bytes on the wire is a snaplen cut */
+    ck_assert_int_eq(decode_packet(101, b, sizeof(f), 1000, 8, &p, st), 0);
+    ck_assert_int_eq(p.truncated, 1);
+    ck_assert_uint_eq(p.payload_wire, 1000 - 40);
+    ck_assert_uint_eq(*stats_counter(st, "decode.snaplen_truncated"), 1);
+    /* a record claiming fewer wire bytes than it captured */
+    memcpy(b, ip4_tcp, sizeof(ip4_tcp));
+    ck_assert_int_eq(decode_packet(101, b, sizeof(f), 20, 9, &p, st), 0);
+    ck_assert_uint_eq(p.wire_len, sizeof(f));
+    ck_assert_uint_eq(p.payload_len, 4);
+    ck_assert_uint_eq(*stats_counter(st, "decode.caplen_over_wire"), 1);
+    free(b);
+    /* IPv6 payload length 1000 > 24 bytes on the wire */
+    uint8_t g[sizeof(ip6_tcp)];
+    memcpy(g, ip6_tcp, sizeof(g));
+    g[4] = 0x03, g[5] = 0xe8;
+    ck_assert_int_eq(decode_exact(101, g, sizeof(g), &p, NULL), DECODE_ERR_BAD_IP);
+    /* TCP data offset 15 (60 bytes) in a 24-byte segment */
+    memcpy(f, ip4_tcp, sizeof(f));
+    f[32] = 0xf0;
+    ck_assert_int_eq(decode_exact(101, f, sizeof(f), &p, NULL), DECODE_ERR_BAD_TCP);
+    /* ARP: counted, no diagnostic */
+    uint8_t arp[42] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 0x08, 0x06};
+    ck_assert_int_eq(decode_exact(1, arp, sizeof(arp), &p, NULL), DECODE_ERR_NOT_IP);
+
+    const char *want[][2] = {
+        {"decode.bad_ip", "IPv4 total length 1000 > 44 bytes on the wire"},
+        {"decode.snaplen_truncated", "cut to 4 of 960 bytes"},
+        {"decode.caplen_over_wire", "44 captured bytes > wire length 20"},
+        {"decode.bad_ip", "IPv6 payload length 1000 > 24 bytes on the wire"},
+        {"decode.bad_tcp", "TCP data offset 60 bytes (segment of 24 bytes)"},
+    };
+    size_t nw = sizeof(want) / sizeof(want[0]);
+    ck_assert_uint_eq(stats_diag_count(st), nw);
+    for (size_t i = 0; i < nw; i++) {
+        const char *counter;
+        uint64_t ts;
+        const char *msg = stats_diag_msg(st, i, &counter, &ts);
+        ck_assert_str_eq(counter, want[i][0]);
+        ck_assert_msg(strstr(msg, want[i][1]) != NULL, "diag %zu: '%s'", i, msg);
+    }
+    ck_assert_uint_eq(*stats_counter(st, "decode.not_ip"), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("decode");
@@ -446,6 +505,7 @@ int main(void)
     tcase_add_test(tc, not_ip_and_bad_headers);
     tcase_add_test(tc, udp_and_snaplen);
     tcase_add_test(tc, tso_zero_length);
+    tcase_add_test(tc, bogus_lengths_diagnosed);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

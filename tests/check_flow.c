@@ -504,6 +504,34 @@ START_TEST(source_stream_and_dump)
 }
 END_TEST
 
+/* SYNs never answered are counted, the first few with a diagnostic naming
+ * the endpoints (a SYN flood, a service behind a black hole); answered and
+ * refused SYNs are not. */
+START_TEST(syn_unanswered_counted)
+{
+    make_table(0, NULL, 0, 0);
+    for (int i = 0; i < 10; i++)
+        tcp4((uint8_t)(20 + i), (uint16_t)(41000 + i), 8774, 0x02, 1, 1000 + (uint64_t)i, 0);
+    tcp4(11, 40001, 8774, 0x02, 1, 2000, 0); /* answered */
+    tcp4(11, 40001, 8774, 0x12, 9, 2001, 1);
+    tcp4(12, 40002, 8774, 0x02, 1, 2002, 0); /* refused */
+    tcp4(12, 40002, 8774, 0x14, 0, 2003, 1);
+    flow_flush(ft, 3000);
+    ck_assert_uint_eq(*stats_counter(st, "flow.syn_unanswered"), 10);
+    size_t nd = stats_diag_count(st), kept = 0;
+    for (size_t i = 0; i < nd; i++) {
+        const char *counter;
+        uint64_t ts;
+        const char *msg = stats_diag_msg(st, i, &counter, &ts);
+        if (strcmp(counter, "flow.syn_unanswered") != 0)
+            continue;
+        if (kept++ == 0)
+            ck_assert_str_eq(msg, "flow 1: SYN 10.0.0.20:41000 -> 10.0.0.2:8774 never answered");
+    }
+    ck_assert_uint_eq(kept, STATS_DIAG_PER_KIND);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("flow");
@@ -513,6 +541,7 @@ int main(void)
     tcase_add_test(tc, eviction_lru);
     tcase_add_test(tc, bounded_on_endless_flows);
     tcase_add_test(tc, expiry_on_packet_time);
+    tcase_add_test(tc, syn_unanswered_counted);
     tcase_add_test(tc, direction_rules);
     tcase_add_test(tc, direction_details);
     tcase_add_test(tc, non_tcp_and_ipv6);

@@ -738,6 +738,99 @@ START_TEST(bad_content_length)
 }
 END_TEST
 
+/* More pipelined requests than max_pending (64) without a response: the
+ * oldest give up their place, counted with a diagnostic naming the limit;
+ * memory stays at the fixed ring. Regression: no diagnostic. */
+START_TEST(pending_overflow_diagnosed)
+{
+    static const char one[] = "GET /v2.1/servers HTTP/1.1\r\nHost: x\r\n\r\n";
+    size_t n = 70 * (sizeof(one) - 1);
+    uint8_t *b = malloc(n);
+    for (size_t i = 0; i < 70; i++)
+        memcpy(b + i * (sizeof(one) - 1), one, sizeof(one) - 1);
+    struct seg segs[] = {{REQ, b, n, 0, 0}};
+    struct stats *st;
+    char *s = run3(segs, 1, &st);
+    ck_assert_int_eq(count_lines(s, "REQ "), 70);
+    ck_assert_uint_eq(counter(st, "http.pending_overflow"), 6);
+    ck_assert_uint_ge(stats_diag_count(st), 1);
+    const char *c;
+    uint64_t ts;
+    const char *msg = stats_diag_msg(st, 0, &c, &ts);
+    ck_assert_str_eq(c, "http.pending_overflow");
+    ck_assert_str_eq(msg, "http: pipelined requests without a response 65 > limit 64");
+    free(s);
+    free(b);
+    stats_free(st);
+}
+END_TEST
+
+/* The diagnostic kept for counter name, or "" (first one). */
+static const char *diag_of(struct stats *st, const char *name)
+{
+    size_t nd = stats_diag_count(st);
+    for (size_t i = 0; i < nd; i++) {
+        const char *c;
+        uint64_t ts;
+        const char *msg = stats_diag_msg(st, i, &c, &ts);
+        if (strcmp(c, name) == 0)
+            return msg;
+    }
+    return "";
+}
+
+/* A stream that ends inside a head (a slowloris sender, a cut capture) is
+ * counted as incomplete with a diagnostic. Regression: nothing was counted,
+ * the held head vanished silently. */
+START_TEST(head_cut_at_end)
+{
+    struct seg segs[] = {
+        S(REQ, "GET /v2.1/servers HTTP/1.1\r\nHost: x\r\nX-Pad: ppppp"), /* 49 bytes */
+    };
+    struct stats *st;
+    char *s = run3(segs, 1, &st);
+    ck_assert_int_eq(count_lines(s, "REQ "), 0);
+    ck_assert_uint_eq(counter(st, "http.incomplete"), 1);
+    ck_assert_str_eq(diag_of(st, "http.incomplete"),
+                     "http: stream ended inside a request head (49 bytes): message lost");
+    free(s);
+    stats_free(st);
+}
+END_TEST
+
+/* A decompression bomb (4 MiB of zeros in 4 KB of gzip) is inflated only
+ * up to max_inflated (1 MiB), counted with a diagnostic. */
+START_TEST(gzip_bomb_capped)
+{
+    size_t big = 4u << 20;
+    char *zeros = calloc(1, big + 1);
+    memset(zeros, '0', big);
+    uint8_t *z = malloc(65536);
+    size_t zn = zip(zeros, 31, z, 65536);
+    free(zeros);
+    char head[160];
+    int hn = snprintf(head, sizeof(head),
+                      "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n",
+                      zn);
+    uint8_t *resp = malloc((size_t)hn + zn);
+    memcpy(resp, head, (size_t)hn);
+    memcpy(resp + hn, z, zn);
+    struct seg segs[] = {S(REQ, "GET /v2.1/servers HTTP/1.1\r\n\r\n"),
+                         {RESP, resp, (size_t)hn + zn, 0, 0}};
+    struct stats *st = stats_new();
+    struct out o;
+    run(segs, 2, 0, 0, 0, &o, st); /* once: every split would inflate 1 MiB again */
+    ck_assert_msg(strstr(o.s, "BUG") == NULL, "%s", o.s);
+    ck_assert_uint_eq(counter(st, "http.inflate_capped"), 1);
+    ck_assert_str_eq(diag_of(st, "http.inflate_capped"),
+                     "http: inflated body cut at the limit of 1048576 bytes");
+    free(o.s);
+    free(resp);
+    free(z);
+    stats_free(st);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("http1");
@@ -763,6 +856,9 @@ static Suite *suite(void)
     tcase_add_test(t, body_keep_cap);
     tcase_add_test(t, response_without_request);
     tcase_add_test(t, bad_content_length);
+    tcase_add_test(t, pending_overflow_diagnosed);
+    tcase_add_test(t, head_cut_at_end);
+    tcase_add_test(t, gzip_bomb_capped);
     suite_add_tcase(s, t);
     return s;
 }

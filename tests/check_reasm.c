@@ -408,6 +408,20 @@ START_TEST(gap_at_rst)
 }
 END_TEST
 
+/* The first diagnostic kept for counter name ("" if none). */
+static const char *diag_of(const char *name)
+{
+    size_t nd = stats_diag_count(st);
+    for (size_t i = 0; i < nd; i++) {
+        const char *c;
+        uint64_t ts;
+        const char *msg = stats_diag_msg(st, i, &c, &ts);
+        if (strcmp(c, name) == 0)
+            return msg;
+    }
+    return "";
+}
+
 START_TEST(snaplen_truncated)
 {
     handshake(ISN_C, ISN_S);
@@ -433,6 +447,10 @@ START_TEST(flowcap)
     for (uint32_t i = 100; i < 900; i++)
         ck_assert_uint_eq(R.data[0][i], sbyte(0, i));
     ck_assert_uint_eq(*stats_counter(st, "reasm.ooo_flowcap"), 1);
+    /* with a diagnostic naming the limit */
+    ck_assert_str_eq(diag_of("reasm.ooo_flowcap"),
+                     "reasm: out-of-order bytes held 500 + 100 > limit 500 per direction: the "
+                     "hole becomes a gap");
     /* the missing segment arriving late is old news now */
     cdata(ISN_C, 0, 100);
     ck_assert_uint_eq(R.n[0], 900);
@@ -934,6 +952,8 @@ START_TEST(resync_not_on_noise)
     ck_assert_str_eq(R.log, "D100 D100 D100 ");
     ck_assert_uint_eq(C("reasm.resync"), 0);
     ck_assert_uint_eq(C("reasm.out_of_window"), 2);
+    ck_assert_ptr_nonnull(
+        strstr(diag_of("reasm.out_of_window"), "is 300000000 bytes from the next"));
     /* a stray candidate left alone is dropped after the hole timeout */
     cdata(ISN_C, 300 + 300000000u, 100);
     flow_expire(ft, now_us + 2000000);
