@@ -31,7 +31,9 @@ enum flow_event {
     FLOW_EV_SYN = 0,        /* first SYN seen (connection attempt) */
     FLOW_EV_ESTABLISHED,    /* SYN, SYN-ACK seen */
     FLOW_EV_REFUSED,        /* SYN answered by RST: nothing listening */
-    FLOW_EV_UNANSWERED,     /* SYN(s) never answered before expiry / end */
+    FLOW_EV_UNANSWERED,     /* SYN(s) never answered before expiry / end
+                               (counted flow.syn_unanswered, the first few
+                               with a diagnostic) */
     FLOW_EV_RESET,          /* RST after data or establishment */
     FLOW_EV_CLOSED,         /* FIN seen in both directions */
     FLOW_EV_MIDSTREAM,      /* joined without a handshake */

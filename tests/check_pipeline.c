@@ -96,6 +96,60 @@ START_TEST(idle_time_releases_held_data)
 }
 END_TEST
 
+/* A segment whose IPv4 total length claims far more than its frame holds
+ * is dropped as bad_ip, not taken as a snaplen cut: the request after it
+ * still comes out. Regression: it became a 60 KB gap that swallowed the
+ * request. And packet time running backwards is counted with a diagnostic
+ * and clamped. */
+START_TEST(bogus_ip_length_and_clock)
+{
+    struct svcmap *map = svcmap_new();
+    svcmap_add_port(map, 8774, SVC_PROTO_HTTP, "nova-api");
+    struct stats *st = stats_new();
+    struct pipeline_cfg cfg;
+    pipeline_defaults(&cfg);
+    cfg.flow.use_ndpi = 0;
+    ngot = 0;
+    struct pipeline *p = pipeline_new(&cfg, map, st, on_event, NULL, NULL);
+    ck_assert_ptr_nonnull(p);
+    uint8_t b[256];
+    const char *req = "GET /v2.1/servers HTTP/1.1\r\nHost: a\r\n\r\n";
+    uint32_t c = 1000, s = 5000;
+    pipeline_packet(p, 1, b, (uint32_t)frame(b, 0, 0x02, c, 0, NULL), 54, T0);
+    pipeline_packet(p, 1, b, (uint32_t)frame(b, 1, 0x12, s, c + 1, NULL), 54, T0 + 100);
+    size_t n = frame(b, 0, 0x18, c + 1, s + 1, "XXXX");
+    b[14 + 2] = 0xea, b[14 + 3] = 0x60; /* total length 60000 in a 58-byte frame */
+    pipeline_packet(p, 1, b, (uint32_t)n, (uint32_t)n, T0 + 200);
+    n = frame(b, 0, 0x18, c + 1, s + 1, req);
+    pipeline_packet(p, 1, b, (uint32_t)n, (uint32_t)n, T0 + 150); /* 50 us back */
+    pipeline_finish(p);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_int_eq(got[0]->kind, EV_HTTP_REQUEST);
+    ck_assert_str_eq(got[0]->path, "/v2.1/servers");
+    ck_assert_uint_eq(*stats_counter(st, "decode.bad_ip"), 1);
+    ck_assert_uint_eq(*stats_counter(st, "reasm.gaps"), 0);
+    ck_assert_uint_eq(*stats_counter(st, "capture.time_backwards"), 1);
+    int seen = 0;
+    for (size_t i = 0; i < stats_diag_count(st); i++) {
+        const char *counter;
+        uint64_t ts;
+        const char *msg = stats_diag_msg(st, i, &counter, &ts);
+        if (strcmp(counter, "capture.time_backwards") == 0) {
+            ck_assert_str_eq(msg, "capture: packet 4 is 50 us older than the one before: taken "
+                                  "at the later time");
+            seen++;
+        }
+    }
+    ck_assert_int_eq(seen, 1);
+    for (size_t i = 0; i < ngot; i++)
+        event_free(got[i]);
+    ngot = 0;
+    pipeline_free(p);
+    stats_free(st);
+    svcmap_free(map);
+}
+END_TEST
+
 START_TEST(new_map_applies_to_open_connections)
 {
     /* rules reload: the second request on the same connection is named
@@ -143,6 +197,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, idle_time_releases_held_data);
     tcase_add_test(tc, new_map_applies_to_open_connections);
+    tcase_add_test(tc, bogus_ip_length_and_clock);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);
