@@ -292,6 +292,24 @@ static inline uint64_t swar_special(uint64_t x)
     return t & HIGHS;
 }
 
+/* Index of the first flagged byte of a swar_special mask (not 0). On a
+ * little-endian load the lowest flag is a true one (a borrow only runs
+ * upwards from a true hit); on big-endian the borrow runs towards earlier
+ * bytes, so the 8 bytes are looked at one by one there. */
+static inline size_t swar_first(const uint8_t *p, uint64_t m)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    (void)p;
+    return (size_t)__builtin_ctzll(m) >> 3;
+#else
+    (void)m;
+    size_t k = 0;
+    while (!special[p[k]])
+        k++;
+    return k;
+#endif
+}
+
 static int fail(struct pstate *s, enum jv_err e, size_t off)
 {
     s->d->_err = e;
@@ -447,8 +465,9 @@ static inline size_t scan_plain(const uint8_t *p, size_t i, size_t n)
     while (i + 8 <= n) {
         uint64_t x;
         memcpy(&x, p + i, 8);
-        if (swar_special(x))
-            break;
+        uint64_t m = swar_special(x);
+        if (m)
+            return i + swar_first(p + i, m);
         i += 8;
     }
     while (i < n && !special[p[i]])
@@ -456,43 +475,74 @@ static inline size_t scan_plain(const uint8_t *p, size_t i, size_t n)
     return i;
 }
 
+/* The byte a two-character escape stands for, 0 for 'u' and non-escapes. */
+static const char simple_esc[256] = {
+    ['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b',
+    ['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
+};
+
 /* One pass over an escaped string whose first escape is at i, unescaping
- * into out (room for everything up to the end of input). On success
- * *w is the length and s->pos is past the closing quote. */
-static int string_one_pass(struct pstate *s, size_t start, size_t i, char *out, size_t *w,
+ * into out (room for everything up to the end of input: n - start bytes
+ * or more). On success *w is the length and s->pos is past the closing
+ * quote. Plain runs are copied 8 bytes at a time as they are scanned:
+ * the bytes stored past a special one are overwritten or left unused,
+ * and never pass the room (the output is never longer than the input). */
+static int string_one_pass(struct pstate *s, size_t start, size_t i, char *out, size_t *wp,
                            int nul_ok)
 {
     const uint8_t *p = s->p;
     size_t n = s->n;
-    *w = i - start;
-    memcpy(out, p + start, *w);
+    size_t w = i - start;
+    memcpy(out, p + start, w);
     for (;;) {
         /* p[i] is special */
         uint8_t c = p[i];
         if (c == '"')
             break;
         if (c == '\\') {
-            long used = esc_decode(s, i, n, out, w, nul_ok);
-            if (used < 0)
-                return -1;
-            i += (size_t)used;
+            char e = i + 1 < n ? simple_esc[p[i + 1]] : 0;
+            if (e) {
+                out[w++] = e;
+                i += 2;
+            } else {
+                long used = esc_decode(s, i, n, out, &w, nul_ok);
+                if (used < 0)
+                    return -1;
+                i += (size_t)used;
+            }
         } else if (c < 0x20) {
             return fail(s, JV_E_CTRL, i);
         } else {
             size_t l = utf8_len(p + i, n - i);
             if (!l)
                 return fail(s, JV_E_UTF8, i);
-            memcpy(out + *w, p + i, l);
-            *w += l;
+            memcpy(out + w, p + i, l);
+            w += l;
             i += l;
         }
-        size_t r = scan_plain(p, i, n);
-        if (r >= n)
-            return fail(s, JV_E_SYNTAX, n);
-        memcpy(out + *w, p + i, r - i);
-        *w += r - i;
-        i = r;
+        for (;;) {
+            if (i + 8 > n) {
+                while (i < n && !special[p[i]])
+                    out[w++] = (char)p[i++];
+                if (i >= n)
+                    return fail(s, JV_E_SYNTAX, n);
+                break;
+            }
+            uint64_t x;
+            memcpy(&x, p + i, 8);
+            memcpy(out + w, &x, 8);
+            uint64_t m = swar_special(x);
+            if (m) {
+                size_t k = swar_first(p + i, m);
+                i += k;
+                w += k;
+                break;
+            }
+            i += 8;
+            w += 8;
+        }
     }
+    *wp = w;
     s->pos = i + 1;
     return 0;
 }
@@ -699,13 +749,23 @@ static int key_same(const struct jv *a, const struct jv *b)
     return (a->_kt >> 3) == (b->_kt >> 3) && memcmp(a->_key, b->_key, a->_kt >> 3) == 0;
 }
 
+/* Hash of a key from its length and its first and last 8 bytes: keys that
+ * share all three only cost probes, and check_dups falls back to sorting
+ * when probes run out. */
 static uint32_t key_hash(const struct jv *m)
 {
-    uint32_t h = 2166136261u;
     size_t n = m->_kt >> 3;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)m->_key[i]) * 16777619u;
-    return h;
+    const char *k = m->_key;
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, k, 8);
+        memcpy(&b, k + n - 8, 8);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            a = (a << 8) | (uint8_t)k[i];
+    }
+    uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ULL) ^ n) * 0xFF51AFD7ED558CCDULL;
+    return (uint32_t)(h >> 32);
 }
 
 /* Keep-the-first-place, last-value merge of duplicate m into earlier e. */
