@@ -120,7 +120,8 @@ static void decide(struct rca *a, struct chain *c, int at_end)
 {
     struct fault_ctx fx = {a->cs, a->now, at_end};
     struct report r;
-    if (walk_report(&fx, c, &r) < 0)
+    /* the verdict first; the node tree only for a report that is printed */
+    if (walk_verdict(&fx, c, &r) < 0)
         stats_add(a->st, "rca.report_alloc_failed", 1);
     int report = 0;
     if (r.background) {
@@ -144,9 +145,12 @@ static void decide(struct rca *a, struct chain *c, int at_end)
             report = a->cfg.keep_ok;
         }
     }
-    if (report && wanted(a, c) && a->fn)
+    if (report && wanted(a, c) && a->fn) {
+        if (walk_report(&fx, c, &r) < 0)
+            stats_add(a->st, "rca.report_alloc_failed", 1);
         a->fn(a->ctx, &r);
-    walk_report_free(&r);
+        walk_report_free(&r);
+    }
     chain_set_remove(a->cs, c);
 }
 

@@ -375,11 +375,12 @@ static const char *node_note(const struct chain_set *cs, struct chain *c, int32_
     return NULL;
 }
 
-int walk_report(const struct fault_ctx *fx, struct chain *c, struct report *r)
+static int walk_build(const struct fault_ctx *fx, struct chain *c, struct report *r, int tree)
 {
     memset(r, 0, sizeof(*r));
     r->origin_node = REPORT_NO_PARENT;
-    struct fault *f = calloc(WALK_MAX_FAULTS, sizeof(*f));
+    /* fault_collect clears each fault it fills: no need to zero 256 */
+    struct fault *f = malloc(WALK_MAX_FAULTS * sizeof(*f));
     size_t nf = f ? fault_collect(fx, c, f, WALK_MAX_FAULTS) : 0;
     if (nf > 1)
         qsort(f, nf, sizeof(*f), fault_cmp);
@@ -410,10 +411,14 @@ int walk_report(const struct fault_ctx *fx, struct chain *c, struct report *r)
     }
 
     /* the tree */
-    int rc_ok = 0;
-    struct nodesort *ns = calloc(c->n ? c->n : 1, sizeof(*ns));
-    int32_t *node_of = calloc(c->n ? c->n : 1, sizeof(*node_of));
+    int rc_ok = f ? 0 : -1;
+    struct nodesort *ns = NULL;
+    int32_t *node_of = NULL;
     size_t nn = 0;
+    if (!tree)
+        goto out;
+    ns = calloc(c->n ? c->n : 1, sizeof(*ns));
+    node_of = calloc(c->n ? c->n : 1, sizeof(*node_of));
     if (!ns || !node_of) {
         rc_ok = -1;
         goto out;
@@ -504,6 +509,16 @@ out:
     free(node_of);
     free(f);
     return rc_ok;
+}
+
+int walk_report(const struct fault_ctx *fx, struct chain *c, struct report *r)
+{
+    return walk_build(fx, c, r, 1);
+}
+
+int walk_verdict(const struct fault_ctx *fx, struct chain *c, struct report *r)
+{
+    return walk_build(fx, c, r, 0);
 }
 
 void walk_report_free(struct report *r)

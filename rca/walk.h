@@ -23,6 +23,11 @@ int walk_origin(const struct fault *f, size_t n);
  * then holds a report without nodes). */
 int walk_report(const struct fault_ctx *fx, struct chain *c, struct report *r);
 
+/* The same without the node tree (r->nodes NULL, nothing to free, events
+ * left as they are): enough to tell failed / background / the root cause
+ * of a chain whose report nobody will print. Returns 0 or -1. */
+int walk_verdict(const struct fault_ctx *fx, struct chain *c, struct report *r);
+
 void walk_report_free(struct report *r);
 
 #endif
