@@ -51,7 +51,7 @@ static int has_prefix(const char *s, size_t n, const char *lit)
 static int has_suffix(const char *s, size_t n, const char *lit)
 {
     size_t m = strlen(lit);
-    return n >= m && memcmp(s + n - m, lit, m) == 0;
+    return n >= m && (m == 0 || s[n - 1] == lit[m - 1]) && memcmp(s + n - m, lit, m) == 0;
 }
 
 /* Copy at most cap bytes of [s, s+n) into ev (cut on a UTF-8 character
@@ -225,9 +225,12 @@ static void uwalk(struct ucoll *u, const struct jv *v, enum ev_res ctx, unsigned
         if (kn && k[0] == '_')
             continue; /* oslo internals and _context_* */
         if (jv_is_string(x)) {
+            size_t sl = jv_strlen(x);
+            if (sl != 32 && sl != 36)
+                continue; /* no UUID (event_is_uuid): skip the key test */
             int r = res_of_key(k, kn, objres);
             if (r >= 0)
-                ucoll_add(u, jv_str(x), jv_strlen(x), r);
+                ucoll_add(u, jv_str(x), sl, r);
         } else if (jv_is_array(x)) {
             int r = -1;
             if (has_suffix(k, kn, "_uuids") || has_suffix(k, kn, "_ids"))

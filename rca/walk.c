@@ -379,9 +379,10 @@ static int walk_build(const struct fault_ctx *fx, struct chain *c, struct report
 {
     memset(r, 0, sizeof(*r));
     r->origin_node = REPORT_NO_PARENT;
-    /* fault_collect clears each fault it fills: no need to zero 256 */
-    struct fault *f = malloc(WALK_MAX_FAULTS * sizeof(*f));
-    size_t nf = f ? fault_collect(fx, c, f, WALK_MAX_FAULTS) : 0;
+    /* at most one fault per entry; fault_collect clears each it fills */
+    size_t fmax = c->n < WALK_MAX_FAULTS ? (c->n ? c->n : 1) : WALK_MAX_FAULTS;
+    struct fault *f = malloc(fmax * sizeof(*f));
+    size_t nf = f ? fault_collect(fx, c, f, fmax) : 0;
     if (nf > 1)
         qsort(f, nf, sizeof(*f), fault_cmp);
     r->failed = fault_chain_failed(f, nf);
