@@ -584,14 +584,31 @@ static void decode_inner(struct event *ev, struct jv_doc *d, struct jv *o,
     ucoll_flush(&u, ev);
 }
 
-int oslo_decode(struct event *ev, const uint8_t *p, size_t n, const struct oslo_cfg *cfg,
-                struct stats *st)
+struct oconn;
+static void conn_where(const struct oconn *c, char *buf, size_t cap);
+
+/* A body that is not (or not inside) valid JSON: counted, with the reason
+ * kept as a diagnostic. c: the connection it came on, or NULL. */
+static void bad_json(struct stats *st, const struct event *ev, const struct jv_doc *doc,
+                     const char *what, size_t n, const struct oconn *c)
 {
-    struct oslo_cfg defcfg;
-    if (!cfg) {
-        oslo_defaults(&defcfg);
-        cfg = &defcfg;
-    }
+    if (!st)
+        return;
+    size_t off = 0;
+    enum jv_err e = jv_error(doc, &off);
+    char where[128] = "";
+    if (c)
+        conn_where(c, where, sizeof(where));
+    stats_diag(st, "oslo.bad_json", ev->ts_us, "oslo: %s of %zu bytes%s%s: %s at byte %zu", what,
+               n, c ? ", " : "", where, jv_strerror(e), off);
+}
+
+/* oslo_decode with the document to decode into (reset here, left holding
+ * the trees until the next call) and the connection the body came on (for
+ * diagnostics, may be NULL). */
+static int decode_doc(struct event *ev, const uint8_t *p, size_t n, const struct oslo_cfg *cfg,
+                      struct stats *st, struct jv_doc *doc, const struct oconn *where)
+{
     if (n > cfg->max_envelope) {
         bump(st, "oslo.envelope_too_big");
         ev->flags |= EV_F_BAD_BODY | EV_F_BODY_TRUNC;
@@ -602,22 +619,12 @@ int oslo_decode(struct event *ev, const uint8_t *p, size_t n, const struct oslo_
         bump(st, "oslo.empty_body");
         return -1;
     }
-    /* what this decoder has always accepted (jansson's JSON_ALLOW_NUL
-     * rules): duplicate keys keep the last value, \u0000 allowed in
-     * values, nesting up to 2048 */
-    struct jv_cfg jcfg;
-    jv_defaults(&jcfg);
-    jcfg.max_input = cfg->max_envelope;
-    jcfg.max_depth = 2048;
-    jcfg.allow_nul = 1;
-    jcfg.dup_reject = 0;
-    struct jv_doc doc;
-    jv_init(&doc, &jcfg, NULL);
-    struct jv *outer = jv_parse(&doc, p, n);
+    jv_reset(doc);
+    struct jv *outer = jv_parse(doc, p, n);
     struct jv *inner = NULL;
     int rc = -1;
     if (!jv_is_object(outer)) {
-        bump(st, "oslo.bad_json");
+        bad_json(st, ev, doc, outer ? "body (not an object)" : "body", n, where);
         goto out;
     }
     const struct jv *om = jv_get(outer, "oslo.message");
@@ -632,27 +639,60 @@ int oslo_decode(struct event *ev, const uint8_t *p, size_t n, const struct oslo_
             bump(st, "oslo.bad_envelope");
             goto out;
         }
-        inner = jv_parse(&doc, jv_str(om), jv_strlen(om));
+        inner = jv_parse(doc, jv_str(om), jv_strlen(om));
         if (!jv_is_object(inner)) {
-            bump(st, "oslo.bad_json");
+            bad_json(st, ev, doc, inner ? "oslo.message (not an object)" : "oslo.message",
+                     jv_strlen(om), where);
             goto out;
         }
-        decode_inner(ev, &doc, inner, cfg, st);
+        decode_inner(ev, doc, inner, cfg, st);
     } else {
-        decode_inner(ev, &doc, outer, cfg, st); /* bare 1.0 message */
+        decode_inner(ev, doc, outer, cfg, st); /* bare 1.0 message */
     }
     rc = 0;
 out:
     if (rc)
         ev->flags |= EV_F_BAD_BODY;
+    return rc;
+}
+
+/* What this decoder has always accepted (jansson's JSON_ALLOW_NUL rules):
+ * duplicate keys keep the last value, \u0000 allowed in values, nesting
+ * up to 2048. */
+static void oslo_jv_cfg(struct jv_cfg *jcfg, const struct oslo_cfg *cfg)
+{
+    jv_defaults(jcfg);
+    jcfg->max_input = cfg->max_envelope;
+    jcfg->max_depth = 2048;
+    jcfg->allow_nul = 1;
+    jcfg->dup_reject = 0;
+}
+
+int oslo_decode(struct event *ev, const uint8_t *p, size_t n, const struct oslo_cfg *cfg,
+                struct stats *st)
+{
+    struct oslo_cfg defcfg;
+    if (!cfg) {
+        oslo_defaults(&defcfg);
+        cfg = &defcfg;
+    }
+    struct jv_cfg jcfg;
+    oslo_jv_cfg(&jcfg, cfg);
+    struct jv_doc doc;
+    jv_init(&doc, &jcfg, NULL);
+    int rc = decode_doc(ev, p, n, cfg, st, &doc, NULL);
     jv_release(&doc);
     return rc;
 }
 
 uint8_t *oslo_inflate(struct mem_pool *pool, const uint8_t *p, size_t n, size_t max,
-                      size_t *out_n, size_t *cap)
+                      size_t *out_n, size_t *cap, const char **why)
 {
     z_stream zs;
+    const char *dummy;
+    if (!why)
+        why = &dummy;
+    *why = "out of memory";
     memset(&zs, 0, sizeof(zs));
     if (inflateInit2(&zs, 15 + 32) != Z_OK) /* zlib or gzip wrapper */
         return NULL;
@@ -668,8 +708,10 @@ uint8_t *oslo_inflate(struct mem_pool *pool, const uint8_t *p, size_t n, size_t 
     zs.avail_in = (uInt)(n > 0x7fffffff ? 0x7fffffff : n);
     for (;;) {
         if (w == bcap) {
-            if (bcap >= max)
-                goto fail; /* output over the cap */
+            if (bcap >= max) {
+                *why = "inflated size over the cap (max_inflated)";
+                goto fail;
+            }
             size_t ncap = bcap * 2 > max ? max : bcap * 2;
             uint8_t *nb = mem_realloc(pool, buf, bcap, ncap);
             if (!nb)
@@ -683,10 +725,14 @@ uint8_t *oslo_inflate(struct mem_pool *pool, const uint8_t *p, size_t n, size_t 
         w = bcap - zs.avail_out;
         if (zr == Z_STREAM_END)
             break;
-        if (zr != Z_OK && zr != Z_BUF_ERROR)
+        if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            *why = "corrupt compressed data";
             goto fail;
-        if (zr == Z_BUF_ERROR && zs.avail_in == 0)
-            goto fail; /* truncated stream */
+        }
+        if (zr == Z_BUF_ERROR && zs.avail_in == 0) {
+            *why = "compressed stream cut short";
+            goto fail;
+        }
     }
     inflateEnd(&zs);
     *out_n = w;
@@ -808,6 +854,7 @@ struct oslo_global {
     size_t nprocs;          /* power of two */
     uint64_t *c[G_COUNT];
     uint64_t local[G_COUNT];
+    struct jv_doc doc; /* every body is decoded into it (kept between bodies) */
 };
 
 struct oconn {
@@ -822,6 +869,11 @@ struct oconn {
     struct owner own;
     char proc[128]; /* "<binary>:<pid>" of the Start-Ok connection_name */
 };
+
+static void conn_where(const struct oconn *c, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s:%u -> %s:%u", c->cli_addr, c->cli_port, c->srv_addr, c->srv_port);
+}
 
 static size_t pow2_at_least(size_t n)
 {
@@ -1211,7 +1263,8 @@ static void count_kind(struct oslo_global *g, const struct event *ev)
 }
 
 /* Decode the body of m into ev (inflating kombu-compressed bodies). */
-static void decode_body(struct oslo_global *g, struct event *ev, const struct amqp_msg *m)
+static void decode_body(struct oslo_global *g, const struct oconn *c, struct event *ev,
+                        const struct amqp_msg *m)
 {
     struct amqp_field f;
     const uint8_t *p = m->body.p;
@@ -1223,9 +1276,17 @@ static void decode_body(struct oslo_global *g, struct event *ev, const struct am
         f.tag == 'S' && f.raw.n) {
         if (span_ieq(f.raw.p, f.raw.n, "application/x-gzip") ||
             span_ieq(f.raw.p, f.raw.n, "application/x-zlib")) {
-            infl = oslo_inflate(g->env->pool, p, n, g->cfg.max_inflated, &infl_n, &infl_cap);
+            const char *why = NULL;
+            infl = oslo_inflate(g->env->pool, p, n, g->cfg.max_inflated, &infl_n, &infl_cap,
+                                &why);
             if (!infl) {
-                (*g->c[G_INFLATE_FAIL])++;
+                if (g->env->st)
+                    stats_diag(g->env->st, g_names[G_INFLATE_FAIL], ev->ts_us,
+                               "oslo: compressed body of %zu bytes, %s:%u -> %s:%u: %s (cap %zu)",
+                               n, c->cli_addr, c->cli_port, c->srv_addr, c->srv_port, why,
+                               g->cfg.max_inflated);
+                else
+                    (*g->c[G_INFLATE_FAIL])++;
                 ev->flags |= EV_F_BAD_BODY;
                 return;
             }
@@ -1242,7 +1303,7 @@ static void decode_body(struct oslo_global *g, struct event *ev, const struct am
     if (n == 0 || (m->flags & (AMQP_F_BODY_SKIPPED | AMQP_F_NOMEM))) {
         if (m->body_size)
             ev->flags |= EV_F_BODY_TRUNC;
-    } else if (oslo_decode(ev, p, n, &g->cfg, g->env->st) != 0) {
+    } else if (decode_doc(ev, p, n, &g->cfg, g->env->st, &g->doc, c) != 0) {
         (*g->c[G_NOT_OSLO])++;
     }
     mem_free(g->env->pool, infl, infl_cap);
@@ -1276,7 +1337,7 @@ static void on_content(void *ctx, const struct amqp_msg *m)
     ev->kind = has_prefix((const char *)m->routing_key.p, m->routing_key.n, "reply_")
                    ? EV_RPC_REPLY
                    : EV_RPC_CAST;
-    decode_body(g, ev, m);
+    decode_body(g, c, ev, m);
     count_kind(g, ev);
     set_target(c, ev, m->exchange, m->routing_key);
 
@@ -1452,6 +1513,9 @@ void *oslo_global_new_cfg(const struct app_env *env, const struct oslo_cfg *cfg)
     }
     for (int i = 0; i < G_COUNT; i++)
         g->c[i] = env->st ? stats_counter(env->st, g_names[i]) : &g->local[i];
+    struct jv_cfg jcfg;
+    oslo_jv_cfg(&jcfg, &g->cfg);
+    jv_init(&g->doc, &jcfg, env->pool);
     return g;
 }
 
@@ -1472,6 +1536,7 @@ static void ops_global_free(void *gp)
     mem_free(g->env->pool, g->rqs, g->nrqs * sizeof(*g->rqs));
     mem_free(g->env->pool, g->procs, g->nprocs * sizeof(*g->procs));
     mem_free(g->env->pool, g->fhash, g->nfhash * sizeof(*g->fhash));
+    jv_release(&g->doc);
     mem_free(g->env->pool, g, sizeof(*g));
 }
 

@@ -67,9 +67,9 @@ int oslo_decode(struct event *ev, const uint8_t *p, size_t n, const struct oslo_
  * buffer charged to pool that grows with the output, at most max bytes.
  * Returns the buffer (caller frees it with mem_free(pool, buf, *cap)) and
  * its length in *out_n, or NULL on corrupt input, overflow of max, or at
- * the pool's cap. */
+ * the pool's cap, with *why (why may be NULL) saying which. */
 uint8_t *oslo_inflate(struct mem_pool *pool, const uint8_t *p, size_t n, size_t max,
-                      size_t *out_n, size_t *cap);
+                      size_t *out_n, size_t *cap, const char **why);
 
 /* Split an RPC routing key "topic.server" at its first dot (server may
  * contain dots: cinder-volume.host@backend). topic/server receive spans

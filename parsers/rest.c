@@ -165,14 +165,30 @@ static struct jv *decode_json(struct rest_conn *c, struct event *ev, struct span
     jv_reset(c->doc);
     struct jv *j = jv_parse(c->doc, body.p, body.n);
     if (!j) {
+        size_t off = 0;
+        enum jv_err e = jv_error(c->doc, &off);
+        struct stats *st = c->env->st;
         if (rest_json_too_deep(body.p, body.n, REST_JSON_DEPTH)) {
-            (*c->c_json_deep)++;
             ev->flags |= EV_F_BAD_BODY;
+            if (st)
+                stats_diag(st, "rest.json_too_deep", ev->ts_us,
+                           "rest: JSON body of %zu bytes nested deeper than %d, %s:%u <-> %s:%u: "
+                           "not decoded",
+                           body.n, REST_JSON_DEPTH, c->cli_addr, c->cli_port, c->srv_addr,
+                           c->srv_port);
+            else
+                (*c->c_json_deep)++;
             return NULL;
         }
         if (!(ev->flags & EV_F_BODY_TRUNC))
             ev->flags |= EV_F_BAD_BODY;
-        (*c->c_json_bad)++;
+        if (st)
+            stats_diag(st, "rest.json_errors", ev->ts_us,
+                       "rest: JSON body of %zu bytes%s, %s:%u <-> %s:%u: %s at byte %zu",
+                       body.n, (ev->flags & EV_F_BODY_TRUNC) ? " (cut short)" : "",
+                       c->cli_addr, c->cli_port, c->srv_addr, c->srv_port, jv_strerror(e), off);
+        else
+            (*c->c_json_bad)++;
         return NULL;
     }
     *c->c_secrets += redact_json(c->doc, j);

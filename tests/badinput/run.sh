@@ -114,8 +114,8 @@ http_pipeline_flood;http_pipeline_flood.pcap;^http\.pending_overflow\$;^http\.pe
 long_request_line;long_request_line.pcap;^http\.line_too_long\$;^http\.line_too_long\$;$RSS_MB;0;-
 long_header_line;long_header_line.pcap;^http\.(line_too_long|header_block_too_big)\$;^http\.(line_too_long|header_block_too_big)\$;$RSS_MB;0;-
 long_status_line;long_status_line.pcap;^http\.line_too_long\$;^http\.line_too_long\$;$RSS_MB;0;-
-deep_json;deep_json.pcap;^rest\.json_too_deep\$;gap:parsers/rest.c;$RSS_MB;0;-
-deep_json_oslo;deep_json_oslo.pcap;^oslo\.bad_json\$;gap:parsers/oslo.c;$RSS_MB;0;-
+deep_json;deep_json.pcap;^rest\.json_too_deep\$;^rest\.json_too_deep\$;$RSS_MB;0;-
+deep_json_oslo;deep_json_oslo.pcap;^oslo\.bad_json\$;^oslo\.bad_json\$;$RSS_MB;0;-
 rec_zero_caplen;rec_zero_caplen.pcap;^decode\.truncated\$;^decode\.truncated\$;$RSS_MB;0;-
 rec_caplen_gt_len;rec_caplen_gt_len.pcap;^decode\.caplen_over_wire\$;^decode\.caplen_over_wire\$;$RSS_MB;0;-
 rec_huge_caplen;rec_huge_caplen.pcap;^capture\.damaged\$;^capture\.damaged\$;$RSS_MB;1;-
@@ -130,7 +130,7 @@ pcapng_unknown;pcapng_unknown.pcapng;^capture\.packets\$;OPT;$RSS_MB;0;^flow\.cr
 pcapng_bad_ifid;pcapng_bad_ifid.pcapng;^capture\.damaged\$;^capture\.damaged\$;$RSS_MB;1;-
 pcapng_huge_block;pcapng_huge_block.pcapng;^capture\.damaged\$;^capture\.damaged\$;$RSS_MB;1;-
 gzip_bomb;gzip_bomb.pcap;^http\.inflate_capped\$;^http\.inflate_capped\$;$RSS_MB;0;^rest\.responses\$
-zlib_bomb_oslo;zlib_bomb_oslo.pcap;^oslo\.inflate_failed\$;gap:parsers/oslo.c;$RSS_MB;0;-
+zlib_bomb_oslo;zlib_bomb_oslo.pcap;^oslo\.inflate_failed\$;^oslo\.inflate_failed\$;$RSS_MB;0;-
 amqp_channel_flood;amqp_channel_flood.pcap;^amqp\.channels_full\$;^amqp\.channels_full\$;$RSS_MB;0;-
 slowloris;slowloris.pcap;^http\.incomplete\$;^http\.incomplete\$;$SLOW_RSS_MB;0;-
 clock_chaos;clock_chaos.pcap;^capture\.time_backwards\$;^capture\.time_backwards\$;$RSS_MB;0;^rest\.requests\$
