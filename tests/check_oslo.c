@@ -698,6 +698,42 @@ START_TEST(split_target)
 }
 END_TEST
 
+/* Trees are not scrubbed whole any more (oslo.c): uwalk itself must never
+ * pick a UUID out of a secret member, a "token" string or a token object,
+ * and the body still counts as one that carried secrets. */
+START_TEST(uuids_never_from_secret_members)
+{
+    const char *body =
+        "{\"method\": \"build_instances\", \"_msg_id\": \"m1\", \"_reply_q\": \"reply_1\","
+        " \"_context_request_id\": \"req-2\", \"_context_auth_token\": null,"
+        " \"args\": {\"instance_uuid\": \"0b9c0b9c-0b9c-4b9c-8b9c-0b9c0b9c0b9c\","
+        " \"password\": \"11111111-1111-4111-8111-111111111111\","
+        " \"auth_token\": \"22222222-2222-4222-8222-222222222222\","
+        " \"token\": \"33333333333343338333333333333333\","
+        " \"creds\": {\"token\": {\"id\": \"44444444444444444444444444444444\"},"
+        " \"secret\": {\"id\": \"55555555-5555-4555-8555-555555555555\"}},"
+        " \"client_secret_ids\": [\"66666666-6666-4666-8666-666666666666\"],"
+        " \"image\": {\"id\": \"77777777-7777-4777-8777-777777777777\"}}}";
+    struct stats *st = stats_new();
+    struct event *ev = event_new(NULL);
+    ck_assert_int_eq(oslo_decode(ev, (const uint8_t *)body, strlen(body), NULL, st), 0);
+    ck_assert_int_eq(ev->kind, EV_RPC_CALL);
+    ck_assert_uint_eq(ev->nuuids, 2);
+    ck_assert_str_eq(ev->uuids[0].id, "0b9c0b9c-0b9c-4b9c-8b9c-0b9c0b9c0b9c");
+    ck_assert_str_eq(ev->uuids[1].id, "77777777-7777-4777-8777-777777777777");
+    ck_assert_uint_eq(*stats_counter(st, "oslo.secrets_dropped"), 1);
+    event_free(ev);
+
+    /* a null auth token and nothing secret: no secret counted */
+    const char *clean = "{\"method\": \"ping\", \"_context_auth_token\": null, \"args\": {}}";
+    ev = event_new(NULL);
+    ck_assert_int_eq(oslo_decode(ev, (const uint8_t *)clean, strlen(clean), NULL, st), 0);
+    ck_assert_uint_eq(*stats_counter(st, "oslo.secrets_dropped"), 1);
+    event_free(ev);
+    stats_free(st);
+}
+END_TEST
+
 static Suite *oslo_suite(void)
 {
     Suite *s = suite_create("oslo");
@@ -707,6 +743,7 @@ static Suite *oslo_suite(void)
     tcase_add_test(tc, whole_vs_bytewise);
     tcase_add_test(tc, secrets_never_in_events);
     tcase_add_test(tc, decode_envelope_call);
+    tcase_add_test(tc, uuids_never_from_secret_members);
     tcase_add_test(tc, decode_reply_failure);
     tcase_add_test(tc, decode_notifications);
     tcase_add_test(tc, decode_bad_bodies);
