@@ -11,12 +11,27 @@ struct arena_block {
     _Alignas(8) unsigned char data[];
 };
 
+_Static_assert(sizeof(struct arena_block) == ARENA_BLOCK_HDR, "ARENA_BLOCK_HDR");
+
 void arena_init(struct arena *a, struct mem_pool *pool, size_t block_size)
 {
     a->pool = pool;
     a->head = NULL;
+    a->own = NULL;
     a->block_size = block_size ? block_size : 4096;
     a->total = 0;
+}
+
+void arena_init_buf(struct arena *a, struct mem_pool *pool, size_t block_size, void *buf,
+                    size_t n)
+{
+    arena_init(a, pool, block_size);
+    struct arena_block *b = buf;
+    b->next = NULL;
+    b->size = n - sizeof(*b);
+    b->used = 0;
+    b->charged = 0;
+    a->head = a->own = b;
 }
 
 void *arena_alloc(struct arena *a, size_t n)
@@ -70,9 +85,14 @@ void arena_reset(struct arena *a)
     struct arena_block *b = a->head;
     while (b) {
         struct arena_block *next = b->next;
-        mem_free(a->pool, b, b->charged);
+        if (b != a->own)
+            mem_free(a->pool, b, b->charged);
         b = next;
     }
-    a->head = NULL;
+    a->head = a->own;
+    if (a->own) {
+        a->own->next = NULL;
+        a->own->used = 0;
+    }
     a->total = 0;
 }

@@ -4,12 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An event and the first block of its arena in one allocation: most
+ * events need no more than that block. */
+#define EV_INLINE_ARENA 1024
+#define EV_ALLOC (sizeof(struct event) + EV_INLINE_ARENA)
+_Static_assert(sizeof(struct event) % 8 == 0, "the inline arena block must be aligned");
+
 struct event *event_new(struct mem_pool *pool)
 {
-    struct event *ev = mem_calloc(pool, sizeof(*ev));
+    struct event *ev = mem_alloc(pool, EV_ALLOC);
     if (!ev)
         return NULL;
-    arena_init(&ev->arena, pool, 1024);
+    memset(ev, 0, sizeof(*ev));
+    arena_init_buf(&ev->arena, pool, 1024, (char *)ev + sizeof(*ev), EV_INLINE_ARENA);
     ev->timeout_s = -1;
     ev->expiration_ms = -1;
     ev->ending = 1;
@@ -22,7 +29,7 @@ void event_free(struct event *ev)
         return;
     struct mem_pool *pool = ev->arena.pool;
     arena_reset(&ev->arena);
-    mem_free(pool, ev, sizeof(*ev));
+    mem_free(pool, ev, EV_ALLOC);
 }
 
 char *event_str(struct event *ev, const void *p, size_t n)

@@ -380,8 +380,9 @@ static int walk_build(const struct fault_ctx *fx, struct chain *c, struct report
     memset(r, 0, sizeof(*r));
     r->origin_node = REPORT_NO_PARENT;
     /* at most one fault per entry; fault_collect clears each it fills */
+    struct fault fsmall[16];
     size_t fmax = c->n < WALK_MAX_FAULTS ? (c->n ? c->n : 1) : WALK_MAX_FAULTS;
-    struct fault *f = malloc(fmax * sizeof(*f));
+    struct fault *f = fmax <= 16 ? fsmall : malloc(fmax * sizeof(*f));
     size_t nf = f ? fault_collect(fx, c, f, fmax) : 0;
     if (nf > 1)
         qsort(f, nf, sizeof(*f), fault_cmp);
@@ -508,7 +509,8 @@ static int walk_build(const struct fault_ctx *fx, struct chain *c, struct report
 out:
     free(ns);
     free(node_of);
-    free(f);
+    if (f != fsmall)
+        free(f);
     return rc_ok;
 }
 
