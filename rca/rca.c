@@ -22,6 +22,8 @@ struct rca {
     uint64_t now;
     const struct mem_pool *ev_pool;
     size_t ev_budget;
+    struct chain **ready; /* decide_batch's list, kept between ticks */
+    size_t ready_cap;
 };
 
 void rca_defaults(struct rca_cfg *cfg)
@@ -77,6 +79,7 @@ void rca_free(struct rca *a)
     if (!a)
         return;
     chain_set_free(a->cs);
+    free(a->ready);
     free(a);
 }
 
@@ -170,11 +173,19 @@ static void decide_batch(struct rca *a, int at_end)
     size_t n = chain_set_count(a->cs), k = 0;
     if (!n)
         return;
-    struct chain **v = malloc(n * sizeof(*v));
-    if (!v) {
-        stats_add(a->st, "rca.decide_alloc_failed", 1);
-        return;
+    if (a->ready_cap < n) {
+        size_t cap = a->ready_cap ? a->ready_cap : 256;
+        while (cap < n)
+            cap *= 2;
+        struct chain **nv = realloc(a->ready, cap * sizeof(*nv));
+        if (!nv) {
+            stats_add(a->st, "rca.decide_alloc_failed", 1);
+            return;
+        }
+        a->ready = nv;
+        a->ready_cap = cap;
     }
+    struct chain **v = a->ready;
     for (struct chain *c = chain_set_first(a->cs); c; c = c->next) {
         int ready = at_end;
         if (!ready) {
@@ -202,7 +213,6 @@ static void decide_batch(struct rca *a, int at_end)
         qsort(v, k, sizeof(*v), root_cmp);
     for (size_t i = 0; i < k; i++)
         decide(a, v[i], at_end);
-    free(v);
 }
 
 void rca_event(struct rca *a, struct event *ev)
