@@ -310,6 +310,20 @@ static inline size_t swar_first(const uint8_t *p, uint64_t m)
 #endif
 }
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+/* Bit k set when byte k of the 16 at p is '"', '\\', < 0x20 or >= 0x80
+ * (a signed compare with 0x20 takes both of the last two). */
+static inline unsigned sse_special(const uint8_t *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i t = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    t = _mm_or_si128(t, _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+    return (unsigned)_mm_movemask_epi8(t);
+}
+#endif
+
 static int fail(struct pstate *s, enum jv_err e, size_t off)
 {
     s->d->_err = e;
@@ -462,6 +476,14 @@ static long unescape(struct pstate *s, size_t a, size_t b, char *out, int nul_ok
  * ('"', '\\', controls, non-ASCII), or n. */
 static inline size_t scan_plain(const uint8_t *p, size_t i, size_t n)
 {
+#ifdef __SSE2__
+    while (i + 16 <= n) {
+        unsigned m = sse_special(p + i);
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+#endif
     while (i + 8 <= n) {
         uint64_t x;
         memcpy(&x, p + i, 8);
@@ -521,6 +543,23 @@ static int string_one_pass(struct pstate *s, size_t start, size_t i, char *out, 
             i += l;
         }
         for (;;) {
+#ifdef __SSE2__
+            if (i + 16 <= n) {
+                /* stores 16 bytes: w + 16 <= i - start + 16 <= n - start */
+                _mm_storeu_si128((__m128i *)(void *)(out + w),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(p + i)));
+                unsigned m = sse_special(p + i);
+                if (m) {
+                    size_t k = (size_t)__builtin_ctz(m);
+                    i += k;
+                    w += k;
+                    break;
+                }
+                i += 16;
+                w += 16;
+                continue;
+            }
+#endif
             if (i + 8 > n) {
                 while (i < n && !special[p[i]])
                     out[w++] = (char)p[i++];
