@@ -367,11 +367,10 @@ static void uuids_rec(struct event *ev, const struct jv *v, const char *key, siz
         size_t n = jv_keylen(x);
         if (keyed_obj && event_is_uuid(k, n))
             event_add_uuid(ev, k, n, keyed);
-        enum ev_res sub = collection_role(k, n);
         if (jv_is_container(x))
-            uuids_rec(ev, x, k, n, sub, keyed, depth + 1);
-        else
-            uuids_rec(ev, x, k, n, ctx, keyed, depth + 1);
+            uuids_rec(ev, x, k, n, collection_role(k, n), keyed, depth + 1);
+        else if (jv_is_string(x) && (jv_strlen(x) == 32 || jv_strlen(x) == 36))
+            uuids_rec(ev, x, k, n, ctx, keyed, depth + 1); /* only a UUID can count */
     }
 }
 
