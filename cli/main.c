@@ -199,13 +199,7 @@ static void on_message(void *ctx, struct event *ev)
     struct run *r = ctx;
     r->messages++;
     if (r->o->fmt == FMT_JSON) {
-        json_t *j = out_event_json(ev);
-        if (j) {
-            json_object_set_new(j, "type", json_string("message"));
-            json_dumpf(j, stdout, JSON_COMPACT | JSON_SORT_KEYS);
-            fputc('\n', stdout);
-            json_decref(j);
-        }
+        out_json_message(stdout, ev);
     } else {
         out_event_text(stdout, ev);
         fputc('\n', stdout);

@@ -126,120 +126,114 @@ void out_event_text(FILE *f, const struct event *ev)
         fputs(" [bad-body]", f);
 }
 
-static void set_str(json_t *o, const char *k, const char *v)
+static void set_str(struct jw *w, struct jw_node *o, const char *k, const char *v)
 {
     if (v)
-        json_object_set_new(o, k, json_string(v));
+        jw_set(w, o, k, jw_str(w, v));
 }
 
-static json_t *peer_json(const struct ev_peer *p)
+static struct jw_node *peer_json(struct jw *w, const struct ev_peer *p)
 {
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    json_object_set_new(o, "addr", json_string(p->addr));
-    json_object_set_new(o, "port", json_integer(p->port));
-    set_str(o, "service", p->service);
-    set_str(o, "host", p->host);
+    struct jw_node *o = jw_object(w);
+    jw_set(w, o, "addr", jw_str(w, p->addr));
+    jw_set(w, o, "port", jw_int(w, p->port));
+    set_str(w, o, "service", p->service);
+    set_str(w, o, "host", p->host);
     return o;
 }
 
-json_t *out_event_json(const struct event *ev)
+struct jw_node *out_event_json(struct jw *w, const struct event *ev)
 {
-    json_t *o = json_object();
+    struct jw_node *o = jw_object(w);
     if (!o)
         return NULL;
     char t[40];
     out_time(ev->ts_us, t, sizeof(t));
-    json_object_set_new(o, "seq", json_integer((json_int_t)ev->seq));
-    json_object_set_new(o, "time", json_string(t));
-    json_object_set_new(o, "ts_us", json_integer((json_int_t)ev->ts_us));
-    json_object_set_new(o, "kind", json_string(event_kind_name(ev->kind)));
-    json_object_set_new(o, "flow", json_integer((json_int_t)ev->flow_id));
-    json_object_set_new(o, "src", peer_json(&ev->src));
-    json_object_set_new(o, "dst", peer_json(&ev->dst));
+    jw_set(w, o, "seq", jw_int(w, (long long)ev->seq));
+    jw_set(w, o, "time", jw_str(w, t));
+    jw_set(w, o, "ts_us", jw_int(w, (long long)ev->ts_us));
+    jw_set(w, o, "kind", jw_str(w, event_kind_name(ev->kind)));
+    jw_set(w, o, "flow", jw_int(w, (long long)ev->flow_id));
+    jw_set(w, o, "src", peer_json(w, &ev->src));
+    jw_set(w, o, "dst", peer_json(w, &ev->dst));
     if (ev->verb != EV_VERB_NONE)
-        json_object_set_new(o, "verb", json_string(event_verb_name(ev->verb)));
-    set_str(o, "method", ev->method);
-    set_str(o, "path", ev->path);
-    set_str(o, "query", ev->query);
+        jw_set(w, o, "verb", jw_str(w, event_verb_name(ev->verb)));
+    set_str(w, o, "method", ev->method);
+    set_str(w, o, "path", ev->path);
+    set_str(w, o, "query", ev->query);
     if (ev->kind == EV_HTTP_RESPONSE) {
-        json_object_set_new(o, "status", json_integer(ev->status));
-        set_str(o, "reason", ev->reason);
-        json_object_set_new(o, "request_ts_us", json_integer((json_int_t)ev->req_ts_us));
+        jw_set(w, o, "status", jw_int(w, ev->status));
+        set_str(w, o, "reason", ev->reason);
+        jw_set(w, o, "request_ts_us", jw_int(w, (long long)ev->req_ts_us));
     }
-    set_str(o, "user_agent", ev->user_agent);
-    set_str(o, "operation", ev->operation);
-    set_str(o, "request_id", ev->request_id);
-    set_str(o, "global_request_id", ev->global_request_id);
-    set_str(o, "exchange", ev->exchange);
-    set_str(o, "routing_key", ev->routing_key);
-    set_str(o, "topic", ev->topic);
-    set_str(o, "target_server", ev->target_server);
-    set_str(o, "topic_service", ev->topic_service);
+    set_str(w, o, "user_agent", ev->user_agent);
+    set_str(w, o, "operation", ev->operation);
+    set_str(w, o, "request_id", ev->request_id);
+    set_str(w, o, "global_request_id", ev->global_request_id);
+    set_str(w, o, "exchange", ev->exchange);
+    set_str(w, o, "routing_key", ev->routing_key);
+    set_str(w, o, "topic", ev->topic);
+    set_str(w, o, "target_server", ev->target_server);
+    set_str(w, o, "topic_service", ev->topic_service);
     if (ev->fanout)
-        json_object_set_new(o, "fanout", json_true());
-    set_str(o, "rpc_method", ev->rpc_method);
-    set_str(o, "rpc_namespace", ev->rpc_namespace);
-    set_str(o, "rpc_version", ev->rpc_version);
-    set_str(o, "msg_id", ev->msg_id);
-    set_str(o, "reply_q", ev->reply_q);
-    set_str(o, "unique_id", ev->unique_id);
+        jw_set(w, o, "fanout", jw_bool(w, 1));
+    set_str(w, o, "rpc_method", ev->rpc_method);
+    set_str(w, o, "rpc_namespace", ev->rpc_namespace);
+    set_str(w, o, "rpc_version", ev->rpc_version);
+    set_str(w, o, "msg_id", ev->msg_id);
+    set_str(w, o, "reply_q", ev->reply_q);
+    set_str(w, o, "unique_id", ev->unique_id);
     if (ev->timeout_s >= 0)
-        json_object_set_new(o, "timeout_s", json_integer(ev->timeout_s));
+        jw_set(w, o, "timeout_s", jw_int(w, ev->timeout_s));
     if (ev->expiration_ms >= 0)
-        json_object_set_new(o, "expiration_ms", json_integer(ev->expiration_ms));
+        jw_set(w, o, "expiration_ms", jw_int(w, ev->expiration_ms));
     if (ev->kind == EV_RPC_REPLY) {
-        json_object_set_new(o, "ending", json_boolean(ev->ending));
-        json_object_set_new(o, "failure", json_boolean(ev->failure));
+        jw_set(w, o, "ending", jw_bool(w, ev->ending));
+        jw_set(w, o, "failure", jw_bool(w, ev->failure));
     }
-    set_str(o, "publisher_id", ev->publisher_id);
-    set_str(o, "event_type", ev->event_type);
-    set_str(o, "priority", ev->priority);
-    set_str(o, "ctx_user", ev->ctx_user);
-    set_str(o, "ctx_project", ev->ctx_project);
+    set_str(w, o, "publisher_id", ev->publisher_id);
+    set_str(w, o, "event_type", ev->event_type);
+    set_str(w, o, "priority", ev->priority);
+    set_str(w, o, "ctx_user", ev->ctx_user);
+    set_str(w, o, "ctx_project", ev->ctx_project);
     if (ev->kind == EV_AMQP_RETURN || ev->kind == EV_AMQP_CLOSE) {
-        json_object_set_new(o, "reply_code", json_integer(ev->reply_code));
-        set_str(o, "reply_text", ev->reply_text);
+        jw_set(w, o, "reply_code", jw_int(w, ev->reply_code));
+        set_str(w, o, "reply_text", ev->reply_text);
     }
     if (ev->kind == EV_CONN)
-        json_object_set_new(o, "conn_event",
-                            json_string(flow_event_name((enum flow_event)ev->conn_event)));
+        jw_set(w, o, "conn_event", jw_str(w, flow_event_name((enum flow_event)ev->conn_event)));
     if (ev->error_class || ev->error_message || ev->error_module) {
-        json_t *e = json_object();
-        set_str(e, "class", ev->error_class);
-        set_str(e, "module", ev->error_module);
-        set_str(e, "message", ev->error_message);
-        set_str(e, "traceback", ev->traceback);
-        json_object_set_new(o, "error", e);
+        struct jw_node *e = jw_object(w);
+        set_str(w, e, "class", ev->error_class);
+        set_str(w, e, "module", ev->error_module);
+        set_str(w, e, "message", ev->error_message);
+        set_str(w, e, "traceback", ev->traceback);
+        jw_set(w, o, "error", e);
     }
-    set_str(o, "resource_state", ev->resource_state);
-    set_str(o, "fault_message", ev->fault_message);
+    set_str(w, o, "resource_state", ev->resource_state);
+    set_str(w, o, "fault_message", ev->fault_message);
     if (ev->nuuids) {
-        json_t *a = json_array();
+        struct jw_node *a = jw_array(w);
         for (size_t i = 0; i < ev->nuuids; i++) {
-            json_t *u = json_object();
-            json_object_set_new(u, "id", json_string(ev->uuids[i].id));
-            json_object_set_new(u, "type", json_string(event_res_name(ev->uuids[i].res)));
-            json_array_append_new(a, u);
+            struct jw_node *u = jw_object(w);
+            jw_set(w, u, "id", jw_str(w, ev->uuids[i].id));
+            jw_set(w, u, "type", jw_str(w, event_res_name(ev->uuids[i].res)));
+            jw_push(w, a, u);
         }
-        json_object_set_new(o, "resources", a);
+        jw_set(w, o, "resources", a);
     }
     if (ev->flags) {
-        json_t *a = json_array();
-        if (ev->flags & EV_F_INCOMPLETE)
-            json_array_append_new(a, json_string("incomplete"));
-        if (ev->flags & EV_F_BODY_TRUNC)
-            json_array_append_new(a, json_string("body_truncated"));
-        if (ev->flags & EV_F_DUP)
-            json_array_append_new(a, json_string("duplicate"));
-        if (ev->flags & EV_F_COMPRESSED)
-            json_array_append_new(a, json_string("compressed"));
-        if (ev->flags & EV_F_BAD_BODY)
-            json_array_append_new(a, json_string("bad_body"));
-        if (ev->flags & EV_F_NO_REQUEST)
-            json_array_append_new(a, json_string("no_request"));
-        json_object_set_new(o, "flags", a);
+        static const struct {
+            unsigned flag;
+            const char *name;
+        } fl[] = {{EV_F_INCOMPLETE, "incomplete"}, {EV_F_BODY_TRUNC, "body_truncated"},
+                  {EV_F_DUP, "duplicate"},         {EV_F_COMPRESSED, "compressed"},
+                  {EV_F_BAD_BODY, "bad_body"},     {EV_F_NO_REQUEST, "no_request"}};
+        struct jw_node *a = jw_array(w);
+        for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++)
+            if (ev->flags & fl[i].flag)
+                jw_push(w, a, jw_str(w, fl[i].name));
+        jw_set(w, o, "flags", a);
     }
     return o;
 }

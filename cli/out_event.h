@@ -4,10 +4,10 @@
 #ifndef OSRCA_OUT_EVENT_H
 #define OSRCA_OUT_EVENT_H
 
-#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli/jw.h"
 #include "parsers/event.h"
 
 /* "2026-11-22T08:26:59.123456Z" into buf (>= 28 bytes). */
@@ -18,7 +18,7 @@ void out_time(uint64_t ts_us, char *buf, size_t len);
 void out_event_text(FILE *f, const struct event *ev);
 /* The summary part only (method+path / status / rpc method / event type ...). */
 void out_event_summary(FILE *f, const struct event *ev);
-/* A new JSON object (caller json_decref's it); NULL on allocation failure. */
-json_t *out_event_json(const struct event *ev);
+/* The event as a JSON object built in w; NULL when memory ran out. */
+struct jw_node *out_event_json(struct jw *w, const struct event *ev);
 
 #endif

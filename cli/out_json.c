@@ -1,121 +1,131 @@
 /* out_json.c -- JSON-lines verdicts and summary (see out_json.h). */
 #include "cli/out_json.h"
 
-#include <jansson.h>
-
+#include "cli/jw.h"
 #include "cli/out_event.h"
 
-static void set_str(json_t *o, const char *k, const char *v)
+/* The writer of this thread's lines (kept: its buffers are reused). */
+static struct jw *writer(void)
 {
-    json_object_set_new(o, k, v ? json_string(v) : json_null());
+    static _Thread_local struct jw w;
+    static _Thread_local int ready;
+    if (!ready) {
+        jw_init(&w);
+        ready = 1;
+    }
+    return &w;
 }
 
-static void dump(FILE *f, json_t *o)
+/* v, or null when v is NULL */
+static void set_str(struct jw *w, struct jw_node *o, const char *k, const char *v)
 {
-    if (!o)
-        return;
-    json_dumpf(o, f, JSON_COMPACT | JSON_SORT_KEYS);
-    fputc('\n', f);
-    json_decref(o);
+    jw_set(w, o, k, v ? jw_str(w, v) : jw_null(w));
+}
+
+static void set_time(struct jw *w, struct jw_node *o, const char *k, uint64_t ts_us)
+{
+    char t[40];
+    out_time(ts_us, t, sizeof(t));
+    jw_set(w, o, k, jw_str(w, t));
 }
 
 void out_json_report(FILE *f, const struct report *r)
 {
-    json_t *o = json_object();
-    if (!o)
-        return;
-    char t[40];
-    json_object_set_new(o, "type", json_string("verdict"));
-    set_str(o, "operation", r->operation);
-    set_str(o, "request_id", r->request_id);
-    set_str(o, "global_request_id", r->global_request_id);
-    set_str(o, "status", r->status);
-    json_object_set_new(o, "failed", json_boolean(r->failed));
-    json_object_set_new(o, "background", json_boolean(r->background));
-    set_str(o, "user_saw", r->user_saw);
-    out_time(r->start_ts_us, t, sizeof(t));
-    json_object_set_new(o, "start", json_string(t));
-    out_time(r->end_ts_us, t, sizeof(t));
-    json_object_set_new(o, "end", json_string(t));
-    json_object_set_new(o, "root_seq", json_integer((json_int_t)r->root_seq));
-    json_object_set_new(o, "events", json_integer((json_int_t)r->nevents));
+    struct jw *w = writer();
+    struct jw_node *o = jw_object(w);
+    jw_set(w, o, "type", jw_str(w, "verdict"));
+    set_str(w, o, "operation", r->operation);
+    set_str(w, o, "request_id", r->request_id);
+    set_str(w, o, "global_request_id", r->global_request_id);
+    set_str(w, o, "status", r->status);
+    jw_set(w, o, "failed", jw_bool(w, r->failed));
+    jw_set(w, o, "background", jw_bool(w, r->background));
+    set_str(w, o, "user_saw", r->user_saw);
+    set_time(w, o, "start", r->start_ts_us);
+    set_time(w, o, "end", r->end_ts_us);
+    jw_set(w, o, "root_seq", jw_int(w, (long long)r->root_seq));
+    jw_set(w, o, "events", jw_int(w, (long long)r->nevents));
     if (r->failed) {
         const struct report_cause *c = &r->root_cause;
-        json_t *rc = json_object();
-        set_str(rc, "service", c->service);
+        struct jw_node *rc = jw_object(w);
+        set_str(w, rc, "service", c->service);
         /* host: the name the traffic gives the host, else its address */
-        set_str(rc, "host", c->host ? c->host : (c->addr[0] ? c->addr : NULL));
-        set_str(rc, "host_name", c->host);
-        set_str(rc, "addr", c->addr[0] ? c->addr : NULL);
-        set_str(rc, "kind", c->kind);
-        set_str(rc, "error", c->error);
-        set_str(rc, "message", c->message);
-        json_object_set_new(rc, "seq", json_integer((json_int_t)c->seq));
-        out_time(c->ts_us, t, sizeof(t));
-        json_object_set_new(rc, "time", json_string(t));
-        json_object_set_new(o, "root_cause", rc);
+        set_str(w, rc, "host", c->host ? c->host : (c->addr[0] ? c->addr : NULL));
+        set_str(w, rc, "host_name", c->host);
+        set_str(w, rc, "addr", c->addr[0] ? c->addr : NULL);
+        set_str(w, rc, "kind", c->kind);
+        set_str(w, rc, "error", c->error);
+        set_str(w, rc, "message", c->message);
+        jw_set(w, rc, "seq", jw_int(w, (long long)c->seq));
+        set_time(w, rc, "time", c->ts_us);
+        jw_set(w, o, "root_cause", rc);
     } else {
-        json_object_set_new(o, "root_cause", json_null());
+        jw_set(w, o, "root_cause", jw_null(w));
     }
-    set_str(o, "category", r->category);
-    set_str(o, "rule", r->rule);
-    set_str(o, "hint", r->hint);
-    json_t *chain = json_array();
+    set_str(w, o, "category", r->category);
+    set_str(w, o, "rule", r->rule);
+    set_str(w, o, "hint", r->hint);
+    struct jw_node *chain = jw_array(w);
     for (size_t i = 0; i < r->nnodes; i++) {
         const struct report_node *n = &r->nodes[i];
-        json_t *node = json_object();
-        json_t *ev = out_event_json(n->ev);
-        json_object_set_new(node, "event", ev ? ev : json_null());
-        json_object_set_new(node, "depth", json_integer(n->depth));
+        struct jw_node *node = jw_object(w);
+        struct jw_node *ev = out_event_json(w, n->ev);
+        jw_set(w, node, "event", ev ? ev : jw_null(w));
+        jw_set(w, node, "depth", jw_int(w, n->depth));
         if (n->parent != REPORT_NO_PARENT && r->nodes[n->parent].ev)
-            json_object_set_new(node, "parent_seq",
-                                json_integer((json_int_t)r->nodes[n->parent].ev->seq));
+            jw_set(w, node, "parent_seq", jw_int(w, (long long)r->nodes[n->parent].ev->seq));
         if (n->hop) {
-            json_t *hop = json_object();
-            json_object_set_new(hop, "seq", json_integer((json_int_t)n->hop->seq));
-            out_time(n->hop->ts_us, t, sizeof(t));
-            json_object_set_new(hop, "time", json_string(t));
-            set_str(hop, "consumer", n->hop->dst.service);
-            set_str(hop, "consumer_host", n->hop->dst.host);
-            json_object_set_new(hop, "deliveries", json_integer(n->nhops));
-            json_object_set_new(node, "delivered", hop);
+            struct jw_node *hop = jw_object(w);
+            jw_set(w, hop, "seq", jw_int(w, (long long)n->hop->seq));
+            set_time(w, hop, "time", n->hop->ts_us);
+            set_str(w, hop, "consumer", n->hop->dst.service);
+            set_str(w, hop, "consumer_host", n->hop->dst.host);
+            jw_set(w, hop, "deliveries", jw_int(w, n->nhops));
+            jw_set(w, node, "delivered", hop);
         }
         if (n->is_origin)
-            json_object_set_new(node, "origin", json_true());
+            jw_set(w, node, "origin", jw_bool(w, 1));
         if (n->is_fault)
-            json_object_set_new(node, "fault", json_true());
+            jw_set(w, node, "fault", jw_bool(w, 1));
         if (n->note)
-            json_object_set_new(node, "note", json_string(n->note));
-        json_array_append_new(chain, node);
+            jw_set(w, node, "note", jw_str(w, n->note));
+        jw_push(w, chain, node);
     }
-    json_object_set_new(o, "chain", chain);
-    dump(f, o);
+    jw_set(w, o, "chain", chain);
+    jw_write_line(w, f, o);
 }
 
 void out_json_summary(FILE *f, const struct rca_summary *s, const struct stats *st)
 {
-    json_t *o = json_object();
-    if (!o)
-        return;
-    json_object_set_new(o, "type", json_string("summary"));
-    json_object_set_new(o, "operations", json_integer((json_int_t)s->operations));
-    json_object_set_new(o, "failed", json_integer((json_int_t)s->failed));
-    json_object_set_new(o, "ok", json_integer((json_int_t)s->ok));
-    json_object_set_new(o, "background", json_integer((json_int_t)s->background));
-    json_object_set_new(o, "events", json_integer((json_int_t)s->events));
-    json_object_set_new(o, "open_chains", json_integer((json_int_t)s->open_chains));
-    json_object_set_new(o, "evicted", json_integer((json_int_t)s->evicted));
+    struct jw *w = writer();
+    struct jw_node *o = jw_object(w);
+    jw_set(w, o, "type", jw_str(w, "summary"));
+    jw_set(w, o, "operations", jw_int(w, (long long)s->operations));
+    jw_set(w, o, "failed", jw_int(w, (long long)s->failed));
+    jw_set(w, o, "ok", jw_int(w, (long long)s->ok));
+    jw_set(w, o, "background", jw_int(w, (long long)s->background));
+    jw_set(w, o, "events", jw_int(w, (long long)s->events));
+    jw_set(w, o, "open_chains", jw_int(w, (long long)s->open_chains));
+    jw_set(w, o, "evicted", jw_int(w, (long long)s->evicted));
     if (st) {
         const char *names[STATS_MAX_COUNTERS + 1];
         uint64_t vals[STATS_MAX_COUNTERS + 1];
         size_t n = stats_list(st, names, vals, STATS_MAX_COUNTERS + 1);
         if (n > STATS_MAX_COUNTERS + 1)
             n = STATS_MAX_COUNTERS + 1;
-        json_t *c = json_object();
+        struct jw_node *c = jw_object(w);
         for (size_t i = 0; i < n; i++)
             if (vals[i])
-                json_object_set_new(c, names[i], json_integer((json_int_t)vals[i]));
-        json_object_set_new(o, "counters", c);
+                jw_set(w, c, names[i], jw_int(w, (long long)vals[i]));
+        jw_set(w, o, "counters", c);
     }
-    dump(f, o);
+    jw_write_line(w, f, o);
+}
+
+void out_json_message(FILE *f, const struct event *ev)
+{
+    struct jw *w = writer();
+    struct jw_node *o = out_event_json(w, ev);
+    jw_set(w, o, "type", jw_str(w, "message"));
+    jw_write_line(w, f, o);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "capture/stats.h"
+#include "parsers/event.h"
 #include "rca/rca.h"
 #include "rca/report.h"
 
@@ -17,5 +18,8 @@ void out_json_report(FILE *f, const struct report *r);
 /* {"type":"summary", operations, failed, ok, background, events,
  * open_chains, evicted, counters {name: value} (non-zero)} */
 void out_json_summary(FILE *f, const struct rca_summary *s, const struct stats *st);
+/* One message (`osrca messages --format json`): the event's object with
+ * "type":"message". */
+void out_json_message(FILE *f, const struct event *ev);
 
 #endif

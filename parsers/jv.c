@@ -367,6 +367,11 @@ static size_t utf8_len(const uint8_t *p, size_t avail)
     return 0;
 }
 
+size_t jv_utf8_len(const void *p, size_t avail)
+{
+    return utf8_len(p, avail);
+}
+
 static int hex4(const uint8_t *p, unsigned *out)
 {
     unsigned v = 0;

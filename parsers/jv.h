@@ -127,6 +127,11 @@ enum jv_err jv_error(const struct jv_doc *d, size_t *off);
 /* Short English text for e ("invalid UTF-8", ...). Never NULL. */
 const char *jv_strerror(enum jv_err e);
 
+/* Length of the valid UTF-8 sequence at p (avail > 0 bytes readable), or
+ * 0 when it is not one (RFC 3629: no overlongs, no surrogates, nothing
+ * above U+10FFFF): the check every decoded string passes. */
+size_t jv_utf8_len(const void *p, size_t avail);
+
 /* Drop every tree of d; memory is kept for the next document (one block at
  * most, the rest is freed). */
 void jv_reset(struct jv_doc *d);

@@ -1,0 +1,321 @@
+/* jw.c -- JSON output lines (see jw.h). */
+#include "cli/jw.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "parsers/jv.h"
+
+enum jw_type { JW_OBJ, JW_ARR, JW_STR, JW_INT, JW_TRUE, JW_FALSE, JW_NULL };
+
+struct jw_node {
+    struct jw_node *next; /* next member / element */
+    const char *key;      /* member key (not copied), NULL in arrays */
+    enum jw_type type;
+    size_t n; /* members / elements, or string length */
+    union {
+        struct {
+            struct jw_node *first, *last;
+        } c;
+        const char *s;
+        long long i;
+    } u;
+};
+
+/* Room for the members of the objects being written (a stack: an object
+ * sorts its members above those of the objects that contain it). */
+struct jw_scratch {
+    const struct jw_node **v;
+    size_t top, cap;
+};
+
+void jw_init(struct jw *w)
+{
+    memset(w, 0, sizeof(*w));
+    arena_init(&w->arena, NULL, 16384);
+}
+
+void jw_reset(struct jw *w)
+{
+    arena_reset(&w->arena);
+    w->nomem = 0;
+}
+
+void jw_free(struct jw *w)
+{
+    arena_reset(&w->arena);
+    free(w->buf);
+    w->buf = NULL;
+    w->len = w->cap = 0;
+}
+
+static struct jw_node *node(struct jw *w, enum jw_type t)
+{
+    struct jw_node *v = arena_alloc(&w->arena, sizeof(*v));
+    if (!v) {
+        w->nomem = 1;
+        return NULL;
+    }
+    memset(v, 0, sizeof(*v));
+    v->type = t;
+    return v;
+}
+
+struct jw_node *jw_object(struct jw *w)
+{
+    return node(w, JW_OBJ);
+}
+
+struct jw_node *jw_array(struct jw *w)
+{
+    return node(w, JW_ARR);
+}
+
+/* Valid UTF-8 all through (what json_string asks of its argument). */
+static int utf8_ok(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t l = jv_utf8_len(s + i, n - i);
+        if (!l)
+            return 0;
+        i += l;
+    }
+    return 1;
+}
+
+struct jw_node *jw_str(struct jw *w, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s);
+    if (!utf8_ok(s, n))
+        return NULL;
+    struct jw_node *v = node(w, JW_STR);
+    char *c = v ? arena_strndup(&w->arena, s, n) : NULL;
+    if (!c) {
+        w->nomem = 1;
+        return NULL;
+    }
+    v->u.s = c;
+    v->n = n;
+    return v;
+}
+
+struct jw_node *jw_int(struct jw *w, long long i)
+{
+    struct jw_node *v = node(w, JW_INT);
+    if (v)
+        v->u.i = i;
+    return v;
+}
+
+struct jw_node *jw_bool(struct jw *w, int b)
+{
+    return node(w, b ? JW_TRUE : JW_FALSE);
+}
+
+struct jw_node *jw_null(struct jw *w)
+{
+    return node(w, JW_NULL);
+}
+
+static void append(struct jw_node *c, struct jw_node *v)
+{
+    if (c->u.c.last)
+        c->u.c.last->next = v;
+    else
+        c->u.c.first = v;
+    c->u.c.last = v;
+    c->n++;
+}
+
+void jw_set(struct jw *w, struct jw_node *o, const char *key, struct jw_node *v)
+{
+    (void)w;
+    if (!o || !v || !key || o->type != JW_OBJ)
+        return;
+    v->key = key;
+    append(o, v);
+}
+
+void jw_push(struct jw *w, struct jw_node *a, struct jw_node *v)
+{
+    (void)w;
+    if (!a || !v || a->type != JW_ARR)
+        return;
+    v->key = NULL;
+    append(a, v);
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+static int room(struct jw *w, size_t n)
+{
+    if (w->cap - w->len > n)
+        return 0;
+    size_t cap = w->cap ? w->cap : 65536;
+    while (cap - w->len <= n)
+        cap *= 2;
+    char *b = realloc(w->buf, cap);
+    if (!b)
+        return -1;
+    w->buf = b;
+    w->cap = cap;
+    return 0;
+}
+
+static int put(struct jw *w, const char *s, size_t n)
+{
+    if (room(w, n) < 0)
+        return -1;
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+    return 0;
+}
+
+/* Bytes a JSON string must escape: '"', '\\' and controls. */
+static const unsigned char must_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+};
+
+static int put_string(struct jw *w, const char *s, size_t n)
+{
+    /* worst case: every byte a 6-byte \u00XX */
+    if (room(w, n * 6 + 2) < 0)
+        return -1;
+    char *o = w->buf + w->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!must_escape[c]) {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default: {
+            static const char hex[] = "0123456789ABCDEF";
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+        }
+    }
+    *o++ = '"';
+    w->len = (size_t)(o - w->buf);
+    return 0;
+}
+
+static int scratch_room(struct jw_scratch *sc, size_t n)
+{
+    if (sc->cap - sc->top >= n)
+        return 0;
+    size_t cap = sc->cap ? sc->cap : 256;
+    while (cap - sc->top < n)
+        cap *= 2;
+    const struct jw_node **v = realloc(sc->v, cap * sizeof(*v));
+    if (!v)
+        return -1;
+    sc->v = v;
+    sc->cap = cap;
+    return 0;
+}
+
+static int render(struct jw *w, struct jw_scratch *sc, const struct jw_node *v, int depth)
+{
+    char num[32];
+    if (depth > 64)
+        return -1;
+    switch (v->type) {
+    case JW_NULL: return put(w, "null", 4);
+    case JW_TRUE: return put(w, "true", 4);
+    case JW_FALSE: return put(w, "false", 5);
+    case JW_INT: {
+        int k = snprintf(num, sizeof(num), "%lld", v->u.i);
+        return put(w, num, (size_t)k);
+    }
+    case JW_STR: return put_string(w, v->u.s, v->n);
+    case JW_ARR: {
+        if (put(w, "[", 1) < 0)
+            return -1;
+        for (const struct jw_node *x = v->u.c.first; x; x = x->next)
+            if ((x != v->u.c.first && put(w, ",", 1) < 0) || render(w, sc, x, depth + 1) < 0)
+                return -1;
+        return put(w, "]", 1);
+    }
+    case JW_OBJ: {
+        /* members by key (strcmp order, as JSON_SORT_KEYS); insertion sort
+         * is stable, so of equal keys the last set comes last and wins */
+        if (scratch_room(sc, v->n) < 0)
+            return -1;
+        size_t base = sc->top, m = 0;
+        const struct jw_node **a = sc->v + base;
+        for (const struct jw_node *x = v->u.c.first; x; x = x->next) {
+            size_t j = m++;
+            while (j > 0 && strcmp(a[j - 1]->key, x->key) > 0) {
+                a[j] = a[j - 1];
+                j--;
+            }
+            a[j] = x;
+        }
+        sc->top += m;
+        int rc = put(w, "{", 1);
+        int first = 1;
+        for (size_t i = 0; rc == 0 && i < m; i++) {
+            if (i + 1 < m && strcmp(a[i]->key, a[i + 1]->key) == 0)
+                continue; /* set again later */
+            if ((!first && put(w, ",", 1) < 0) || put_string(w, a[i]->key, strlen(a[i]->key)) < 0 ||
+                put(w, ":", 1) < 0 || render(w, sc, a[i], depth + 1) < 0)
+                rc = -1;
+            first = 0;
+            a = sc->v + base; /* the scratch may have moved */
+        }
+        sc->top = base;
+        return rc < 0 ? -1 : put(w, "}", 1);
+    }
+    }
+    return -1;
+}
+
+int jw_render(struct jw *w, const struct jw_node *v)
+{
+    w->len = 0;
+    if (!v || w->nomem || (v->type != JW_OBJ && v->type != JW_ARR))
+        return -1;
+    struct jw_scratch sc = {NULL, 0, 0};
+    int rc = render(w, &sc, v, 0);
+    free(sc.v);
+    if (rc < 0 || room(w, 1) < 0) {
+        w->len = 0;
+        return -1;
+    }
+    w->buf[w->len] = '\0';
+    return 0;
+}
+
+int jw_write_line(struct jw *w, FILE *f, const struct jw_node *v)
+{
+    int rc = jw_render(w, v);
+    if (rc == 0) {
+        w->buf[w->len] = '\n';
+        fwrite(w->buf, 1, w->len + 1, f);
+    }
+    jw_reset(w);
+    return rc;
+}

@@ -1,0 +1,59 @@
+/* jw.h -- a small JSON writer for the output lines (verdicts, messages,
+ * summaries): values are built as a tree in an arena, then written in one
+ * go, compact, object keys sorted. The bytes are the ones jansson's
+ * json_dumpf(JSON_COMPACT | JSON_SORT_KEYS) writes for the same values
+ * (tests/check_jw.c compares them), without a hash table and a malloc per
+ * value: building and writing the JSON of a report took 18 % of
+ * `analyze --format json`.
+ *
+ * Strings are copied (a caller's buffer may be reused at once); keys are
+ * not: they must outlive the next jw_write (literals, counter names). A
+ * string that is not valid UTF-8 makes no value (NULL), as json_string does,
+ * and setting a NULL value sets nothing. Setting a key twice keeps the last
+ * value. */
+#ifndef OSRCA_JW_H
+#define OSRCA_JW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "capture/arena.h"
+
+struct jw_node;
+
+struct jw {
+    struct arena arena; /* the nodes and strings of the line being built */
+    char *buf;          /* the line as written */
+    size_t len, cap;
+    int nomem;          /* an allocation failed: the line is dropped */
+};
+
+void jw_init(struct jw *w);
+/* Drop every value built (keeps the memory of the biggest line). */
+void jw_reset(struct jw *w);
+void jw_free(struct jw *w);
+
+struct jw_node *jw_object(struct jw *w);
+struct jw_node *jw_array(struct jw *w);
+/* s NULL or not valid UTF-8: NULL. */
+struct jw_node *jw_str(struct jw *w, const char *s);
+struct jw_node *jw_int(struct jw *w, long long v);
+struct jw_node *jw_bool(struct jw *w, int b);
+struct jw_node *jw_null(struct jw *w);
+
+/* Member key of object o = v (v NULL, or o not an object: nothing). */
+void jw_set(struct jw *w, struct jw_node *o, const char *key, struct jw_node *v);
+/* Append v to array a (v NULL: nothing). */
+void jw_push(struct jw *w, struct jw_node *a, struct jw_node *v);
+
+/* Write v (an object or an array) and a newline to f, then jw_reset.
+ * Returns 0, or -1 (nothing written) when v is NULL, not a container, or
+ * memory ran out while building or writing. */
+int jw_write_line(struct jw *w, FILE *f, const struct jw_node *v);
+
+/* The JSON text of v in w->buf (w->len bytes, NUL-terminated) without a
+ * newline; the text stays until the next jw call. Returns 0 or -1. */
+int jw_render(struct jw *w, const struct jw_node *v);
+
+#endif

@@ -1,0 +1,182 @@
+/* check_jw.c -- the JSON line writer (cli/jw.h) against jansson: random
+ * trees built both ways must dump to the same bytes as
+ * json_dumps(JSON_COMPACT | JSON_SORT_KEYS), including strings with
+ * controls, quotes, backslashes, multi-byte and invalid UTF-8 (no value),
+ * keys set twice (last wins) and integers at the extremes. */
+#include <check.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/jw.h"
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+/* A random NUL-terminated string: plain text, escapes, controls, valid
+ * multi-byte sequences and (sometimes) invalid ones. */
+static void rand_string(char *s, size_t cap)
+{
+    static const char *const pieces[] = {
+        "a", "Z", "0", " ", "\"", "\\", "/", "\b", "\f", "\n", "\r", "\t", "\x01", "\x1f",
+        "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xed\x9f\xbf",
+        /* invalid: lone continuation, overlong, surrogate, above U+10FFFF, cut */
+        "\x80", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82", "\xf5",
+    };
+    size_t n = rnd() % 12, w = 0;
+    int allow_bad = rnd() % 4 == 0;
+    size_t np = sizeof(pieces) / sizeof(pieces[0]) - (allow_bad ? 0 : 6);
+    for (size_t i = 0; i < n; i++) {
+        const char *p = pieces[rnd() % np];
+        size_t l = strlen(p);
+        if (w + l + 1 > cap)
+            break;
+        memcpy(s + w, p, l);
+        w += l;
+    }
+    s[w] = '\0';
+}
+
+static const char *const keys[] = {"a", "b", "ab", "B", "event", "events", "z", "_x", "\xc3\xa9"};
+
+static void build(struct jw *w, json_t *jo, struct jw_node *wo, int depth);
+
+/* One random value added to both containers (key for objects). */
+static void add_value(struct jw *w, json_t *jc, struct jw_node *wc, const char *key, int depth)
+{
+    json_t *jv = NULL;
+    struct jw_node *wv = NULL;
+    char s[128];
+    switch (rnd() % (depth < 3 ? 8 : 6)) {
+    case 0:
+        rand_string(s, sizeof(s));
+        jv = json_string(s);
+        wv = jw_str(w, s);
+        break;
+    case 1: {
+        static const long long ints[] = {0, 1, -1, 42, LLONG_MAX, LLONG_MIN, 1795337823094334LL};
+        long long v = rnd() % 2 ? ints[rnd() % 7] : (long long)rnd() - (1LL << 31);
+        jv = json_integer(v);
+        wv = jw_int(w, v);
+        break;
+    }
+    case 2: {
+        int b = (int)(rnd() % 2);
+        jv = json_boolean(b);
+        wv = jw_bool(w, b);
+        break;
+    }
+    case 3:
+        jv = json_null();
+        wv = jw_null(w);
+        break;
+    case 4:
+    case 5:
+        rand_string(s, sizeof(s));
+        jv = json_string(s);
+        wv = jw_str(w, s);
+        break;
+    case 6:
+        jv = json_object();
+        wv = jw_object(w);
+        build(w, jv, wv, depth + 1);
+        break;
+    default:
+        jv = json_array();
+        wv = jw_array(w);
+        build(w, jv, wv, depth + 1);
+        break;
+    }
+    ck_assert_int_eq(jv == NULL, wv == NULL); /* invalid UTF-8: no value either way */
+    if (json_is_object(jc)) {
+        if (jv)
+            json_object_set_new(jc, key, jv);
+        jw_set(w, wc, key, wv);
+    } else {
+        if (jv)
+            json_array_append_new(jc, jv);
+        jw_push(w, wc, wv);
+    }
+}
+
+static void build(struct jw *w, json_t *jo, struct jw_node *wo, int depth)
+{
+    size_t n = rnd() % 7;
+    for (size_t i = 0; i < n; i++)
+        add_value(w, jo, wo, keys[rnd() % (sizeof(keys) / sizeof(keys[0]))], depth);
+}
+
+START_TEST(same_bytes_as_jansson)
+{
+    struct jw w;
+    jw_init(&w);
+    for (int iter = 0; iter < 20000; iter++) {
+        int obj = iter % 3 != 0;
+        json_t *jr = obj ? json_object() : json_array();
+        struct jw_node *wr = obj ? jw_object(&w) : jw_array(&w);
+        build(&w, jr, wr, 0);
+        char *want = json_dumps(jr, JSON_COMPACT | JSON_SORT_KEYS);
+        ck_assert_ptr_nonnull(want);
+        ck_assert_int_eq(jw_render(&w, wr), 0);
+        if (strcmp(want, w.buf) != 0)
+            ck_abort_msg("iteration %d:\n jansson %s\n jw      %s", iter, want, w.buf);
+        free(want);
+        json_decref(jr);
+        jw_reset(&w);
+    }
+    jw_free(&w);
+}
+END_TEST
+
+START_TEST(lines_and_refusals)
+{
+    struct jw w;
+    jw_init(&w);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct jw_node *o = jw_object(&w);
+    jw_set(&w, o, "k", jw_str(&w, "v"));
+    jw_set(&w, o, "k", jw_str(&w, "\xff")); /* invalid: keeps "v" */
+    jw_set(&w, o, "n", NULL);
+    ck_assert_int_eq(jw_write_line(&w, f, o), 0);
+    /* a scalar is not a line; NULL neither */
+    ck_assert_int_eq(jw_write_line(&w, f, jw_int(&w, 3)), -1);
+    ck_assert_int_eq(jw_write_line(&w, f, NULL), -1);
+    struct jw_node *a = jw_array(&w);
+    jw_push(&w, a, jw_str(&w, "x\"y"));
+    ck_assert_int_eq(jw_write_line(&w, f, a), 0);
+    fclose(f);
+    ck_assert_str_eq(buf, "{\"k\":\"v\"}\n[\"x\\\"y\"]\n");
+    free(buf);
+    jw_free(&w);
+}
+END_TEST
+
+static Suite *jw_suite(void)
+{
+    Suite *s = suite_create("jw");
+    TCase *tc = tcase_create("jw");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, same_bytes_as_jansson);
+    tcase_add_test(tc, lines_and_refusals);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(jw_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
