@@ -56,6 +56,10 @@ struct chain_set {
     struct topic_seen *delivered; /* topics / routing keys seen delivered */
     size_t ndelivered;
     uint64_t *c_dropped, *c_merged, *c_open_evicted, *c_nested, *c_polls, *c_uuid_links;
+    /* no pending call of any chain is due before this (a lower bound:
+     * lowered when a call is added, made exact by each chain_set_expire
+     * walk), so the walk is skipped until then */
+    uint64_t min_deadline;
 };
 
 /* A topic seen delivered, and the last consumer it was delivered to: the
@@ -1172,6 +1176,8 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
         c->npending++;
         if (e->deadline_us < c->next_deadline)
             c->next_deadline = e->deadline_us;
+        if (e->deadline_us < cs->min_deadline)
+            cs->min_deadline = e->deadline_us;
     }
     if (ev->kind == EV_CONN) {
         char k[120];
@@ -1226,9 +1232,15 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
 
 void chain_set_expire(struct chain_set *cs, uint64_t now_us, int at_end)
 {
+    if (!at_end && now_us < cs->min_deadline)
+        return;
+    uint64_t next = UINT64_MAX;
     for (struct chain *c = cs->head; c; c = c->next) {
-        if (!c->npending || (!at_end && c->next_deadline > now_us))
+        if (!c->npending || (!at_end && c->next_deadline > now_us)) {
+            if (c->npending && c->next_deadline < next)
+                next = c->next_deadline;
             continue;
+        }
         for (size_t i = 0; i < c->n; i++) {
             struct chain_entry *e = &c->e[i];
             if (!(e->flags & CE_PENDING))
@@ -1249,5 +1261,8 @@ void chain_set_expire(struct chain_set *cs, uint64_t now_us, int at_end)
             }
         }
         set_deadline(c);
+        if (c->npending && c->next_deadline < next)
+            next = c->next_deadline;
     }
+    cs->min_deadline = next;
 }
