@@ -49,11 +49,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     event_free(ev);
     size_t on = 0, ocap = 0;
-    uint8_t *infl = oslo_inflate(&pool, copy, size, 1u << 20, &on, &ocap);
+    const char *why = NULL;
+    uint8_t *infl = oslo_inflate(&pool, copy, size, 1u << 20, &on, &ocap, &why);
     if (infl) {
         if (on > ocap || ocap > (1u << 20))
             abort();
         mem_free(&pool, infl, ocap);
+    } else if (!why || !*why) {
+        abort(); /* every refusal says why */
     }
     free(copy);
     if (pool.used != 0)
