@@ -24,6 +24,10 @@ struct rca {
     size_t ev_budget;
     struct chain **ready; /* decide_batch's list, kept between ticks */
     size_t ready_cap;
+    /* no open chain can be ready before this (a lower bound: made exact by
+     * each decide_batch walk, lowered by every event), so ticks before it
+     * skip the walk over all open chains */
+    uint64_t next_ready;
 };
 
 void rca_defaults(struct rca_cfg *cfg)
@@ -167,9 +171,29 @@ static int root_cmp(const void *x, const void *y)
     return (*a)->id < (*b)->id ? -1 : (*a)->id > (*b)->id;
 }
 
+/* The earliest packet time at which chain c could be ready (0: now). The
+ * settle time runs from the last event, the age limits from the first, and
+ * events only move the last one later. */
+static uint64_t ready_bound(const struct rca *a, const struct chain *c)
+{
+    uint64_t b = c->last_ts + a->cfg.settle_us;
+    if (a->cfg.max_chain_us && c->first_ts + a->cfg.max_chain_us + 1 < b)
+        b = c->first_ts + a->cfg.max_chain_us + 1;
+    if (a->cfg.max_answered_us) {
+        if (c->n >= a->cfg.max_events_per_chain)
+            return 0;
+        if (c->first_ts + a->cfg.max_answered_us + 1 < b)
+            b = c->first_ts + a->cfg.max_answered_us + 1;
+    }
+    return b;
+}
+
 /* Decide the chains selected by ready(), in root order. */
 static void decide_batch(struct rca *a, int at_end)
 {
+    if (!at_end && a->now < a->next_ready)
+        return;
+    uint64_t next = UINT64_MAX;
     size_t n = chain_set_count(a->cs), k = 0;
     if (!n)
         return;
@@ -208,7 +232,13 @@ static void decide_batch(struct rca *a, int at_end)
         }
         if (ready && k < n)
             v[k++] = c;
+        else if (!ready) {
+            uint64_t b = ready_bound(a, c);
+            if (b < next)
+                next = b;
+        }
     }
+    a->next_ready = next;
     if (k > 1)
         qsort(v, k, sizeof(*v), root_cmp);
     for (size_t i = 0; i < k; i++)
@@ -223,6 +253,11 @@ void rca_event(struct rca *a, struct event *ev)
     if (ev->ts_us > a->now)
         a->now = ev->ts_us;
     struct chain *c = chain_set_add(a->cs, ev);
+    if (c) {
+        uint64_t b = ready_bound(a, c);
+        if (b < a->next_ready)
+            a->next_ready = b;
+    }
     while (chain_set_count(a->cs) > a->cfg.max_open_chains) {
         struct chain *old = chain_set_first(a->cs);
         if (old == c && old->next)
