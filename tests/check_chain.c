@@ -176,6 +176,43 @@ START_TEST(settle_and_pending_calls)
 }
 END_TEST
 
+/* Ticks skip the walk over open chains until one can be ready (rca.c
+ * next_ready): the skip must never make a verdict late. Two answered
+ * operations; A gets a late event; each must be decided at the first tick
+ * at or after its last event + settle (10 s), not a tick later. */
+START_TEST(tick_skip_never_delays)
+{
+    struct rca *a = new_rca_cfg(0, 0, 1);
+    const char *RA = "req-aaaaaaaa-0000-4000-8000-000000000000";
+    const char *RB = "req-bbbbbbbb-0000-4000-8000-000000000000";
+    rca_event(a, req(0, 1, "client", UA_NOVACLIENT, "nova-api", "GET", "/v2.1/servers/a", NULL,
+                     NULL));
+    rca_event(a, resp(1, 1, "nova-api", "client", "GET", "/v2.1/servers/a", 200, RA, NULL, NULL));
+    rca_tick(a, T0 + 1000000ull); /* walks: nothing ready before T0 + 10.001 s */
+    rca_event(a, req(2000, 2, "client", UA_NOVACLIENT, "nova-api", "GET", "/v2.1/servers/b",
+                     NULL, NULL));
+    rca_event(a, resp(2001, 2, "nova-api", "client", "GET", "/v2.1/servers/b", 200, RB, NULL,
+                      NULL));
+    /* A's own follow-up 5 s in: A now settles at T0 + 15 s */
+    rca_event(a, req(5000, 3, "nova", "python-glanceclient", "glance-api", "GET", "/v2/images/x",
+                     NULL, RA));
+    rca_event(a, resp(5001, 3, "glance-api", "nova", "GET", "/v2/images/x", 200, RA, NULL, NULL));
+    rca_tick(a, T0 + 10001000ull);
+    ck_assert_uint_eq(ngot, 0);
+    rca_tick(a, T0 + 12000000ull);
+    ck_assert_uint_eq(ngot, 0); /* B settles at 12.001 */
+    rca_tick(a, T0 + 12001000ull);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_str_eq(got[0].request_id, RB);
+    rca_tick(a, T0 + 15000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    rca_tick(a, T0 + 15001000ull);
+    ck_assert_uint_eq(ngot, 2);
+    ck_assert_str_eq(got[1].request_id, RA);
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(filter_by_request_id)
 {
     struct rca_cfg cfg;
@@ -229,6 +266,7 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, events_per_chain_cap);
     tcase_add_test(tc, open_chains_evicted);
     tcase_add_test(tc, settle_and_pending_calls);
+    tcase_add_test(tc, tick_skip_never_delays);
     tcase_add_test(tc, filter_by_request_id);
     tcase_add_test(tc, refusals_of_one_target_are_one_chain);
     suite_add_tcase(s, tc);
