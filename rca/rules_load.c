@@ -676,6 +676,32 @@ static int rl_prescan(struct loader *L, const unsigned char *buf, size_t n)
     return rc;
 }
 
+unsigned char *rules_read_stream(FILE *fp, long size_hint, size_t max, size_t *out_n)
+{
+    size_t want = size_hint < 0 || (unsigned long)size_hint > max ? max + 1
+                                                                  : (size_t)size_hint + 1;
+    unsigned char *buf = malloc(want);
+    size_t n = 0;
+    while (buf) {
+        n += fread(buf + n, 1, want - n, fp);
+        if (n < want || want > max)
+            break; /* the end, or already past the limit */
+        /* more than the size seen: the file grew while read, or its size
+         * is not told (procfs, some FUSE file systems): read on */
+        size_t nw = want * 2 > max + 1 ? max + 1 : want * 2;
+        unsigned char *nb = realloc(buf, nw);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        want = nw;
+    }
+    *out_n = buf ? n : 0;
+    return buf;
+}
+
 static void rl_file(struct loader *L, const char *path)
 {
     FILE *fp = fopen(path, "rb");
@@ -683,16 +709,19 @@ static void rl_file(struct loader *L, const char *path)
         rl_err(L, NULL, "file", "cannot open: %s", strerror(errno));
         return;
     }
-    /* a buffer of the file's size (+1 to see growth past the limit), not of
-     * the limit: a 1 MiB buffer per file was most of a small file's load
-     * time under ASan; a stream that cannot seek gets the limit */
+    /* a first buffer of the file's size, not of the limit: a 1 MiB buffer
+     * per file was most of a small file's load time under ASan */
     long sz = fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
     rewind(fp);
-    size_t want = sz < 0 || (unsigned long)sz > RULES_MAX_FILE ? RULES_MAX_FILE + 1
-                                                              : (size_t)sz + 1;
-    unsigned char *buf = malloc(want);
-    size_t n = buf ? fread(buf, 1, want, fp) : 0;
+    size_t n = 0;
+    unsigned char *buf = rules_read_stream(fp, sz, RULES_MAX_FILE, &n);
+    int rerr = ferror(fp) ? errno : 0;
     fclose(fp);
+    if (buf && rerr) {
+        free(buf);
+        rl_err(L, NULL, "file", "read error: %s", strerror(rerr));
+        return;
+    }
     if (!buf) {
         rl_err(L, NULL, "file", "out of memory");
         return;

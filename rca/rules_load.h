@@ -9,6 +9,7 @@
 #define OSRCA_RULES_LOAD_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "capture/stats.h"
 #include "parsers/svcmap.h"
@@ -54,6 +55,13 @@ struct rules_fault {
  * counters "rules.services", "rules.operations" and
  * "rules.faults" are set when given). Free with rules_free(). */
 struct rules *rules_load_dir(const char *dir, struct stats *st, char *err, size_t errlen);
+
+/* Read fp to its end into a new buffer (free it), *out_n bytes; at most
+ * max + 1 bytes are read, so *out_n > max tells the stream is too long.
+ * size_hint: the size the file claims (-1 unknown): the first buffer, not a
+ * limit, since a file may grow while read or not tell its size. NULL when
+ * memory runs out. */
+unsigned char *rules_read_stream(FILE *fp, long size_hint, size_t max, size_t *out_n);
 
 /* Check a dir and report ALL errors through cb (file:line:col: path:
  * message), nothing is kept. Returns the error count, -1 if dir unreadable. */

@@ -239,6 +239,35 @@ START_TEST(files_in_name_order)
 }
 END_TEST
 
+/* rules_read_stream: the size a file claims is a first buffer, not a
+ * limit (a file growing while read, procfs / FUSE sizes of 0), and the
+ * limit + 1 bytes are the most ever read. */
+START_TEST(read_stream_past_claimed_size)
+{
+    static char text[10000];
+    for (size_t i = 0; i < sizeof(text); i++)
+        text[i] = (char)('a' + i % 26);
+    long hints[] = {-1, 0, 10, 9999, 10000, 20000};
+    for (size_t h = 0; h < sizeof(hints) / sizeof(hints[0]); h++) {
+        FILE *f = fmemopen(text, sizeof(text), "rb");
+        size_t n = 0;
+        unsigned char *b = rules_read_stream(f, hints[h], 1u << 20, &n);
+        fclose(f);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_uint_eq(n, sizeof(text));
+        ck_assert_int_eq(memcmp(b, text, n), 0);
+        free(b);
+        /* a limit below the content: exactly limit + 1 bytes, "too long" */
+        f = fmemopen(text, sizeof(text), "rb");
+        b = rules_read_stream(f, hints[h], 4000, &n);
+        fclose(f);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_uint_eq(n, 4001);
+        free(b);
+    }
+}
+END_TEST
+
 static Suite *rules_suite(void)
 {
     Suite *s = suite_create("rules");
@@ -250,6 +279,7 @@ static Suite *rules_suite(void)
     tcase_add_test(tc, embedded_services);
     tcase_add_test(tc, yaml_syntax_and_aliases);
     tcase_add_test(tc, files_in_name_order);
+    tcase_add_test(tc, read_stream_past_claimed_size);
     suite_add_tcase(s, tc);
     return s;
 }
