@@ -1087,17 +1087,19 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
         else if (link != CHAIN_NONE)
             link += off;
     }
+    /* merge the other candidates into c; a candidate merged away (freed by
+     * chain_merge, the only way one dies here) may come again in cands */
+    struct chain *gone[sizeof(cands) / sizeof(cands[0])];
+    size_t ngone = 0;
     for (size_t i = 0; i < ncand; i++) {
-        if (cands[i] != c && cands[i] != primary) {
-            /* only merge chains still open (cands may repeat after merges) */
-            struct chain *x = cands[i];
-            int alive = 0;
-            for (struct chain *y = cs->head; y; y = y->next)
-                if (y == x)
-                    alive = 1;
-            if (alive)
-                (void)chain_merge(cs, c, x);
-        }
+        struct chain *x = cands[i];
+        if (x == c || x == primary)
+            continue;
+        int dead = 0;
+        for (size_t g = 0; g < ngone; g++)
+            dead |= gone[g] == x;
+        if (!dead && chain_merge(cs, c, x) == 0)
+            gone[ngone++] = x;
     }
     if (!c) {
         c = chain_new(cs, ev->ts_us);
