@@ -56,7 +56,7 @@ void oslo_defaults(struct oslo_cfg *cfg);
  * the decoded failure (error_class / error_module / error_message /
  * traceback), notification fields and payload exception, context ids
  * (request_id, global_request_id, ctx_user, ctx_project) and resource
- * UUIDs. Secrets are removed before anything is copied. cfg NULL =
+ * UUIDs. No secret is copied (see oslo.c). cfg NULL =
  * defaults; st may be NULL. Returns 0 when the body was oslo JSON, -1
  * otherwise (EV_F_BAD_BODY set, counted "oslo.bad_json" etc.). ev keeps
  * ownership of everything it points to. */
