@@ -379,10 +379,14 @@ static int walk_build(const struct fault_ctx *fx, struct chain *c, struct report
 {
     memset(r, 0, sizeof(*r));
     r->origin_node = REPORT_NO_PARENT;
-    /* at most one fault per entry; fault_collect clears each it fills */
-    struct fault fsmall[16];
+    /* at most one fault per entry; fault_collect clears each it fills.
+     * One buffer per thread, allocated once (47 KB): a malloc per decided
+     * chain showed in the profile */
+    static _Thread_local struct fault *fbuf;
+    if (!fbuf)
+        fbuf = malloc(WALK_MAX_FAULTS * sizeof(*fbuf));
     size_t fmax = c->n < WALK_MAX_FAULTS ? (c->n ? c->n : 1) : WALK_MAX_FAULTS;
-    struct fault *f = fmax <= 16 ? fsmall : malloc(fmax * sizeof(*f));
+    struct fault *f = fbuf;
     size_t nf = f ? fault_collect(fx, c, f, fmax) : 0;
     if (nf > 1)
         qsort(f, nf, sizeof(*f), fault_cmp);
@@ -509,8 +513,6 @@ static int walk_build(const struct fault_ctx *fx, struct chain *c, struct report
 out:
     free(ns);
     free(node_of);
-    if (f != fsmall)
-        free(f);
     return rc_ok;
 }
 
