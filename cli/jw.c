@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture/swar.h"
 #include "parsers/jv.h"
 
 enum jw_type { JW_OBJ, JW_ARR, JW_STR, JW_INT, JW_TRUE, JW_FALSE, JW_NULL };
@@ -197,10 +198,7 @@ static int put_string(struct jw *w, const char *s, size_t n)
         while (i + 8 <= n) {
             uint64_t x;
             memcpy(&x, s + i, 8);
-            const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-            uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x);
-            if (t & highs)
+            if (swar_eq(x, '"') | swar_eq(x, '\\') | swar_lt(x, 0x20))
                 break;
             memcpy(o, &x, 8);
             o += 8;

@@ -20,6 +20,8 @@
 #include <emmintrin.h>
 #endif
 
+#include "capture/swar.h"
+
 #define JV_INPUT_HARD_MAX ((size_t)1 << 29) /* key length must fit 29 bits */
 #define JV_BLK_MIN 4096
 #define JV_BLK_MAX ((size_t)1 << 20)  /* usual block size cap */
@@ -285,16 +287,10 @@ static const uint8_t special[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
 /* Non-zero if any of the 8 bytes of x is '"', '\\', < 0x20 or >= 0x80. */
 static inline uint64_t swar_special(uint64_t x)
 {
-    uint64_t q = x ^ (ONES * '"');
-    uint64_t b = x ^ (ONES * '\\');
-    uint64_t t = ((q - ONES) & ~q) | ((b - ONES) & ~b) | (x - ONES * 0x20) | x;
-    return t & HIGHS;
+    return swar_eq(x, '"') | swar_eq(x, '\\') | swar_lt_or_high(x, 0x20);
 }
 
 /* Index of the first flagged byte of a swar_special mask (not 0). On a
@@ -374,6 +370,21 @@ static size_t utf8_len(const uint8_t *p, size_t avail)
 size_t jv_utf8_len(const void *p, size_t avail)
 {
     return utf8_len(p, avail);
+}
+
+/* p[i] is a string byte a scan stopped at that is neither '"' nor '\\':
+ * the length of the UTF-8 sequence it starts, or 0 with the error set (a
+ * control character, or invalid UTF-8). */
+static size_t other_special(struct pstate *s, size_t i)
+{
+    if (s->p[i] < 0x20) {
+        fail(s, JV_E_CTRL, i);
+        return 0;
+    }
+    size_t l = utf8_len(s->p + i, s->n - i);
+    if (!l)
+        fail(s, JV_E_UTF8, i);
+    return l;
 }
 
 static int hex4(const uint8_t *p, unsigned *out)
@@ -541,12 +552,10 @@ static int string_one_pass(struct pstate *s, size_t start, size_t i, char *out, 
                     return -1;
                 i += (size_t)used;
             }
-        } else if (c < 0x20) {
-            return fail(s, JV_E_CTRL, i);
         } else {
-            size_t l = utf8_len(p + i, n - i);
+            size_t l = other_special(s, i);
             if (!l)
-                return fail(s, JV_E_UTF8, i);
+                return -1;
             memcpy(out + w, p + i, l);
             w += l;
             i += l;
@@ -616,11 +625,9 @@ static int string_two_pass(struct pstate *s, size_t start, size_t i, const char 
             i += 2; /* the escaped byte is checked by unescape */
             continue;
         }
-        if (c < 0x20)
-            return fail(s, JV_E_CTRL, i);
-        size_t l = utf8_len(p + i, n - i);
+        size_t l = other_special(s, i);
         if (!l)
-            return fail(s, JV_E_UTF8, i);
+            return -1;
         i += l;
     }
     size_t rawn = i - start;
@@ -671,11 +678,9 @@ static int parse_string(struct pstate *s, const char **str, uint32_t *len, int k
             }
             return string_two_pass(s, start, i, str, len, nul_ok);
         }
-        if (c < 0x20)
-            return fail(s, JV_E_CTRL, i);
-        size_t l = utf8_len(p + i, n - i);
+        size_t l = other_special(s, i);
         if (!l)
-            return fail(s, JV_E_UTF8, i);
+            return -1;
         i += l;
     }
     s->pos = i + 1;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture/swar.h"
+
 static int lc(int c)
 {
     return (c >= 'A' && c <= 'Z') ? c + 32 : c;
@@ -246,17 +248,6 @@ static const unsigned char pre_class[256] = {
     [0] = 4, [':'] = 1, ['='] = 1, ['A'] = 2, ['k'] = 3, ['K'] = 3,
 };
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Non-zero if a byte of x equals b (exact for "any": a false hit needs a
- * true one below it). */
-static inline uint64_t has_byte(uint64_t x, unsigned char b)
-{
-    uint64_t y = x ^ (ONES * b);
-    return (y - ONES) & ~y & HIGHS;
-}
-
 int redact_text_may_change(const char *s, size_t n)
 {
     /* Every mask redact_text writes starts at one of three triggers, read
@@ -270,8 +261,8 @@ int redact_text_may_change(const char *s, size_t n)
         while (i + 8 <= n) {
             uint64_t x;
             memcpy(&x, s + i, 8);
-            if (has_byte(x, 0) | has_byte(x, ':') | has_byte(x, '=') | has_byte(x, 'A') |
-                has_byte(x | (ONES * 0x20), 'k'))
+            if (swar_eq(x, 0) | swar_eq(x, ':') | swar_eq(x, '=') | swar_eq(x, 'A') |
+                swar_eq(x | (SWAR_ONES * 0x20), 'k'))
                 break;
             i += 8;
         }
