@@ -9,7 +9,13 @@
  * block has room for it (never longer than the escaped text), else in a
  * second pass. Duplicate keys are looked
  * for when an object closes: pairwise for small objects, through a scratch
- * hash table for big ones, so a hostile body costs O(n). */
+ * hash table for big ones, so a hostile body costs O(n).
+ *
+ * Embedded JSON (cfg.embedded_key): the same loop, inlined a second time
+ * for a text inside a string, where a quote is \" and whitespace is only
+ * the space; the first other backslash, or any error, abandons it and the
+ * string is read the usual way from its start, so errors and offsets are
+ * those of the two-step reading. */
 #include "parsers/jv.h"
 
 #include <errno.h>
@@ -39,6 +45,7 @@ void jv_defaults(struct jv_cfg *cfg)
     cfg->max_depth = 2048;
     cfg->allow_nul = 0;
     cfg->dup_reject = 1;
+    cfg->embedded_key = NULL;
 }
 
 void jv_init(struct jv_doc *d, const struct jv_cfg *cfg, struct mem_pool *pool)
@@ -251,9 +258,9 @@ size_t jv_clear(struct jv *c)
 {
     if (!jv_is_container(c))
         return 0;
-    size_t n = c->_len;
+    size_t n = c->_len & ~JV_EMBEDDED_BIT;
     c->_u.first = NULL;
-    c->_len = 0;
+    c->_len &= JV_EMBEDDED_BIT;
     return n;
 }
 
@@ -971,49 +978,106 @@ static int check_dups(struct pstate *s, struct jv *o)
 
 static const uint8_t ws_tab[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
 
-static inline void skip_ws(struct pstate *s)
+/* Whitespace: JSON's four, or in an embedded text only the space (a raw
+ * tab or line break cannot be inside the string that holds it). */
+static inline void skip_ws(struct pstate *s, const int emb)
 {
+    if (emb) {
+        while (s->pos < s->n && s->p[s->pos] == ' ')
+            s->pos++;
+        return;
+    }
     while (s->pos < s->n && ws_tab[s->p[s->pos]])
         s->pos++;
 }
 
-/* Expect a key string then ':' at s->pos (after whitespace). */
-static int parse_key(struct pstate *s, const char **k, uint32_t *kn)
+/* 1 if a string starts at s->pos: '"', or '\"' in an embedded text. */
+static inline int at_quote(const struct pstate *s, const int emb)
 {
-    skip_ws(s);
-    if (s->pos >= s->n || s->p[s->pos] != '"')
+    if (emb)
+        return s->pos + 1 < s->n && s->p[s->pos] == '\\' && s->p[s->pos + 1] == '"';
+    return s->pos < s->n && s->p[s->pos] == '"';
+}
+
+/* A string of an embedded text at s->pos ('\"'): it ends at the next '\"';
+ * any other backslash would be an escape of the embedded text itself, which
+ * this reader leaves to the slow way (the caller then parses the whole
+ * string the usual way). Zero copy. */
+static int parse_string_emb(struct pstate *s, const char **str, uint32_t *len)
+{
+    const uint8_t *p = s->p;
+    size_t n = s->n;
+    size_t start = s->pos + 2, i = start;
+    for (;;) {
+        i = scan_plain(p, i, n);
+        if (i >= n)
+            return fail(s, JV_E_SYNTAX, n);
+        uint8_t c = p[i];
+        if (c == '\\') {
+            if (i + 1 < n && p[i + 1] == '"')
+                break;
+            return fail(s, JV_E_ESCAPE, i);
+        }
+        if (c == '"') /* the end of the string holding the text */
+            return fail(s, JV_E_SYNTAX, i);
+        size_t l = other_special(s, i);
+        if (!l)
+            return -1;
+        i += l;
+    }
+    s->pos = i + 2;
+    *str = (const char *)p + start;
+    *len = (uint32_t)(i - start);
+    return 0;
+}
+
+static inline int parse_str(struct pstate *s, const char **str, uint32_t *len, int key,
+                            const int emb)
+{
+    return emb ? parse_string_emb(s, str, len) : parse_string(s, str, len, key);
+}
+
+/* Expect a key string then ':' at s->pos (after whitespace). */
+static inline int parse_key(struct pstate *s, const char **k, uint32_t *kn, const int emb)
+{
+    skip_ws(s, emb);
+    if (!at_quote(s, emb))
         return fail(s, JV_E_SYNTAX, s->pos);
-    if (parse_string(s, k, kn, 1) < 0)
+    if (parse_str(s, k, kn, 1, emb) < 0)
         return -1;
-    skip_ws(s);
+    skip_ws(s, emb);
     if (s->pos >= s->n || s->p[s->pos] != ':')
         return fail(s, JV_E_SYNTAX, s->pos);
     s->pos++;
     return 0;
 }
 
-struct jv *jv_parse(struct jv_doc *d, const void *data, size_t n)
+static struct jv *parse_embedded(struct pstate *s, size_t base);
+
+/* 1 if the string value at s->pos, of the member with key [k, k+kn) at
+ * depth depth, is one to read as embedded JSON: a member of the top-level
+ * object with the configured key, whose text starts with '{'. */
+static inline int wants_embedded(const struct pstate *s, size_t depth, const char *k,
+                                 uint32_t kn)
 {
-    struct pstate s = {d, data, n, 0, 0};
-    d->_err = JV_OK;
-    d->_err_off = 0;
-    if (n > d->_cfg.max_input) {
-        fail(&s, JV_E_SIZE, 0);
-        return NULL;
-    }
-    /* first block: room for a typical tree of this input at once */
-    s.hint = n * 2 + 1024;
-    skip_ws(&s);
-    if (s.pos >= n) {
-        fail(&s, JV_E_EMPTY, s.pos);
-        return NULL;
-    }
-    if (s.p[s.pos] != '{' && s.p[s.pos] != '[') {
-        fail(&s, JV_E_TOP, s.pos);
-        return NULL;
-    }
+    const struct jv_doc *d = s->d;
+    return depth == 1 && d->_cfg.embedded_key && kn == d->_emb_klen &&
+           s->pos + 1 < s->n && s->p[s->pos + 1] == '{' &&
+           memcmp(k, d->_cfg.embedded_key, kn) == 0;
+}
+
+/* The value at s->pos with everything inside it, attached at stack depth
+ * base (0: the document root). emb: the input is the text of a JSON string
+ * holding JSON (see parse_embedded); the value then ends at the closing
+ * '"' of that string. Inlined twice, so the plain reader pays nothing for
+ * the embedded one. */
+static inline __attribute__((always_inline)) struct jv *parse_tree(struct pstate *s, size_t base,
+                                                                   const int emb)
+{
+    struct jv_doc *d = s->d;
+    const size_t n = s->n;
     struct jv *root = NULL;
-    size_t depth = 0;
+    size_t depth = base;
     const char *key = NULL;
     uint32_t klen = 0;
     const size_t maxd = (size_t)d->_cfg.max_depth;
@@ -1021,33 +1085,50 @@ struct jv *jv_parse(struct jv_doc *d, const void *data, size_t n)
     size_t scap = d->_stack ? d->_stack_cap : JV_STACK0;
 
     for (;;) {
-        /* a value at s.pos (whitespace skipped) */
-        if (s.pos >= n) {
-            fail(&s, JV_E_SYNTAX, n);
+        /* a value at s->pos (whitespace skipped) */
+        if (s->pos >= n) {
+            fail(s, JV_E_SYNTAX, n);
             return NULL;
         }
-        struct jv *v = arena_get(d, sizeof(struct jv), 1, s.hint);
+        struct jv *v = arena_get(d, sizeof(struct jv), 1, s->hint);
         if (!v) {
-            fail(&s, JV_E_NOMEM, s.pos);
+            fail(s, JV_E_NOMEM, s->pos);
             return NULL;
         }
         v->_next = NULL;
         v->_key = key;
         v->_len = 0;
         uint32_t type;
-        uint8_t c = s.p[s.pos];
-        int open = 0;
+        uint8_t c = s->p[s->pos];
+        if (emb && (c == '"' || c == '\\'))
+            c = at_quote(s, emb) ? '"' : 0; /* a raw '"' ends the holding string */
+        int open = 0, whole = 0;
         switch (c) {
         case '{':
         case '[':
             type = c == '{' ? JV_OBJECT : JV_ARRAY;
             v->_u.first = NULL;
             open = 1;
-            s.pos++;
+            s->pos++;
             break;
         case '"':
             type = JV_STRING;
-            if (parse_string(&s, &v->_u.s, &v->_len, 0) < 0)
+            if (!emb && wants_embedded(s, depth - base, key, klen)) {
+                struct jv *t = parse_embedded(s, depth);
+                if (t) {
+                    /* refresh: the embedded frames may have moved the stack */
+                    stk = d->_stack ? d->_stack : d->_stack0;
+                    scap = d->_stack ? d->_stack_cap : JV_STACK0;
+                    type = t->_kt & 7u;
+                    v->_u.first = t->_u.first;
+                    v->_len = t->_len | JV_EMBEDDED_BIT;
+                    whole = 1;
+                    break;
+                }
+                stk = d->_stack ? d->_stack : d->_stack0;
+                scap = d->_stack ? d->_stack_cap : JV_STACK0;
+            }
+            if (parse_str(s, &v->_u.s, &v->_len, 0, emb) < 0)
                 return NULL;
             break;
         case 't':
@@ -1057,35 +1138,36 @@ struct jv *jv_parse(struct jv_doc *d, const void *data, size_t n)
             static const uint32_t types[3] = {JV_TRUE, JV_FALSE, JV_NULL};
             int li = c == 't' ? 0 : c == 'f' ? 1 : 2;
             size_t ll = strlen(lits[li]);
-            if (n - s.pos < ll || memcmp(s.p + s.pos, lits[li], ll) != 0) {
-                fail(&s, JV_E_SYNTAX, s.pos);
+            if (n - s->pos < ll || memcmp(s->p + s->pos, lits[li], ll) != 0) {
+                fail(s, JV_E_SYNTAX, s->pos);
                 return NULL;
             }
             type = types[li];
             v->_u.num = 0;
-            s.pos += ll;
+            s->pos += ll;
             break;
         }
         default:
             if (c != '-' && !is_digit(c)) {
-                fail(&s, JV_E_SYNTAX, s.pos);
+                fail(s, JV_E_SYNTAX, s->pos);
                 return NULL;
             }
             type = JV_NUMBER;
-            if (parse_number(&s, &v->_u.num) < 0)
+            if (parse_number(s, &v->_u.num) < 0)
                 return NULL;
             break;
         }
         /* jansson compatibility: its lexer swallows one NUL byte right
          * after a number or a literal (ungetting the NUL empties its
-         * one-character buffer), so "[1\0]" is a valid document there */
-        if (type != JV_STRING && !open && s.pos < n && s.p[s.pos] == 0)
-            s.pos++;
+         * one-character buffer), so "[1\0]" is a valid document there (a
+         * raw NUL cannot be inside an embedded text) */
+        if (!emb && type != JV_STRING && !open && !whole && s->pos < n && s->p[s->pos] == 0)
+            s->pos++;
         v->_kt = (klen << 3) | type;
         key = NULL;
         klen = 0;
         /* attach to the open container */
-        if (depth == 0) {
+        if (depth == base) {
             root = v;
         } else {
             struct jv_frame *f = &stk[depth - 1];
@@ -1097,60 +1179,120 @@ struct jv *jv_parse(struct jv_doc *d, const void *data, size_t n)
             f->_node->_len++;
         }
         if (open) {
-            if (depth >= maxd) {
-                fail(&s, JV_E_DEPTH, s.pos - 1);
+            if (depth - base >= maxd) {
+                fail(s, JV_E_DEPTH, s->pos - 1);
                 return NULL;
             }
             if (ensure_stack(d, depth, &stk, &scap) < 0) {
-                fail(&s, JV_E_NOMEM, s.pos);
+                fail(s, JV_E_NOMEM, s->pos);
                 return NULL;
             }
             stk[depth]._node = v;
             stk[depth]._last = NULL;
             depth++;
-            skip_ws(&s);
-            if (s.pos < n && s.p[s.pos] == (type == JV_OBJECT ? '}' : ']')) {
-                s.pos++;
+            skip_ws(s, emb);
+            if (s->pos < n && s->p[s->pos] == (type == JV_OBJECT ? '}' : ']')) {
+                s->pos++;
                 depth--;
             } else {
-                if (type == JV_OBJECT && parse_key(&s, &key, &klen) < 0)
+                if (type == JV_OBJECT && parse_key(s, &key, &klen, emb) < 0)
                     return NULL;
-                skip_ws(&s);
+                skip_ws(s, emb);
                 continue;
             }
         }
         /* after a complete value: ',' or the close of its container */
         for (;;) {
-            skip_ws(&s);
-            if (depth == 0) {
-                if (s.pos != n) {
-                    fail(&s, JV_E_TRAILING, s.pos);
+            skip_ws(s, emb);
+            if (depth == base) {
+                if (emb) { /* the closing quote of the holding string */
+                    if (s->pos >= n || s->p[s->pos] != '"') {
+                        fail(s, JV_E_TRAILING, s->pos);
+                        return NULL;
+                    }
+                    s->pos++;
+                    return root;
+                }
+                if (s->pos != n) {
+                    fail(s, JV_E_TRAILING, s->pos);
                     return NULL;
                 }
                 return root;
             }
-            if (s.pos >= n) {
-                fail(&s, JV_E_SYNTAX, n);
+            if (s->pos >= n) {
+                fail(s, JV_E_SYNTAX, n);
                 return NULL;
             }
             struct jv *top = stk[depth - 1]._node;
             int obj = (top->_kt & 7u) == JV_OBJECT;
-            c = s.p[s.pos];
+            c = s->p[s->pos];
             if (c == ',') {
-                s.pos++;
-                if (obj && parse_key(&s, &key, &klen) < 0)
+                s->pos++;
+                if (obj && parse_key(s, &key, &klen, emb) < 0)
                     return NULL;
-                skip_ws(&s);
+                skip_ws(s, emb);
                 break; /* next value */
             }
             if (c != (obj ? '}' : ']')) {
-                fail(&s, JV_E_SYNTAX, s.pos);
+                fail(s, JV_E_SYNTAX, s->pos);
                 return NULL;
             }
-            s.pos++;
-            if (obj && check_dups(&s, top) < 0)
+            s->pos++;
+            if (obj && check_dups(s, top) < 0)
                 return NULL;
             depth--;
         }
     }
+}
+
+/* The string value at s->pos (its opening '"') read as the JSON text it
+ * holds, in the same pass, its frames from stack depth base on: succeeds
+ * only when the text's own strings hold no escape (the text has no
+ * backslash but its '\"' quotes), it is whitespace-free but for spaces and
+ * nothing follows the value; then s->pos is past the closing '"'. Else
+ * NULL with s and the error as they were, and the memory it took given
+ * back when it fits in the current block: the caller reads the string the
+ * usual way. A text it accepts gives the tree jv_parse gives for the
+ * unescaped string. */
+static __attribute__((noinline)) struct jv *parse_embedded(struct pstate *s, size_t base)
+{
+    struct jv_doc *d = s->d;
+    struct jv_blk *blk = d->_blk;
+    char *cur = d->_cur;
+    struct pstate e = *s;
+    e.pos = s->pos + 1;
+    struct jv *t = parse_tree(&e, base, 1);
+    if (t) {
+        s->pos = e.pos;
+        return t;
+    }
+    d->_err = JV_OK;
+    d->_err_off = 0;
+    if (d->_blk == blk)
+        d->_cur = cur;
+    return NULL;
+}
+
+struct jv *jv_parse(struct jv_doc *d, const void *data, size_t n)
+{
+    struct pstate s = {d, data, n, 0, 0};
+    d->_err = JV_OK;
+    d->_err_off = 0;
+    if (n > d->_cfg.max_input) {
+        fail(&s, JV_E_SIZE, 0);
+        return NULL;
+    }
+    d->_emb_klen = d->_cfg.embedded_key ? strlen(d->_cfg.embedded_key) : 0;
+    /* first block: room for a typical tree of this input at once */
+    s.hint = n * 2 + 1024;
+    skip_ws(&s, 0);
+    if (s.pos >= n) {
+        fail(&s, JV_E_EMPTY, s.pos);
+        return NULL;
+    }
+    if (s.p[s.pos] != '{' && s.p[s.pos] != '[') {
+        fail(&s, JV_E_TOP, s.pos);
+        return NULL;
+    }
+    return parse_tree(&s, 0, 0);
 }

@@ -65,6 +65,14 @@ struct jv_cfg {
     /* duplicate keys: 1 = refuse the document (JV_E_DUP); 0 = one member
      * stays, at the place of the first, holding the last value */
     int dup_reject;
+    /* NULL, or a key whose string value in the top-level object is read as
+     * the JSON text it holds, in the same pass (oslo's "oslo.message"):
+     * when that text is an object whose own strings hold no escape (its
+     * only backslashes are the \" of its quotes) and it has no whitespace
+     * but spaces, the member's value is that object, marked embedded
+     * (jv_is_embedded), exactly the tree jv_parse gives for the unescaped
+     * string; any other value stays a string. */
+    const char *embedded_key;
 };
 
 /* One value. Read it through the accessors below; fields are private. */
@@ -77,8 +85,10 @@ struct jv {
         double num;       /* JV_NUMBER */
     } _u;
     uint32_t _kt;  /* key length << 3 | type */
-    uint32_t _len; /* string bytes, or members / elements */
+    uint32_t _len; /* string bytes, or members / elements | JV_EMBEDDED_BIT */
 };
+
+#define JV_EMBEDDED_BIT 0x80000000u /* container parsed from a string (embedded_key) */
 
 struct jv_blk;
 
@@ -104,10 +114,11 @@ struct jv_doc {
     size_t _scap;   /* its bytes */
     enum jv_err _err;
     size_t _err_off;
+    size_t _emb_klen; /* strlen(_cfg.embedded_key), 0 if none */
 };
 
 /* Defaults: max_input 4 MiB, max_depth 2048 (jansson's), allow_nul 0,
- * dup_reject 1. */
+ * dup_reject 1, embedded_key NULL. */
 void jv_defaults(struct jv_cfg *cfg);
 
 /* Prepare d (no allocation). cfg NULL = defaults; pool may be NULL
@@ -174,7 +185,13 @@ static inline double jv_num(const struct jv *v)
 /* Members of an object / elements of an array; 0 otherwise. */
 static inline size_t jv_size(const struct jv *v)
 {
-    return jv_is_container(v) ? v->_len : 0;
+    return jv_is_container(v) ? v->_len & ~JV_EMBEDDED_BIT : 0;
+}
+/* 1 if v is a member value read from the JSON text of a string
+ * (jv_cfg.embedded_key). */
+static inline int jv_is_embedded(const struct jv *v)
+{
+    return jv_is_container(v) && (v->_len & JV_EMBEDDED_BIT);
 }
 /* First member / element, or NULL. */
 static inline struct jv *jv_first(const struct jv *v)

@@ -4,9 +4,12 @@
  * quirks kept (one NUL after a number, last-wins duplicates in oslo mode),
  * duplicate detection in big objects, depth and size limits, memory that
  * returns to the pool, and the pre-check never skipping a string that
- * redact_text would change. Every input sits at the end of an exactly-sized
- * malloc buffer, and every proper prefix of a valid document is refused. */
+ * redact_text would change; an embedded "oslo.message" read in one pass
+ * gives the tree, the errors and the offsets of the two-step reading. Every
+ * input sits at the end of an exactly-sized malloc buffer, and every proper
+ * prefix of a valid document is refused. */
 #include <check.h>
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -550,6 +553,229 @@ START_TEST(precheck_never_skips_a_secret)
 }
 END_TEST
 
+/* ---- embedded JSON (jv_cfg.embedded_key) ---- */
+
+/* 1 if trees a and b hold the same values, keys and order. */
+static int tree_eq(const struct jv *a, const struct jv *b)
+{
+    if (jv_type(a) != jv_type(b) || jv_keylen(a) != jv_keylen(b) ||
+        (jv_keylen(a) && memcmp(jv_key(a), jv_key(b), jv_keylen(a)) != 0))
+        return 0;
+    switch (jv_type(a)) {
+    case JV_STRING:
+        return jv_strlen(a) == jv_strlen(b) && memcmp(jv_str(a), jv_str(b), jv_strlen(a)) == 0;
+    case JV_NUMBER:
+        return jv_num(a) == jv_num(b);
+    case JV_OBJECT:
+    case JV_ARRAY: {
+        if (jv_size(a) != jv_size(b))
+            return 0;
+        const struct jv *x = jv_first(a), *y = jv_first(b);
+        for (; x && y; x = jv_next(x), y = jv_next(y))
+            if (!tree_eq(x, y))
+                return 0;
+        return !x && !y;
+    }
+    default:
+        return 1;
+    }
+}
+
+static uint64_t rng_state = 88172645463325252ULL;
+static unsigned rnd(unsigned n)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (unsigned)(rng_state % n);
+}
+
+/* A random JSON value; hard: strings may hold what forces the slow way
+ * (quotes, backslashes, controls, non-ASCII). */
+static json_t *rnd_value(int depth, int hard)
+{
+    static const char *const words[] = {"req-0b1c", "nova", "build_and_run_instance", "",
+                                        "8f3e1c2a-6d2b-4c55-9b1e-0d5f6c7a8b9c", "a b", "x:y,z"};
+    static const char *const odd[] = {"q\"uote", "back\\slash", "line\nbreak", "caf\xc3\xa9",
+                                      "tab\there", "sl/ash", "\xe2\x82\xac"};
+    unsigned k = depth > 4 ? rnd(4) : rnd(7);
+    switch (k) {
+    case 0:
+        return json_integer((json_int_t)rnd(100000) - 500);
+    case 1:
+        return rnd(2) ? json_true() : rnd(2) ? json_false() : json_null();
+    case 2:
+        return json_real((double)rnd(1000) / 8.0);
+    case 3:
+        return json_string(hard && rnd(4) == 0 ? odd[rnd(7)] : words[rnd(7)]);
+    case 4: {
+        json_t *a = json_array();
+        for (unsigned i = rnd(4); i > 0; i--)
+            json_array_append_new(a, rnd_value(depth + 1, hard));
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        for (unsigned i = rnd(6); i > 0; i--) {
+            char key[32];
+            if (hard && rnd(6) == 0)
+                snprintf(key, sizeof(key), "%s", odd[rnd(7)]);
+            else
+                snprintf(key, sizeof(key), "_context_%u", rnd(12));
+            json_object_set_new(o, key, rnd_value(depth + 1, hard));
+        }
+        return o;
+    }
+    }
+}
+
+/* Parse [p, p+n) twice, with and without the embedded key; the outcomes
+ * must agree: same error and offset, or trees where the embedded member is
+ * the tree of its string parsed on its own. Returns 1 if it was embedded. */
+static int check_embedded(const char *p, size_t n)
+{
+    struct jv_cfg plain, emb;
+    oslo_cfg(&plain);
+    oslo_cfg(&emb);
+    emb.embedded_key = "oslo.message";
+    struct jv_doc dp, de;
+    jv_init(&dp, &plain, NULL);
+    jv_init(&de, &emb, NULL);
+    uint8_t *c = exact_copy(p, n);
+    struct jv *rp = jv_parse(&dp, c, n);
+    struct jv *re = jv_parse(&de, c, n);
+    size_t op = 0, oe = 0;
+    ck_assert_int_eq(jv_error(&dp, &op), jv_error(&de, &oe));
+    ck_assert_uint_eq(op, oe);
+    ck_assert(!rp == !re);
+    int embedded = 0;
+    if (rp) {
+        ck_assert_uint_eq(jv_size(rp), jv_size(re));
+        const struct jv *x = jv_first(rp), *y = jv_first(re);
+        for (; x && y; x = jv_next(x), y = jv_next(y)) {
+            if (!jv_is_embedded(y)) {
+                ck_assert(tree_eq(x, y));
+                continue;
+            }
+            embedded = 1;
+            ck_assert(jv_key_eq(y, "oslo.message") && jv_is_object(y));
+            ck_assert(jv_is_string(x));
+            struct jv *in = jv_parse(&dp, jv_str(x), jv_strlen(x));
+            ck_assert_ptr_nonnull(in);
+            ck_assert_uint_eq(jv_size(in), jv_size(y));
+            const struct jv *u = jv_first(in), *w = jv_first(y);
+            for (; u && w; u = jv_next(u), w = jv_next(w))
+                ck_assert(tree_eq(u, w));
+            ck_assert(!u && !w);
+        }
+    }
+    jv_release(&dp);
+    jv_release(&de);
+    free(c);
+    return embedded;
+}
+
+static int check_embedded_str(const char *s)
+{
+    return check_embedded(s, strlen(s));
+}
+
+START_TEST(embedded_cases)
+{
+    /* read in the same pass */
+    ck_assert(check_embedded_str("{\"oslo.version\": \"2.0\", \"oslo.message\": "
+                                 "\"{\\\"method\\\": \\\"x\\\", \\\"args\\\": {\\\"n\\\": [1, 2.5e3, "
+                                 "true, false, null, {}, []]}, \\\"caf\xc3\xa9\\\": \\\"\\\"}\"}"));
+    ck_assert(check_embedded_str("{\"oslo.message\":\"{}\"}"));
+    ck_assert(check_embedded_str("{\"oslo.message\": \"{\\\"a\\\":1}  \" }"));
+    /* the last of two duplicates, at the place of the first */
+    ck_assert(check_embedded_str("{\"oslo.message\": \"{\\\"a\\\": 1}\", \"v\": 1, "
+                                 "\"oslo.message\": \"{\\\"b\\\": 2}\"}"));
+    ck_assert(check_embedded_str("{\"oslo.message\": \"x\", \"oslo.message\": \"{\\\"b\\\": 2}\"}"));
+    /* strings, the usual way */
+    ck_assert(!check_embedded_str("{\"oslo.message\": \"{\\\"a\\\": \\\"q\\\\\\\"x\\\"}\"}"));
+    ck_assert(!check_embedded_str("{\"oslo.message\": \"{\\\"a\\\": \\\"\\\\u00e9\\\"}\"}"));
+    ck_assert(!check_embedded_str("{\"oslo.message\": \"{\\\"a\\\":\\n1}\"}"));
+    ck_assert(!check_embedded_str("{\"oslo.message\": \"{\\\"a\\\": 1} x\"}"));
+    ck_assert(!check_embedded_str("{\"oslo.message\": \"{\\\"a\\\": 1}{}\"}"));
+    ck_assert(!check_embedded_str("{\"oslo.message\": \"{\\\"a\\\": 1\"}"));
+    ck_assert(!check_embedded_str("{\"oslo.message\": \"[1, 2]\"}"));
+    ck_assert(!check_embedded_str("{\"oslo.message\": \" {}\"}"));
+    ck_assert(!check_embedded_str("{\"x\": {\"oslo.message\": \"{}\"}}"));
+    ck_assert(!check_embedded_str("[\"oslo.message\", \"{}\"]"));
+    ck_assert(!check_embedded_str("{\"oslo.messages\": \"{}\"}"));
+    ck_assert(!check_embedded_str("{\"oslo.message\": \"{\\\"a\\\": 1\\u0000}\"}"));
+    ck_assert(!check_embedded_str("{\"oslo.message\": \"{\\\"a\\\": [1\\\"]}\"}"));
+    /* errors of the document: same code and offset either way */
+    check_embedded_str("{\"oslo.message\": \"{\\\"a\\\":\n1}\"}");   /* raw control */
+    check_embedded_str("{\"oslo.message\": \"{\\\"a\\\": \xff}\"}");  /* bad UTF-8 */
+    check_embedded_str("{\"oslo.message\": \"{\\\"a\\\": 1}\"");      /* cut */
+    check_embedded_str("{\"oslo.message\": \"{\\\"a\\\": 1}\" x}");   /* garbage after */
+    check_embedded_str("{\"oslo.message\": \"{\\\"a\\\": \\q}\"}");   /* bad escape */
+    check_embedded_str("{\"oslo.message\": \"{\\\"a\\\": 1}\", \"\\u0000\": 1}");
+    /* a text nested deeper than the limit: read the usual way, and the
+     * depth limit counts from the text's own top as it did */
+    char deep[8192];
+    size_t w = (size_t)snprintf(deep, sizeof(deep), "{\"oslo.message\": \"");
+    for (int i = 0; i < 2049; i++)
+        deep[w++] = i ? '[' : '{';
+    w += (size_t)snprintf(deep + w, sizeof(deep) - w, "\\\"k\\\": 1");
+    deep[w++] = '"';
+    deep[w++] = '}';
+    ck_assert(!check_embedded(deep, w));
+}
+END_TEST
+
+START_TEST(embedded_random_documents)
+{
+    static const size_t inner_flags[] = {0, JSON_COMPACT, JSON_ENSURE_ASCII, JSON_INDENT(1),
+                                         JSON_ESCAPE_SLASH};
+    size_t easy = 0, easy_embedded = 0, hard_embedded = 0;
+    for (int i = 0; i < 3000; i++) {
+        int hard = i % 2;
+        json_t *inner = json_object();
+        for (unsigned m = rnd(8) + 1; m > 0; m--) {
+            char key[32];
+            snprintf(key, sizeof(key), "_k%u", rnd(20));
+            json_object_set_new(inner, key, rnd_value(1, hard));
+        }
+        size_t fl = hard ? inner_flags[rnd(5)] : (rnd(2) ? 0 : JSON_COMPACT);
+        char *text = json_dumps(inner, fl | JSON_PRESERVE_ORDER);
+        ck_assert_ptr_nonnull(text);
+        json_t *env = json_object();
+        json_object_set_new(env, "oslo.version", json_string("2.0"));
+        json_object_set_new(env, "oslo.message", json_string(text));
+        char *body = json_dumps(env, JSON_PRESERVE_ORDER | (rnd(2) ? 0 : JSON_COMPACT));
+        ck_assert_ptr_nonnull(body);
+        size_t n = strlen(body);
+        int e = check_embedded(body, n);
+        if (!hard) {
+            easy++;
+            easy_embedded += (size_t)e;
+        } else {
+            hard_embedded += (size_t)e;
+        }
+        /* damaged copies: one byte changed, or cut */
+        char *dmg = malloc(n);
+        ck_assert_ptr_nonnull(dmg);
+        for (int k = 0; k < 4; k++) {
+            memcpy(dmg, body, n);
+            static const char bytes[] = "\"\\{}[]:, \n\x01\xc3x0";
+            dmg[rnd((unsigned)n)] = bytes[rnd(sizeof(bytes) - 1)];
+            check_embedded(dmg, k == 3 ? rnd((unsigned)n) : n);
+        }
+        free(dmg);
+        free(body);
+        free(text);
+        json_decref(env);
+        json_decref(inner);
+    }
+    /* every text without escapes of its own is read in the same pass */
+    ck_assert_uint_eq(easy_embedded, easy);
+    ck_assert_uint_gt(hard_embedded, 0);
+}
+END_TEST
+
 static Suite *json_suite(void)
 {
     Suite *s = suite_create("json");
@@ -566,6 +792,8 @@ static Suite *json_suite(void)
     tcase_add_test(t, escaped_strings_at_block_ends);
     tcase_add_test(t, redact_json_tree);
     tcase_add_test(t, precheck_never_skips_a_secret);
+    tcase_add_test(t, embedded_cases);
+    tcase_add_test(t, embedded_random_documents);
     suite_add_tcase(s, t);
     return s;
 }

@@ -15,6 +15,8 @@ input format its harness documents:
   fuzz_amqp   one connection's chunks from a client chunk on, separated by
               "\\xCE|AMQP|", cut at AMQP frame boundaries
   fuzz_oslo   AMQP message bodies (content body frames joined)
+  fuzz_json   mode byte 01 (oslo) then an AMQP message body that fits
+              whole (envelopes with an embedded oslo.message)
   fuzz_rules  one rules item per file (a service, an operation, a fault),
               and small files mixing the three
 
@@ -333,9 +335,12 @@ def main():
                     put("fuzz_amqp", w)
                 for body in amqp_bodies(c.chunks):
                     put("fuzz_oslo", body, 4 * MAXLEN)
+                    if len(body) < MAXLEN and body.startswith(b"{"):
+                        put("fuzz_json", b"\x01" + body)
     rules_seeds()
     print("seeds:", " ".join(f"{k}={counts.get(k, 0)}" for k in
-                             ("fuzz_pcap", "fuzz_http1", "fuzz_amqp", "fuzz_oslo", "fuzz_rules")))
+                             ("fuzz_pcap", "fuzz_http1", "fuzz_amqp", "fuzz_oslo", "fuzz_json",
+                              "fuzz_rules")))
 
 
 def rules_seeds():
