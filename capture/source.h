@@ -24,6 +24,8 @@ struct source_cfg {
     int immediate;          /* live: deliver packets at once (default 1) */
     int timeout_ms;         /* live: read timeout (default 100) */
     const char *write_file; /* also write every packet read to this pcap, or NULL */
+    int libpcap_only;       /* files: every record through pcap_next_ex, never
+                               our own reader (tests compare the two) */
 };
 
 /* Fill cfg with the defaults above (no input chosen). */
@@ -66,6 +68,10 @@ void source_set_idle(struct source *s, source_idle_fn fn, void *ctx);
 
 /* Ask source_run to return SOURCE_STOPPED soon. Async-signal-safe. */
 void source_break(struct source *s);
+
+/* 1 if the file's records are read by osrca's own loop, 0 if by
+ * pcap_next_ex (see source.c). */
+int source_own_reader(const struct source *s);
 
 /* The DLT_* link type of the input. */
 int source_linktype(const struct source *s);

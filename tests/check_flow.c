@@ -427,6 +427,169 @@ START_TEST(source_file)
 }
 END_TEST
 
+/* Everything a source delivers for one input, for comparing readers. */
+struct srclog {
+    char text[16384];
+    size_t w;
+};
+
+static void log_pkt(void *ctx, int linktype, const uint8_t *data, uint32_t caplen,
+                    uint32_t wirelen, uint64_t ts_us)
+{
+    struct srclog *l = ctx;
+    uint32_t h = 2166136261u;
+    for (uint32_t i = 0; i < caplen; i++)
+        h = (h ^ data[i]) * 16777619u;
+    if (l->w < sizeof(l->text) - 100)
+        l->w += (size_t)snprintf(l->text + l->w, sizeof(l->text) - l->w, "%d %u %u %llu %08x\n",
+                                 linktype, caplen, wirelen, (unsigned long long)ts_us, h);
+}
+
+/* Run [b, b+n) through a source from a file (stream: through fmemopen),
+ * with libpcap only or not; the log gets every packet, the status and
+ * the message. Returns 1 if our own reader read it. */
+static int run_source(const uint8_t *b, size_t n, int stream, int libpcap_only,
+                      struct srclog *l)
+{
+    struct source_cfg cfg;
+    source_defaults(&cfg);
+    cfg.libpcap_only = libpcap_only;
+    uint8_t *copy = NULL;
+    const char *path = NULL;
+    if (stream) {
+        copy = malloc(n ? n : 1);
+        ck_assert_ptr_nonnull(copy);
+        memcpy(copy, b, n);
+        cfg.fp = fmemopen(copy, n, "rb");
+        ck_assert_ptr_nonnull(cfg.fp);
+    } else {
+        path = write_tmp(b, n);
+        cfg.file = path;
+    }
+    char err[512] = "";
+    l->w = 0;
+    l->text[0] = '\0';
+    int own = 0;
+    struct source *s = source_open(&cfg, err, sizeof(err));
+    if (!s) {
+        l->w += (size_t)snprintf(l->text, sizeof(l->text), "open failed\n");
+    } else {
+        own = source_own_reader(s);
+        int rc = source_run(s, log_pkt, l, err, sizeof(err));
+        const char *e = err; /* without the temporary file's name */
+        if (path && strncmp(e, path, strlen(path)) == 0)
+            e += strlen(path);
+        l->w += (size_t)snprintf(l->text + l->w, sizeof(l->text) - l->w, "rc %d %s %llu\n", rc,
+                                 rc ? e : "", (unsigned long long)source_packets(s));
+        source_free(s);
+    }
+    if (path)
+        unlink(path);
+    free(copy);
+    return own;
+}
+
+/* Our reader and pcap_next_ex deliver the same packets, stamps, lengths,
+ * status and message, from a file and from a stream. */
+static int same_both_ways(const uint8_t *b, size_t n)
+{
+    static struct srclog a, c;
+    int own = 0;
+    for (int stream = 0; stream < 2; stream++) {
+        own |= run_source(b, n, stream, 0, &a);
+        ck_assert(!run_source(b, n, stream, 1, &c));
+        if (strcmp(a.text, c.text) != 0)
+            ck_abort_msg("readers differ (stream %d, %zu bytes):\nown:\n%s\nlibpcap:\n%s", stream,
+                         n, a.text, c.text);
+    }
+    return own;
+}
+
+static void put32be(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+START_TEST(source_own_reader_matches_libpcap)
+{
+    size_t n;
+    uint8_t *b = make_pcap(5, &n);
+    ck_assert(same_both_ways(b, n));
+    /* cut anywhere: in a record header, in a frame, at a boundary */
+    for (size_t cut = 24; cut < n; cut++)
+        ck_assert(same_both_ways(b, cut));
+    /* stamps: nanoseconds, negative and huge fields */
+    uint8_t *v = malloc(n);
+    memcpy(v, b, n);
+    put32(v, 0xa1b23c4d);
+    put32(v + 24 + 4, 999999999);
+    put32(v + 24 + 74, 0x80000001u);
+    put32(v + 24 + 74 + 4, 0xfffffff0u);
+    ck_assert(same_both_ways(v, n));
+    /* the other byte order */
+    memcpy(v, b, n);
+    put32be(v, 0xa1b2c3d4);
+    v[4] = 0, v[5] = 2, v[6] = 0, v[7] = 4;
+    put32be(v + 16, 65535);
+    put32be(v + 20, 1);
+    for (int i = 0; i < 5; i++)
+        for (int k = 0; k < 4; k++) {
+            uint8_t *f = v + 24 + 74 * i + 4 * k;
+            uint32_t x = (uint32_t)f[0] | (uint32_t)f[1] << 8 | (uint32_t)f[2] << 16 |
+                         (uint32_t)f[3] << 24;
+            put32be(f, x);
+        }
+    ck_assert(same_both_ways(v, n));
+    for (size_t cut = 24; cut < n; cut += 7)
+        ck_assert(same_both_ways(v, cut));
+    /* records over the file's snaplen (kept cut to it), a snaplen of 0, a
+     * capture length over 256 KiB, wire length under capture length */
+    memcpy(v, b, n);
+    put32(v + 16, 40);
+    ck_assert(same_both_ways(v, n));
+    ck_assert(same_both_ways(v, n - 30));
+    put32(v + 16, 0);
+    ck_assert(same_both_ways(v, n));
+    memcpy(v, b, n);
+    put32(v + 24 + 74 * 2 + 8, 300000);
+    ck_assert(same_both_ways(v, n));
+    put32(v + 16, 400000);
+    ck_assert(same_both_ways(v, n));
+    memcpy(v, b, n);
+    put32(v + 24 + 74 + 12, 20);
+    ck_assert(same_both_ways(v, n));
+    /* left to libpcap: version 2.3, a link type osrca does not decode */
+    memcpy(v, b, n);
+    v[6] = 3;
+    ck_assert(!same_both_ways(v, n));
+    memcpy(v, b, n);
+    put32(v + 20, 147);
+    ck_assert(!same_both_ways(v, n));
+    free(v);
+    free(b);
+
+    /* big frames across the 1 MiB buffer's refills */
+    size_t big = 60000, cnt = 40;
+    size_t bn = 24 + cnt * (16 + big);
+    uint8_t *g = malloc(bn);
+    memcpy(g, pcap_hdr, 24);
+    put32(g + 16, 262144);
+    for (size_t i = 0; i < cnt; i++) {
+        uint8_t *r = g + 24 + i * (16 + big);
+        put32(r, 1700000000u + (uint32_t)i);
+        put32(r + 4, (uint32_t)i);
+        put32(r + 8, (uint32_t)(big - i));
+        put32(r + 12, (uint32_t)big);
+        for (size_t k = 0; k < big; k++)
+            r[16 + k] = (uint8_t)(k * 7 + i);
+    }
+    /* the last record shorter by cnt - 1 bytes: pad the end */
+    ck_assert(same_both_ways(g, bn - (cnt - 1)));
+    ck_assert(same_both_ways(g, 1048576 + 5));
+    free(g);
+}
+END_TEST
+
 START_TEST(source_truncated_and_corrupt)
 {
     size_t n;
@@ -550,6 +713,7 @@ int main(void)
     tcase_add_test(tc, ndpi_off);
     tcase_add_test(tc, source_file);
     tcase_add_test(tc, source_truncated_and_corrupt);
+    tcase_add_test(tc, source_own_reader_matches_libpcap);
     tcase_add_test(tc, source_stream_and_dump);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
