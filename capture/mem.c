@@ -94,3 +94,48 @@ void mem_free(struct mem_pool *pool, void *p, size_t n)
         pool->used = pool->used >= n ? pool->used - n : 0;
     free(p);
 }
+
+void mem_cache_init(struct mem_cache *c, size_t size, unsigned max)
+{
+    c->size = size < sizeof(void *) ? sizeof(void *) : size;
+    c->max = max;
+    c->n = 0;
+    c->head = NULL;
+}
+
+void *mem_cache_alloc(struct mem_cache *c, struct mem_pool *pool)
+{
+    if (!c->head)
+        return mem_alloc(pool, c->size);
+    if (charge(pool, c->size) < 0)
+        return NULL;
+    void *p = c->head;
+    c->head = *(void **)p;
+    c->n--;
+    return p;
+}
+
+void mem_cache_free(struct mem_cache *c, struct mem_pool *pool, void *p)
+{
+    if (!p)
+        return;
+    if (c->n >= c->max) {
+        mem_free(pool, p, c->size);
+        return;
+    }
+    if (pool)
+        pool->used = pool->used >= c->size ? pool->used - c->size : 0;
+    *(void **)p = c->head;
+    c->head = p;
+    c->n++;
+}
+
+void mem_cache_drain(struct mem_cache *c)
+{
+    while (c->head) {
+        void *p = c->head;
+        c->head = *(void **)p;
+        free(p);
+    }
+    c->n = 0;
+}

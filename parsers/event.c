@@ -10,9 +10,14 @@
 #define EV_ALLOC (sizeof(struct event) + EV_INLINE_ARENA)
 _Static_assert(sizeof(struct event) % 8 == 0, "the inline arena block must be aligned");
 
+/* Freed events kept for the next ones (events are made and freed at the
+ * packet rate, and at 2 KiB they miss glibc's small-block cache): at most
+ * 256 held, ~0.5 MiB. Events live on the capture thread only. */
+static _Thread_local struct mem_cache ev_cache = {EV_ALLOC, 256, 0, NULL};
+
 struct event *event_new(struct mem_pool *pool)
 {
-    struct event *ev = mem_alloc(pool, EV_ALLOC);
+    struct event *ev = mem_cache_alloc(&ev_cache, pool);
     if (!ev)
         return NULL;
     memset(ev, 0, sizeof(*ev));
@@ -29,7 +34,7 @@ void event_free(struct event *ev)
         return;
     struct mem_pool *pool = ev->arena.pool;
     arena_reset(&ev->arena);
-    mem_free(pool, ev, EV_ALLOC);
+    mem_cache_free(&ev_cache, pool, ev);
 }
 
 char *event_str(struct event *ev, const void *p, size_t n)
