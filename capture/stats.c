@@ -26,6 +26,13 @@ struct stats {
     size_t nd;
     /* open-addressing index name -> slot */
     int16_t idx[STATS_MAX_COUNTERS * 2];
+    /* stats_counters: name tables already looked up */
+    struct memo {
+        const char *const *names;
+        size_t n;
+        uint64_t **ptrs;
+    } memo[8];
+    size_t nmemo;
 };
 
 static uint32_t hash_name(const char *s)
@@ -48,6 +55,10 @@ struct stats *stats_new(void)
 
 void stats_free(struct stats *st)
 {
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->nmemo; i++)
+        free(st->memo[i].ptrs);
     free(st);
 }
 
@@ -77,6 +88,27 @@ uint64_t *stats_counter(struct stats *st, const char *name)
     if (i < 0)
         return &st->overflow;
     return &st->c[i].value;
+}
+
+void stats_counters(struct stats *st, const char *const *names, size_t n, uint64_t **out)
+{
+    for (size_t m = 0; m < st->nmemo; m++)
+        if (st->memo[m].names == names && st->memo[m].n == n) {
+            memcpy(out, st->memo[m].ptrs, n * sizeof(*out));
+            return;
+        }
+    for (size_t i = 0; i < n; i++)
+        out[i] = stats_counter(st, names[i]);
+    if (st->nmemo < sizeof(st->memo) / sizeof(st->memo[0])) {
+        uint64_t **p = malloc(n * sizeof(*p));
+        if (p) { /* else looked up by name again next time */
+            memcpy(p, out, n * sizeof(*p));
+            st->memo[st->nmemo].names = names;
+            st->memo[st->nmemo].n = n;
+            st->memo[st->nmemo].ptrs = p;
+            st->nmemo++;
+        }
+    }
 }
 
 void stats_add(struct stats *st, const char *name, uint64_t v)

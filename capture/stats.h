@@ -27,6 +27,11 @@ void stats_free(struct stats *st); /* NULL accepted */
  * names share one overflow counter "stats.too_many_counters"). */
 uint64_t *stats_counter(struct stats *st, const char *name);
 
+/* stats_counter for each of names[0..n) into out[0..n). The answer is
+ * remembered by the address of names (a static table of the caller), so a
+ * module that sets up per connection looks its names up once per run. */
+void stats_counters(struct stats *st, const char *const *names, size_t n, uint64_t **out);
+
 /* Add v to counter name (a lookup each call: not for hot paths). */
 void stats_add(struct stats *st, const char *name, uint64_t v);
 /* Set a gauge-like counter (e.g. peak memory) to max(current, v). */

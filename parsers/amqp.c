@@ -728,8 +728,11 @@ struct amqp *amqp_new(const struct amqp_cfg *cfg, struct mem_pool *pool, struct 
     a->mfn = mfn;
     a->ctx = ctx;
     a->frame_max = a->cfg.frame_max_default;
-    for (int i = 0; i < C_COUNT; i++)
-        a->c[i] = st ? stats_counter(st, counter_names[i]) : &a->local[i];
+    if (st)
+        stats_counters(st, counter_names, C_COUNT, a->c);
+    else
+        for (int i = 0; i < C_COUNT; i++)
+            a->c[i] = &a->local[i];
     return a;
 }
 

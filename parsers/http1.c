@@ -179,8 +179,11 @@ struct http1 *http1_new(const struct http1_cfg *cfg, struct mem_pool *pool, stru
     h->fn = fn;
     h->ctx = ctx;
     h->next_ordinal = 1;
-    for (int i = 0; i < C_COUNT; i++)
-        h->c[i] = st ? stats_counter(st, counter_names[i]) : &h->local[i];
+    if (st)
+        stats_counters(st, counter_names, C_COUNT, h->c);
+    else
+        for (int i = 0; i < C_COUNT; i++)
+            h->c[i] = &h->local[i];
     h->pend = mem_calloc(pool, h->cfg.max_pending * sizeof(*h->pend));
     if (!h->pend) {
         http1_free(h);
