@@ -21,6 +21,7 @@ struct classify {
     struct ndpi_detection_module_struct *ndpi;
     struct mem_pool pool;
     uint64_t *c_ndpi_flows, *c_detected, *c_giveup, *c_memcap, *c_by_port;
+    struct stats *st;
 };
 
 void classify_defaults(struct classify_cfg *cfg)
@@ -62,19 +63,32 @@ struct classify *classify_new(const struct classify_cfg *cfg, struct stats *st)
     c->c_giveup = stats_counter(st, "classify.ndpi_giveup");
     c->c_memcap = stats_counter(st, "classify.memcap");
     c->c_by_port = stats_counter(st, "classify.by_port");
-    if (cfg->use_ndpi) {
-        c->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
-        if (!c->ndpi)
-            goto fail;
-        NDPI_PROTOCOL_BITMASK all;
-        NDPI_BITMASK_SET_ALL(all);
-        ndpi_set_protocol_detection_bitmask2(c->ndpi, &all);
-        ndpi_finalize_initialization(c->ndpi);
-    }
+    c->st = st;
     return c;
 fail:
     classify_free(c);
     return NULL;
+}
+
+/* nDPI's detection module, made when the first flow needs it: loading its
+ * protocol and address tables takes ~8 ms, spent for nothing when every
+ * flow is known by port (the usual span of an OpenStack control plane).
+ * A failure turns nDPI off for the run, with a diagnostic. */
+static int ndpi_start(struct classify *c, uint64_t ts_us)
+{
+    c->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
+    if (!c->ndpi) {
+        c->cfg.use_ndpi = 0;
+        if (c->st)
+            stats_diag(c->st, "classify.ndpi_init_failed", ts_us,
+                       "nDPI could not start: flows off the port map stay unclassified");
+        return -1;
+    }
+    NDPI_PROTOCOL_BITMASK all;
+    NDPI_BITMASK_SET_ALL(all);
+    ndpi_set_protocol_detection_bitmask2(c->ndpi, &all);
+    ndpi_finalize_initialization(c->ndpi);
+    return 0;
 }
 
 void classify_free(struct classify *c)
@@ -108,7 +122,7 @@ void classify_flow_begin(struct classify *c, struct flow *f, struct classify_flo
         if (fp->app == FLOW_APP_HTTP || fp->app == FLOW_APP_AMQP)
             return; /* the port map wins */
     }
-    if (!c->ndpi)
+    if (!c->cfg.use_ndpi || (!c->ndpi && ndpi_start(c, f->first_us) < 0))
         return;
     struct classify_flow *st = mem_calloc(&c->pool, sizeof(*st) + SIZEOF_FLOW_STRUCT);
     if (!st) {
