@@ -738,12 +738,26 @@ struct amqp *amqp_new(const struct amqp_cfg *cfg, struct mem_pool *pool, struct 
 
 /* Between messages a channel holds no buffer: idle connections cost only
  * their state. */
+/* Body buffers start at BODY_FIRST bytes, which fits most oslo bodies;
+ * freed ones of that size are kept for the next message (see mem_cache:
+ * blocks this big miss glibc's per-thread cache), at most 64 (256 KiB). */
+#define BODY_FIRST 4096
+static _Thread_local struct mem_cache body_cache = {BODY_FIRST, 64, 0, NULL};
+
+static void body_buf_free(struct amqp *a, uint8_t *p, size_t cap)
+{
+    if (cap == BODY_FIRST)
+        mem_cache_free(&body_cache, a->pool, p);
+    else
+        mem_free(a->pool, p, cap);
+}
+
 static void asm_release(struct amqp *a, struct chan_asm *c)
 {
     mem_free(a->pool, c->hdr, c->hdr_cap);
     c->hdr = NULL;
     c->hdr_cap = 0;
-    mem_free(a->pool, c->body, c->body_cap);
+    body_buf_free(a, c->body, c->body_cap);
     c->body = NULL;
     c->body_cap = 0;
     c->hdr_n = 0;
@@ -1094,12 +1108,16 @@ static void body_append(struct amqp *a, struct chan_asm *c, const uint8_t *p, si
         return;
     if (c->body_n + n > c->body_cap) {
         size_t want = c->body_n + n;
-        size_t ncap = c->body_cap ? c->body_cap * 2 : 4096;
+        size_t ncap = c->body_cap ? c->body_cap * 2 : BODY_FIRST;
         if (ncap < want)
             ncap = want;
-        if (ncap > c->body_size)
+        if (ncap > c->body_size && c->body_size > BODY_FIRST)
             ncap = (size_t)c->body_size; /* body_size <= max_body here */
-        uint8_t *nb = mem_realloc(a->pool, c->body, c->body_cap, ncap);
+        uint8_t *nb;
+        if (!c->body && ncap == BODY_FIRST)
+            nb = mem_cache_alloc(&body_cache, a->pool);
+        else
+            nb = mem_realloc(a->pool, c->body, c->body_cap, ncap);
         if (!nb) {
             (*a->c[C_NOMEM])++;
             c->flags |= AMQP_F_NOMEM;
