@@ -51,17 +51,20 @@ static void bump(struct stats *st, const char *name)
 
 /* ---- small string helpers ------------------------------------------- */
 
-static int has_prefix(const char *s, size_t n, const char *lit)
+/* [s, s+n) starts / ends with [lit, lit+m); the macros below take a
+ * string literal and its length at compile time. */
+static inline int has_prefix_n(const char *s, size_t n, const char *lit, size_t m)
 {
-    size_t m = strlen(lit);
     return n >= m && memcmp(s, lit, m) == 0;
 }
 
-static int has_suffix(const char *s, size_t n, const char *lit)
+static inline int has_suffix_n(const char *s, size_t n, const char *lit, size_t m)
 {
-    size_t m = strlen(lit);
     return n >= m && (m == 0 || s[n - 1] == lit[m - 1]) && memcmp(s + n - m, lit, m) == 0;
 }
+
+#define has_prefix(s, n, lit) has_prefix_n(s, n, "" lit, sizeof(lit) - 1)
+#define has_suffix(s, n, lit) has_suffix_n(s, n, "" lit, sizeof(lit) - 1)
 
 /* Copy at most cap bytes of [s, s+n) into ev (cut on a UTF-8 character
  * boundary), then mask any secret left in the text. */
@@ -94,23 +97,30 @@ static const char *ev_member(struct event *ev, const struct jv *o, const char *k
     return ev_jstr(ev, jv_get(o, k), cap);
 }
 
-/* First member of object o whose key ends with suffix (".data", ".name"). */
-static struct jv *member_suffix(const struct jv *o, const char *suffix)
+/* First member of object o whose key ends with ".name" / ".data"
+ * (nova_object.name, versioned_object.data, ...). */
+static struct jv *member_dot_name(const struct jv *o)
 {
     struct jv *v;
     JV_FOREACH(o, v) {
-        if (has_suffix(jv_key(v), jv_keylen(v), suffix))
+        if (has_suffix(jv_key(v), jv_keylen(v), ".name"))
             return v;
     }
     return NULL;
 }
 
-/* Is [s, s+n) exactly lit? */
-static int eq_lit(const char *s, size_t n, const char *lit)
+static struct jv *member_dot_data(const struct jv *o)
 {
-    size_t m = strlen(lit);
-    return n == m && memcmp(s, lit, m) == 0;
+    struct jv *v;
+    JV_FOREACH(o, v) {
+        if (has_suffix(jv_key(v), jv_keylen(v), ".data"))
+            return v;
+    }
+    return NULL;
 }
+
+/* Is [s, s+n) exactly the string literal lit? */
+#define eq_lit(s, n, lit) ((n) == sizeof(lit) - 1 && memcmp(s, "" lit, sizeof(lit) - 1) == 0)
 
 /* ---- resource UUIDs -------------------------------------------------- */
 
@@ -194,10 +204,13 @@ static int res_of_key(const char *k, size_t n, enum ev_res ctx)
         return -1;
     if (eq_lit(k, n, "image_ref") || eq_lit(k, n, "base_image_ref"))
         return EV_RES_IMAGE;
-    static const char *const sfx[] = {"_uuids", "_ids", "_uuid", "_id"};
+    static const struct {
+        const char *s;
+        size_t n;
+    } sfx[] = {{"_uuids", 6}, {"_ids", 4}, {"_uuid", 5}, {"_id", 3}};
     for (size_t i = 0; i < 4; i++) {
-        if (has_suffix(k, n, sfx[i]) && n > strlen(sfx[i]))
-            return res_of_word(k, n - strlen(sfx[i]));
+        if (n > sfx[i].n && has_suffix_n(k, n, sfx[i].s, sfx[i].n))
+            return res_of_word(k, n - sfx[i].n);
     }
     return -1;
 }
@@ -230,7 +243,7 @@ static void uwalk(struct ucoll *u, const struct jv *v, enum ev_res ctx, unsigned
     if (!jv_is_object(v))
         return;
     enum ev_res objres = ctx;
-    const struct jv *nm = member_suffix(v, ".name");
+    const struct jv *nm = member_dot_name(v);
     if (jv_is_string(nm))
         objres = res_of_objname(jv_str(nm), jv_strlen(nm));
     JV_FOREACH(v, x) {
@@ -455,7 +468,7 @@ static const struct jv *exc_payload_data(const struct jv *o)
         return NULL;
     if (jv_is_string(jv_get(o, "exception")))
         return o;
-    const struct jv *d = member_suffix(o, ".data");
+    const struct jv *d = member_dot_data(o);
     if (jv_is_object(d) && jv_is_string(jv_get(d, "exception")))
         return d;
     return NULL;
@@ -472,7 +485,7 @@ static void set_payload_error(struct event *ev, const struct jv *payload,
     static const char *const lkeys[] = {"exception", "reason", "message", "exception_message"};
     if (!jv_is_object(payload))
         return;
-    const struct jv *d = member_suffix(payload, ".data");
+    const struct jv *d = member_dot_data(payload);
     const struct jv *fd = exc_payload_data(d);
     for (size_t i = 0; i < 3 && !fd && jv_is_object(d); i++)
         fd = exc_payload_data(jv_get(d, vkeys[i]));
