@@ -60,6 +60,8 @@ struct chain_set {
      * lowered when a call is added, made exact by each chain_set_expire
      * walk), so the walk is skipped until then */
     uint64_t min_deadline;
+    void (*on_unlink)(void *ctx, struct chain *c);
+    void *on_unlink_ctx;
 };
 
 /* A topic seen delivered, and the last consumer it was delivered to: the
@@ -262,8 +264,16 @@ static struct chain *chain_new(struct chain_set *cs, uint64_t ts)
     return c;
 }
 
+void chain_set_on_unlink(struct chain_set *cs, void (*fn)(void *ctx, struct chain *c), void *ctx)
+{
+    cs->on_unlink = fn;
+    cs->on_unlink_ctx = ctx;
+}
+
 static void chain_unlink(struct chain_set *cs, struct chain *c)
 {
+    if (cs->on_unlink)
+        cs->on_unlink(cs->on_unlink_ctx, c);
     if (c->prev)
         c->prev->next = c->next;
     else

@@ -72,6 +72,9 @@ struct chain {
     size_t nkeys, capkeys;
     struct arena arena; /* notes and small strings of reports */
     struct chain *prev, *next;
+    /* the rca layer's heap of ready times: 1 + index, 0 = not in it */
+    size_t heap_pos;
+    uint64_t heap_key;
 };
 
 struct chain_cfg {
@@ -95,6 +98,10 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev);
 /* Mark calls whose deadline is <= now_us as timed out; at_end also marks
  * every still-pending call as unanswered at the end of the capture. */
 void chain_set_expire(struct chain_set *cs, uint64_t now_us, int at_end);
+
+/* Call fn(ctx, c) whenever chain c leaves the set (merged into another,
+ * or removed), before it is freed; NULL removes the hook. */
+void chain_set_on_unlink(struct chain_set *cs, void (*fn)(void *ctx, struct chain *c), void *ctx);
 
 /* Open chains, oldest first. */
 struct chain *chain_set_first(const struct chain_set *cs);

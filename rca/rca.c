@@ -28,6 +28,14 @@ struct rca {
      * each decide_batch walk, lowered by every event), so ticks before it
      * skip the walk over all open chains */
     uint64_t next_ready;
+    /* open chains by the time they can be ready at the earliest (a binary
+     * min-heap; each chain's key is its ready_bound when it last took an
+     * event, never above its real bound: later changes only raise that),
+     * so a tick looks only at the chains that can be due. heap_off: an
+     * allocation failed; every tick walks all open chains then. */
+    struct chain **heap;
+    size_t hn, hcap;
+    int heap_off;
 };
 
 void rca_defaults(struct rca_cfg *cfg)
@@ -45,6 +53,105 @@ void rca_set_event_budget(struct rca *a, const struct mem_pool *pool, size_t bud
 {
     a->ev_pool = budget ? pool : NULL;
     a->ev_budget = budget;
+}
+
+/* ---- the heap of ready times ---- */
+
+static void heap_place(struct rca *a, size_t i, struct chain *c)
+{
+    a->heap[i] = c;
+    c->heap_pos = i + 1;
+}
+
+static void sift_up(struct rca *a, size_t i)
+{
+    struct chain *c = a->heap[i];
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (a->heap[p]->heap_key <= c->heap_key)
+            break;
+        heap_place(a, i, a->heap[p]);
+        i = p;
+    }
+    heap_place(a, i, c);
+}
+
+static void sift_down(struct rca *a, size_t i)
+{
+    struct chain *c = a->heap[i];
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        uint64_t k = c->heap_key;
+        if (l < a->hn && a->heap[l]->heap_key < k) {
+            m = l;
+            k = a->heap[l]->heap_key;
+        }
+        if (l + 1 < a->hn && a->heap[l + 1]->heap_key < k)
+            m = l + 1;
+        if (m == i)
+            break;
+        heap_place(a, i, a->heap[m]);
+        i = m;
+    }
+    heap_place(a, i, c);
+}
+
+/* Put c in the heap with key (or move it there). */
+static void heap_set(struct rca *a, struct chain *c, uint64_t key)
+{
+    if (a->heap_off)
+        return;
+    if (!c->heap_pos) {
+        if (a->hn == a->hcap) {
+            size_t cap = a->hcap ? a->hcap * 2 : 256;
+            struct chain **nh = realloc(a->heap, cap * sizeof(*nh));
+            if (!nh) {
+                stats_add(a->st, "rca.decide_alloc_failed", 1);
+                a->heap_off = 1;
+                return;
+            }
+            a->heap = nh;
+            a->hcap = cap;
+        }
+        c->heap_key = key;
+        heap_place(a, a->hn++, c);
+        sift_up(a, a->hn - 1);
+        return;
+    }
+    uint64_t old = c->heap_key;
+    c->heap_key = key;
+    if (key < old)
+        sift_up(a, c->heap_pos - 1);
+    else if (key > old)
+        sift_down(a, c->heap_pos - 1);
+}
+
+/* chain_set's hook: c leaves the set. */
+static void heap_del(void *ctx, struct chain *c)
+{
+    struct rca *a = ctx;
+    if (!c->heap_pos)
+        return;
+    size_t i = c->heap_pos - 1;
+    c->heap_pos = 0;
+    struct chain *last = a->heap[--a->hn];
+    if (i == a->hn)
+        return;
+    heap_place(a, i, last);
+    if (last->heap_key < c->heap_key)
+        sift_up(a, i);
+    else
+        sift_down(a, i);
+}
+
+/* Chains of the subtree at i whose key is <= now, into v from k on. */
+static size_t heap_due(const struct rca *a, size_t i, uint64_t now, struct chain **v, size_t k)
+{
+    if (i >= a->hn || a->heap[i]->heap_key > now)
+        return k;
+    v[k++] = a->heap[i];
+    k = heap_due(a, 2 * i + 1, now, v, k);
+    return heap_due(a, 2 * i + 2, now, v, k);
 }
 
 struct rca *rca_new(const struct rca_cfg *cfg, const struct rules *rules, struct stats *st,
@@ -69,6 +176,8 @@ struct rca *rca_new(const struct rca_cfg *cfg, const struct rules *rules, struct
         free(a);
         return NULL;
     }
+    chain_set_on_unlink(a->cs, heap_del, a);
+    a->heap_off = a->cfg.walk_all;
     return a;
 }
 
@@ -82,7 +191,9 @@ void rca_free(struct rca *a)
 {
     if (!a)
         return;
+    chain_set_on_unlink(a->cs, NULL, NULL);
     chain_set_free(a->cs);
+    free(a->heap);
     free(a->ready);
     free(a);
 }
@@ -188,12 +299,36 @@ static uint64_t ready_bound(const struct rca *a, const struct chain *c)
     return b;
 }
 
-/* Decide the chains selected by ready(), in root order. */
+/* Is c ready to be decided now (counting why, when it is by age)? */
+static int chain_ready(struct rca *a, struct chain *c)
+{
+    uint64_t quiet = a->now > c->last_ts ? a->now - c->last_ts : 0;
+    if (quiet >= a->cfg.settle_us && c->npending == 0 && chain_root_answered(c))
+        return 1;
+    if (a->cfg.max_chain_us && a->now > c->first_ts && a->now - c->first_ts > a->cfg.max_chain_us) {
+        stats_add(a->st, "rca.chains_aged_out", 1);
+        return 1;
+    }
+    /* never quiet (a replay loop, a flood of one id): once the root has
+     * answered, a full or long chain has told what it can */
+    if (a->cfg.max_answered_us &&
+        (c->n >= a->cfg.max_events_per_chain ||
+         (a->now > c->first_ts && a->now - c->first_ts > a->cfg.max_answered_us)) &&
+        chain_root_answered(c)) {
+        stats_add(a->st, "rca.chains_decided_busy", 1);
+        return 1;
+    }
+    return 0;
+}
+
+/* Decide the chains that are ready (all at the end), in root order. The
+ * candidates are the chains whose heap key has come (all open chains at
+ * the end, or without the heap); one that is not ready gets its key
+ * raised to its bound now. */
 static void decide_batch(struct rca *a, int at_end)
 {
     if (!at_end && a->now < a->next_ready)
         return;
-    uint64_t next = UINT64_MAX;
     size_t n = chain_set_count(a->cs), k = 0;
     if (!n)
         return;
@@ -210,39 +345,34 @@ static void decide_batch(struct rca *a, int at_end)
         a->ready_cap = cap;
     }
     struct chain **v = a->ready;
-    for (struct chain *c = chain_set_first(a->cs); c; c = c->next) {
-        int ready = at_end;
-        if (!ready) {
-            uint64_t quiet = a->now > c->last_ts ? a->now - c->last_ts : 0;
-            ready = quiet >= a->cfg.settle_us && c->npending == 0 && chain_root_answered(c);
-            if (!ready && a->cfg.max_chain_us && a->now > c->first_ts &&
-                a->now - c->first_ts > a->cfg.max_chain_us) {
-                ready = 1;
-                stats_add(a->st, "rca.chains_aged_out", 1);
-            }
-            /* never quiet (a replay loop, a flood of one id): once the root
-             * has answered, a full or long chain has told what it can */
-            if (!ready && a->cfg.max_answered_us &&
-                (c->n >= a->cfg.max_events_per_chain ||
-                 (a->now > c->first_ts && a->now - c->first_ts > a->cfg.max_answered_us)) &&
-                chain_root_answered(c)) {
-                ready = 1;
-                stats_add(a->st, "rca.chains_decided_busy", 1);
-            }
-        }
-        if (ready && k < n)
+    if (at_end || a->heap_off) {
+        for (struct chain *c = chain_set_first(a->cs); c && k < n; c = c->next)
             v[k++] = c;
-        else if (!ready) {
-            uint64_t b = ready_bound(a, c);
-            if (b < next)
-                next = b;
-        }
+    } else {
+        k = heap_due(a, 0, a->now, v, 0);
     }
-    a->next_ready = next;
-    if (k > 1)
-        qsort(v, k, sizeof(*v), root_cmp);
-    for (size_t i = 0; i < k; i++)
+    uint64_t next = UINT64_MAX;
+    size_t nr = 0;
+    for (size_t i = 0; i < k; i++) {
+        struct chain *c = v[i];
+        if (at_end || chain_ready(a, c)) {
+            v[nr++] = c;
+            continue;
+        }
+        uint64_t b = ready_bound(a, c);
+        heap_set(a, c, b);
+        if (b < next)
+            next = b;
+    }
+    if (nr > 1)
+        qsort(v, nr, sizeof(*v), root_cmp);
+    for (size_t i = 0; i < nr; i++)
         decide(a, v[i], at_end);
+    /* the earliest a chain left can be ready (the decided ones are gone) */
+    if (a->heap_off)
+        a->next_ready = next;
+    else
+        a->next_ready = a->hn ? a->heap[0]->heap_key : UINT64_MAX;
 }
 
 void rca_event(struct rca *a, struct event *ev)
@@ -255,6 +385,7 @@ void rca_event(struct rca *a, struct event *ev)
     struct chain *c = chain_set_add(a->cs, ev);
     if (c) {
         uint64_t b = ready_bound(a, c);
+        heap_set(a, c, b);
         if (b < a->next_ready)
             a->next_ready = b;
     }

@@ -33,6 +33,8 @@ struct rca_cfg {
     int report_background; /* report background chains too (default 0) */
     const char *only_request_id; /* report only chains carrying this id */
     const char *only_resource;   /* report only chains naming this resource uuid */
+    int walk_all; /* (tests) each tick looks at every open chain, not only at
+                     those the heap of ready times says can be due */
 };
 
 /* Defaults: 10000 open chains, 2000 events per chain, 60 s call timeout,

@@ -254,6 +254,133 @@ START_TEST(refusals_of_one_target_are_one_chain)
 }
 END_TEST
 
+/* ---- the heap of ready times against a walk over every chain ---- */
+
+struct dlog {
+    char text[1 << 16];
+    size_t w;
+};
+
+static size_t dstep;
+
+static void on_report_log(void *ctx, const struct report *r)
+{
+    struct dlog *l = ctx;
+    if (l->w < sizeof(l->text) - 128)
+        l->w += (size_t)snprintf(l->text + l->w, sizeof(l->text) - l->w, "%zu %s %d %zu\n", dstep,
+                                 r->request_id ? r->request_id : "-", r->failed, r->nnodes);
+}
+
+static uint64_t drng;
+static unsigned drand(unsigned n)
+{
+    drng ^= drng << 13;
+    drng ^= drng >> 7;
+    drng ^= drng << 17;
+    return (unsigned)(drng % n);
+}
+
+/* A random mix of operations (HTTP requests answered late or never, RPC
+ * calls answered or left to time out, follow-ups that keep chains busy)
+ * with ticks between, fed to a. */
+static void random_ops(struct rca *a, uint64_t seed)
+{
+    drng = seed;
+    struct pend {
+        uint64_t at;
+        int op, kind; /* 0 response, 1 rpc reply */
+    } pend[256];
+    size_t np = 0;
+    uint64_t ms = 0;
+    int nop = 0;
+    char rid[64], path[64], mid[64], uid[64];
+    for (dstep = 0; dstep < 4000; dstep++) {
+        ms += drand(400);
+        /* what came due */
+        for (size_t i = 0; i < np;) {
+            if (pend[i].at > ms) {
+                i++;
+                continue;
+            }
+            int op = pend[i].op;
+            snprintf(rid, sizeof(rid), "req-%08x-0000-4000-8000-000000000000", (unsigned)op);
+            snprintf(path, sizeof(path), "/v2.1/servers/s%d", op);
+            if (pend[i].kind == 0) {
+                int st5 = drand(5) == 0;
+                rca_event(a, resp(pend[i].at, (uint64_t)op, "nova-api", "client", "GET", path,
+                                  st5 ? 500 : 200, rid, st5 ? "computeFault" : NULL,
+                                  st5 ? "boom" : NULL));
+            } else {
+                snprintf(mid, sizeof(mid), "m%d", op);
+                snprintf(uid, sizeof(uid), "r%d-%u", op, drand(100000));
+                rca_event(a, reply(pend[i].at, EV_VERB_PUBLISH, mid, uid, "nova-conductor",
+                                   drand(4) ? NULL : "NoValidHost", "none"));
+            }
+            pend[i] = pend[--np];
+        }
+        unsigned what = drand(10);
+        if (what < 3 && np < 250) {
+            int op = ++nop;
+            snprintf(path, sizeof(path), "/v2.1/servers/s%d", op);
+            rca_event(a, req(ms, (uint64_t)op, "client", UA_OSC, "nova-api", "GET", path, NULL,
+                             NULL));
+            if (drand(8)) /* else never answered */
+                pend[np++] = (struct pend){ms + drand(3000), op, 0};
+        } else if (what < 6 && nop > 0) {
+            int op = nop - (int)drand(nop < 20 ? (unsigned)nop : 20u);
+            snprintf(rid, sizeof(rid), "req-%08x-0000-4000-8000-000000000000", (unsigned)op);
+            snprintf(mid, sizeof(mid), "m%d", op);
+            snprintf(uid, sizeof(uid), "u%d-%u", op, drand(100000));
+            int call = drand(2);
+            rca_event(a, rpc(ms, call ? EV_RPC_CALL : EV_RPC_CAST, EV_VERB_PUBLISH, "conductor",
+                             "nova-conductor", NULL, "build", call ? mid : NULL, uid, rid, 1,
+                             "nova-api", NULL));
+            if (call && drand(3) && np < 250)
+                pend[np++] = (struct pend){ms + drand(9000), op, 1};
+        } else {
+            rca_tick(a, T0 + ms * 1000);
+        }
+    }
+    rca_flush(a, T0 + (ms + 1) * 1000);
+}
+
+START_TEST(heap_decides_like_a_full_walk)
+{
+    static struct dlog lh, lw;
+    size_t busy = 0, aged = 0;
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        for (int walk = 0; walk < 2; walk++) {
+            struct rca_cfg cfg;
+            rca_defaults(&cfg);
+            cfg.keep_ok = 1;
+            cfg.settle_us = 2000000;
+            cfg.max_chain_us = 20000000;
+            cfg.max_answered_us = 8000000;
+            cfg.max_events_per_chain = 12;
+            cfg.default_call_timeout_us = 5000000;
+            cfg.walk_all = walk;
+            struct dlog *l = walk ? &lw : &lh;
+            l->w = 0;
+            l->text[0] = '\0';
+            uint64_t b0 = counter("rca.chains_decided_busy"), a0 = counter("rca.chains_aged_out");
+            struct rca *a = rca_new(&cfg, rules, st, on_report_log, l);
+            ck_assert_ptr_nonnull(a);
+            random_ops(a, seed * 0x9E3779B97F4A7C15ull);
+            rca_free(a);
+            if (!walk) {
+                busy += counter("rca.chains_decided_busy") - b0;
+                aged += counter("rca.chains_aged_out") - a0;
+            }
+        }
+        ck_assert_msg(strcmp(lh.text, lw.text) == 0, "seed %llu: heap and walk differ",
+                      (unsigned long long)seed);
+        ck_assert_uint_gt(lh.w, 10000); /* hundreds of verdicts, at many ticks */
+    }
+    ck_assert_uint_gt(busy, 0); /* every way to be ready was taken */
+    ck_assert_uint_gt(aged, 0);
+}
+END_TEST
+
 static Suite *chain_suite(void)
 {
     Suite *s = suite_create("chain");
@@ -267,6 +394,7 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, open_chains_evicted);
     tcase_add_test(tc, settle_and_pending_calls);
     tcase_add_test(tc, tick_skip_never_delays);
+    tcase_add_test(tc, heap_decides_like_a_full_walk);
     tcase_add_test(tc, filter_by_request_id);
     tcase_add_test(tc, refusals_of_one_target_are_one_chain);
     suite_add_tcase(s, tc);
