@@ -92,6 +92,15 @@ int event_add_uuid(struct event *ev, const char *id, size_t n, enum ev_res res)
     }
     if (ev->nuuids >= EV_MAX_UUIDS)
         return -1;
+    if (ev->nuuids == 0 || ev->nuuids == 4) { /* room for 4, then for all */
+        size_t cap = ev->nuuids ? EV_MAX_UUIDS : 4;
+        struct ev_uuid *nu = arena_alloc(&ev->arena, cap * sizeof(*nu));
+        if (!nu)
+            return -1;
+        if (ev->nuuids)
+            memcpy(nu, ev->uuids, ev->nuuids * sizeof(*nu));
+        ev->uuids = nu;
+    }
     memcpy(ev->uuids[ev->nuuids].id, norm, n + 1);
     ev->uuids[ev->nuuids].res = (uint8_t)res;
     ev->nuuids++;

@@ -133,7 +133,7 @@ struct event {
     const char *fault_message;
 
     size_t nuuids;
-    struct ev_uuid uuids[EV_MAX_UUIDS];
+    struct ev_uuid *uuids; /* in the arena: room for 4, then EV_MAX_UUIDS */
 
     struct arena arena;
 };
