@@ -47,30 +47,31 @@ char *event_cstr(struct event *ev, const char *s)
     return arena_strdup(&ev->arena, s);
 }
 
-static int is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+/* Bit 1: a hex digit; bit 2: '-'. */
+static const uint8_t uuid_class[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['-'] = 2,
+};
 
 int event_is_uuid(const char *p, size_t n)
 {
+    const unsigned char *u = (const unsigned char *)p;
+    unsigned all = 1;
     if (n == 32) {
         for (size_t i = 0; i < 32; i++)
-            if (!is_hex(p[i]))
-                return 0;
-        return 1;
+            all &= uuid_class[u[i]];
+        return (int)all;
     }
     if (n != 36)
         return 0;
-    for (size_t i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (p[i] != '-')
-                return 0;
-        } else if (!is_hex(p[i])) {
-            return 0;
-        }
-    }
-    return 1;
+    /* 8-4-4-4-12: the four dashes, then the 32 digits around them */
+    if ((uuid_class[u[8]] & uuid_class[u[13]] & uuid_class[u[18]] & uuid_class[u[23]]) != 2)
+        return 0;
+    for (size_t i = 0; i < 36; i++)
+        if (i != 8 && i != 13 && i != 18 && i != 23)
+            all &= uuid_class[u[i]];
+    return (int)all;
 }
 
 int event_add_uuid(struct event *ev, const char *id, size_t n, enum ev_res res)

@@ -1,5 +1,6 @@
 /* check_svcmap.c -- service map: globs, host captures, templates, ports. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,6 +120,31 @@ START_TEST(event_uuids)
     ck_assert_int_eq(event_is_uuid("38c931b913e2442b8db91d6793ddf7c8", 32), 1);
     ck_assert_int_eq(event_is_uuid("38c931b913e2442b8db91d6793ddf7cg", 32), 0);
     ck_assert_int_eq(event_is_uuid("0e5cd995x9f71-48b3-a68a-f7d7c0fa270f", 36), 0);
+    /* every byte value at every place of both forms, against the rule */
+    static const char *const forms[2] = {"0e5cd9959f7148b3a68af7d7c0fa270f",
+                                         "0e5cd995-9f71-48b3-a68a-f7d7c0fa270f"};
+    for (int f = 0; f < 2; f++) {
+        char b[37];
+        size_t n = strlen(forms[f]);
+        for (size_t i = 0; i < n; i++)
+            for (int c = 0; c < 256; c++) {
+                memcpy(b, forms[f], n);
+                b[i] = (char)c;
+                int dash = n == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
+                int hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+                ck_assert_int_eq(event_is_uuid(b, n), dash ? c == '-' : hex);
+            }
+    }
+    /* more than 4 UUIDs: the arena array grows; more than EV_MAX_UUIDS: refused */
+    for (int i = 0; i < EV_MAX_UUIDS + 2; i++) {
+        char id[37];
+        snprintf(id, sizeof(id), "%08x-9f71-48b3-a68a-f7d7c0fa270f", (unsigned)i + 1);
+        ck_assert_int_eq(event_add_uuid(ev, id, 36, EV_RES_IMAGE), i + 1 < EV_MAX_UUIDS ? 0 : -1);
+    }
+    ck_assert_uint_eq(ev->nuuids, EV_MAX_UUIDS);
+    ck_assert_str_eq(ev->uuids[0].id, "0e5cd995-9f71-48b3-a68a-f7d7c0fa270f");
+    ck_assert_str_eq(ev->uuids[5].id, "00000005-9f71-48b3-a68a-f7d7c0fa270f");
+    ck_assert_str_eq(ev->uuids[EV_MAX_UUIDS - 1].id, "0000000f-9f71-48b3-a68a-f7d7c0fa270f");
     char *s = event_str(ev, "abc", 3);
     ck_assert_str_eq(s, "abc");
     ck_assert_uint_gt(pool.used, 0);
