@@ -4,8 +4,8 @@
  * Classic pcap files (pcap-savefile(5), version 2.4, either byte order,
  * micro- or nanosecond stamps) of the link types osrca decodes are read
  * by our own loop once libpcap has opened them and checked the header:
- * the records are cut straight out of a 1 MiB buffer filled by large
- * freads on libpcap's own stream, instead of two freads and a copy per
+ * the records are cut straight out of a buffer (64 KiB, then 1 MiB) filled
+ * by large freads on libpcap's own stream, instead of two freads and a copy per
  * record (~7 % of a run). It delivers what pcap_next_ex delivers, with
  * libpcap's checks and messages for damaged records (sf-pcap.c
  * pcap_next_packet): the fuzz target runs both readers on every input and
@@ -20,14 +20,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RD_BUF (1u << 20)      /* the reader's buffer */
+#define RD_BUF0 (64u << 10)    /* the reader's first buffer */
+#define RD_BUF (1u << 20)      /* ... grown to this once the file proves long */
 #define RD_MAXSNAP 262144u     /* libpcap's MAXIMUM_SNAPLEN: the cap for these link types */
 #define RD_HDR 16              /* record header */
 
 /* Our reader of classic pcap records (see the top of the file). */
 struct rd {
     FILE *f;       /* libpcap's stream, just past the file header */
-    uint8_t *buf;  /* RD_BUF bytes */
+    uint8_t *buf;  /* cap bytes */
+    size_t cap;    /* RD_BUF0, then RD_BUF */
+    unsigned fills; /* reads so far */
     size_t off;    /* next record */
     size_t have;   /* bytes in buf */
     int swapped;   /* file in the other byte order */
@@ -143,7 +146,8 @@ static struct rd *rd_open(pcap_t *pc)
     struct rd *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
-    r->buf = malloc(RD_BUF);
+    r->cap = RD_BUF0;
+    r->buf = malloc(r->cap);
     if (!r->buf) {
         free(r);
         return NULL;
@@ -164,8 +168,10 @@ static void rd_free(struct rd *r)
 }
 
 /* Make at least want bytes (<= RD_BUF) available at r->off, reading more
- * as needed. Returns the bytes available (less than want only at the end
- * of the stream or on a read error, r->error). */
+ * as needed. The buffer starts small (a short file costs little) and
+ * grows to RD_BUF for a record that needs it or after a few reads.
+ * Returns the bytes available (less than want only at the end of the
+ * stream, on a read error (r->error) or when memory is short). */
 static size_t rd_fill(struct rd *r, size_t want)
 {
     size_t avail = r->have - r->off;
@@ -176,10 +182,21 @@ static size_t rd_fill(struct rd *r, size_t want)
         r->have = avail;
         r->off = 0;
     }
+    if (r->cap < RD_BUF && (want > r->cap || r->fills >= 4)) {
+        uint8_t *nb = realloc(r->buf, RD_BUF);
+        if (nb) {
+            r->buf = nb;
+            r->cap = RD_BUF;
+        } else if (want > r->cap) {
+            r->error = ENOMEM;
+            return avail;
+        }
+    }
     while (r->have < want && !r->eof) {
-        size_t got = fread(r->buf + r->have, 1, RD_BUF - r->have, r->f);
+        size_t got = fread(r->buf + r->have, 1, r->cap - r->have, r->f);
+        r->fills++;
         r->have += got;
-        if (got == 0 || r->have < RD_BUF) {
+        if (got == 0 || r->have < r->cap) {
             if (ferror(r->f))
                 r->error = errno ? errno : EIO;
             if (ferror(r->f) || feof(r->f))
