@@ -159,19 +159,27 @@ static int blk_new(struct jv_doc *d, size_t need, size_t hint)
     return 0;
 }
 
+/* arena_get when the current block lacks room. */
+static __attribute__((noinline)) void *arena_get_slow(struct jv_doc *d, size_t n, int align,
+                                                      size_t hint)
+{
+    if (blk_new(d, n, hint) < 0)
+        return NULL;
+    char *c = d->_cur;
+    if (align)
+        c += (8 - ((uintptr_t)c & 7)) & 7;
+    d->_cur = c + n;
+    return c;
+}
+
 /* n bytes, aligned to 8 when align. NULL when the pool refuses. */
-static void *arena_get(struct jv_doc *d, size_t n, int align, size_t hint)
+static inline void *arena_get(struct jv_doc *d, size_t n, int align, size_t hint)
 {
     char *c = d->_cur;
     if (align && c)
         c += (8 - ((uintptr_t)c & 7)) & 7;
-    if (!c || c > d->_end || (size_t)(d->_end - c) < n) {
-        if (blk_new(d, n, hint) < 0)
-            return NULL;
-        c = d->_cur;
-        if (align)
-            c += (8 - ((uintptr_t)c & 7)) & 7;
-    }
+    if (!c || c > d->_end || (size_t)(d->_end - c) < n)
+        return arena_get_slow(d, n, align, hint);
     d->_cur = c + n;
     return c;
 }
@@ -982,13 +990,18 @@ static const uint8_t ws_tab[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 
  * tab or line break cannot be inside the string that holds it). */
 static inline void skip_ws(struct pstate *s, const int emb)
 {
+    /* locals: a byte load may alias s->pos, which would be reloaded and
+     * stored at every step */
+    const uint8_t *p = s->p;
+    size_t i = s->pos, n = s->n;
     if (emb) {
-        while (s->pos < s->n && s->p[s->pos] == ' ')
-            s->pos++;
-        return;
+        while (i < n && p[i] == ' ')
+            i++;
+    } else {
+        while (i < n && ws_tab[p[i]])
+            i++;
     }
-    while (s->pos < s->n && ws_tab[s->p[s->pos]])
-        s->pos++;
+    s->pos = i;
 }
 
 /* 1 if a string starts at s->pos: '"', or '\"' in an embedded text. */
