@@ -330,9 +330,12 @@ const char *svcmap_operation(const struct svcmap *m, const char *service, const 
         return NULL;
     for (size_t i = 0; i < m->nops; i++) {
         const struct op_entry *e = &m->ops[i];
-        if (e->service && service && strcmp(e->service, service) != 0)
+        /* first bytes first: most entries are another service's */
+        if (e->service && service &&
+            (e->service[0] != service[0] || strcmp(e->service, service) != 0))
             continue;
-        if (strcmp(e->method, "*") != 0 && strcmp(e->method, method) != 0)
+        if (!(e->method[0] == '*' && e->method[1] == '\0') &&
+            (e->method[0] != method[0] || strcmp(e->method, method) != 0))
             continue;
         if (tmpl_match(e->tmpl, path))
             return e->name;
