@@ -260,8 +260,17 @@ static int render(struct jw *w, struct jw_scratch *sc, const struct jw_node *v, 
     case JW_TRUE: return put(w, "true", 4);
     case JW_FALSE: return put(w, "false", 5);
     case JW_INT: {
-        int k = snprintf(num, sizeof(num), "%lld", v->u.i);
-        return put(w, num, (size_t)k);
+        /* decimal, as "%lld" (snprintf cost ~750 instructions a number) */
+        long long x = v->u.i;
+        unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+        char *e = num + sizeof(num), *q = e;
+        do {
+            *--q = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (x < 0)
+            *--q = '-';
+        return put(w, q, (size_t)(e - q));
     }
     case JW_STR: return put_string(w, v->u.s, v->n);
     case JW_ARR: {
