@@ -97,27 +97,19 @@ static const char *ev_member(struct event *ev, const struct jv *o, const char *k
     return ev_jstr(ev, jv_get(o, k), cap);
 }
 
-/* First member of object o whose key ends with ".name" / ".data"
- * (nova_object.name, versioned_object.data, ...). */
-static struct jv *member_dot_name(const struct jv *o)
+/* First member of object o whose key ends with [sfx, sfx+n) (".name" of
+ * nova_object.name, ".data" of versioned_object.data, ...). */
+static struct jv *member_suffix_n(const struct jv *o, const char *sfx, size_t n)
 {
     struct jv *v;
     JV_FOREACH(o, v) {
-        if (has_suffix(jv_key(v), jv_keylen(v), ".name"))
+        if (has_suffix_n(jv_key(v), jv_keylen(v), sfx, n))
             return v;
     }
     return NULL;
 }
 
-static struct jv *member_dot_data(const struct jv *o)
-{
-    struct jv *v;
-    JV_FOREACH(o, v) {
-        if (has_suffix(jv_key(v), jv_keylen(v), ".data"))
-            return v;
-    }
-    return NULL;
-}
+#define member_suffix(o, lit) member_suffix_n(o, "" lit, sizeof(lit) - 1)
 
 /* Is [s, s+n) exactly the string literal lit? */
 #define eq_lit(s, n, lit) ((n) == sizeof(lit) - 1 && memcmp(s, "" lit, sizeof(lit) - 1) == 0)
@@ -243,7 +235,7 @@ static void uwalk(struct ucoll *u, const struct jv *v, enum ev_res ctx, unsigned
     if (!jv_is_object(v))
         return;
     enum ev_res objres = ctx;
-    const struct jv *nm = member_dot_name(v);
+    const struct jv *nm = member_suffix(v, ".name");
     if (jv_is_string(nm))
         objres = res_of_objname(jv_str(nm), jv_strlen(nm));
     JV_FOREACH(v, x) {
@@ -468,7 +460,7 @@ static const struct jv *exc_payload_data(const struct jv *o)
         return NULL;
     if (jv_is_string(jv_get(o, "exception")))
         return o;
-    const struct jv *d = member_dot_data(o);
+    const struct jv *d = member_suffix(o, ".data");
     if (jv_is_object(d) && jv_is_string(jv_get(d, "exception")))
         return d;
     return NULL;
@@ -485,7 +477,7 @@ static void set_payload_error(struct event *ev, const struct jv *payload,
     static const char *const lkeys[] = {"exception", "reason", "message", "exception_message"};
     if (!jv_is_object(payload))
         return;
-    const struct jv *d = member_dot_data(payload);
+    const struct jv *d = member_suffix(payload, ".data");
     const struct jv *fd = exc_payload_data(d);
     for (size_t i = 0; i < 3 && !fd && jv_is_object(d); i++)
         fd = exc_payload_data(jv_get(d, vkeys[i]));
