@@ -24,9 +24,9 @@ struct rca {
     size_t ev_budget;
     struct chain **ready; /* decide_batch's list, kept between ticks */
     size_t ready_cap;
-    /* no open chain can be ready before this (a lower bound: made exact by
-     * each decide_batch walk, lowered by every event), so ticks before it
-     * skip the walk over all open chains */
+    /* no open chain can be ready before this (a lower bound: the heap's
+     * least key after each decide_batch, lowered by every event), so ticks
+     * before it do nothing */
     uint64_t next_ready;
     /* open chains by the time they can be ready at the earliest (a binary
      * min-heap; each chain's key is its ready_bound when it last took an
