@@ -29,7 +29,9 @@ endif
 endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl and libmicrohttpd are dlopen'ed on first use (cli/dynlib.h): headers only
+LINK_PKGS := libpcap libndpi jansson libpcre2-8 yaml-0.1 zlib
+PKG_LIBS = $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 

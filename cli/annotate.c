@@ -11,7 +11,6 @@
 #include "cli/annotate.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cli/dynlib.h"
 #include "cli/httpd.h"
 
 #define ANNOTATE_MAX_BODY (64u << 20) /* bytes accepted from --from */
@@ -297,6 +297,11 @@ static json_t *fetch_verdicts(const char *base)
     snprintf(url, sizeof(url), "%.*s/verdicts", (int)bl, base);
     json_t *arr = NULL;
     struct mem m = {NULL, 0};
+    char why[512];
+    if (dyn_curl_load(why, sizeof(why)) < 0) {
+        fprintf(stderr, "osrca annotate: --from %s: %s\n", base, why);
+        return NULL;
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CURL *c = curl_easy_init();
     if (c) {

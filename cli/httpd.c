@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +12,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+
+#include "cli/dynlib.h"
 
 struct slot {
     char *json;
@@ -273,6 +274,11 @@ struct httpd *httpd_new(const char *listen, size_t ring_max, char *err, size_t e
     uint16_t port;
     if (parse_listen(listen, &ss, &sl, &port) < 0) {
         snprintf(err, errlen, "--listen %s: expected ADDR:PORT (e.g. 127.0.0.1:9108)", listen);
+        return NULL;
+    }
+    char why[512];
+    if (dyn_mhd_load(why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "--listen %s: %s", listen, why);
         return NULL;
     }
     struct httpd *h = calloc(1, sizeof(*h));

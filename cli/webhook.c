@@ -2,12 +2,13 @@
  * exponential backoff (see webhook.h; libcurl easy interface). */
 #include "cli/webhook.h"
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "cli/dynlib.h"
 
 struct item {
     char *body;
@@ -155,6 +156,11 @@ struct webhook *webhook_new(const struct webhook_cfg *cfg, char *err, size_t err
     if (!cfg->url || (strncmp(cfg->url, "http://", 7) && strncmp(cfg->url, "https://", 8))) {
         snprintf(err, errlen, "webhook: '%s': expected an http:// or https:// URL",
                  cfg->url ? cfg->url : "");
+        return NULL;
+    }
+    char why[512];
+    if (dyn_curl_load(why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "webhook: %s", why);
         return NULL;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

@@ -3,7 +3,6 @@
  * local port; /metrics and /verdicts (filters) over a local socket; time
  * parsing; Alertmanager annotation by resource and by service + time. */
 #include <check.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "cli/annotate.h"
 #include "cli/httpd.h"
 #include "cli/webhook.h"
+#include "cli/dynlib.h"
 
 START_TEST(webhook_bounded_queue_and_give_up)
 {
@@ -129,6 +129,7 @@ START_TEST(httpd_metrics_and_verdicts)
     char base[64];
     snprintf(base, sizeof(base), "http://127.0.0.1:%u", (unsigned)httpd_port(h));
     ck_assert_uint_ne(httpd_port(h), 0);
+    ck_assert_int_eq(dyn_curl_load(err, sizeof(err)), 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     httpd_set_metrics(h, "osrca_up 1\n", 11);
     const char *r1[] = {"37308832-ef62-48b2-b227-4541f3912c4f"};
