@@ -95,14 +95,6 @@ void mem_free(struct mem_pool *pool, void *p, size_t n)
     free(p);
 }
 
-void mem_cache_init(struct mem_cache *c, size_t size, unsigned max)
-{
-    c->size = size < sizeof(void *) ? sizeof(void *) : size;
-    c->max = max;
-    c->n = 0;
-    c->head = NULL;
-}
-
 void *mem_cache_alloc(struct mem_cache *c, struct mem_pool *pool)
 {
     if (!c->head)
@@ -128,14 +120,4 @@ void mem_cache_free(struct mem_cache *c, struct mem_pool *pool, void *p)
     *(void **)p = c->head;
     c->head = p;
     c->n++;
-}
-
-void mem_cache_drain(struct mem_cache *c)
-{
-    while (c->head) {
-        void *p = c->head;
-        c->head = *(void **)p;
-        free(p);
-    }
-    c->n = 0;
 }

@@ -34,6 +34,7 @@ void mem_free(struct mem_pool *pool, void *p, size_t n);
  * rate (events) cost a trip through its bins each time. At most max
  * blocks are held (size * max bytes, charged to no pool while held); a
  * block is charged to the pool given while in use. One thread only. */
+/* Set up with a static initialiser: {size, max, 0, NULL}. */
 struct mem_cache {
     size_t size;  /* bytes per block (>= sizeof(void *)) */
     unsigned max; /* blocks held at most */
@@ -41,14 +42,10 @@ struct mem_cache {
     void *head;   /* held blocks, linked through their first word */
 };
 
-/* Initialise c for blocks of size bytes, holding at most max. */
-void mem_cache_init(struct mem_cache *c, size_t size, unsigned max);
 /* A block of c->size bytes charged to pool, or NULL (cap, malloc). */
 void *mem_cache_alloc(struct mem_cache *c, struct mem_pool *pool);
 /* Give back a block of c taken with pool (NULL accepted). */
 void mem_cache_free(struct mem_cache *c, struct mem_pool *pool, void *p);
-/* Free every block held. */
-void mem_cache_drain(struct mem_cache *c);
 
 /* Fault injection for fuzzing: when set, each accounted allocation fails
  * with probability 1/every (0 disables). Deterministic PRNG, seedable. */

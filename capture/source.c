@@ -346,6 +346,23 @@ fail:
     return NULL;
 }
 
+/* A record read (by either reader): counted, dumped, handed on. */
+static void deliver(struct source *s, source_packet_fn fn, void *ctx,
+                    const struct pcap_pkthdr *h, const uint8_t *data)
+{
+    s->packets++;
+    if (s->dump)
+        pcap_dump((u_char *)s->dump, h, data);
+    uint64_t ts = 0;
+    if (h->ts.tv_sec > 0)
+        ts = (uint64_t)h->ts.tv_sec * 1000000u;
+    if (h->ts.tv_usec > 0)
+        ts += (uint64_t)h->ts.tv_usec;
+    /* a corrupt record may claim caplen > len: passed on as read,
+     * decode_packet counts it (decode.caplen_over_wire) */
+    fn(ctx, s->linktype, data, h->caplen, h->len, ts);
+}
+
 /* source_run with our reader. */
 static int run_rd(struct source *s, source_packet_fn fn, void *ctx, char *err, size_t errlen)
 {
@@ -363,17 +380,8 @@ static int run_rd(struct source *s, source_packet_fn fn, void *ctx, char *err, s
                      (unsigned long long)s->packets + 1, why);
             return SOURCE_DAMAGED;
         }
-        if (s->has_prog && !pcap_offline_filter(&s->prog, &h, data))
-            continue;
-        s->packets++;
-        if (s->dump)
-            pcap_dump((u_char *)s->dump, &h, data);
-        uint64_t ts = 0;
-        if (h.ts.tv_sec > 0)
-            ts = (uint64_t)h.ts.tv_sec * 1000000u;
-        if (h.ts.tv_usec > 0)
-            ts += (uint64_t)h.ts.tv_usec;
-        fn(ctx, s->linktype, data, h.caplen, h.len, ts);
+        if (!s->has_prog || pcap_offline_filter(&s->prog, &h, data))
+            deliver(s, fn, ctx, &h, data);
     }
 }
 
@@ -388,17 +396,7 @@ int source_run(struct source *s, source_packet_fn fn, void *ctx, char *err, size
             return SOURCE_STOPPED;
         int rc = pcap_next_ex(s->pc, &h, &data);
         if (rc == 1) {
-            s->packets++;
-            if (s->dump)
-                pcap_dump((u_char *)s->dump, h, data);
-            uint64_t ts = 0;
-            if (h->ts.tv_sec > 0)
-                ts = (uint64_t)h->ts.tv_sec * 1000000u;
-            if (h->ts.tv_usec > 0)
-                ts += (uint64_t)h->ts.tv_usec;
-            /* a corrupt record may claim caplen > len: passed on as read,
-             * decode_packet counts it (decode.caplen_over_wire) */
-            fn(ctx, s->linktype, data, h->caplen, h->len, ts);
+            deliver(s, fn, ctx, h, data);
             continue;
         }
         if (rc == 0) { /* live: nothing to read now */
