@@ -736,8 +736,6 @@ struct amqp *amqp_new(const struct amqp_cfg *cfg, struct mem_pool *pool, struct 
     return a;
 }
 
-/* Between messages a channel holds no buffer: idle connections cost only
- * their state. */
 /* Body buffers start at BODY_FIRST bytes, which fits most oslo bodies;
  * freed ones of that size are kept for the next message (see mem_cache:
  * blocks this big miss glibc's per-thread cache), at most 64 (256 KiB). */
@@ -752,6 +750,8 @@ static void body_buf_free(struct amqp *a, uint8_t *p, size_t cap)
         mem_free(a->pool, p, cap);
 }
 
+/* Between messages a channel holds no buffer: idle connections cost only
+ * their state. */
 static void asm_release(struct amqp *a, struct chan_asm *c)
 {
     mem_free(a->pool, c->hdr, c->hdr_cap);

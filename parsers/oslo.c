@@ -665,19 +665,18 @@ static int decode_doc(struct event *ev, const uint8_t *p, size_t n, const struct
             bump(st, "oslo.bad_version");
         if (jv_is_embedded(om)) {
             inner = (struct jv *)om; /* read in the same pass (oslo_jv_cfg) */
-            goto decode;
+        } else {
+            if (!jv_is_string(om) || jv_strlen(om) > cfg->max_envelope) {
+                bump(st, "oslo.bad_envelope");
+                goto out;
+            }
+            inner = jv_parse(doc, jv_str(om), jv_strlen(om));
+            if (!jv_is_object(inner)) {
+                bad_json(st, ev, doc, inner ? "oslo.message (not an object)" : "oslo.message",
+                         jv_strlen(om), where);
+                goto out;
+            }
         }
-        if (!jv_is_string(om) || jv_strlen(om) > cfg->max_envelope) {
-            bump(st, "oslo.bad_envelope");
-            goto out;
-        }
-        inner = jv_parse(doc, jv_str(om), jv_strlen(om));
-        if (!jv_is_object(inner)) {
-            bad_json(st, ev, doc, inner ? "oslo.message (not an object)" : "oslo.message",
-                     jv_strlen(om), where);
-            goto out;
-        }
-    decode:
         decode_inner(ev, doc, inner, cfg, st);
     } else {
         decode_inner(ev, doc, outer, cfg, st); /* bare 1.0 message */

@@ -1011,8 +1011,11 @@ static void *rest_conn_new(void *global, const struct app_env *env,
                                          "rest.json_errors",  "rest.json_too_deep",
                                          "rest.event_alloc_failed", "rest.secrets_removed",
                                          "rest.unpaired_requests"};
+    uint64_t *found[7];
+    if (env->st)
+        stats_counters(env->st, names, 7, found);
     for (int i = 0; i < 7; i++)
-        *cs[i] = env->st ? stats_counter(env->st, names[i]) : &c->local[i];
+        *cs[i] = env->st ? found[i] : &c->local[i];
     c->http = http1_new(NULL, env->pool, env->st, on_msg, c);
     if (!c->http) {
         mem_free(env->pool, c->own, c->own ? sizeof(*c->own) : 0);
