@@ -24,9 +24,9 @@ struct rca {
     size_t ev_budget;
     struct chain **ready; /* decide_batch's list, kept between ticks */
     size_t ready_cap;
-    /* no open chain can be ready before this (a lower bound: the heap's
-     * least key after each decide_batch, lowered by every event), so ticks
-     * before it do nothing */
+    /* without the heap (heap_off): no open chain can be ready before this
+     * (a lower bound: made exact by each walk, lowered by every event), so
+     * ticks before it do nothing; with it, the heap's least key says so */
     uint64_t next_ready;
     /* open chains by the time they can be ready at the earliest (a binary
      * min-heap; each chain's key is its ready_bound when it last took an
@@ -108,6 +108,7 @@ static void heap_set(struct rca *a, struct chain *c, uint64_t key)
             if (!nh) {
                 stats_add(a->st, "rca.decide_alloc_failed", 1);
                 a->heap_off = 1;
+                a->next_ready = 0; /* not kept while the heap was: walk at the next tick */
                 return;
             }
             a->heap = nh;
@@ -142,6 +143,14 @@ static void heap_del(void *ctx, struct chain *c)
         sift_up(a, i);
     else
         sift_down(a, i);
+}
+
+/* No open chain can be ready before this packet time. */
+static uint64_t earliest_ready(const struct rca *a)
+{
+    if (a->heap_off)
+        return a->next_ready;
+    return a->hn ? a->heap[0]->heap_key : UINT64_MAX;
 }
 
 /* Chains of the subtree at i whose key is <= now, into v from k on. */
@@ -327,7 +336,7 @@ static int chain_ready(struct rca *a, struct chain *c)
  * raised to its bound now. */
 static void decide_batch(struct rca *a, int at_end)
 {
-    if (!at_end && a->now < a->next_ready)
+    if (!at_end && a->now < earliest_ready(a))
         return;
     size_t n = chain_set_count(a->cs), k = 0;
     if (!n)
@@ -368,11 +377,8 @@ static void decide_batch(struct rca *a, int at_end)
         qsort(v, nr, sizeof(*v), root_cmp);
     for (size_t i = 0; i < nr; i++)
         decide(a, v[i], at_end);
-    /* the earliest a chain left can be ready (the decided ones are gone) */
     if (a->heap_off)
-        a->next_ready = next;
-    else
-        a->next_ready = a->hn ? a->heap[0]->heap_key : UINT64_MAX;
+        a->next_ready = next; /* the decided ones are gone */
 }
 
 void rca_event(struct rca *a, struct event *ev)
@@ -386,7 +392,7 @@ void rca_event(struct rca *a, struct event *ev)
     if (c) {
         uint64_t b = ready_bound(a, c);
         heap_set(a, c, b);
-        if (b < a->next_ready)
+        if (a->heap_off && b < a->next_ready)
             a->next_ready = b;
     }
     while (chain_set_count(a->cs) > a->cfg.max_open_chains) {
