@@ -109,7 +109,8 @@ FUZZ_RUNS ?=
 FUZZ_TARGETS ?=
 FUZZ_SMOKE_SECONDS ?= 15
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) \
-	-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FB)/%.o)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FB)/%)
 FUZZ_SEL := $(if $(FUZZ_TARGETS),$(FUZZ_TARGETS:%=$(FB)/fuzz_%),$(FUZZ_BIN))

@@ -1061,6 +1061,11 @@ static void on_header(struct amqp *a, int dir, uint16_t ch, const uint8_t *p, si
         (*a->c[C_ORPHAN_HEADER])++;
         return;
     }
+    if (n == 0) { /* no class, no size: nothing to copy (memcpy of 0 to no buffer) */
+        (*a->c[C_BAD_HEADER])++;
+        asm_drop(a, c);
+        return;
+    }
     if (n > c->hdr_cap) {
         uint8_t *nb = mem_realloc(a->pool, c->hdr, c->hdr_cap, n);
         if (!nb) {

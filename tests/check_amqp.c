@@ -552,6 +552,33 @@ START_TEST(orphan_content_dropped)
 }
 END_TEST
 
+START_TEST(empty_header_frame)
+{
+    /* a content HEADER frame of size 0 after a Publish: a bad header (this
+     * copied 0 bytes to a NULL buffer: undefined, caught by UBSan) */
+    struct stats *st = stats_new();
+    struct buf *pl = calloc(1, sizeof(*pl));
+    cb.n = 0;
+    publish(&cb, "nova", "conductor", "{\"x\": 0}"); /* in step with the frames first */
+    put32(pl, AMQP_BASIC_PUBLISH);
+    put16(pl, 0);
+    putss(pl, "nova");
+    putss(pl, "conductor");
+    put8(pl, 0);
+    frame(&cb, 1, 1, pl);
+    pl->n = 0;
+    frame(&cb, 2, 1, pl);
+    publish(&cb, "nova", "conductor", "{\"x\": 1}");
+    struct log l;
+    run_stream(&l, cb.b, cb.n, 0, WHOLE, 0, NULL, st);
+    ck_assert_int_eq(l.publish, 2);
+    ck_assert_uint_eq(*stats_counter(st, "amqp.bad_header"), 1);
+    free(l.s);
+    free(pl);
+    stats_free(st);
+}
+END_TEST
+
 START_TEST(start_ok_secret)
 {
     const char *mechs[] = {"AMQPLAIN", "PLAIN"};
@@ -838,6 +865,7 @@ static Suite *amqp_suite(void)
     tcase_add_test(tc, oversized_frame);
     tcase_add_test(tc, body_cap);
     tcase_add_test(tc, orphan_content_dropped);
+    tcase_add_test(tc, empty_header_frame);
     tcase_add_test(tc, start_ok_secret);
     tcase_add_test(tc, tables_nesting);
     tcase_add_test(tc, tables_tags);
