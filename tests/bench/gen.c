@@ -51,7 +51,17 @@
  * fault kind, start time, every distinct request id (req-<uuid>) of the copy
  * after mapping (comma separated), and its client flows as
  * port:first_us:last_us (comma separated; last_us counts the close
- * segments). Same options and seed give byte-identical output. */
+ * segments), and "cut" or "whole". Same options and seed give byte-identical
+ * output.
+ *
+ * --warm: a capture that begins with the cloud already busy. Without it the
+ * first copy starts the capture and the load ramps up from nothing over the
+ * longest template's duration -- most of a 100 MB capture at concurrency
+ * 200 -- so a short and a long capture differ in load, not only in length.
+ * With it copies start from that duration before the capture on, and a copy
+ * that began before the capture has its earlier packets left out ("cut": its
+ * flows start mid-stream, its first requests are missing), exactly what a
+ * span port turned on in a running cloud shows. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -161,6 +171,7 @@ struct gen {
     uint64_t seed, target_bytes, target_copies;
     int64_t quiet_us;
     int no_close; /* --no-close: leave flows the template leaves open */
+    int warm;     /* --warm: start at steady state (copies cut at epoch0) */
     /* templates */
     struct tmpl t[GEN_MAX_TEMPLATES];
     size_t nt;
@@ -169,6 +180,8 @@ struct gen {
     /* run state */
     uint64_t rng;
     int64_t epoch0, next_start;
+    int64_t cut_before; /* packets before this time are not written */
+    uint64_t ncut;      /* copies started before epoch0 (--warm) */
     struct portent *ph;
     size_t nph;
     struct copy **heap;
@@ -1329,7 +1342,15 @@ static struct copy *gen_copy_new(struct gen *g, struct tmpl *t)
     c->map = gen_xcalloc(t->nids, 16);
     for (size_t i = 0; i < t->nids; i++)
         gen_map_id(g->seed, c->idx, t->ids[i], c->map[i]);
-    g->planned += t->out_bytes;
+    int cut = c->start + t->pkts[0].ts < g->cut_before;
+    if (cut) { /* only what falls after the cut is written */
+        g->ncut++;
+        for (size_t i = 0; i < t->npkts; i++)
+            if (c->start + t->pkts[i].ts >= g->cut_before)
+                g->planned += 16u + t->pkts[i].caplen;
+    } else {
+        g->planned += t->out_bytes;
+    }
     g->busy_us += (double)t->dur;
     t->ncopies++;
 
@@ -1356,7 +1377,7 @@ static struct copy *gen_copy_new(struct gen *g, struct tmpl *t)
     }
     if (!any)
         fputc('-', g->ft);
-    fputc('\n', g->ft);
+    fputs(cut ? "\tcut\n" : "\twhole\n", g->ft);
     return c;
 }
 
@@ -1382,6 +1403,8 @@ static int gen_emit(struct gen *g, const struct copy *c)
 {
     const struct tmpl *t = c->t;
     const struct tpkt *pk = &t->pkts[c->pos];
+    if (gen_copy_ts(c) < g->cut_before)
+        return 0; /* --warm: before the capture began */
     uint8_t *b = g->buf + 16;
     memcpy(b, t->data + pk->off, pk->caplen);
     if (pk->flow >= 0) {
@@ -1427,7 +1450,7 @@ static int gen_emit(struct gen *g, const struct copy *c)
 static int gen_want_more(const struct gen *g)
 {
     if (g->target_copies)
-        return g->ncopies < g->target_copies;
+        return g->ncopies - g->ncut < g->target_copies;
     return g->planned + 24 < g->target_bytes;
 }
 
@@ -1443,6 +1466,18 @@ static int gen_run(struct gen *g)
         if (g->t[i].t0 < g->epoch0)
             g->epoch0 = g->t[i].t0;
     g->next_start = g->epoch0;
+    g->cut_before = INT64_MIN;
+    if (g->warm) {
+        /* begin as long before the capture as the longest template lasts:
+         * at epoch0 every template's copies are in flight in the proportion
+         * of steady state, as on a span port turned on in a running cloud */
+        int64_t w = 0;
+        for (size_t i = 0; i < g->nt; i++)
+            if (g->t[i].weight > 0.0 && g->t[i].dur > w)
+                w = g->t[i].dur;
+        g->cut_before = g->epoch0;
+        g->next_start = g->epoch0 - w;
+    }
 
     uint8_t hdr[24];
     gen_put_le32(hdr, 0xa1b2c3d4u);
@@ -1497,6 +1532,10 @@ static void gen_usage(FILE *f)
           "  --seed S            PRNG and id-hash seed (default 1)\n"
           "  --port-quiet SEC    keep a client port unused this long after its flow\n"
           "                      (default 30; reuse earlier only when unavoidable, counted)\n"
+          "  --warm              start at steady state: copies also start during the\n"
+          "                      longest template's duration before the capture, and\n"
+          "                      their packets before it are left out (truth column 9:\n"
+          "                      cut); default: the first copy starts the capture\n"
           "  --no-close          leave the flows a template leaves open (no FIN/RST in it)\n"
           "                      open in every copy; default: each copy closes them\n"
           "                      (client FIN, server FIN, client ACK) after their last packet\n",
@@ -1513,6 +1552,7 @@ int main(int argc, char **argv)
         {"concurrency", required_argument, NULL, 'c'}, {"seed", required_argument, NULL, 's'},
         {"bytes", required_argument, NULL, 'b'},     {"copies", required_argument, NULL, 'n'},
         {"port-quiet", required_argument, NULL, 'q'}, {"no-close", no_argument, NULL, 'N'},
+        {"warm", no_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1555,6 +1595,7 @@ int main(int argc, char **argv)
                 goto bad;
             break;
         case 'N': g.no_close = 1; break;
+        case 'W': g.warm = 1; break;
         case 'h': gen_usage(stdout); return 0;
         default: gen_usage(stderr); return 2;
         }
@@ -1621,7 +1662,7 @@ int main(int argc, char **argv)
     fprintf(g.ft, "# osrca bench truth: seed=%" PRIu64 " concurrency=%g templates=%s\n", g.seed,
             g.concurrency, g.tdir);
     fprintf(g.ft, "# copy\ttemplate\tservice\thost\tkind\tstart\trequest-ids\t"
-                  "client-port:first-us:last-us\n");
+                  "client-port:first-us:last-us\tcut|whole\n");
     if (gen_run(&g))
         goto out;
     if (fclose(g.fo) != 0) {
@@ -1645,13 +1686,17 @@ int main(int argc, char **argv)
             crst += g.t[i].ncopies * g.t[i].nclose_rst;
         }
         fprintf(stderr,
-                "gen: %s: %" PRIu64 " copies, %" PRIu64 " packets, %" PRIu64
+                "gen: %s: %" PRIu64 " copies (%" PRIu64 " cut by --warm), %" PRIu64 " packets, %" PRIu64
                 " bytes, %.1f s of traffic, copies active: mean %.1f max %" PRIu64
                 ", early port reuse %" PRIu64 ", open flows closed %s (FIN %" PRIu64
                 ", RST %" PRIu64 ")\n",
-                g.out, g.ncopies, g.npackets, g.nbytes, span / 1e6,
+                g.out, g.ncopies, g.ncut, g.npackets, g.nbytes, span / 1e6,
                 span > 0 ? g.active_us / span : 0.0, g.max_active, g.early_reuse,
                 g.no_close ? "off" : "on", cfin, crst);
+        if (g.warm && g.ncut == g.ncopies)
+            fprintf(stderr, "gen: warning: --warm: the copies in flight at the capture's start "
+                            "fill --bytes by themselves: every copy is cut (ask for more bytes, "
+                            "or less concurrency)\n");
         for (size_t i = 0; i < g.nt; i++)
             if (g.t[i].ncopies)
                 fprintf(stderr, "gen:   %-40s %6" PRIu64 " copies  (%s)\n", g.t[i].name,

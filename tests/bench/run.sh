@@ -8,12 +8,17 @@
 #
 # Environment (all optional):
 #   BENCH_BYTES=100M       size of the 1x capture (K/M/G = 1e3/1e6/1e9)
-#   BENCH_SCALE=1          multiplies both sizes (e.g. 0.05 for a CI-size run)
+#   BENCH_SCALE=1          multiplies both sizes (e.g. 0.05, with BENCH_WARM=0, for
+#                          a CI-size run)
 #   BENCH_RATIO=10         the long capture is this many times the 1x one
 #                          (same concurrency, so it is that many times longer)
 #   BENCH_SEED=1           generator seed
 #   BENCH_CONCURRENCY=200  mean number of operations in flight
 #   BENCH_FAULTY=0.5       share of copies from faulty templates
+#   BENCH_WARM=1           captures begin at steady state (gen --warm): the
+#                          load is the same at 1x and 10x from the first
+#                          packet; 0: they begin empty and ramp up (over most
+#                          of a 100 MB capture at concurrency 200)
 #   BENCH_TSHARK=1         0 skips the (slow) tshark comparison
 #   BENCH_OUT=bench-out    where captures and outputs go
 #   BENCH_STRICT=0         1: exit 1 when a target is missed
@@ -30,7 +35,9 @@ OSRCA=${1:-./build/osrca}
 : "${BENCH_BYTES:=100M}" "${BENCH_SCALE:=1}" "${BENCH_RATIO:=10}" "${BENCH_SEED:=1}"
 : "${BENCH_CONCURRENCY:=200}" "${BENCH_FAULTY:=0.5}" "${BENCH_TSHARK:=1}"
 : "${BENCH_OUT:=bench-out}" "${BENCH_STRICT:=0}" "${BENCH_TIMEOUT:=3600}" "${CC:=cc}"
-: "${BENCH_REPEAT:=3}"
+: "${BENCH_REPEAT:=3}" "${BENCH_WARM:=1}"
+WARM_OPT=; WARM_TAG=
+[ "$BENCH_WARM" = 1 ] && { WARM_OPT=--warm; WARM_TAG=-warm; }
 
 die() { echo "bench: $*" >&2; exit 2; }
 
@@ -75,11 +82,11 @@ B10=$(to_bytes "$BENCH_BYTES" "$BENCH_RATIO") || exit 2
 
 # ---- captures (regenerated when missing or older than the generator) ----
 gen_capture() { # bytes -> prints the pcap path
-    f="$BENCH_OUT/bench-s$BENCH_SEED-c$BENCH_CONCURRENCY-f$BENCH_FAULTY-$1.pcap"
+    f="$BENCH_OUT/bench-s$BENCH_SEED-c$BENCH_CONCURRENCY-f$BENCH_FAULTY$WARM_TAG-$1.pcap"
     t="${f%.pcap}.truth"
     if [ ! -s "$f" ] || [ ! -s "$t" ] || [ ! -s "$f.gen" ] || [ -n "$(find "$BIN/gen" -newer "$f")" ]; then
         "$BIN/gen" -o "$f" --bytes "$1" --seed "$BENCH_SEED" --concurrency "$BENCH_CONCURRENCY" \
-            --faulty-ratio "$BENCH_FAULTY" 2>"$f.gen" || { cat "$f.gen" >&2; die "gen failed"; }
+            --faulty-ratio "$BENCH_FAULTY" $WARM_OPT 2>"$f.gen" || { cat "$f.gen" >&2; die "gen failed"; }
     fi
     echo "$f"
 }
@@ -154,7 +161,7 @@ FL_RSS=$R_RSS
 run floor-10x "$BIN/floor" "$P10"
 PK10=$(sed -n 's/.*packets=\([0-9]*\).*/\1/p' "$BENCH_OUT/floor-10x.out")
 
-echo "osrca bench: seed=$BENCH_SEED concurrency=$BENCH_CONCURRENCY faulty=$BENCH_FAULTY" \
+echo "osrca bench: seed=$BENCH_SEED concurrency=$BENCH_CONCURRENCY faulty=$BENCH_FAULTY warm=$BENCH_WARM" \
      "($(nproc 2>/dev/null || echo ?) cpus, warm page cache, analyzer best of $BENCH_REPEAT)"
 for f in "$P1" "$P10"; do
     echo "  $f: $(sed -n '1s/^gen: [^:]*: //p' "$f.gen")"
@@ -231,7 +238,8 @@ if [ "$HAVE_OSRCA" = 1 ]; then
     echo
     echo "per-template accuracy (1x; details: $BENCH_OUT/score-1x.out, build/bench/score -v TRUTH OUT):"
     sed -n '1,/^score: copies=/p' "$BENCH_OUT/score-1x.out" | sed 's/^/  /'
-    grep -e '^score: verdicts=' -e '^score: chains' "$BENCH_OUT/score-1x.out" | sed 's/^/  /'
+    grep -e '^score: cut' -e '^score: verdicts=' -e '^score: chains' "$BENCH_OUT/score-1x.out" |
+        sed 's/^/  /'
 else
     echo "(analyzer figures need $OSRCA)"
 fi

@@ -21,6 +21,13 @@
  * (messages of unrelated operations stitched together), whatever its
  * verdict.
  *
+ * A copy whose truth line ends in "cut" (column 9, gen --warm) began before
+ * the capture: its first packets are not in it. It is left out of recall,
+ * and the verdicts attributed to it are left out of precision and counted
+ * on their own line (those naming its service and host; those naming
+ * another; those on a fault-free one): what the analyzer makes of half an
+ * operation is shown, not scored.
+ *
  * Output ends with a machine-readable line:
  *   score: precision=P recall=R verdicts=V tp=T faulty=F detected=D
  * (P and R as fractions, -1 when undefined). Exit 0, or 2 on a usage or
@@ -40,6 +47,7 @@ struct score_copy {
     uint32_t tmpl;
     char service[64], host[64];
     int faulty;
+    int cut; /* began before the capture (gen --warm): not scored */
     int detected;
 };
 
@@ -77,6 +85,7 @@ struct score {
     struct score_port port[65536];
     /* totals */
     uint64_t verdicts, tp, fp_clean, fp_service, fp_host, fp_unattr, mixed, by_flow, bad_lines;
+    uint64_t cut_right, cut_other, cut_clean; /* verdicts on cut copies */
     int verbose;
     unsigned shown;
 };
@@ -203,6 +212,8 @@ static int score_read_truth(struct score *sc, const char *path)
         char idx[32], name[128], kind[32], start[40];
         struct score_copy c;
         memset(&c, 0, sizeof c);
+        size_t len = strcspn(line, "\r\n");
+        c.cut = len >= 4 && memcmp(line + len - 4, "\tcut", 4) == 0;
         char *p = line;
         if (score_field(&p, idx, sizeof idx) < 0 || score_field(&p, name, sizeof name) < 0 ||
             score_field(&p, c.service, sizeof c.service) < 0 ||
@@ -229,8 +240,10 @@ static int score_read_truth(struct score *sc, const char *path)
             sc->nt++;
         }
         c.tmpl = (uint32_t)ti;
-        sc->t[ti].copies++;
-        sc->t[ti].faulty += (uint64_t)c.faulty;
+        if (!c.cut) {
+            sc->t[ti].copies++;
+            sc->t[ti].faulty += (uint64_t)c.faulty;
+        }
         if (sc->nc == sc->capc) {
             sc->capc = sc->capc ? sc->capc * 2 : 1024;
             sc->c = score_xrealloc(sc->c, sc->capc, sizeof *sc->c);
@@ -335,7 +348,6 @@ static void score_note_wrong(struct score_tmpl *t, const char *svc, const char *
 /* Score one verdict object. */
 static void score_verdict(struct score *sc, json_t *v, const char *line)
 {
-    sc->verdicts++;
     int64_t owner = -1;
     int mixed = 0;
     const char *first[2] = {score_str(v, "request_id"), score_str(v, "global_request_id")};
@@ -382,11 +394,31 @@ static void score_verdict(struct score *sc, json_t *v, const char *line)
         owner = flow_first;
         sc->by_flow++;
     }
-    sc->mixed += (uint64_t)mixed;
     json_t *rc = json_object_get(v, "root_cause");
     const char *svc = json_is_object(rc) ? score_str(rc, "service") : NULL;
     const char *host = json_is_object(rc) ? score_str(rc, "host") : NULL;
     const char *why = NULL;
+    if (owner >= 0 && sc->c[owner].cut) {
+        const struct score_copy *c = &sc->c[owner];
+        if (!c->faulty) {
+            sc->cut_clean++;
+            why = "cut copy, fault-free";
+        } else if (svc && strcmp(svc, c->service) == 0 &&
+                   (strcmp(c->host, "-") == 0 || (host && strcmp(host, c->host) == 0))) {
+            sc->cut_right++;
+        } else {
+            sc->cut_other++;
+            why = "cut copy, other service@host";
+        }
+        if (why && sc->verbose && sc->shown < 20) {
+            sc->shown++;
+            fprintf(stderr, "score: %s: copy %" PRId64 " %s: %.300s\n", why, owner,
+                    sc->t[c->tmpl].name, line);
+        }
+        return;
+    }
+    sc->verdicts++;
+    sc->mixed += (uint64_t)mixed;
     if (owner < 0) {
         sc->fp_unattr++;
         why = "unattributable";
@@ -478,8 +510,12 @@ int main(int argc, char **argv)
     }
     if (score_read_truth(&sc, argv[ai]) || score_read_verdicts(&sc, argv[ai + 1]))
         return 2;
-    uint64_t faulty = 0, detected = 0;
+    uint64_t faulty = 0, detected = 0, ncut = 0;
     for (size_t i = 0; i < sc.nc; i++) {
+        if (sc.c[i].cut) {
+            ncut++;
+            continue;
+        }
         faulty += (uint64_t)sc.c[i].faulty;
         detected += (uint64_t)sc.c[i].detected;
         if (sc.verbose && sc.c[i].faulty && !sc.c[i].detected && sc.shown < 40) {
@@ -513,8 +549,13 @@ int main(int argc, char **argv)
             printf(" %s x%" PRIu64, t->wrong[k].what, t->wrong[k].n);
         putchar('\n');
     }
-    printf("score: copies=%zu faulty=%" PRIu64 " detected=%" PRIu64 "\n", sc.nc, faulty,
-           detected);
+    printf("score: copies=%" PRIu64 " faulty=%" PRIu64 " detected=%" PRIu64 "\n", sc.nc - ncut,
+           faulty, detected);
+    if (ncut)
+        printf("score: cut copies (began before the capture, not scored)=%" PRIu64
+               ", verdicts on them: their service@host %" PRIu64 ", another %" PRIu64
+               ", on a fault-free one %" PRIu64 "\n",
+               ncut, sc.cut_right, sc.cut_other, sc.cut_clean);
     printf("score: verdicts=%" PRIu64 " tp=%" PRIu64 " fp=%" PRIu64 " (fault-free copy %" PRIu64
            ", wrong service %" PRIu64 ", wrong host %" PRIu64 ", unattributable %" PRIu64
            ")\nscore: chains mixing copies=%" PRIu64 " attributed by port+time only=%" PRIu64
