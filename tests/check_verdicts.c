@@ -220,6 +220,38 @@ START_TEST(merged_captures_keep_their_verdicts)
 }
 END_TEST
 
+/* Captures begun after the failing build's scheduling or compute work (cut
+ * from the real ones at a time between the build's last RPC and the next
+ * poll): only the client's polls are left, showing the server in ERROR.
+ * The verdict names the service the fault message comes from, not nova-api
+ * that reported it, and no address (that service is not in the capture). */
+START_TEST(captures_begun_late_name_the_fault_source)
+{
+    static const struct {
+        const char *pcap, *service;
+    } cases[] = {
+        {"late_s2p_novalidhost_capacity.pcap", "nova-scheduler"},
+        {"late_s2g3_spawn_failure_build_abort.pcap", "nova-compute"},
+    };
+    load();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct run run;
+        struct stats *st = stats_new();
+        analyze(&cases[i].pcap, 1, &run, st);
+        ck_assert_msg(run.n > 0, "%s: no verdict", cases[i].pcap);
+        for (size_t k = 0; k < run.n; k++) {
+            ck_assert_msg(!strcmp(run.v[k].service, cases[i].service),
+                          "%s: verdict %s blames %s, expected %s", cases[i].pcap,
+                          run.v[k].request_id, run.v[k].service, cases[i].service);
+            ck_assert_str_eq(run.v[k].kind, "resource_error");
+            ck_assert_str_eq(run.v[k].addr, "");
+        }
+        stats_free(st);
+    }
+    unload();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("verdicts");
@@ -227,6 +259,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, each_capture_names_its_origin);
     tcase_add_test(tc, merged_captures_keep_their_verdicts);
+    tcase_add_test(tc, captures_begun_late_name_the_fault_source);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
