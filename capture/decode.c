@@ -419,6 +419,19 @@ void decode_addr_str(int family, const uint8_t *addr, char *buf, size_t len)
     if (len == 0)
         return;
     buf[0] = '\0';
+    if (family != 6 && len >= 16) { /* dotted quad by hand: a flow's first packet */
+        char *w = buf;
+        for (int i = 0; i < 4; i++) {
+            unsigned v = addr[i];
+            if (v >= 100)
+                *w++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *w++ = (char)('0' + v / 10 % 10);
+            *w++ = (char)('0' + v % 10);
+            *w++ = i < 3 ? '.' : '\0';
+        }
+        return;
+    }
     if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, buf, (socklen_t)len))
         buf[0] = '\0';
 }

@@ -63,6 +63,15 @@ struct ev_peer {
     const char *host;    /* host name when the traffic names it, else NULL */
 };
 
+/* Copy the address text addr (NUL-terminated) into p->addr, cut to fit. */
+static inline void ev_peer_addr(struct ev_peer *p, const char *addr)
+{
+    size_t i = 0;
+    for (; i < sizeof(p->addr) - 1 && addr[i]; i++)
+        p->addr[i] = addr[i];
+    p->addr[i] = '\0';
+}
+
 struct ev_uuid {
     char id[37]; /* lower-case 8-4-4-4-12, or 32 hex as seen */
     uint8_t res; /* enum ev_res */

@@ -758,7 +758,7 @@ static uint32_t ev_flags(uint32_t f)
 static void set_peer(struct ev_peer *p, const char *addr, uint16_t port, const char *service,
                      struct event *ev)
 {
-    snprintf(p->addr, sizeof(p->addr), "%s", addr);
+    ev_peer_addr(p, addr);
     p->port = port;
     p->service = service ? event_cstr(ev, service) : NULL;
 }

@@ -4,7 +4,9 @@
  *
  * Every frame is copied to the end of an exactly-sized malloc before it is
  * decoded, so a one-byte overread is caught by ASan. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -491,6 +493,29 @@ START_TEST(bogus_lengths_diagnosed)
 }
 END_TEST
 
+/* The hand-made IPv4 text equals inet_ntop's for every octet value in
+ * every place, and a buffer too small for any quad falls back to it. */
+START_TEST(ipv4_text_like_inet_ntop)
+{
+    for (unsigned v = 0; v < 256; v++) {
+        for (int at = 0; at < 4; at++) {
+            uint8_t a[4] = {10, 0, 200, 99};
+            a[at] = (uint8_t)v;
+            char mine[46], ref[46];
+            decode_addr_str(4, a, mine, sizeof(mine));
+            ck_assert_ptr_nonnull(inet_ntop(AF_INET, a, ref, sizeof(ref)));
+            ck_assert_str_eq(mine, ref);
+        }
+    }
+    const uint8_t top[4] = {255, 255, 255, 255};
+    char s[16], small[8];
+    decode_addr_str(4, top, s, sizeof(s));
+    ck_assert_str_eq(s, "255.255.255.255");
+    decode_addr_str(4, top, small, sizeof(small));
+    ck_assert_str_eq(small, ""); /* does not fit: empty, as inet_ntop fails */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("decode");
@@ -505,6 +530,7 @@ int main(void)
     tcase_add_test(tc, not_ip_and_bad_headers);
     tcase_add_test(tc, udp_and_snaplen);
     tcase_add_test(tc, tso_zero_length);
+    tcase_add_test(tc, ipv4_text_like_inet_ntop);
     tcase_add_test(tc, bogus_lengths_diagnosed);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
