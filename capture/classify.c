@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "capture/mem.h"
+#include "capture/str.h"
 
 struct classify_flow {
     struct ndpi_flow_struct *nf;
@@ -117,8 +118,7 @@ void classify_flow_begin(struct classify *c, struct flow *f, struct classify_flo
     if (fp) {
         (*c->c_by_port)++;
         f->app = fp->app;
-        snprintf(f->app_name, sizeof(f->app_name), "%s",
-                 fp->name ? fp->name : flow_app_name(fp->app));
+        str_copy(f->app_name, sizeof(f->app_name), fp->name ? fp->name : flow_app_name(fp->app));
         if (fp->app == FLOW_APP_HTTP || fp->app == FLOW_APP_AMQP)
             return; /* the port map wins */
     }
@@ -150,7 +150,7 @@ static int apply(struct classify *c, struct flow *f, ndpi_protocol pr)
         f->app = app;
     if (!mapped) {
         const char *name = ndpi_get_proto_name(c->ndpi, id);
-        snprintf(f->app_name, sizeof(f->app_name), "%s", name ? name : "?");
+        str_copy(f->app_name, sizeof(f->app_name), name ? name : "?");
     }
     return 1;
 }

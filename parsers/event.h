@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "capture/arena.h"
+#include "capture/str.h"
 
 enum ev_kind {
     EV_HTTP_REQUEST = 0,
@@ -66,10 +67,7 @@ struct ev_peer {
 /* Copy the address text addr (NUL-terminated) into p->addr, cut to fit. */
 static inline void ev_peer_addr(struct ev_peer *p, const char *addr)
 {
-    size_t i = 0;
-    for (; i < sizeof(p->addr) - 1 && addr[i]; i++)
-        p->addr[i] = addr[i];
-    p->addr[i] = '\0';
+    str_copy(p->addr, sizeof(p->addr), addr);
 }
 
 struct ev_uuid {

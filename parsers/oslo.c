@@ -28,6 +28,7 @@
 
 #include "parsers/jv.h"
 #include "parsers/redact.h"
+#include "capture/str.h"
 
 void oslo_defaults(struct oslo_cfg *cfg)
 {
@@ -1591,8 +1592,8 @@ static void *ops_conn_new(void *gp, const struct app_env *env, const struct app_
     c->pool = g->env->pool;
     c->flow_id = ci ? ci->flow_id : 0;
     if (ci) {
-        snprintf(c->cli_addr, sizeof(c->cli_addr), "%s", ci->cli_addr ? ci->cli_addr : "");
-        snprintf(c->srv_addr, sizeof(c->srv_addr), "%s", ci->srv_addr ? ci->srv_addr : "");
+        str_copy(c->cli_addr, sizeof(c->cli_addr), ci->cli_addr ? ci->cli_addr : "");
+        str_copy(c->srv_addr, sizeof(c->srv_addr), ci->srv_addr ? ci->srv_addr : "");
         c->cli_port = ci->cli_port;
         c->srv_port = ci->srv_port;
     }

@@ -12,6 +12,7 @@
 
 #include "parsers/http1.h"
 #include "parsers/redact.h"
+#include "capture/str.h"
 
 #define REST_PENDING 64 /* requests remembered per connection for pairing */
 #define REST_UA_MAX 512
@@ -1001,8 +1002,8 @@ static void *rest_conn_new(void *global, const struct app_env *env,
         c->doc = c->own;
     }
     c->flow_id = ci->flow_id;
-    snprintf(c->cli_addr, sizeof(c->cli_addr), "%s", ci->cli_addr ? ci->cli_addr : "");
-    snprintf(c->srv_addr, sizeof(c->srv_addr), "%s", ci->srv_addr ? ci->srv_addr : "");
+    str_copy(c->cli_addr, sizeof(c->cli_addr), ci->cli_addr ? ci->cli_addr : "");
+    str_copy(c->srv_addr, sizeof(c->srv_addr), ci->srv_addr ? ci->srv_addr : "");
     c->cli_port = ci->cli_port;
     c->srv_port = ci->srv_port;
     uint64_t **cs[7] = {&c->c_req,       &c->c_resp,    &c->c_json_bad, &c->c_json_deep,

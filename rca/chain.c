@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "capture/flow.h"
+#include "capture/str.h"
 
 #define RING 256
 #define DELIVERED_MAX 1024
@@ -480,7 +481,7 @@ static void ring_add(char ring[RING][37], size_t *n, const char *uuid)
     for (size_t i = 0; i < RING && i < *n; i++)
         if (!strcmp(ring[i], uuid))
             return;
-    snprintf(ring[*n % RING], 37, "%s", uuid);
+    str_copy(ring[*n % RING], 37, uuid);
     (*n)++;
 }
 
@@ -553,8 +554,8 @@ static void note_delivered(struct chain_set *cs, const char *topic, const struct
         t = &cs->delivered[cs->ndelivered++];
         t->topic = d;
     }
-    snprintf(t->addr, sizeof(t->addr), "%s", ev->dst.addr);
-    snprintf(t->host, sizeof(t->host), "%s", ev->dst.host ? ev->dst.host : "");
+    str_copy(t->addr, sizeof(t->addr), ev->dst.addr);
+    str_copy(t->host, sizeof(t->host), ev->dst.host ? ev->dst.host : "");
 }
 
 void chain_set_remove(struct chain_set *cs, struct chain *c)
@@ -672,7 +673,7 @@ const char *chain_sender(const struct chain_set *cs, const struct event *ev, cha
             return NULL; /* src is the broker */
     }
     if (host && hostlen && ev->src.host)
-        snprintf(host, hostlen, "%s", ev->src.host);
+        str_copy(host, hostlen, ev->src.host);
     return ev->src.service;
 }
 
