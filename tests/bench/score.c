@@ -345,6 +345,22 @@ static void score_note_wrong(struct score_tmpl *t, const char *svc, const char *
     }
 }
 
+enum { SCORE_RIGHT, SCORE_CLEAN, SCORE_SERVICE, SCORE_HOST };
+static const char *const score_wrong_name[] = {NULL, "fault-free copy", "wrong service",
+                                               "wrong host"};
+
+/* What a verdict naming svc@host is for copy c: SCORE_RIGHT, or why not. */
+static int score_wrong(const struct score_copy *c, const char *svc, const char *host)
+{
+    if (!c->faulty)
+        return SCORE_CLEAN;
+    if (!svc || strcmp(svc, c->service) != 0)
+        return SCORE_SERVICE;
+    if (strcmp(c->host, "-") != 0 && (!host || strcmp(host, c->host) != 0))
+        return SCORE_HOST;
+    return SCORE_RIGHT;
+}
+
 /* Score one verdict object. */
 static void score_verdict(struct score *sc, json_t *v, const char *line)
 {
@@ -400,12 +416,12 @@ static void score_verdict(struct score *sc, json_t *v, const char *line)
     const char *why = NULL;
     if (owner >= 0 && sc->c[owner].cut) {
         const struct score_copy *c = &sc->c[owner];
-        if (!c->faulty) {
+        int w = score_wrong(c, svc, host);
+        if (w == SCORE_RIGHT) {
+            sc->cut_right++;
+        } else if (w == SCORE_CLEAN) {
             sc->cut_clean++;
             why = "cut copy, fault-free";
-        } else if (svc && strcmp(svc, c->service) == 0 &&
-                   (strcmp(c->host, "-") == 0 || (host && strcmp(host, c->host) == 0))) {
-            sc->cut_right++;
         } else {
             sc->cut_other++;
             why = "cut copy, other service@host";
@@ -426,16 +442,11 @@ static void score_verdict(struct score *sc, json_t *v, const char *line)
         struct score_copy *c = &sc->c[owner];
         struct score_tmpl *t = &sc->t[c->tmpl];
         t->verdicts++;
-        if (!c->faulty) {
-            sc->fp_clean++;
-            why = "fault-free copy";
-        } else if (!svc || strcmp(svc, c->service) != 0) {
-            sc->fp_service++;
-            why = "wrong service";
-        } else if (strcmp(c->host, "-") != 0 && (!host || strcmp(host, c->host) != 0)) {
-            sc->fp_host++;
-            why = "wrong host";
-        }
+        int w = score_wrong(c, svc, host);
+        sc->fp_clean += w == SCORE_CLEAN;
+        sc->fp_service += w == SCORE_SERVICE;
+        sc->fp_host += w == SCORE_HOST;
+        why = score_wrong_name[w];
         if (why) {
             t->fp++;
             score_note_wrong(t, svc, host);
