@@ -11,7 +11,6 @@
 #include <stdint.h>
 
 #include "capture/arena.h"
-#include "capture/str.h"
 
 enum ev_kind {
     EV_HTTP_REQUEST = 0,
@@ -63,12 +62,6 @@ struct ev_peer {
     const char *service; /* canonical name ("nova-api", "client", "rabbitmq") or NULL */
     const char *host;    /* host name when the traffic names it, else NULL */
 };
-
-/* Copy the address text addr (NUL-terminated) into p->addr, cut to fit. */
-static inline void ev_peer_addr(struct ev_peer *p, const char *addr)
-{
-    str_copy(p->addr, sizeof(p->addr), addr);
-}
 
 struct ev_uuid {
     char id[37]; /* lower-case 8-4-4-4-12, or 32 hex as seen */

@@ -1173,7 +1173,7 @@ static void learn_queue(struct oconn *c, const char *q, size_t n, uint64_t now)
 static void peer_set(struct event *ev, struct ev_peer *p, const char *addr, uint16_t port,
                      const struct owner *o)
 {
-    ev_peer_addr(p, addr);
+    str_copy(p->addr, sizeof(p->addr), addr);
     p->port = port;
     if (!o) {
         p->service = event_cstr(ev, "rabbitmq");

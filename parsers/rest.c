@@ -759,7 +759,7 @@ static uint32_t ev_flags(uint32_t f)
 static void set_peer(struct ev_peer *p, const char *addr, uint16_t port, const char *service,
                      struct event *ev)
 {
-    ev_peer_addr(p, addr);
+    str_copy(p->addr, sizeof(p->addr), addr);
     p->port = port;
     p->service = service ? event_cstr(ev, service) : NULL;
 }
