@@ -43,7 +43,9 @@ int redact_key_is_secret_n(const char *key, size_t n);
  * embedded NUL keeps only what precedes it). Masked strings are copied into
  * d's arena first (the input is never written). Containers deeper than
  * REDACT_MAX_DEPTH are emptied. v may be NULL. Returns the number of values
- * removed or masked. */
+ * removed or masked. The decoders do not call it (they read a few members
+ * and mask what they copy, see README "Secrets"); it defines what they must
+ * never let out, and is here for a caller that would print a whole tree. */
 size_t redact_json(struct jv_doc *d, struct jv *v);
 
 /* 0 if redact_text cannot change [s, s+n) and it holds no NUL byte: no

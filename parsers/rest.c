@@ -151,8 +151,10 @@ static void rest_jv_cfg(struct jv_cfg *cfg)
     cfg->dup_reject = 1;
 }
 
-/* The body as a scrubbed JSON tree in c->doc (valid until the document is
- * reset), or NULL. Too-deep and malformed bodies are told apart once
+/* The body as a JSON tree in c->doc (valid until the document is reset),
+ * or NULL. Nothing leaves the tree unmasked: strings are copied by
+ * ev_text, UUIDs never come from a secret member or a token's id, and the
+ * operation name takes a key, never a value. Too-deep and malformed bodies are told apart once
  * decoding failed: a well-formed body no deeper than REST_JSON_DEPTH is
  * never "too deep", and the decoder refuses deeper ones itself. */
 static struct jv *decode_json(struct rest_conn *c, struct event *ev, struct span body)
@@ -192,8 +194,7 @@ static struct jv *decode_json(struct rest_conn *c, struct event *ev, struct span
             (*c->c_json_bad)++;
         return NULL;
     }
-    *c->c_secrets += redact_json(c->doc, j);
-    return j;
+    return j; /* not scrubbed whole: see rest_uuids_from_json and ev_text */
 }
 
 /* Member key of object o if it is a string, else NULL. */
@@ -332,8 +333,22 @@ static int key_eq(const char *k, size_t kn, const char *lit, size_t n)
 /* keyed: role of UUID-valued keys of an "allocations" object (providers
  * in /allocations bodies, consumers in /resource_providers/{id}/allocations).
  * [key, key+kn): the member key v is under (NULL at the top). */
+/* A member the UUID walk must not read, as the scrubber would drop it: a
+ * secret key (redact_key_is_secret_n), a token that is not a container, or
+ * the id of a token object (in_token). Asked only of members that could
+ * give a UUID: containers and strings of UUID length. */
+static int secret_member(const struct jv *x, const char *k, size_t n, int in_token)
+{
+    if (redact_key_is_secret_n(k, n))
+        return 1;
+    if (in_token && key_eq(k, n, "id", 2))
+        return 1;
+    return !jv_is_container(x) && (key_eq(k, n, "token", 5) || key_eq(k, n, "_context_token", 14));
+}
+
+/* secrets: incremented for each member left unread as a secret. */
 static void uuids_rec(struct event *ev, const struct jv *v, const char *key, size_t kn,
-                      enum ev_res ctx, enum ev_res keyed, int depth)
+                      enum ev_res ctx, enum ev_res keyed, int depth, size_t *secrets)
 {
     if (depth > REST_JSON_DEPTH || ev->nuuids >= EV_MAX_UUIDS)
         return;
@@ -355,34 +370,44 @@ static void uuids_rec(struct event *ev, const struct jv *v, const char *key, siz
     const struct jv *x;
     if (jv_is_array(v)) {
         JV_FOREACH(v, x)
-        uuids_rec(ev, x, key, kn, ctx, keyed, depth + 1);
+        uuids_rec(ev, x, key, kn, ctx, keyed, depth + 1, secrets);
         return;
     }
     if (!jv_is_object(v))
         return;
     /* placement: "allocations": {"<uuid>": {...}} keyed by provider/consumer */
     int keyed_obj = key_eq(key, kn, "allocations", 11);
+    int in_token = key_eq(key, kn, "token", 5) || key_eq(key, kn, "_context_token", 14);
     JV_FOREACH(v, x)
     {
         const char *k = jv_key(x);
         size_t n = jv_keylen(x);
+        int uuid_len = jv_is_string(x) && (jv_strlen(x) == 32 || jv_strlen(x) == 36);
+        if (!uuid_len && !jv_is_container(x))
+            continue; /* only a UUID can count */
+        if (secret_member(x, k, n, in_token)) {
+            (*secrets)++;
+            continue;
+        }
         if (keyed_obj && event_is_uuid(k, n))
             event_add_uuid(ev, k, n, keyed);
         if (jv_is_container(x))
-            uuids_rec(ev, x, k, n, collection_role(k, n), keyed, depth + 1);
-        else if (jv_is_string(x) && (jv_strlen(x) == 32 || jv_strlen(x) == 36))
-            uuids_rec(ev, x, k, n, ctx, keyed, depth + 1); /* only a UUID can count */
+            uuids_rec(ev, x, k, n, collection_role(k, n), keyed, depth + 1, secrets);
+        else
+            uuids_rec(ev, x, k, n, ctx, keyed, depth + 1, secrets);
     }
 }
 
-void rest_uuids_from_json(struct event *ev, const struct jv *json, const char *path)
+size_t rest_uuids_from_json(struct event *ev, const struct jv *json, const char *path)
 {
     if (!json)
-        return;
+        return 0;
     enum ev_res keyed = EV_RES_PROVIDER;
     if (path && strncmp(path, "/resource_providers", 19) == 0)
         keyed = EV_RES_CONSUMER;
-    uuids_rec(ev, json, NULL, 0, path ? path_role(path) : EV_RES_UNKNOWN, keyed, 0);
+    size_t secrets = 0;
+    uuids_rec(ev, json, NULL, 0, path ? path_role(path) : EV_RES_UNKNOWN, keyed, 0, &secrets);
+    return secrets;
 }
 
 static void uuids_from_query(struct event *ev, const char *q, enum ev_res role)
@@ -480,7 +505,8 @@ static int error_from_json(struct event *ev, const struct jv *j)
             const struct jv *m = jstr(v, "message");
             if (jv_is_object(v) && m) {
                 set_error(ev, jv_key(v), jv_keylen(v), jv_str(m), jv_strlen(m));
-                class_from_message(ev, jv_str(m), jv_strlen(m));
+                if (ev->error_message) /* the masked copy */
+                    class_from_message(ev, ev->error_message, strlen(ev->error_message));
                 return 1;
             }
         }
@@ -876,8 +902,8 @@ static void on_request(struct rest_conn *c, const struct http1_msg *m)
         rest_uuids_from_path(ev, opath);
         if (ev->query)
             uuids_from_query(ev, ev->query, path_role(opath));
-        if (j)
-            rest_uuids_from_json(ev, j, opath);
+        if (j && rest_uuids_from_json(ev, j, opath))
+            (*c->c_secrets)++;
     }
     jv_reset(c->doc);
 
@@ -937,7 +963,8 @@ static void on_response(struct rest_conn *c, const struct http1_msg *m)
     if (j) {
         if (jv_is_object(j))
             state_from_json(ev, j);
-        rest_uuids_from_json(ev, j, ev->path);
+        if (rest_uuids_from_json(ev, j, ev->path))
+            (*c->c_secrets)++;
     }
     jv_reset(c->doc);
     if (r)
@@ -1010,7 +1037,7 @@ static void *rest_conn_new(void *global, const struct app_env *env,
                         &c->c_no_event, &c->c_secrets, &c->c_unpaired};
     static const char *const names[7] = {"rest.requests",     "rest.responses",
                                          "rest.json_errors",  "rest.json_too_deep",
-                                         "rest.event_alloc_failed", "rest.secrets_removed",
+                                         "rest.event_alloc_failed", "rest.secrets_dropped",
                                          "rest.unpaired_requests"};
     uint64_t *found[7];
     if (env->st)

@@ -38,8 +38,10 @@ void rest_uuids_from_path(struct event *ev, const char *path);
 /* Resource UUIDs of a JSON body (server.id -> instance, imageRef -> image,
  * device_id -> instance, placement allocations keys -> provider / consumer,
  * ...), added to ev. path (request path without prefix and query, may be
- * NULL) gives the role of a top-level "id". Ids of unknown role are skipped. */
-void rest_uuids_from_json(struct event *ev, const struct jv *json, const char *path);
+ * NULL) gives the role of a top-level "id". Ids of unknown role are skipped,
+ * and so is whatever the scrubber would drop (a secret member, a token's
+ * id): returns how many such members were met on the way. */
+size_t rest_uuids_from_json(struct event *ev, const struct jv *json, const char *path);
 
 /* 1 if [p, p+n) nests JSON arrays/objects deeper than max (strings
  * skipped). The decoder stops at REST_JSON_DEPTH itself; this tells a

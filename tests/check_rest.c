@@ -912,6 +912,43 @@ START_TEST(redact_helpers)
 }
 END_TEST
 
+/* Bodies are not scrubbed whole: the UUID walk itself must not read what
+ * the scrubber would drop (secret members, a token's id), and says how many
+ * such members it met. */
+START_TEST(uuid_walk_skips_secrets)
+{
+    static const char js[] =
+        "{\"server\": {\"id\": \"11111111-2222-4333-8444-555555555555\","
+        " \"adminPass\": \"22222222-2222-4333-8444-555555555555\","
+        " \"image\": {\"id\": \"33333333-2222-4333-8444-555555555555\"}},"
+        " \"token\": {\"id\": \"44444444-2222-4333-8444-555555555555\","
+        " \"project\": {\"id\": \"55555555-2222-4333-8444-555555555555\"}},"
+        " \"password\": {\"user\": {\"id\": \"66666666-2222-4333-8444-555555555555\"}},"
+        " \"secrets\": [\"77777777-2222-4333-8444-555555555555\"],"
+        " \"name\": \"short\", \"user_data\": \"not a uuid\"}";
+    struct jv_doc doc;
+    jv_init(&doc, NULL, NULL);
+    struct jv *j = jv_parse(&doc, js, strlen(js));
+    ck_assert_ptr_nonnull(j);
+    struct mem_pool evpool;
+    mem_pool_init(&evpool, "e", 0);
+    struct event *ev = event_new(&evpool);
+    /* adminPass, token.id, password{}, secrets[] (user_data: not UUID-long) */
+    ck_assert_uint_eq(rest_uuids_from_json(ev, j, "/servers"), 4);
+    ck_assert(has_uuid(ev, "11111111-2222-4333-8444-555555555555", EV_RES_INSTANCE));
+    ck_assert(has_uuid(ev, "33333333-2222-4333-8444-555555555555", EV_RES_IMAGE));
+    ck_assert(has_uuid(ev, "55555555-2222-4333-8444-555555555555", EV_RES_PROJECT));
+    for (size_t i = 0; i < ev->nuuids; i++) {
+        ck_assert_msg(ev->uuids[i].id[0] != '2' && ev->uuids[i].id[0] != '4' &&
+                          ev->uuids[i].id[0] != '6' && ev->uuids[i].id[0] != '7',
+                      "%s read from a secret member", ev->uuids[i].id);
+    }
+    event_free(ev);
+    jv_release(&doc);
+    ck_assert_uint_eq(evpool.used, 0);
+}
+END_TEST
+
 START_TEST(json_depth_cap)
 {
     char body[400];
@@ -1291,6 +1328,7 @@ static Suite *suite(void)
     tcase_add_test(t, secrets_everywhere);
     tcase_add_test(t, gzip_error_body);
     tcase_add_test(t, redact_helpers);
+    tcase_add_test(t, uuid_walk_skips_secrets);
     tcase_add_test(t, json_depth_cap);
     tcase_add_loop_test(t, real_captures_counts_and_secrets, 0,
                         (int)(sizeof(captures) / sizeof(captures[0])));
