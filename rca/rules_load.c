@@ -37,6 +37,10 @@ struct rules {
     struct rl_fault *faults;
     size_t nfaults, capfaults;
     size_t noperations;
+    /* for every match: only whether it matched is asked, so one pair of
+     * offsets does for any pattern (pcre2_match returns 0 when they do not
+     * hold all the groups), made once instead of once per match */
+    pcre2_match_data *md;
 };
 
 /* A culprit naming a service, checked once every file is read. */
@@ -822,10 +826,14 @@ static struct rules *rl_load(struct loader *L, const char *dir)
         names[nn++] = s;
     }
     closedir(d);
-    if (!r || !(r->map = svcmap_new())) {
+    if (r)
+        r->md = pcre2_match_data_create(1, NULL);
+    if (!r || !r->md || !(r->map = svcmap_new())) {
         for (size_t i = 0; i < nn; i++)
             free(names[i]);
         free(names);
+        if (r)
+            pcre2_match_data_free(r->md);
         free(r);
         L->file = dir;
         rl_err(L, NULL, "rules", "out of memory");
@@ -941,14 +949,11 @@ const struct rules_fault *rules_fault_at(const struct rules *r, size_t i)
     return r && i < r->nfaults ? &r->faults[i].pub : NULL;
 }
 
-static int rl_match(const pcre2_code *re, const char *s)
+static int rl_match(const struct rules *r, const pcre2_code *re, const char *s)
 {
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    if (!md)
+    if (!r->md)
         return 0;
-    int rc = pcre2_match(re, (PCRE2_SPTR)s, PCRE2_ZERO_TERMINATED, 0, 0, md, NULL);
-    pcre2_match_data_free(md);
-    return rc >= 0;
+    return pcre2_match(re, (PCRE2_SPTR)s, PCRE2_ZERO_TERMINATED, 0, 0, r->md, NULL) >= 0;
 }
 
 int rules_fault_find(const struct rules *r, const char *const subject[RULES_F_COUNT])
@@ -961,7 +966,7 @@ int rules_fault_find(const struct rules *r, const char *const subject[RULES_F_CO
         for (int k = 0; k < RULES_F_COUNT && ok; k++) {
             if (!f->re[k])
                 continue;
-            ok = subject[k] && rl_match(f->re[k], subject[k]);
+            ok = subject[k] && rl_match(r, f->re[k], subject[k]);
         }
         if (ok)
             return (int)i;
@@ -988,5 +993,6 @@ void rules_free(struct rules *r)
     for (size_t i = 0; i < r->nfaults; i++)
         rl_fault_free(&r->faults[i]);
     free(r->faults);
+    pcre2_match_data_free(r->md);
     free(r);
 }
