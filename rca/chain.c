@@ -132,20 +132,38 @@ static int is_rpc_msg(const struct event *ev)
 
 /* ---- index ---- */
 
-static struct slot *map_find(const struct chain_set *cs, const char *key)
+static struct slot *map_find_h(const struct chain_set *cs, const char *key, uint64_t h)
 {
     if (!cs->nslots)
         return NULL;
-    uint64_t h = key_hash(key);
     size_t mask = cs->nslots - 1;
     for (size_t i = h & mask, k = 0; k < cs->nslots; i = (i + 1) & mask, k++) {
         struct slot *s = &cs->slots[i];
         if (!s->key)
             return NULL;
-        if (s->key != TOMB && s->h == h && !strcmp(s->key, key))
+        if (s->key != TOMB && s->h == h && (s->key == key || !strcmp(s->key, key)))
             return s;
     }
     return NULL;
+}
+
+static struct slot *map_find(const struct chain_set *cs, const char *key)
+{
+    return cs->nslots ? map_find_h(cs, key, key_hash(key)) : NULL;
+}
+
+/* Room for one more key on c's list; 0 or -1. */
+static int keys_room(struct chain *c)
+{
+    if (c->nkeys < c->capkeys)
+        return 0;
+    size_t ncap = c->capkeys ? c->capkeys * 2 : 8;
+    char **nk = realloc(c->keys, ncap * sizeof(*nk));
+    if (!nk)
+        return -1;
+    c->keys = nk;
+    c->capkeys = ncap;
+    return 0;
 }
 
 static int map_resize(struct chain_set *cs, size_t n)
@@ -169,11 +187,24 @@ static int map_resize(struct chain_set *cs, size_t n)
     return 0;
 }
 
-/* Point key at (c, idx); a new key is copied into the index and recorded
- * on c. Returns 0 or -1 (allocation failure: the link is just lost). */
+/* Point key at (c, idx). The key text lives in the arena of the chain its
+ * slot points at (one copy, freed with that chain), and every slot of a
+ * chain is on its key list (chain_set_remove finds them there): a key
+ * taken over by c is copied into c's arena. Returns 0 or -1 (allocation
+ * failure: the link is just lost). */
 static int map_put(struct chain_set *cs, const char *key, struct chain *c, int32_t idx)
 {
-    struct slot *s = map_find(cs, key);
+    uint64_t h = key_hash(key);
+    struct slot *s = map_find_h(cs, key, h);
+    if (s && s->c == c) {
+        s->idx = idx;
+        return 0;
+    }
+    if (keys_room(c) < 0)
+        return -1;
+    char *k = arena_strdup(&c->arena, key);
+    if (!k)
+        return -1;
     if (!s) {
         if ((cs->used + 1) * 2 > cs->nslots) {
             /* rehash (dropping tombstones), doubling while over 1/4 full */
@@ -183,49 +214,25 @@ static int map_put(struct chain_set *cs, const char *key, struct chain *c, int32
             if (map_resize(cs, n) < 0)
                 return -1;
         }
-        uint64_t h = key_hash(key);
         size_t mask = cs->nslots - 1, i = h & mask;
         while (cs->slots[i].key && cs->slots[i].key != TOMB)
             i = (i + 1) & mask;
-        size_t len = strlen(key);
-        char *k = malloc(len + 1);
-        if (!k)
-            return -1;
-        memcpy(k, key, len + 1);
         if (!cs->slots[i].key)
             cs->used++;
         cs->live++;
         s = &cs->slots[i];
-        s->key = k;
         s->h = h;
-    } else if (s->c == c) {
-        s->idx = idx;
-        return 0;
     }
+    s->key = k;
     s->c = c;
     s->idx = idx;
-    /* remember the key on the chain (for removal) */
-    if (c->nkeys == c->capkeys) {
-        size_t ncap = c->capkeys ? c->capkeys * 2 : 8;
-        char **nk = realloc(c->keys, ncap * sizeof(*nk));
-        if (!nk)
-            return 0; /* the slot stays; it is dropped when its owner check fails */
-        c->keys = nk;
-        c->capkeys = ncap;
-    }
-    size_t len = strlen(key);
-    char *k = malloc(len + 1);
-    if (k) {
-        memcpy(k, key, len + 1);
-        c->keys[c->nkeys++] = k;
-    }
+    c->keys[c->nkeys++] = k;
     return 0;
 }
 
 static void map_del(struct chain_set *cs, struct slot *s)
 {
-    free(s->key);
-    s->key = TOMB;
+    s->key = TOMB; /* the text stays in its chain's arena */
     s->c = NULL;
     cs->live--;
 }
@@ -293,9 +300,7 @@ static void chain_destroy(struct chain *c, int free_events)
         for (size_t i = 0; i < c->n; i++)
             event_free(c->e[i].ev);
     free(c->e);
-    for (size_t i = 0; i < c->nkeys; i++)
-        free(c->keys[i]);
-    free(c->keys);
+    free(c->keys); /* the texts are in the arena */
     arena_reset(&c->arena);
     free(c);
 }
@@ -347,14 +352,8 @@ static int chain_merge(struct chain_set *cs, struct chain *a, struct chain *b)
             e.parent += off;
         a->e[a->n++] = e;
     }
-    for (size_t i = 0; i < b->nkeys; i++) {
-        struct slot *s = map_find(cs, b->keys[i]);
-        if (s && s->c == b) {
-            s->c = a;
-            s->idx += off;
-        }
-    }
-    /* hand b's key list to a */
+    /* b's keys move to a: copied into a's arena (b's goes with b), its
+     * slots repointed; a slot that cannot follow is dropped */
     if (b->nkeys) {
         size_t nk = a->nkeys + b->nkeys;
         if (nk > a->capkeys) {
@@ -365,10 +364,19 @@ static int chain_merge(struct chain_set *cs, struct chain *a, struct chain *b)
             }
         }
         for (size_t i = 0; i < b->nkeys; i++) {
-            if (a->nkeys < a->capkeys)
-                a->keys[a->nkeys++] = b->keys[i];
-            else
-                free(b->keys[i]);
+            struct slot *s = map_find(cs, b->keys[i]);
+            char *k = a->nkeys < a->capkeys ? arena_strdup(&a->arena, b->keys[i]) : NULL;
+            if (k)
+                a->keys[a->nkeys++] = k;
+            if (s && s->c == b) {
+                if (k) {
+                    s->key = k;
+                    s->c = a;
+                    s->idx += off;
+                } else {
+                    map_del(cs, s);
+                }
+            }
         }
         b->nkeys = 0;
     }
@@ -443,10 +451,7 @@ void chain_set_free(struct chain_set *cs)
         chain_destroy(c, 1);
         c = n;
     }
-    for (size_t i = 0; i < cs->nslots; i++)
-        if (cs->slots[i].key && cs->slots[i].key != TOMB)
-            free(cs->slots[i].key);
-    free(cs->slots);
+    free(cs->slots); /* their keys were in the chains' arenas */
     free(cs->open);
     if (cs->delivered)
         for (size_t i = 0; i < cs->ndelivered; i++)
