@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +390,12 @@ static int cmd_rules(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* The state follows the operations in flight, so the heap keeps
+     * growing back to its peak: grow it 8 MiB at a time and do not hand
+     * freed tops back (each give-back and regrowth cost a page fault per
+     * 4 KiB, ~3 % of an analysis). Memory stays bounded by the peak. */
+    mallopt(M_TOP_PAD, 8 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     if (argc < 2) {
         usage(stderr);
         return 2;
