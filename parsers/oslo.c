@@ -507,32 +507,87 @@ static void set_payload_error(struct event *ev, const struct jv *payload,
 
 /* ---- decoding -------------------------------------------------------- */
 
+/* The members of an inner message decode_inner reads, found in one pass
+ * over it (a message has some forty members, and twenty lookups by name
+ * each walking them were a visible part of every message). */
+struct inner {
+    const struct jv *request_id, *global_request_id, *user_id, *user, *project_id, *project,
+        *tenant, *auth_token, *trace_info;
+    const struct jv *event_type, *publisher_id, *priority, *message_id, *payload;
+    const struct jv *method, *msg_id, *unique_id, *namespace, *version, *reply_q, *timeout,
+        *args, *result, *failure, *ending;
+};
+
+static void inner_members(const struct jv *o, struct inner *f)
+{
+    memset(f, 0, sizeof(*f));
+    const struct jv *m;
+    JV_FOREACH(o, m) {
+        const char *k = jv_key(m);
+        size_t n = jv_keylen(m);
+        const struct jv **to = NULL;
+#define K(lit, field)                                                                          \
+    if (eq_lit(k, n, lit))                                                                     \
+        to = &f->field;                                                                        \
+    else
+        if (n > 9 && k[0] == '_' && k[1] == 'c') {
+            K("_context_request_id", request_id)
+            K("_context_global_request_id", global_request_id)
+            K("_context_user_id", user_id)
+            K("_context_user", user)
+            K("_context_project_id", project_id)
+            K("_context_project", project)
+            K("_context_tenant", tenant)
+            K("_context_auth_token", auth_token)
+            K("_context_trace_info", trace_info) {}
+        } else {
+            switch (n) {
+            case 4: K("args", args) {} break;
+            case 6: K("method", method) K("result", result) K("ending", ending) {} break;
+            case 7:
+                K("_msg_id", msg_id) K("version", version) K("payload", payload)
+                K("failure", failure) {}
+                break;
+            case 8: K("_reply_q", reply_q) K("_timeout", timeout) K("priority", priority) {} break;
+            case 9: K("namespace", namespace) {} break;
+            case 10:
+                K("event_type", event_type) K("message_id", message_id)
+                K("_unique_id", unique_id) {}
+                break;
+            case 12: K("publisher_id", publisher_id) {} break;
+            default: break;
+            }
+        }
+#undef K
+        if (to && !*to)
+            *to = m; /* the first, as jv_get (duplicates are merged anyway) */
+    }
+}
+
 /* Secrets of the oslo context nothing reads (see the top of the file):
  * counted, not copied. */
-static size_t context_secrets(const struct jv *o)
+static size_t context_secrets(const struct inner *f)
 {
     size_t n = 0;
-    const struct jv *t = jv_get(o, "_context_auth_token");
-    if (t && !jv_is_null(t))
+    if (f->auth_token && !jv_is_null(f->auth_token))
         n++;
-    const struct jv *ti = jv_get(o, "_context_trace_info");
-    if (jv_is_object(ti) && jv_get(ti, "hmac_key"))
+    if (jv_is_object(f->trace_info) && jv_get(f->trace_info, "hmac_key"))
         n++;
     return n;
 }
 
-static void set_context(struct event *ev, const struct jv *o)
+static void set_context(struct event *ev, const struct inner *f)
 {
-    ev->request_id = ev_member(ev, o, "_context_request_id", ID_CAP);
-    ev->global_request_id = ev_member(ev, o, "_context_global_request_id", ID_CAP);
-    ev->ctx_user = ev_member(ev, o, "_context_user_id", ID_CAP);
+    ev->request_id = ev_jstr(ev, f->request_id, ID_CAP);
+    ev->global_request_id = ev_jstr(ev, f->global_request_id, ID_CAP);
+    ev->ctx_user = ev_jstr(ev, f->user_id, ID_CAP);
     if (!ev->ctx_user)
-        ev->ctx_user = ev_member(ev, o, "_context_user", ID_CAP);
-    ev->ctx_project = ev_member(ev, o, "_context_project_id", ID_CAP);
+        ev->ctx_user = ev_jstr(ev, f->user, ID_CAP);
+    ev->ctx_project = ev_jstr(ev, f->project_id, ID_CAP);
     if (!ev->ctx_project)
-        ev->ctx_project = ev_member(ev, o, "_context_project", ID_CAP);
+        ev->ctx_project = ev_jstr(ev, f->project, ID_CAP);
     if (!ev->ctx_project)
-        ev->ctx_project = ev_member(ev, o, "_context_tenant", ID_CAP);
+        ev->ctx_project = ev_jstr(ev, f->tenant, ID_CAP);
 }
 
 /* o: the inner message, a tree of d (the failure tree joins it there). */
@@ -544,9 +599,11 @@ static void decode_inner(struct event *ev, struct jv_doc *d, struct jv *o,
     u.budget = cfg->max_uuid_nodes;
     u.secrets = 0;
     struct jv *failure_tree = NULL;
+    struct inner f;
+    inner_members(o, &f);
 
     /* the failure is a JSON string holding the remote exception */
-    const struct jv *fs = jv_get(o, "failure");
+    const struct jv *fs = f.failure;
     if (jv_is_string(fs) && jv_strlen(fs) > 0) {
         failure_tree = jv_parse(d, jv_str(fs), jv_strlen(fs));
         if (!jv_is_object(failure_tree))
@@ -554,56 +611,51 @@ static void decode_inner(struct event *ev, struct jv_doc *d, struct jv *o,
         if (!failure_tree)
             bump(st, "oslo.failure_bad_json");
     }
-    size_t ctx_secrets = context_secrets(o);
+    size_t ctx_secrets = context_secrets(&f);
 
-    set_context(ev, o);
-    int is_notif = jv_is_string(jv_get(o, "event_type")) &&
-                   jv_is_string(jv_get(o, "publisher_id"));
-    const struct jv *method = jv_get(o, "method");
-    const struct jv *msgid = jv_get(o, "_msg_id");
-    ev->unique_id = ev_member(ev, o, "_unique_id", ID_CAP);
+    set_context(ev, &f);
+    int is_notif = jv_is_string(f.event_type) && jv_is_string(f.publisher_id);
+    const struct jv *method = f.method;
+    const struct jv *msgid = f.msg_id;
+    ev->unique_id = ev_jstr(ev, f.unique_id, ID_CAP);
 
     if (is_notif) {
         ev->kind = EV_NOTIFICATION;
-        ev->publisher_id = ev_member(ev, o, "publisher_id", ID_CAP);
-        ev->event_type = ev_member(ev, o, "event_type", ID_CAP);
-        ev->priority = ev_member(ev, o, "priority", ID_CAP);
-        const char *mid = ev_member(ev, o, "message_id", ID_CAP);
+        ev->publisher_id = ev_jstr(ev, f.publisher_id, ID_CAP);
+        ev->event_type = ev_jstr(ev, f.event_type, ID_CAP);
+        ev->priority = ev_jstr(ev, f.priority, ID_CAP);
+        const char *mid = ev_jstr(ev, f.message_id, ID_CAP);
         if (mid)
             ev->unique_id = mid;
-        const struct jv *payload = jv_get(o, "payload");
-        set_payload_error(ev, payload, cfg);
-        uwalk(&u, payload, EV_RES_UNKNOWN, 0);
+        set_payload_error(ev, f.payload, cfg);
+        uwalk(&u, f.payload, EV_RES_UNKNOWN, 0);
     } else if (jv_is_string(method)) {
         ev->kind = jv_is_string(msgid) ? EV_RPC_CALL : EV_RPC_CAST;
         ev->rpc_method = ev_jstr(ev, method, ID_CAP);
-        ev->rpc_namespace = ev_member(ev, o, "namespace", ID_CAP);
-        ev->rpc_version = ev_member(ev, o, "version", ID_CAP);
+        ev->rpc_namespace = ev_jstr(ev, f.namespace, ID_CAP);
+        ev->rpc_version = ev_jstr(ev, f.version, ID_CAP);
         ev->msg_id = ev_jstr(ev, msgid, ID_CAP);
-        ev->reply_q = ev_member(ev, o, "_reply_q", ID_CAP);
-        const struct jv *to = jv_get(o, "_timeout");
-        if (jv_is_number(to)) {
-            double t = jv_num(to);
+        ev->reply_q = ev_jstr(ev, f.reply_q, ID_CAP);
+        if (jv_is_number(f.timeout)) {
+            double t = jv_num(f.timeout);
             ev->timeout_s = (t >= 0 && t < 2147483647.0) ? (int)t : -1;
         }
-        uwalk(&u, jv_get(o, "args"), EV_RES_UNKNOWN, 0);
-    } else if (jv_is_string(msgid) &&
-               (jv_get(o, "result") || jv_get(o, "failure") || jv_get(o, "ending"))) {
+        uwalk(&u, f.args, EV_RES_UNKNOWN, 0);
+    } else if (jv_is_string(msgid) && (f.result || f.failure || f.ending)) {
         ev->kind = EV_RPC_REPLY;
         ev->msg_id = ev_jstr(ev, msgid, ID_CAP);
-        const struct jv *end = jv_get(o, "ending");
-        ev->ending = end ? jv_is_true(end) : 1;
-        const struct jv *f = jv_get(o, "failure");
-        if (f && !jv_is_null(f)) {
+        ev->ending = f.ending ? jv_is_true(f.ending) : 1;
+        const struct jv *fl = f.failure;
+        if (fl && !jv_is_null(fl)) {
             ev->failure = 1;
             if (failure_tree)
                 set_failure_obj(ev, failure_tree, cfg, &u);
-            else if (jv_is_object(f))
-                set_failure_obj(ev, f, cfg, &u);
-            else if (jv_is_string(f))
-                ev->error_message = ev_message(ev, jv_str(f), jv_strlen(f), cfg->max_message);
+            else if (jv_is_object(fl))
+                set_failure_obj(ev, fl, cfg, &u);
+            else if (jv_is_string(fl))
+                ev->error_message = ev_message(ev, jv_str(fl), jv_strlen(fl), cfg->max_message);
         }
-        uwalk(&u, jv_get(o, "result"), EV_RES_UNKNOWN, 0);
+        uwalk(&u, f.result, EV_RES_UNKNOWN, 0);
     } else {
         bump(st, "oslo.unknown_shape");
         ev->flags |= EV_F_BAD_BODY;
