@@ -132,13 +132,15 @@ static void set_str(struct jw *w, struct jw_node *o, const char *k, const char *
         jw_set(w, o, k, jw_str(w, v));
 }
 
+/* Members are set in key order (strcmp): the writer sorts them, which
+ * then costs one comparison each instead of a pass over those before. */
 static struct jw_node *peer_json(struct jw *w, const struct ev_peer *p)
 {
     struct jw_node *o = jw_object(w);
     jw_set(w, o, "addr", jw_str(w, p->addr));
+    set_str(w, o, "host", p->host);
     jw_set(w, o, "port", jw_int(w, p->port));
     set_str(w, o, "service", p->service);
-    set_str(w, o, "host", p->host);
     return o;
 }
 
@@ -149,79 +151,32 @@ struct jw_node *out_event_json(struct jw *w, const struct event *ev)
         return NULL;
     char t[40];
     out_time(ev->ts_us, t, sizeof(t));
-    jw_set(w, o, "seq", jw_int(w, (long long)ev->seq));
-    jw_set(w, o, "time", jw_str(w, t));
-    jw_set(w, o, "ts_us", jw_int(w, (long long)ev->ts_us));
-    jw_set(w, o, "kind", jw_str(w, event_kind_name(ev->kind)));
-    jw_set(w, o, "flow", jw_int(w, (long long)ev->flow_id));
-    jw_set(w, o, "src", peer_json(w, &ev->src));
-    jw_set(w, o, "dst", peer_json(w, &ev->dst));
-    if (ev->verb != EV_VERB_NONE)
-        jw_set(w, o, "verb", jw_str(w, event_verb_name(ev->verb)));
-    set_str(w, o, "method", ev->method);
-    set_str(w, o, "path", ev->path);
-    set_str(w, o, "query", ev->query);
-    if (ev->kind == EV_HTTP_RESPONSE) {
-        jw_set(w, o, "status", jw_int(w, ev->status));
-        set_str(w, o, "reason", ev->reason);
-        jw_set(w, o, "request_ts_us", jw_int(w, (long long)ev->req_ts_us));
-    }
-    set_str(w, o, "user_agent", ev->user_agent);
-    set_str(w, o, "operation", ev->operation);
-    set_str(w, o, "request_id", ev->request_id);
-    set_str(w, o, "global_request_id", ev->global_request_id);
-    set_str(w, o, "exchange", ev->exchange);
-    set_str(w, o, "routing_key", ev->routing_key);
-    set_str(w, o, "topic", ev->topic);
-    set_str(w, o, "target_server", ev->target_server);
-    set_str(w, o, "topic_service", ev->topic_service);
-    if (ev->fanout)
-        jw_set(w, o, "fanout", jw_bool(w, 1));
-    set_str(w, o, "rpc_method", ev->rpc_method);
-    set_str(w, o, "rpc_namespace", ev->rpc_namespace);
-    set_str(w, o, "rpc_version", ev->rpc_version);
-    set_str(w, o, "msg_id", ev->msg_id);
-    set_str(w, o, "reply_q", ev->reply_q);
-    set_str(w, o, "unique_id", ev->unique_id);
-    if (ev->timeout_s >= 0)
-        jw_set(w, o, "timeout_s", jw_int(w, ev->timeout_s));
-    if (ev->expiration_ms >= 0)
-        jw_set(w, o, "expiration_ms", jw_int(w, ev->expiration_ms));
-    if (ev->kind == EV_RPC_REPLY) {
-        jw_set(w, o, "ending", jw_bool(w, ev->ending));
-        jw_set(w, o, "failure", jw_bool(w, ev->failure));
-    }
-    set_str(w, o, "publisher_id", ev->publisher_id);
-    set_str(w, o, "event_type", ev->event_type);
-    set_str(w, o, "priority", ev->priority);
-    set_str(w, o, "ctx_user", ev->ctx_user);
-    set_str(w, o, "ctx_project", ev->ctx_project);
-    if (ev->kind == EV_AMQP_RETURN || ev->kind == EV_AMQP_CLOSE) {
-        jw_set(w, o, "reply_code", jw_int(w, ev->reply_code));
-        set_str(w, o, "reply_text", ev->reply_text);
-    }
+    int http_resp = ev->kind == EV_HTTP_RESPONSE;
+    int amqp_reply = ev->kind == EV_AMQP_RETURN || ev->kind == EV_AMQP_CLOSE;
     if (ev->kind == EV_CONN)
         jw_set(w, o, "conn_event", jw_str(w, flow_event_name((enum flow_event)ev->conn_event)));
+    set_str(w, o, "ctx_project", ev->ctx_project);
+    set_str(w, o, "ctx_user", ev->ctx_user);
+    jw_set(w, o, "dst", peer_json(w, &ev->dst));
+    if (ev->kind == EV_RPC_REPLY)
+        jw_set(w, o, "ending", jw_bool(w, ev->ending));
     if (ev->error_class || ev->error_message || ev->error_module) {
         struct jw_node *e = jw_object(w);
         set_str(w, e, "class", ev->error_class);
-        set_str(w, e, "module", ev->error_module);
         set_str(w, e, "message", ev->error_message);
+        set_str(w, e, "module", ev->error_module);
         set_str(w, e, "traceback", ev->traceback);
         jw_set(w, o, "error", e);
     }
-    set_str(w, o, "resource_state", ev->resource_state);
+    set_str(w, o, "event_type", ev->event_type);
+    set_str(w, o, "exchange", ev->exchange);
+    if (ev->expiration_ms >= 0)
+        jw_set(w, o, "expiration_ms", jw_int(w, ev->expiration_ms));
+    if (ev->kind == EV_RPC_REPLY)
+        jw_set(w, o, "failure", jw_bool(w, ev->failure));
+    if (ev->fanout)
+        jw_set(w, o, "fanout", jw_bool(w, 1));
     set_str(w, o, "fault_message", ev->fault_message);
-    if (ev->nuuids) {
-        struct jw_node *a = jw_array(w);
-        for (size_t i = 0; i < ev->nuuids; i++) {
-            struct jw_node *u = jw_object(w);
-            jw_set(w, u, "id", jw_str(w, ev->uuids[i].id));
-            jw_set(w, u, "type", jw_str(w, event_res_name(ev->uuids[i].res)));
-            jw_push(w, a, u);
-        }
-        jw_set(w, o, "resources", a);
-    }
     if (ev->flags) {
         static const struct {
             unsigned flag;
@@ -235,5 +190,55 @@ struct jw_node *out_event_json(struct jw *w, const struct event *ev)
                 jw_push(w, a, jw_str(w, fl[i].name));
         jw_set(w, o, "flags", a);
     }
+    jw_set(w, o, "flow", jw_int(w, (long long)ev->flow_id));
+    set_str(w, o, "global_request_id", ev->global_request_id);
+    jw_set(w, o, "kind", jw_str(w, event_kind_name(ev->kind)));
+    set_str(w, o, "method", ev->method);
+    set_str(w, o, "msg_id", ev->msg_id);
+    set_str(w, o, "operation", ev->operation);
+    set_str(w, o, "path", ev->path);
+    set_str(w, o, "priority", ev->priority);
+    set_str(w, o, "publisher_id", ev->publisher_id);
+    set_str(w, o, "query", ev->query);
+    if (http_resp)
+        set_str(w, o, "reason", ev->reason);
+    if (amqp_reply)
+        jw_set(w, o, "reply_code", jw_int(w, ev->reply_code));
+    set_str(w, o, "reply_q", ev->reply_q);
+    if (amqp_reply)
+        set_str(w, o, "reply_text", ev->reply_text);
+    set_str(w, o, "request_id", ev->request_id);
+    if (http_resp)
+        jw_set(w, o, "request_ts_us", jw_int(w, (long long)ev->req_ts_us));
+    set_str(w, o, "resource_state", ev->resource_state);
+    if (ev->nuuids) {
+        struct jw_node *a = jw_array(w);
+        for (size_t i = 0; i < ev->nuuids; i++) {
+            struct jw_node *u = jw_object(w);
+            jw_set(w, u, "id", jw_str(w, ev->uuids[i].id));
+            jw_set(w, u, "type", jw_str(w, event_res_name(ev->uuids[i].res)));
+            jw_push(w, a, u);
+        }
+        jw_set(w, o, "resources", a);
+    }
+    set_str(w, o, "routing_key", ev->routing_key);
+    set_str(w, o, "rpc_method", ev->rpc_method);
+    set_str(w, o, "rpc_namespace", ev->rpc_namespace);
+    set_str(w, o, "rpc_version", ev->rpc_version);
+    jw_set(w, o, "seq", jw_int(w, (long long)ev->seq));
+    jw_set(w, o, "src", peer_json(w, &ev->src));
+    if (http_resp)
+        jw_set(w, o, "status", jw_int(w, ev->status));
+    set_str(w, o, "target_server", ev->target_server);
+    jw_set(w, o, "time", jw_str(w, t));
+    if (ev->timeout_s >= 0)
+        jw_set(w, o, "timeout_s", jw_int(w, ev->timeout_s));
+    set_str(w, o, "topic", ev->topic);
+    set_str(w, o, "topic_service", ev->topic_service);
+    jw_set(w, o, "ts_us", jw_int(w, (long long)ev->ts_us));
+    set_str(w, o, "unique_id", ev->unique_id);
+    set_str(w, o, "user_agent", ev->user_agent);
+    if (ev->verb != EV_VERB_NONE)
+        jw_set(w, o, "verb", jw_str(w, event_verb_name(ev->verb)));
     return o;
 }
