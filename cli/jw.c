@@ -258,6 +258,17 @@ static int scratch_room(struct jw_scratch *sc, size_t n)
     return 0;
 }
 
+/* strcmp of two member keys, inline: keys are short literals, where the
+ * library call costs more than the bytes compared. */
+static inline int key_cmp(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return (unsigned char)*a - (unsigned char)*b;
+}
+
 static int render(struct jw *w, struct jw_scratch *sc, const struct jw_node *v, int depth)
 {
     char num[32];
@@ -298,7 +309,7 @@ static int render(struct jw *w, struct jw_scratch *sc, const struct jw_node *v, 
         const struct jw_node **a = sc->v + base;
         for (const struct jw_node *x = v->u.c.first; x; x = x->next) {
             size_t j = m++;
-            while (j > 0 && strcmp(a[j - 1]->key, x->key) > 0) {
+            while (j > 0 && key_cmp(a[j - 1]->key, x->key) > 0) {
                 a[j] = a[j - 1];
                 j--;
             }
@@ -308,7 +319,7 @@ static int render(struct jw *w, struct jw_scratch *sc, const struct jw_node *v, 
         int rc = put(w, "{", 1);
         int first = 1;
         for (size_t i = 0; rc == 0 && i < m; i++) {
-            if (i + 1 < m && strcmp(a[i]->key, a[i + 1]->key) == 0)
+            if (i + 1 < m && key_cmp(a[i]->key, a[i + 1]->key) == 0)
                 continue; /* set again later */
             if ((!first && put(w, ",", 1) < 0) || put_string(w, a[i]->key, strlen(a[i]->key)) < 0 ||
                 put(w, ":", 1) < 0 || render(w, sc, a[i], depth + 1) < 0)
