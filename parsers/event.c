@@ -1,6 +1,10 @@
 /* event.c -- the plain event record: construction, strings, UUIDs. */
 #include "parsers/event.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,9 +59,33 @@ static const uint8_t uuid_class[256] = {
     ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['-'] = 2,
 };
 
+#ifdef __SSE2__
+/* Bit k set when byte k of the 16 at p is a hex digit (either case). */
+static inline unsigned hex16(const unsigned char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i d = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                              _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    __m128i l = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* 'A'-'F' -> 'a'-'f' */
+    __m128i a = _mm_and_si128(_mm_cmpgt_epi8(l, _mm_set1_epi8('a' - 1)),
+                              _mm_cmplt_epi8(l, _mm_set1_epi8('f' + 1)));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(d, a));
+}
+#endif
+
 int event_is_uuid(const char *p, size_t n)
 {
     const unsigned char *u = (const unsigned char *)p;
+#ifdef __SSE2__
+    /* 16 bytes a compare (bytes >= 0x80 are negative: never hex) */
+    if (n == 32)
+        return hex16(u) == 0xFFFF && hex16(u + 16) == 0xFFFF;
+    if (n == 36) /* 8-4-4-4-12: dashes at 8, 13, 18, 23 */
+        return u[8] == '-' && u[13] == '-' && u[18] == '-' && u[23] == '-' &&
+               (hex16(u) | (1u << 8) | (1u << 13)) == 0xFFFF &&
+               (hex16(u + 16) | (1u << 2) | (1u << 7)) == 0xFFFF && (hex16(u + 20) >> 12) == 0xF;
+    return 0;
+#endif
     unsigned all = 1;
     if (n == 32) {
         for (size_t i = 0; i < 32; i++)

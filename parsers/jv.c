@@ -1016,7 +1016,8 @@ static inline int at_quote(const struct pstate *s, const int emb)
  * any other backslash would be an escape of the embedded text itself, which
  * this reader leaves to the slow way (the caller then parses the whole
  * string the usual way). Zero copy. */
-static int parse_string_emb(struct pstate *s, const char **str, uint32_t *len)
+static inline __attribute__((always_inline)) int parse_string_emb(struct pstate *s, const char **str,
+                                                                   uint32_t *len)
 {
     const uint8_t *p = s->p;
     size_t n = s->n;
@@ -1058,6 +1059,10 @@ static inline int parse_key(struct pstate *s, const char **k, uint32_t *kn, cons
         return fail(s, JV_E_SYNTAX, s->pos);
     if (parse_str(s, k, kn, 1, emb) < 0)
         return -1;
+    if (s->pos < s->n && s->p[s->pos] == ':') { /* the usual "key": */
+        s->pos++;
+        return 0;
+    }
     skip_ws(s, emb);
     if (s->pos >= s->n || s->p[s->pos] != ':')
         return fail(s, JV_E_SYNTAX, s->pos);
