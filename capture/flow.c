@@ -42,13 +42,16 @@ struct fent {
     struct classify_flow *cls;
 };
 
+#define FLOW_BUCKETS0 1024 /* hash buckets at first */
+
 struct flow_table {
     struct flow_cfg cfg;
     struct flow_cb cb;
     struct stats *st;
     struct classify *cls;
     struct fent **buckets;
-    size_t nbuckets; /* power of two */
+    size_t nbuckets; /* power of two, grown with the flows up to max_buckets */
+    size_t max_buckets;
     uint32_t seed;
     struct fent *head[L_N], *tail[L_N];
     struct fent *whead;  /* flows whose reassembly holds data */
@@ -351,9 +354,12 @@ struct flow_table *flow_table_new(const struct flow_cfg *cfg, struct stats *st,
         ft->cb = *cb;
     ft->st = st;
     ft->seed = (uint32_t)(uintptr_t)ft * 2654435761u;
-    ft->nbuckets = 16;
-    while (ft->nbuckets < ft->cfg.max_flows * 2 && ft->nbuckets < ((size_t)1 << 30))
-        ft->nbuckets <<= 1;
+    ft->max_buckets = 16;
+    while (ft->max_buckets < ft->cfg.max_flows * 2 && ft->max_buckets < ((size_t)1 << 30))
+        ft->max_buckets <<= 1;
+    /* small at first (a table for the cap is megabytes, touched at random
+     * by a few thousand flows): doubled as the flows outnumber it */
+    ft->nbuckets = ft->max_buckets < FLOW_BUCKETS0 ? ft->max_buckets : FLOW_BUCKETS0;
     ft->buckets = calloc(ft->nbuckets, sizeof(*ft->buckets));
     struct classify_cfg cc;
     classify_defaults(&cc);
@@ -490,6 +496,29 @@ static int server_port(const struct flow_table *ft, uint16_t port)
     return classify_port(ft->cls, port) != NULL;
 }
 
+/* Twice the buckets, every flow moved to its new one; on refused memory
+ * the table stays as it is (longer chains, still correct). */
+static void grow_buckets(struct flow_table *ft)
+{
+    size_t n = ft->nbuckets * 2;
+    struct fent **nb = calloc(n, sizeof(*nb));
+    if (!nb)
+        return;
+    for (size_t i = 0; i < ft->nbuckets; i++) {
+        struct fent *e = ft->buckets[i];
+        while (e) {
+            struct fent *next = e->hnext;
+            size_t b = e->hash & (n - 1);
+            e->hnext = nb[b];
+            nb[b] = e;
+            e = next;
+        }
+    }
+    free(ft->buckets);
+    ft->buckets = nb;
+    ft->nbuckets = n;
+}
+
 static struct fent *flow_create(struct flow_table *ft, const struct fent *k, uint32_t h,
                                 int sender_is_a, const struct pkt *pkt, uint64_t ts)
 {
@@ -535,6 +564,8 @@ static struct fent *flow_create(struct flow_table *ft, const struct fent *k, uin
     reasm_init(&e->r[0]);
     reasm_init(&e->r[1]);
     classify_flow_begin(ft->cls, &e->f, &e->cls);
+    if (ft->count >= ft->nbuckets && ft->nbuckets < ft->max_buckets)
+        grow_buckets(ft);
     size_t b = h & (ft->nbuckets - 1);
     e->hnext = ft->buckets[b];
     ft->buckets[b] = e;

@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,4 +76,10 @@ int common_parse_secs(const char *cmd, const char *opt, const char *arg, double 
     }
     *out = v;
     return 0;
+}
+
+void common_heap_for_packets(void)
+{
+    mallopt(M_TOP_PAD, 8 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
 }

@@ -752,6 +752,7 @@ int cmd_live(int argc, char **argv)
                 L->o.listen, (unsigned)httpd_port(L->hd));
     else
         fprintf(stderr, "osrca live: listening on %s\n", L->o.iface);
+    common_heap_for_packets();
     int srs = g_stop ? SOURCE_STOPPED : source_run(L->src, on_packet, L, err, sizeof(err));
     rc = 0;
     if (srs < 0) {

@@ -7,7 +7,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,6 +302,7 @@ static int cmd_run(int argc, char **argv, int analyze)
         fprintf(stderr, "osrca: %s\n", err);
         goto out;
     }
+    common_heap_for_packets();
     int srs = source_run(src, on_packet, &r, err, sizeof(err));
     rc = 0;
     if (srs < 0) {
@@ -390,12 +390,6 @@ static int cmd_rules(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    /* The state follows the operations in flight, so the heap keeps
-     * growing back to its peak: grow it 8 MiB at a time and do not hand
-     * freed tops back (each give-back and regrowth cost a page fault per
-     * 4 KiB, ~3 % of an analysis). Memory stays bounded by the peak. */
-    mallopt(M_TOP_PAD, 8 << 20);
-    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     if (argc < 2) {
         usage(stderr);
         return 2;
