@@ -1012,12 +1012,68 @@ static inline int at_quote(const struct pstate *s, const int emb)
     return s->pos < s->n && s->p[s->pos] == '"';
 }
 
-/* A string of an embedded text at s->pos ('\"'): it ends at the next '\"';
- * any other backslash would be an escape of the embedded text itself, which
- * this reader leaves to the slow way (the caller then parses the whole
- * string the usual way). Zero copy. */
+/* The rest of a string of an embedded text that holds escapes of its own,
+ * from its first byte (start; i: its first backslash, which is followed by
+ * a second one). In the holding string every backslash of the text is
+ * written '\\' and every quote '\"' (what json.dumps does to the text
+ * oslo gives it), so the text's string is read by undoing those two, into
+ * the arena with its quotes, and then by parse_string as any string:
+ * same checks, same value as when the whole holding string is unescaped
+ * first. Any other escape of the holding string (a raw control or
+ * non-ASCII written \uXXXX there) is left to the slow way, as before. */
+static __attribute__((noinline)) int string_emb_escaped(struct pstate *s, size_t start, size_t i,
+                                                         const char **str, uint32_t *len, int key)
+{
+    const uint8_t *p = s->p;
+    size_t n = s->n, m = i - start; /* bytes of the text's string */
+    int esc = 0;                    /* the text's last byte was an escaping '\' */
+    for (;;) {
+        if (i >= n)
+            return fail(s, JV_E_SYNTAX, n);
+        uint8_t c = p[i++];
+        if (c == '"')
+            return fail(s, JV_E_SYNTAX, i - 1); /* the end of the holding string */
+        if (c == '\\') {
+            if (i >= n)
+                return fail(s, JV_E_SYNTAX, n);
+            c = p[i++];
+            if (c != '"' && c != '\\')
+                return fail(s, JV_E_ESCAPE, i - 2);
+            if (c == '"' && !esc)
+                break; /* the text's closing quote */
+        }
+        esc = !esc && c == '\\';
+        m++;
+    }
+    size_t end = i; /* just past the closing '\"' */
+    char *t = arena_get(s->d, m + 2, 0, s->hint);
+    if (!t)
+        return fail(s, JV_E_NOMEM, start);
+    size_t w = 0;
+    t[w++] = '"';
+    for (i = start; w < m + 1;) {
+        uint8_t c = p[i++];
+        if (c == '\\')
+            c = p[i++]; /* '\\' or '\"' */
+        t[w++] = (char)c;
+    }
+    t[w++] = '"';
+    struct pstate ts = {s->d, (const uint8_t *)t, w, 0, s->hint};
+    if (parse_string(&ts, str, len, key) < 0)
+        return -1;
+    if (ts.pos != w)
+        return fail(s, JV_E_SYNTAX, start);
+    s->pos = end;
+    return 0;
+}
+
+/* A string of an embedded text at s->pos ('\"'): it ends at the next '\"'
+ * (zero copy) unless the text's string has escapes of its own
+ * (string_emb_escaped); any other backslash would be an escape of the
+ * holding string, which this reader leaves to the slow way (the caller
+ * then parses the whole string the usual way). */
 static inline __attribute__((always_inline)) int parse_string_emb(struct pstate *s, const char **str,
-                                                                   uint32_t *len)
+                                                                   uint32_t *len, int key)
 {
     const uint8_t *p = s->p;
     size_t n = s->n;
@@ -1030,6 +1086,8 @@ static inline __attribute__((always_inline)) int parse_string_emb(struct pstate 
         if (c == '\\') {
             if (i + 1 < n && p[i + 1] == '"')
                 break;
+            if (i + 1 < n && p[i + 1] == '\\')
+                return string_emb_escaped(s, start, i, str, len, key);
             return fail(s, JV_E_ESCAPE, i);
         }
         if (c == '"') /* the end of the string holding the text */
@@ -1048,7 +1106,7 @@ static inline __attribute__((always_inline)) int parse_string_emb(struct pstate 
 static inline int parse_str(struct pstate *s, const char **str, uint32_t *len, int key,
                             const int emb)
 {
-    return emb ? parse_string_emb(s, str, len) : parse_string(s, str, len, key);
+    return emb ? parse_string_emb(s, str, len, key) : parse_string(s, str, len, key);
 }
 
 /* Expect a key string then ':' at s->pos (after whitespace). */

@@ -18,8 +18,8 @@
  *
  * Memory: a value is a 32-byte node and takes at least two input bytes, so
  * a tree holds at most 16 bytes of nodes per input byte plus its unescaped
- * strings (never longer than the input); blocks double, so at most twice
- * that is allocated. Input longer than cfg.max_input is refused before
+ * strings (never longer than the input; an embedded text's escaped strings
+ * take a copy more); blocks double, so at most twice that is allocated. Input longer than cfg.max_input is refused before
  * anything is allocated; every block is charged to the pool, and a refusal
  * is JV_E_NOMEM. No allocation is sized from a count in the input. */
 #ifndef OSRCA_JV_H
@@ -67,9 +67,10 @@ struct jv_cfg {
     int dup_reject;
     /* NULL, or a key whose string value in the top-level object is read as
      * the JSON text it holds, in the same pass (oslo's "oslo.message"):
-     * when that text is an object whose own strings hold no escape (its
-     * only backslashes are the \" of its quotes) and it has no whitespace
-     * but spaces, the member's value is that object, marked embedded
+     * when that text is an object whose only escapes in the holding
+     * string are \" and \\ (its quotes, and its own strings' escapes as
+     * json.dumps writes them) and it has no whitespace but spaces, the
+     * member's value is that object, marked embedded
      * (jv_is_embedded), exactly the tree jv_parse gives for the unescaped
      * string; any other value stays a string. */
     const char *embedded_key;
