@@ -158,7 +158,7 @@ static int keys_room(struct chain *c)
     if (c->nkeys < c->capkeys)
         return 0;
     size_t ncap = c->capkeys ? c->capkeys * 2 : 8;
-    char **nk = realloc(c->keys, ncap * sizeof(*nk));
+    struct chain_key *nk = realloc(c->keys, ncap * sizeof(*nk));
     if (!nk)
         return -1;
     c->keys = nk;
@@ -226,8 +226,29 @@ static int map_put(struct chain_set *cs, const char *key, struct chain *c, int32
     s->key = k;
     s->c = c;
     s->idx = idx;
-    c->keys[c->nkeys++] = k;
+    c->keys[c->nkeys].text = k;
+    c->keys[c->nkeys].hash = h;
+    c->nkeys++;
     return 0;
+}
+
+/* The slot of chain c's key ck, if c still owns it: the slot then points
+ * at this very text (map_put), so neither the hash nor the text is read
+ * again. NULL if the key went to another chain or was dropped. */
+static struct slot *own_slot(const struct chain_set *cs, const struct chain *c,
+                             const struct chain_key *ck)
+{
+    if (!cs->nslots)
+        return NULL;
+    size_t mask = cs->nslots - 1;
+    for (size_t i = ck->hash & mask, k = 0; k < cs->nslots; i = (i + 1) & mask, k++) {
+        struct slot *s = &cs->slots[i];
+        if (!s->key)
+            return NULL;
+        if (s->key == ck->text)
+            return s->c == c ? s : NULL;
+    }
+    return NULL;
 }
 
 static void map_del(struct chain_set *cs, struct slot *s)
@@ -357,18 +378,21 @@ static int chain_merge(struct chain_set *cs, struct chain *a, struct chain *b)
     if (b->nkeys) {
         size_t nk = a->nkeys + b->nkeys;
         if (nk > a->capkeys) {
-            char **k = realloc(a->keys, nk * sizeof(*k));
+            struct chain_key *k = realloc(a->keys, nk * sizeof(*k));
             if (k) {
                 a->keys = k;
                 a->capkeys = nk;
             }
         }
         for (size_t i = 0; i < b->nkeys; i++) {
-            struct slot *s = map_find(cs, b->keys[i]);
-            char *k = a->nkeys < a->capkeys ? arena_strdup(&a->arena, b->keys[i]) : NULL;
-            if (k)
-                a->keys[a->nkeys++] = k;
-            if (s && s->c == b) {
+            struct slot *s = own_slot(cs, b, &b->keys[i]);
+            char *k = a->nkeys < a->capkeys ? arena_strdup(&a->arena, b->keys[i].text) : NULL;
+            if (k) {
+                a->keys[a->nkeys].text = k;
+                a->keys[a->nkeys].hash = b->keys[i].hash;
+                a->nkeys++;
+            }
+            if (s) {
                 if (k) {
                     s->key = k;
                     s->c = a;
@@ -566,8 +590,8 @@ static void note_delivered(struct chain_set *cs, const char *topic, const struct
 void chain_set_remove(struct chain_set *cs, struct chain *c)
 {
     for (size_t i = 0; i < c->nkeys; i++) {
-        struct slot *s = map_find(cs, c->keys[i]);
-        if (s && s->c == c)
+        struct slot *s = own_slot(cs, c, &c->keys[i]);
+        if (s)
             map_del(cs, s);
     }
     for (size_t i = cs->nopen; i-- > 0;)

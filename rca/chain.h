@@ -56,6 +56,12 @@ enum chain_lookup {
     CHAIN_LOOKUP_EMPTY  /* the list was empty: really not found */
 };
 
+/* An index key of a chain: its text (in the chain's arena) and hash. */
+struct chain_key {
+    const char *text;
+    uint64_t hash;
+};
+
 struct chain {
     uint64_t id;
     struct chain_entry *e;
@@ -68,7 +74,7 @@ struct chain {
     int lookup;             /* enum chain_lookup */
     const char *lookup_name;
     uint64_t dropped; /* events refused at the per-chain cap */
-    char **keys;      /* index keys registered for this chain */
+    struct chain_key *keys; /* index keys registered for this chain */
     size_t nkeys, capkeys;
     struct arena arena; /* notes and small strings of reports */
     struct chain *prev, *next;

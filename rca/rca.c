@@ -211,8 +211,8 @@ void rca_free(struct rca *a)
 static void note_failed_resources(struct rca *a, const struct chain *c)
 {
     for (size_t i = 0; i < c->nkeys; i++)
-        if (!strncmp(c->keys[i], "i:", 2))
-            chain_set_note_failed(a->cs, c->keys[i] + 2);
+        if (!strncmp(c->keys[i].text, "i:", 2))
+            chain_set_note_failed(a->cs, c->keys[i].text + 2);
 }
 
 /* A failure whose only evidence is a resource the client saw in ERROR,
