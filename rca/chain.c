@@ -105,6 +105,19 @@ static uint64_t key_hash(const char *s)
     return h ^ (h >> 29);
 }
 
+/* buf = pfx a, cut to len - 1 bytes (as snprintf would, without its cost). */
+static void keyf(char *buf, size_t len, const char *pfx, const char *a)
+{
+    size_t pn = strlen(pfx), an = strlen(a);
+    if (pn > len - 1)
+        pn = len - 1;
+    if (an > len - 1 - pn)
+        an = len - 1 - pn;
+    memcpy(buf, pfx, pn);
+    memcpy(buf + pn, a, an);
+    buf[pn + an] = '\0';
+}
+
 static int is_client(const char *svc)
 {
     return !svc || !strcmp(svc, "client");
@@ -192,9 +205,9 @@ static int map_resize(struct chain_set *cs, size_t n)
  * chain is on its key list (chain_set_remove finds them there): a key
  * taken over by c is copied into c's arena. Returns 0 or -1 (allocation
  * failure: the link is just lost). */
-static int map_put(struct chain_set *cs, const char *key, struct chain *c, int32_t idx)
+static int map_put_h(struct chain_set *cs, const char *key, uint64_t h, struct chain *c,
+                     int32_t idx)
 {
-    uint64_t h = key_hash(key);
     struct slot *s = map_find_h(cs, key, h);
     if (s && s->c == c) {
         s->idx = idx;
@@ -232,6 +245,43 @@ static int map_put(struct chain_set *cs, const char *key, struct chain *c, int32
     return 0;
 }
 
+static int map_put(struct chain_set *cs, const char *key, struct chain *c, int32_t idx)
+{
+    return map_put_h(cs, key, key_hash(key), c, idx);
+}
+
+/* A key an event will look up and register, made once: its text, its
+ * hash, and its slot's cache line fetched ahead (the index is megabytes:
+ * the lookups of one event then wait on memory together, not in turn). */
+struct pkey {
+    int set;
+    uint64_t h;
+    char k[320];
+};
+
+static void pkey_make(const struct chain_set *cs, struct pkey *p, const char *pfx, const char *id)
+{
+    p->set = id && *id;
+    if (!p->set)
+        return;
+    keyf(p->k, sizeof(p->k), pfx, id);
+    p->h = key_hash(p->k);
+    if (cs->nslots)
+        __builtin_prefetch(&cs->slots[p->h & (cs->nslots - 1)]);
+}
+
+static struct chain *lookup_pkey(struct chain_set *cs, const struct pkey *p, int32_t *idx)
+{
+    if (!p->set)
+        return NULL;
+    struct slot *s = map_find_h(cs, p->k, p->h);
+    if (!s)
+        return NULL;
+    if (idx)
+        *idx = s->idx;
+    return s->c;
+}
+
 /* The slot of chain c's key ck, if c still owns it: the slot then points
  * at this very text (map_put), so neither the hash nor the text is read
  * again. NULL if the key went to another chain or was dropped. */
@@ -258,18 +308,6 @@ static void map_del(struct chain_set *cs, struct slot *s)
     cs->live--;
 }
 
-/* buf = pfx a, cut to len - 1 bytes (as snprintf would, without its cost). */
-static void keyf(char *buf, size_t len, const char *pfx, const char *a)
-{
-    size_t pn = strlen(pfx), an = strlen(a);
-    if (pn > len - 1)
-        pn = len - 1;
-    if (an > len - 1 - pn)
-        an = len - 1 - pn;
-    memcpy(buf, pfx, pn);
-    memcpy(buf + pn, a, an);
-    buf[pn + an] = '\0';
-}
 
 /* ---- chains ---- */
 
@@ -906,27 +944,38 @@ static void open_add(struct chain_set *cs, struct chain *c, int32_t idx)
 }
 
 /* Register ev's keys on chain c at entry idx. */
-static void register_keys(struct chain_set *cs, struct chain *c, int32_t idx)
+/* The keys of an event (pkey_make'd by chain_set_add): request ids,
+ * unique id, msg id. */
+struct ev_keys {
+    struct pkey r[2], u, m;
+};
+
+static void put_pkey(struct chain_set *cs, const struct pkey *p, const char *pfx, const char *id,
+                     struct chain *c, int32_t idx)
+{
+    if (p->set) {
+        map_put_h(cs, p->k, p->h, c, idx);
+    } else if (id && *id) {
+        char k[320];
+        keyf(k, sizeof(k), pfx, id);
+        map_put(cs, k, c, idx);
+    }
+}
+
+static void register_keys(struct chain_set *cs, struct chain *c, int32_t idx,
+                          const struct ev_keys *ek)
 {
     struct chain_entry *e = &c->e[idx];
     const struct event *ev = e->ev;
     char k[320];
-    if (ev->request_id) {
-        keyf(k, sizeof(k), "r:", ev->request_id);
-        map_put(cs, k, c, idx);
-    }
-    if (ev->global_request_id) {
-        keyf(k, sizeof(k), "r:", ev->global_request_id);
-        map_put(cs, k, c, idx);
-    }
-    if (ev->unique_id && !(e->flags & CE_TWIN)) {
-        keyf(k, sizeof(k), "u:", ev->unique_id);
-        map_put(cs, k, c, idx);
-    }
-    if (is_call(ev) && ev->msg_id && !(e->flags & CE_TWIN)) {
-        keyf(k, sizeof(k), "m:", ev->msg_id);
-        map_put(cs, k, c, idx);
-    }
+    if (ev->request_id)
+        put_pkey(cs, &ek->r[0], "r:", ev->request_id, c, idx);
+    if (ev->global_request_id)
+        put_pkey(cs, &ek->r[1], "r:", ev->global_request_id, c, idx);
+    if (ev->unique_id && !(e->flags & CE_TWIN))
+        put_pkey(cs, &ek->u, "u:", ev->unique_id, c, idx);
+    if (is_call(ev) && ev->msg_id && !(e->flags & CE_TWIN))
+        put_pkey(cs, &ek->m, "m:", ev->msg_id, c, idx);
     /* instance ids of a user's RPC messages: id-less steps and polls find
      * the chain (never stolen from another open chain) */
     if (is_rpc_msg(ev) && (ev->ctx_user || ev->ctx_project)) {
@@ -987,6 +1036,12 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
     int poll = 0, lookup_follow = 0;
     size_t open_i = (size_t)-1;
 
+    struct ev_keys ek;
+    pkey_make(cs, &ek.r[0], "r:", ev->request_id);
+    pkey_make(cs, &ek.r[1], "r:", ev->global_request_id);
+    pkey_make(cs, &ek.u, "u:", ev->unique_id);
+    pkey_make(cs, &ek.m, "m:", (ev->kind == EV_RPC_REPLY || is_call(ev)) ? ev->msg_id : NULL);
+
     if (ev->verb == EV_VERB_DELIVER && (is_rpc_msg(ev) || ev->kind == EV_NOTIFICATION))
     {
         note_delivered(cs, ev->topic ? ev->topic : ev->routing_key, ev);
@@ -996,7 +1051,7 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
 
     /* 1. one message seen twice (Publish, Deliver): a hop */
     if (ev->unique_id && ev->kind != EV_HTTP_REQUEST && ev->kind != EV_HTTP_RESPONSE) {
-        struct chain *c = lookup_chain(cs, "u:", ev->unique_id, &link);
+        struct chain *c = lookup_pkey(cs, &ek.u, &link);
         if (c) {
             primary = c;
             rel = 1;
@@ -1018,7 +1073,7 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
     }
     /* 3. RPC reply to its call */
     if (!primary && ev->kind == EV_RPC_REPLY && ev->msg_id) {
-        struct chain *c = lookup_chain(cs, "m:", ev->msg_id, &link);
+        struct chain *c = lookup_pkey(cs, &ek.m, &link);
         if (c) {
             primary = c;
             rel = 3;
@@ -1027,9 +1082,8 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
     if (primary)
         cands[ncand++] = primary;
     /* 4. request ids */
-    const char *ids[2] = {ev->request_id, ev->global_request_id};
     for (int k = 0; k < 2; k++) {
-        struct chain *c = lookup_chain(cs, "r:", ids[k], NULL);
+        struct chain *c = lookup_pkey(cs, &ek.r[k], NULL);
         if (c) {
             int dup = 0;
             for (size_t j = 0; j < ncand; j++)
@@ -1226,7 +1280,7 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
         snprintf(k, sizeof(k), "c:%s:%u", ev->dst.addr, ev->dst.port);
         map_put(cs, k, c, idx);
     }
-    register_keys(cs, c, idx);
+    register_keys(cs, c, idx, &ek);
 
     if (e->rank && (c->root == CHAIN_NONE || e->rank > c->e[c->root].rank))
         c->root = idx;
