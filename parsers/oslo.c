@@ -80,7 +80,7 @@ static const char *ev_text(struct event *ev, const char *s, size_t n, size_t cap
     }
     char *c = event_str(ev, s, n);
     if (c)
-        redact_text(c);
+        redact_text_n(c, n);
     return c;
 }
 

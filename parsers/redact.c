@@ -357,6 +357,15 @@ size_t redact_text(char *s)
     return w;
 }
 
+size_t redact_text_n(char *s, size_t n)
+{
+    if (!s)
+        return 0;
+    if (!redact_text_may_change(s, n)) /* a NUL inside is a change: full path */
+        return n;
+    return redact_text(s);
+}
+
 static int query_key_secret(const char *k, size_t n)
 {
     if (ci_contains(k, n, "token") || ci_contains(k, n, "password") ||

@@ -61,6 +61,10 @@ int redact_text_may_change(const char *s, size_t n);
  * string never grows. Returns the new length. s may be NULL (returns 0). */
 size_t redact_text(char *s);
 
+/* redact_text(s) for s of n bytes before its NUL (a NUL inside counts as
+ * the end, as for redact_text): the length is not looked for again. */
+size_t redact_text_n(char *s, size_t n);
+
 /* Copy the query string [q, q+n) to out (cap bytes, always NUL-terminated
  * when cap > 0) with the values of secret parameters (names containing
  * token, password, passwd, secret, or signature/sig) replaced by

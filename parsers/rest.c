@@ -87,7 +87,7 @@ static const char *ev_text(struct event *ev, const char *s, size_t n, size_t max
         n--;
     char *d = event_str(ev, s, n);
     if (d)
-        redact_text(d);
+        redact_text_n(d, n);
     return d;
 }
 

@@ -888,6 +888,20 @@ START_TEST(redact_helpers)
     char t3[] = "Authorization: Basic dXNlcjpwYXNz\r\nHost: x";
     redact_text(t3);
     ck_assert_str_eq(t3, "Authorization: ***\r\nHost: x");
+    /* redact_text_n: the same, the length given (a NUL inside ends it) */
+    static const char *const tn[] = {"plain text", "password: pw and more",
+                                     "token gAAAAABrAqX13A_5P7Mpk50rdcF8VxdneSJk-x= end",
+                                     "Could not find token: abc", ""};
+    for (size_t i = 0; i < sizeof(tn) / sizeof(tn[0]); i++) {
+        char a[128], b[128];
+        strcpy(a, tn[i]);
+        strcpy(b, tn[i]);
+        size_t la = redact_text(a), lb = redact_text_n(b, strlen(b));
+        ck_assert_uint_eq(la, lb);
+        ck_assert_str_eq(a, b);
+    }
+    char nul[] = "a\0password: x";
+    ck_assert_uint_eq(redact_text_n(nul, sizeof(nul) - 1), 1);
     char q[64];
     static const char qs[] = "a=1&X-Auth-Token=zz&password=p&allow_expired=1";
     redact_query(qs, strlen(qs), q, sizeof(q));
