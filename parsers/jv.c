@@ -1110,7 +1110,8 @@ static inline int parse_str(struct pstate *s, const char **str, uint32_t *len, i
 }
 
 /* Expect a key string then ':' at s->pos (after whitespace). */
-static inline int parse_key(struct pstate *s, const char **k, uint32_t *kn, const int emb)
+static inline __attribute__((always_inline)) int parse_key(struct pstate *s, const char **k,
+                                                            uint32_t *kn, const int emb)
 {
     skip_ws(s, emb);
     if (!at_quote(s, emb))
