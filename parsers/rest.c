@@ -206,34 +206,38 @@ static const struct jv *jstr(const struct jv *o, const char *key)
 
 /* ---- resource roles ---- */
 
+/* a table entry with its name's length */
+#define NAMED(lit, res) {lit, sizeof(lit) - 1, res}
+
 static const struct {
     const char *name;
+    size_t len;
     enum ev_res res;
 } collections[] = {
-    {"servers", EV_RES_INSTANCE},
-    {"server", EV_RES_INSTANCE},
-    {"images", EV_RES_IMAGE},
-    {"image", EV_RES_IMAGE},
-    {"flavors", EV_RES_FLAVOR},
-    {"flavor", EV_RES_FLAVOR},
-    {"ports", EV_RES_PORT},
-    {"port", EV_RES_PORT},
-    {"networks", EV_RES_NETWORK},
-    {"network", EV_RES_NETWORK},
-    {"volumes", EV_RES_VOLUME},
-    {"volume", EV_RES_VOLUME},
-    {"os-volume_attachments", EV_RES_VOLUME},
-    {"volumeAttachment", EV_RES_ATTACHMENT},
-    {"volumeAttachments", EV_RES_ATTACHMENT},
-    {"attachments", EV_RES_ATTACHMENT},
-    {"attachment", EV_RES_ATTACHMENT},
-    {"resource_providers", EV_RES_PROVIDER},
-    {"resource_provider", EV_RES_PROVIDER},
-    {"allocations", EV_RES_CONSUMER},
-    {"projects", EV_RES_PROJECT},
-    {"project", EV_RES_PROJECT},
-    {"users", EV_RES_USER},
-    {"user", EV_RES_USER},
+    NAMED("servers", EV_RES_INSTANCE),
+    NAMED("server", EV_RES_INSTANCE),
+    NAMED("images", EV_RES_IMAGE),
+    NAMED("image", EV_RES_IMAGE),
+    NAMED("flavors", EV_RES_FLAVOR),
+    NAMED("flavor", EV_RES_FLAVOR),
+    NAMED("ports", EV_RES_PORT),
+    NAMED("port", EV_RES_PORT),
+    NAMED("networks", EV_RES_NETWORK),
+    NAMED("network", EV_RES_NETWORK),
+    NAMED("volumes", EV_RES_VOLUME),
+    NAMED("volume", EV_RES_VOLUME),
+    NAMED("os-volume_attachments", EV_RES_VOLUME),
+    NAMED("volumeAttachment", EV_RES_ATTACHMENT),
+    NAMED("volumeAttachments", EV_RES_ATTACHMENT),
+    NAMED("attachments", EV_RES_ATTACHMENT),
+    NAMED("attachment", EV_RES_ATTACHMENT),
+    NAMED("resource_providers", EV_RES_PROVIDER),
+    NAMED("resource_provider", EV_RES_PROVIDER),
+    NAMED("allocations", EV_RES_CONSUMER),
+    NAMED("projects", EV_RES_PROJECT),
+    NAMED("project", EV_RES_PROJECT),
+    NAMED("users", EV_RES_USER),
+    NAMED("user", EV_RES_USER),
 };
 
 static enum ev_res collection_role(const char *name, size_t n)
@@ -241,7 +245,7 @@ static enum ev_res collection_role(const char *name, size_t n)
     if (n == 0)
         return EV_RES_UNKNOWN;
     for (size_t i = 0; i < sizeof(collections) / sizeof(collections[0]); i++)
-        if (collections[i].name[0] == name[0] && strlen(collections[i].name) == n &&
+        if (collections[i].len == n && collections[i].name[0] == name[0] &&
             memcmp(collections[i].name, name, n) == 0)
             return collections[i].res;
     return EV_RES_UNKNOWN;
@@ -250,28 +254,29 @@ static enum ev_res collection_role(const char *name, size_t n)
 /* Keys whose (UUID) value names a resource wherever they appear. */
 static const struct {
     const char *key;
+    size_t len;
     enum ev_res res;
 } id_keys[] = {
-    {"imageRef", EV_RES_IMAGE},         {"image_id", EV_RES_IMAGE},
-    {"image_ref", EV_RES_IMAGE},        {"device_id", EV_RES_INSTANCE},
-    {"server_uuid", EV_RES_INSTANCE},   {"server_id", EV_RES_INSTANCE},
-    {"instance_uuid", EV_RES_INSTANCE}, {"instance_id", EV_RES_INSTANCE},
-    {"instance", EV_RES_INSTANCE},      {"port_id", EV_RES_PORT},
-    {"tag", EV_RES_PORT},               {"network_id", EV_RES_NETWORK},
-    {"net_id", EV_RES_NETWORK},         {"uuid", EV_RES_UNKNOWN},
-    {"volume_id", EV_RES_VOLUME},       {"volumeId", EV_RES_VOLUME},
-    {"attachment_id", EV_RES_ATTACHMENT}, {"flavor_id", EV_RES_FLAVOR},
-    {"flavorRef", EV_RES_FLAVOR},       {"consumer_uuid", EV_RES_CONSUMER},
-    {"consumer_id", EV_RES_CONSUMER},   {"resource_provider_uuid", EV_RES_PROVIDER},
-    {"rp_uuid", EV_RES_PROVIDER},       {"in_tree", EV_RES_PROVIDER},
-    {"project_id", EV_RES_PROJECT},     {"tenant_id", EV_RES_PROJECT},
-    {"user_id", EV_RES_USER},           {"serverId", EV_RES_INSTANCE},
+    NAMED("imageRef", EV_RES_IMAGE),         NAMED("image_id", EV_RES_IMAGE),
+    NAMED("image_ref", EV_RES_IMAGE),        NAMED("device_id", EV_RES_INSTANCE),
+    NAMED("server_uuid", EV_RES_INSTANCE),   NAMED("server_id", EV_RES_INSTANCE),
+    NAMED("instance_uuid", EV_RES_INSTANCE), NAMED("instance_id", EV_RES_INSTANCE),
+    NAMED("instance", EV_RES_INSTANCE),      NAMED("port_id", EV_RES_PORT),
+    NAMED("tag", EV_RES_PORT),               NAMED("network_id", EV_RES_NETWORK),
+    NAMED("net_id", EV_RES_NETWORK),         NAMED("uuid", EV_RES_UNKNOWN),
+    NAMED("volume_id", EV_RES_VOLUME),       NAMED("volumeId", EV_RES_VOLUME),
+    NAMED("attachment_id", EV_RES_ATTACHMENT), NAMED("flavor_id", EV_RES_FLAVOR),
+    NAMED("flavorRef", EV_RES_FLAVOR),       NAMED("consumer_uuid", EV_RES_CONSUMER),
+    NAMED("consumer_id", EV_RES_CONSUMER),   NAMED("resource_provider_uuid", EV_RES_PROVIDER),
+    NAMED("rp_uuid", EV_RES_PROVIDER),       NAMED("in_tree", EV_RES_PROVIDER),
+    NAMED("project_id", EV_RES_PROJECT),     NAMED("tenant_id", EV_RES_PROJECT),
+    NAMED("user_id", EV_RES_USER),           NAMED("serverId", EV_RES_INSTANCE),
 };
 
 static int id_key_role(const char *key, size_t n, enum ev_res *res)
 {
     for (size_t i = 0; i < sizeof(id_keys) / sizeof(id_keys[0]); i++)
-        if (id_keys[i].key[0] == key[0] && strlen(id_keys[i].key) == n &&
+        if (id_keys[i].len == n && id_keys[i].key[0] == key[0] &&
             memcmp(id_keys[i].key, key, n) == 0) {
             *res = id_keys[i].res;
             return 1;
