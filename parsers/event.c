@@ -105,16 +105,21 @@ int event_is_uuid(const char *p, size_t n)
 
 int event_add_uuid(struct event *ev, const char *id, size_t n, enum ev_res res)
 {
-    char norm[37];
+    char norm[40];
     if (!event_is_uuid(id, n))
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        norm[i] = (c >= 'A' && c <= 'F') ? (char)(c + 32) : c;
+    /* lower case: hex digits and '-' only (checked), where setting bit
+     * 0x20 turns 'A'-'F' into 'a'-'f' and leaves digits and '-' alone;
+     * 8 bytes a step over the 32 or 36 */
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t w = 0;
+        memcpy(&w, id + i, n - i < 8 ? n - i : 8);
+        w |= 0x2020202020202020ull;
+        memcpy(norm + i, &w, 8);
     }
     norm[n] = '\0';
     for (size_t i = 0; i < ev->nuuids; i++) {
-        if (strcmp(ev->uuids[i].id, norm) == 0) {
+        if (memcmp(ev->uuids[i].id, norm, n + 1) == 0) {
             if (ev->uuids[i].res == EV_RES_UNKNOWN)
                 ev->uuids[i].res = (uint8_t)res;
             return 0;
