@@ -228,7 +228,10 @@ static const char *glob_find(const struct glob_list *l, const char *s, char *hos
     for (size_t i = 0; i < l->n; i++) {
         const char *cap;
         size_t caplen;
-        if (svcmap_glob(l->v[i].glob, s, &cap, &caplen)) {
+        const char *g = l->v[i].glob;
+        if (g[0] != '*' && g[0] != s[0])
+            continue; /* a literal first byte that differs: no match */
+        if (svcmap_glob(g, s, &cap, &caplen)) {
             if (host && hostlen && cap) {
                 size_t k = caplen < hostlen - 1 ? caplen : hostlen - 1;
                 memcpy(host, cap, k);
