@@ -151,9 +151,10 @@ fuzz-smoke:
 # profile it wrote. Same output as the plain build, ~10 % less CPU.
 RB := build-release
 RELEASE_OPT ?= -O3
+PGO_USE ?= -fprofile-partial-training
 PGO_TRAIN := for f in testdata/*.pcap; do \
 	  for c in "analyze" "analyze --format json" "chains --format json" "messages" "flows"; do \
-	    TZ=UTC ./$(RB)/osrca $$c --rules rules "$$f" >/dev/null 2>&1; \
+	    TZ=UTC $(RB)/osrca $$c --rules rules "$$f" >/dev/null 2>&1; \
 	  done; \
 	done; true
 release: $(RB)/.done
@@ -166,7 +167,7 @@ $(RB)/.done: $(LIB_SRC) cli/main.c $(wildcard capture/*.h parsers/*.h rca/*.h cl
 	@$(PGO_TRAIN)
 	@find $(RB) -name '*.o' -delete && rm -f $(RB)/libosrca.a $(RB)/osrca
 	@$(MAKE) --no-print-directory B=$(RB) SAN= LDFLAGS= \
-		OPT="$(RELEASE_OPT) -fprofile-use -fprofile-partial-training -Wno-missing-profile" \
+		OPT="$(RELEASE_OPT) -fprofile-use $(PGO_USE) -Wno-missing-profile" \
 		$(RB)/osrca
 	@touch $@
 
