@@ -7,9 +7,49 @@
 
 #include "capture/flow.h"
 
+/* n decimal digits of v into p (zero-padded). */
+static void digits(char *p, unsigned v, int n)
+{
+    while (n-- > 0) {
+        p[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 void out_time(uint64_t ts_us, char *buf, size_t len)
 {
-    time_t sec = (time_t)(ts_us / 1000000u);
+    uint64_t s = ts_us / 1000000u;
+    if (s < 253402300800ull && len >= 28) { /* before year 10000: by hand */
+        /* days to civil date (proleptic Gregorian; H. Hinnant's
+         * civil_from_days, eras of 400 years from 0000-03-01) */
+        uint64_t z = s / 86400u + 719468u;
+        unsigned sod = (unsigned)(s % 86400u);
+        uint64_t era = z / 146097u;
+        unsigned doe = (unsigned)(z - era * 146097u);
+        unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        unsigned mp = (5 * doy + 2) / 153;
+        unsigned day = doy - (153 * mp + 2) / 5 + 1;
+        unsigned mon = mp < 10 ? mp + 3 : mp - 9;
+        unsigned year = (unsigned)(era * 400u + yoe) + (mon <= 2);
+        digits(buf, year, 4);
+        buf[4] = '-';
+        digits(buf + 5, mon, 2);
+        buf[7] = '-';
+        digits(buf + 8, day, 2);
+        buf[10] = 'T';
+        digits(buf + 11, sod / 3600, 2);
+        buf[13] = ':';
+        digits(buf + 14, sod / 60 % 60, 2);
+        buf[16] = ':';
+        digits(buf + 17, sod % 60, 2);
+        buf[19] = '.';
+        digits(buf + 20, (unsigned)(ts_us % 1000000u), 6);
+        buf[26] = 'Z';
+        buf[27] = '\0';
+        return;
+    }
+    time_t sec = (time_t)s;
     struct tm tm;
     gmtime_r(&sec, &tm);
     char day[24];

@@ -10,6 +10,10 @@
 #include <string.h>
 
 #include "cli/jw.h"
+#include "cli/out_event.h"
+
+#include <stdio.h>
+#include <time.h>
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
@@ -136,6 +140,48 @@ START_TEST(same_bytes_as_jansson)
 }
 END_TEST
 
+/* out_time formats by hand before year 10000: the same text as gmtime_r
+ * + strftime + snprintf, which it once was, for every day of 1970..2400
+ * and random instants up to 9999-12-31, and past it (strftime again). */
+static void time_ref(uint64_t ts_us, char *buf, size_t len)
+{
+    time_t sec = (time_t)(ts_us / 1000000u);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char day[32];
+    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%06uZ", day, (unsigned)(ts_us % 1000000u));
+}
+
+START_TEST(out_time_like_strftime)
+{
+    char a[64], b[64];
+    for (uint64_t d = 0; d < 157000; d++) {
+        uint64_t t = (d * 86400 + 86399) * 1000000ull + 500001;
+        out_time(t, a, sizeof(a));
+        time_ref(t, b, sizeof(b));
+        ck_assert_str_eq(a, b);
+    }
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint64_t t = x % 253402300800000000ull;
+        out_time(t, a, sizeof(a));
+        time_ref(t, b, sizeof(b));
+        ck_assert_str_eq(a, b);
+    }
+    static const uint64_t edge[] = {0, 999999, 951782400000000ull, 253402300799999999ull,
+                                    253402300800000000ull, 300000000000000000ull};
+    for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+        out_time(edge[i], a, sizeof(a));
+        time_ref(edge[i], b, sizeof(b));
+        ck_assert_str_eq(a, b);
+    }
+}
+END_TEST
+
 START_TEST(lines_and_refusals)
 {
     struct jw w;
@@ -168,6 +214,7 @@ static Suite *jw_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, same_bytes_as_jansson);
     tcase_add_test(tc, lines_and_refusals);
+    tcase_add_test(tc, out_time_like_strftime);
     suite_add_tcase(s, tc);
     return s;
 }
