@@ -814,7 +814,11 @@ static int ensure_stack(struct jv_doc *d, size_t depth, struct jv_frame **stk, s
 
 static int key_same(const struct jv *a, const struct jv *b)
 {
-    return (a->_kt >> 3) == (b->_kt >> 3) && memcmp(a->_key, b->_key, a->_kt >> 3) == 0;
+    uint32_t n = a->_kt >> 3;
+    /* last bytes first: keys of one object often share a prefix
+     * ("nova_object.name", "nova_object.data") */
+    return n == (b->_kt >> 3) && (n == 0 || (a->_key[n - 1] == b->_key[n - 1] &&
+                                             memcmp(a->_key, b->_key, n) == 0));
 }
 
 /* Hash of a key from its length and its first and last 8 bytes: keys that
