@@ -139,25 +139,28 @@ static int member_is_secret(const char *k, size_t kn)
 
 static enum ev_res res_of_word(const char *w, size_t n)
 {
+#define W(lit, res) {lit, sizeof(lit) - 1, res}
     static const struct {
         const char *w;
+        size_t n;
         enum ev_res r;
     } map[] = {
-        {"instance", EV_RES_INSTANCE},   {"server", EV_RES_INSTANCE},
-        {"image", EV_RES_IMAGE},         {"image_ref", EV_RES_IMAGE},
-        {"flavor", EV_RES_FLAVOR},       {"port", EV_RES_PORT},
-        {"network", EV_RES_NETWORK},     {"net", EV_RES_NETWORK},
-        {"volume", EV_RES_VOLUME},       {"boot_volume", EV_RES_VOLUME},
-        {"attachment", EV_RES_ATTACHMENT}, {"project", EV_RES_PROJECT},
-        {"tenant", EV_RES_PROJECT},      {"user", EV_RES_USER},
-        {"resource_provider", EV_RES_PROVIDER}, {"provider", EV_RES_PROVIDER},
-        {"rp", EV_RES_PROVIDER},         {"compute_node", EV_RES_PROVIDER},
-        {"consumer", EV_RES_CONSUMER},
+        W("instance", EV_RES_INSTANCE),   W("server", EV_RES_INSTANCE),
+        W("image", EV_RES_IMAGE),         W("image_ref", EV_RES_IMAGE),
+        W("flavor", EV_RES_FLAVOR),       W("port", EV_RES_PORT),
+        W("network", EV_RES_NETWORK),     W("net", EV_RES_NETWORK),
+        W("volume", EV_RES_VOLUME),       W("boot_volume", EV_RES_VOLUME),
+        W("attachment", EV_RES_ATTACHMENT), W("project", EV_RES_PROJECT),
+        W("tenant", EV_RES_PROJECT),      W("user", EV_RES_USER),
+        W("resource_provider", EV_RES_PROVIDER), W("provider", EV_RES_PROVIDER),
+        W("rp", EV_RES_PROVIDER),         W("compute_node", EV_RES_PROVIDER),
+        W("consumer", EV_RES_CONSUMER),
     };
+#undef W
     if (n == 0)
         return EV_RES_UNKNOWN;
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (map[i].w[0] == w[0] && strlen(map[i].w) == n && memcmp(map[i].w, w, n) == 0)
+        if (map[i].n == n && map[i].w[0] == w[0] && memcmp(map[i].w, w, n) == 0)
             return map[i].r;
     return EV_RES_UNKNOWN;
 }
