@@ -101,6 +101,13 @@ static void blk_free_list(struct jv_doc *d, struct jv_blk *b)
     }
 }
 
+/* The top of block b's room, aligned down to 8 (nodes are taken there). */
+static char *blk_top(struct jv_blk *b)
+{
+    uintptr_t t = (uintptr_t)b + b->size;
+    return (char *)(t & ~(uintptr_t)7);
+}
+
 void jv_reset(struct jv_doc *d)
 {
     struct jv_blk *keep = d->_blk;
@@ -120,7 +127,7 @@ void jv_reset(struct jv_doc *d)
         return;
     }
     d->_cur = (char *)keep + sizeof(struct jv_blk);
-    d->_end = (char *)keep + keep->size;
+    d->_end = blk_top(keep);
 }
 
 void jv_release(struct jv_doc *d)
@@ -155,9 +162,13 @@ static int blk_new(struct jv_doc *d, size_t need, size_t hint)
     b->next = d->_blk;
     d->_blk = b;
     d->_cur = (char *)b + sizeof(struct jv_blk);
-    d->_end = (char *)b + size;
+    d->_end = blk_top(b);
     return 0;
 }
+
+/* A block's free room is [_cur, _end): bytes (strings) are taken from its
+ * bottom, nodes from its top, which is aligned to 8 and stays so (nodes
+ * are 32 bytes): no alignment to work out per node. */
 
 /* arena_get when the current block lacks room. */
 static __attribute__((noinline)) void *arena_get_slow(struct jv_doc *d, size_t n, int align,
@@ -165,21 +176,26 @@ static __attribute__((noinline)) void *arena_get_slow(struct jv_doc *d, size_t n
 {
     if (blk_new(d, n, hint) < 0)
         return NULL;
+    if (align) {
+        d->_end -= n;
+        return d->_end;
+    }
     char *c = d->_cur;
-    if (align)
-        c += (8 - ((uintptr_t)c & 7)) & 7;
     d->_cur = c + n;
     return c;
 }
 
-/* n bytes, aligned to 8 when align. NULL when the pool refuses. */
+/* n bytes; align: a node (n a multiple of 8), from the top, aligned to 8.
+ * NULL when the pool refuses. */
 static inline void *arena_get(struct jv_doc *d, size_t n, int align, size_t hint)
 {
     char *c = d->_cur;
-    if (align && c)
-        c += (8 - ((uintptr_t)c & 7)) & 7;
-    if (!c || c > d->_end || (size_t)(d->_end - c) < n)
+    if (!c || (size_t)(d->_end - c) < n)
         return arena_get_slow(d, n, align, hint);
+    if (align) {
+        d->_end -= n;
+        return d->_end;
+    }
     d->_cur = c + n;
     return c;
 }
@@ -1339,7 +1355,7 @@ static __attribute__((noinline)) struct jv *parse_embedded(struct pstate *s, siz
 {
     struct jv_doc *d = s->d;
     struct jv_blk *blk = d->_blk;
-    char *cur = d->_cur;
+    char *cur = d->_cur, *end = d->_end;
     struct pstate e = *s;
     e.pos = s->pos + 1;
     struct jv *t = parse_tree(&e, base, 1);
@@ -1349,8 +1365,10 @@ static __attribute__((noinline)) struct jv *parse_embedded(struct pstate *s, siz
     }
     d->_err = JV_OK;
     d->_err_off = 0;
-    if (d->_blk == blk)
+    if (d->_blk == blk) {
         d->_cur = cur;
+        d->_end = end;
+    }
     return NULL;
 }
 
