@@ -323,8 +323,9 @@ static int list_has(struct span v, const char *lit, int last)
 
 const struct http1_header *http1_header(const struct http1_msg *m, const char *name)
 {
+    size_t ln = strlen(name); /* lengths first: most names differ there */
     for (size_t i = 0; i < m->nheaders; i++)
-        if (span_ieq(m->headers[i].name.p, m->headers[i].name.n, name))
+        if (m->headers[i].name.n == ln && span_ieq(m->headers[i].name.p, ln, name))
             return &m->headers[i];
     return NULL;
 }
@@ -739,8 +740,9 @@ static int64_t content_length(const struct dirstate *d)
 
 static int header_is(const struct dirstate *d, const char *name, struct span *val)
 {
+    size_t ln = strlen(name);
     for (size_t i = 0; i < d->nhdrs; i++)
-        if (span_ieq(d->hdrs[i].name.p, d->hdrs[i].name.n, name)) {
+        if (d->hdrs[i].name.n == ln && span_ieq(d->hdrs[i].name.p, ln, name)) {
             *val = d->hdrs[i].value;
             return 1;
         }
