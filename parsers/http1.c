@@ -708,7 +708,7 @@ static int64_t content_length(const struct dirstate *d)
     int64_t cl = -1;
     for (size_t i = 0; i < d->nhdrs; i++) {
         const struct http1_header *hd = &d->hdrs[i];
-        if (!span_ieq(hd->name.p, hd->name.n, "content-length"))
+        if (hd->name.n != 14 || !span_ieq(hd->name.p, 14, "content-length"))
             continue;
         /* a list "5, 5" is allowed when all equal (RFC 9110 §8.6) */
         size_t k = 0;
