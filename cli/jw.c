@@ -115,6 +115,21 @@ struct jw_node *jw_str(struct jw *w, const char *s)
     return v;
 }
 
+struct jw_node *jw_str_ref(struct jw *w, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s);
+    if (!utf8_ok(s, n))
+        return NULL;
+    struct jw_node *v = node(w, JW_STR);
+    if (!v)
+        return NULL;
+    v->u.s = s;
+    v->n = n;
+    return v;
+}
+
 struct jw_node *jw_int(struct jw *w, long long i)
 {
     struct jw_node *v = node(w, JW_INT);

@@ -38,6 +38,9 @@ struct jw_node *jw_object(struct jw *w);
 struct jw_node *jw_array(struct jw *w);
 /* s NULL or not valid UTF-8: NULL. */
 struct jw_node *jw_str(struct jw *w, const char *s);
+/* jw_str without the copy: s must stay as it is until the line is
+ * written (strings of the events and reports being written). */
+struct jw_node *jw_str_ref(struct jw *w, const char *s);
 struct jw_node *jw_int(struct jw *w, long long v);
 struct jw_node *jw_bool(struct jw *w, int b);
 struct jw_node *jw_null(struct jw *w);

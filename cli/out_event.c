@@ -166,10 +166,11 @@ void out_event_text(FILE *f, const struct event *ev)
         fputs(" [bad-body]", f);
 }
 
+/* v: a string of the event, which outlives the line */
 static void set_str(struct jw *w, struct jw_node *o, const char *k, const char *v)
 {
     if (v)
-        jw_set(w, o, k, jw_str(w, v));
+        jw_set(w, o, k, jw_str_ref(w, v));
 }
 
 /* Members are set in key order (strcmp): the writer sorts them, which
@@ -177,7 +178,7 @@ static void set_str(struct jw *w, struct jw_node *o, const char *k, const char *
 static struct jw_node *peer_json(struct jw *w, const struct ev_peer *p)
 {
     struct jw_node *o = jw_object(w);
-    jw_set(w, o, "addr", jw_str(w, p->addr));
+    jw_set(w, o, "addr", jw_str_ref(w, p->addr));
     set_str(w, o, "host", p->host);
     jw_set(w, o, "port", jw_int(w, p->port));
     set_str(w, o, "service", p->service);
@@ -194,7 +195,7 @@ struct jw_node *out_event_json(struct jw *w, const struct event *ev)
     int http_resp = ev->kind == EV_HTTP_RESPONSE;
     int amqp_reply = ev->kind == EV_AMQP_RETURN || ev->kind == EV_AMQP_CLOSE;
     if (ev->kind == EV_CONN)
-        jw_set(w, o, "conn_event", jw_str(w, flow_event_name((enum flow_event)ev->conn_event)));
+        jw_set(w, o, "conn_event", jw_str_ref(w, flow_event_name((enum flow_event)ev->conn_event)));
     set_str(w, o, "ctx_project", ev->ctx_project);
     set_str(w, o, "ctx_user", ev->ctx_user);
     jw_set(w, o, "dst", peer_json(w, &ev->dst));
@@ -227,12 +228,12 @@ struct jw_node *out_event_json(struct jw *w, const struct event *ev)
         struct jw_node *a = jw_array(w);
         for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++)
             if (ev->flags & fl[i].flag)
-                jw_push(w, a, jw_str(w, fl[i].name));
+                jw_push(w, a, jw_str_ref(w, fl[i].name));
         jw_set(w, o, "flags", a);
     }
     jw_set(w, o, "flow", jw_int(w, (long long)ev->flow_id));
     set_str(w, o, "global_request_id", ev->global_request_id);
-    jw_set(w, o, "kind", jw_str(w, event_kind_name(ev->kind)));
+    jw_set(w, o, "kind", jw_str_ref(w, event_kind_name(ev->kind)));
     set_str(w, o, "method", ev->method);
     set_str(w, o, "msg_id", ev->msg_id);
     set_str(w, o, "operation", ev->operation);
@@ -255,8 +256,8 @@ struct jw_node *out_event_json(struct jw *w, const struct event *ev)
         struct jw_node *a = jw_array(w);
         for (size_t i = 0; i < ev->nuuids; i++) {
             struct jw_node *u = jw_object(w);
-            jw_set(w, u, "id", jw_str(w, ev->uuids[i].id));
-            jw_set(w, u, "type", jw_str(w, event_res_name(ev->uuids[i].res)));
+            jw_set(w, u, "id", jw_str_ref(w, ev->uuids[i].id));
+            jw_set(w, u, "type", jw_str_ref(w, event_res_name(ev->uuids[i].res)));
             jw_push(w, a, u);
         }
         jw_set(w, o, "resources", a);
@@ -279,6 +280,6 @@ struct jw_node *out_event_json(struct jw *w, const struct event *ev)
     set_str(w, o, "unique_id", ev->unique_id);
     set_str(w, o, "user_agent", ev->user_agent);
     if (ev->verb != EV_VERB_NONE)
-        jw_set(w, o, "verb", jw_str(w, event_verb_name(ev->verb)));
+        jw_set(w, o, "verb", jw_str_ref(w, event_verb_name(ev->verb)));
     return o;
 }
