@@ -848,9 +848,13 @@ static uint32_t key_hash(const struct jv *m)
     if (n >= 8) {
         memcpy(&a, k, 8);
         memcpy(&b, k + n - 8, 8);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            a = (a << 8) | (uint8_t)k[i];
+    } else if (n >= 4) { /* first and last four, overlapping */
+        uint32_t x, y;
+        memcpy(&x, k, 4);
+        memcpy(&y, k + n - 4, 4);
+        a = (uint64_t)x << 32 | y;
+    } else if (n) {
+        a = (uint64_t)(uint8_t)k[0] << 16 | (uint64_t)(uint8_t)k[n / 2] << 8 | (uint8_t)k[n - 1];
     }
     uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ULL) ^ n) * 0xFF51AFD7ED558CCDULL;
     return (uint32_t)(h >> 32);
