@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "capture/flow.h"
+#include "capture/mem.h"
 #include "capture/stats.h"
 
 #define CLI_PORT 40000
@@ -454,6 +455,42 @@ START_TEST(flowcap)
     /* the missing segment arriving late is old news now */
     cdata(ISN_C, 0, 100);
     ck_assert_uint_eq(R.n[0], 900);
+}
+END_TEST
+
+/* Accounted allocation hands small blocks out in size classes and keeps
+ * freed ones: every size keeps its bytes through growth and shrinking,
+ * and the pool's count comes back to zero. */
+START_TEST(mem_classes_keep_bytes)
+{
+    struct mem_pool pool;
+    mem_pool_init(&pool, "t", 0);
+    static const size_t sizes[] = {1,    15,   16,   17,   63,   64,   65,   1000, 1024,
+                                   1025, 1152, 1153, 2000, 4095, 4096, 4097, 9000};
+    size_t ns = sizeof(sizes) / sizeof(sizes[0]);
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < ns; i++) {
+            for (size_t j = 0; j < ns; j++) {
+                size_t a = sizes[i], b = sizes[j];
+                unsigned char *p = mem_alloc(&pool, a);
+                ck_assert_ptr_nonnull(p);
+                for (size_t k = 0; k < a; k++)
+                    p[k] = (unsigned char)(k * 7 + i);
+                unsigned char *q = mem_realloc(&pool, p, a, b);
+                ck_assert_ptr_nonnull(q);
+                for (size_t k = 0; k < (a < b ? a : b); k++)
+                    ck_assert_uint_eq(q[k], (unsigned char)(k * 7 + i));
+                memset(q, 0xAB, b); /* the whole new size is writable */
+                unsigned char *z = mem_calloc(&pool, b);
+                ck_assert_ptr_nonnull(z);
+                for (size_t k = 0; k < b; k++)
+                    ck_assert_uint_eq(z[k], 0);
+                mem_free(&pool, q, b);
+                mem_free(&pool, z, b);
+            }
+        }
+    }
+    ck_assert_uint_eq(pool.used, 0);
 }
 END_TEST
 
@@ -1102,6 +1139,7 @@ int main(void)
     tcase_add_test(tc, resync_wrap);
     tcase_add_test(tc, resync_fin_reset);
     tcase_add_test(tc, hostile_jumps_bounded);
+    tcase_add_test(tc, mem_classes_keep_bytes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
