@@ -41,11 +41,18 @@ void oslo_defaults(struct oslo_cfg *cfg)
     cfg->max_reply_qs = 1024;
     cfg->call_ttl_us = 3600ULL * 1000000ULL;
     cfg->reply_q_ttl_us = 24ULL * 3600ULL * 1000000ULL;
+    cfg->reuse_bodies = 1;
     amqp_defaults(&cfg->amqp);
 }
 
+/* Counters and diagnostics a body's decoding raised: the memo (see
+ * decode_body) keeps only decodings that raised none but the secrets'. */
+static _Thread_local unsigned long decode_notes;
+static _Thread_local int decode_secrets;
+
 static void bump(struct stats *st, const char *name)
 {
+    decode_notes++;
     if (st)
         stats_add(st, name, 1);
 }
@@ -664,8 +671,10 @@ static void decode_inner(struct event *ev, struct jv_doc *d, struct jv *o,
         ev->flags |= EV_F_BAD_BODY;
     }
     ucoll_flush(&u, ev);
-    if (ctx_secrets + u.secrets)
+    if (ctx_secrets + u.secrets) {
         bump(st, "oslo.secrets_dropped"); /* bodies that carried any */
+        decode_secrets = 1;
+    }
 }
 
 struct oconn;
@@ -676,6 +685,7 @@ static void conn_where(const struct oconn *c, char *buf, size_t cap);
 static void bad_json(struct stats *st, const struct event *ev, const struct jv_doc *doc,
                      const char *what, size_t n, const struct oconn *c)
 {
+    decode_notes++;
     if (!st)
         return;
     size_t off = 0;
@@ -918,6 +928,7 @@ enum {
     G_COMPRESS_UNSUP,
     G_OWNER_LEARNED,
     G_NOT_OSLO,
+    G_MEMO_HITS,
     G_PROC_EVICT,
     G_COUNT
 };
@@ -928,7 +939,25 @@ static const char *const g_names[G_COUNT] = {
     "oslo.blocked",        "oslo.replies_paired", "oslo.calls_evicted",
     "oslo.reply_queues_evicted", "oslo.nomem",    "oslo.compressed",
     "oslo.inflate_failed", "oslo.compression_unsupported", "oslo.owners_learned",
-    "oslo.not_oslo",       "oslo.processes_evicted",
+    "oslo.not_oslo",       "oslo.bodies_reused",  "oslo.processes_evicted",
+};
+
+/* Bodies decoded lately, with what they decoded to. RabbitMQ hands a
+ * message on unchanged, so the span port sees every body at least twice
+ * (Publish in, Deliver out, once more per fanout consumer): the second
+ * time its decoding is copied, not done again. An entry holds the body
+ * (compared in full before it is used) and an event with the fields the
+ * body gave. */
+#define MEMO_N 64
+#define MEMO_MAX_BODY 65536
+
+struct memo {
+    uint64_t h;        /* body_hash, 0 = empty */
+    size_t n;          /* body bytes */
+    uint8_t *body;     /* a copy, n bytes */
+    struct event *ev;  /* the fields decode_doc set */
+    int secrets;       /* the body counted in oslo.secrets_dropped */
+    uint64_t used;     /* memo_clock when last put or found */
 };
 
 struct oslo_global {
@@ -947,6 +976,8 @@ struct oslo_global {
     uint64_t *c[G_COUNT];
     uint64_t local[G_COUNT];
     struct jv_doc doc; /* every body is decoded into it (kept between bodies) */
+    struct memo memo[MEMO_N];
+    uint64_t memo_clock;
 };
 
 struct oconn {
@@ -1355,6 +1386,103 @@ static void count_kind(struct oslo_global *g, const struct event *ev)
 }
 
 /* Decode the body of m into ev (inflating kombu-compressed bodies). */
+/* Hash of a whole body, 8 bytes a step; never 0. */
+static uint64_t body_hash(const uint8_t *p, size_t n)
+{
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 31;
+    }
+    uint64_t t = 0;
+    memcpy(&t, p + i, n - i);
+    h = (h ^ t) * 0xC4CEB9FE1A85EC53ull;
+    h ^= h >> 29;
+    return h ? h : 1;
+}
+
+static struct memo *memo_find(struct oslo_global *g, uint64_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < MEMO_N; i++) {
+        struct memo *e = &g->memo[i];
+        if (e->h == h && e->n == n && memcmp(e->body, p, n) == 0) {
+            e->used = ++g->memo_clock;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static void memo_clear(struct oslo_global *g, struct memo *e)
+{
+    mem_free(g->env->pool, e->body, e->n);
+    event_free(e->ev);
+    memset(e, 0, sizeof(*e));
+}
+
+static const char *dup_str(struct event *dst, const char *s)
+{
+    return s ? event_cstr(dst, s) : NULL;
+}
+
+/* The fields decode_doc sets (decode_inner and what it calls), src to dst. */
+static void copy_decoded(struct event *dst, const struct event *src)
+{
+    dst->kind = src->kind;
+    dst->request_id = dup_str(dst, src->request_id);
+    dst->global_request_id = dup_str(dst, src->global_request_id);
+    dst->ctx_user = dup_str(dst, src->ctx_user);
+    dst->ctx_project = dup_str(dst, src->ctx_project);
+    dst->unique_id = dup_str(dst, src->unique_id);
+    dst->publisher_id = dup_str(dst, src->publisher_id);
+    dst->event_type = dup_str(dst, src->event_type);
+    dst->priority = dup_str(dst, src->priority);
+    dst->rpc_method = dup_str(dst, src->rpc_method);
+    dst->rpc_namespace = dup_str(dst, src->rpc_namespace);
+    dst->rpc_version = dup_str(dst, src->rpc_version);
+    dst->msg_id = dup_str(dst, src->msg_id);
+    dst->reply_q = dup_str(dst, src->reply_q);
+    dst->timeout_s = src->timeout_s;
+    dst->ending = src->ending;
+    dst->failure = src->failure;
+    dst->error_class = dup_str(dst, src->error_class);
+    dst->error_module = dup_str(dst, src->error_module);
+    dst->error_message = dup_str(dst, src->error_message);
+    dst->traceback = dup_str(dst, src->traceback);
+    for (size_t i = 0; i < src->nuuids; i++)
+        event_add_uuid(dst, src->uuids[i].id, strlen(src->uuids[i].id),
+                       (enum ev_res)src->uuids[i].res);
+}
+
+/* Remember body [p, p+n) decoded into ev (the least recently used entry
+ * goes); nothing when memory is short. */
+static void memo_put(struct oslo_global *g, uint64_t h, const uint8_t *p, size_t n,
+                     const struct event *ev, int secrets)
+{
+    struct memo *e = &g->memo[0];
+    for (size_t i = 1; i < MEMO_N && e->h; i++)
+        if (!g->memo[i].h || g->memo[i].used < e->used)
+            e = &g->memo[i];
+    memo_clear(g, e);
+    uint8_t *b = mem_alloc(g->env->pool, n);
+    struct event *me = b ? event_new(g->env->pool) : NULL;
+    if (!me) {
+        mem_free(g->env->pool, b, n);
+        return;
+    }
+    memcpy(b, p, n);
+    copy_decoded(me, ev);
+    e->h = h;
+    e->n = n;
+    e->body = b;
+    e->ev = me;
+    e->secrets = secrets;
+    e->used = ++g->memo_clock;
+}
+
 static void decode_body(struct oslo_global *g, const struct oconn *c, struct event *ev,
                         const struct amqp_msg *m)
 {
@@ -1395,8 +1523,27 @@ static void decode_body(struct oslo_global *g, const struct oconn *c, struct eve
     if (n == 0 || (m->flags & (AMQP_F_BODY_SKIPPED | AMQP_F_NOMEM))) {
         if (m->body_size)
             ev->flags |= EV_F_BODY_TRUNC;
-    } else if (decode_doc(ev, p, n, &g->cfg, g->env->st, &g->doc, c) != 0) {
-        (*g->c[G_NOT_OSLO])++;
+    } else if (infl || n > MEMO_MAX_BODY || !g->cfg.reuse_bodies) {
+        if (decode_doc(ev, p, n, &g->cfg, g->env->st, &g->doc, c) != 0)
+            (*g->c[G_NOT_OSLO])++;
+    } else {
+        /* seen lately (the other side of the broker): what it decoded to */
+        uint64_t h = body_hash(p, n);
+        const struct memo *me = memo_find(g, h, p, n);
+        if (me) {
+            copy_decoded(ev, me->ev);
+            if (me->secrets)
+                bump(g->env->st, "oslo.secrets_dropped");
+            (*g->c[G_MEMO_HITS])++;
+        } else {
+            unsigned long notes = decode_notes;
+            decode_secrets = 0;
+            if (decode_doc(ev, p, n, &g->cfg, g->env->st, &g->doc, c) != 0)
+                (*g->c[G_NOT_OSLO])++;
+            else if (!(ev->flags & EV_F_BAD_BODY) &&
+                     decode_notes - notes == (unsigned long)decode_secrets)
+                memo_put(g, h, p, n, ev, decode_secrets);
+        }
     }
     mem_free(g->env->pool, infl, infl_cap);
 }
@@ -1628,6 +1775,8 @@ static void ops_global_free(void *gp)
     mem_free(g->env->pool, g->rqs, g->nrqs * sizeof(*g->rqs));
     mem_free(g->env->pool, g->procs, g->nprocs * sizeof(*g->procs));
     mem_free(g->env->pool, g->fhash, g->nfhash * sizeof(*g->fhash));
+    for (size_t i = 0; i < MEMO_N; i++)
+        memo_clear(g, &g->memo[i]);
     jv_release(&g->doc);
     mem_free(g->env->pool, g, sizeof(*g));
 }

@@ -44,6 +44,7 @@ struct oslo_cfg {
     size_t max_reply_qs;      /* reply queue -> caller entries, default 1024 */
     uint64_t call_ttl_us;     /* a call is forgotten after this, default 1 h */
     uint64_t reply_q_ttl_us;  /* a reply queue after this idle time, default 24 h */
+    int reuse_bodies;         /* a body seen lately is not decoded again, default 1 */
     struct amqp_cfg amqp;     /* framing limits */
 };
 

@@ -122,6 +122,8 @@ static void feed(void *conn, struct side *s, int dir, const uint8_t *p, size_t n
 
 /* Run a capture through one oslo_amqp_ops stack in packet order. bytewise:
  * every packet is fed one byte per call. */
+static const struct oslo_cfg *run_cfg; /* NULL: the defaults */
+
 static void run_capture(const struct capture *cap, struct evs *out, struct stats *st, int bytewise)
 {
     struct svcmap *map = test_map();
@@ -129,7 +131,7 @@ static void run_capture(const struct capture *cap, struct evs *out, struct stats
     mem_pool_init(&pool, "parsers", 64u << 20);
     mem_pool_init(&evp, "events", 64u << 20);
     struct app_env env = {map, st, &pool, &evp, sink, out};
-    void *g = oslo_amqp_ops.global_new(&env);
+    void *g = run_cfg ? oslo_global_new_cfg(&env, run_cfg) : oslo_amqp_ops.global_new(&env);
     ck_assert_ptr_nonnull(g);
     void *conns[256];
     struct side sides[256][2];
@@ -270,6 +272,48 @@ START_TEST(whole_vs_bytewise)
         evs_free(&b);
         free_capture(cap);
     }
+}
+END_TEST
+
+/* Every body is on the wire twice at least (Publish, Deliver): the second
+ * copies what the first decoded to. Every event of every capture is the
+ * same as when each body is decoded on its own, counters included. */
+START_TEST(reused_bodies_decode_alike)
+{
+    const char *names[] = {"s1_rpc_chain_novalidhost.pcap", "s1_notify_error_spawn.pcap",
+                           "s1_rpc_remote_exception.pcap", "s2a_server_create_delete_ok.pcap",
+                           "s2g3_spawn_failure_build_abort.pcap"};
+    uint64_t reused = 0;
+    for (int i = 0; i < 5; i++) {
+        struct capture *cap = load_capture(names[i]);
+        struct evs a = {{0}, 0}, b = {{0}, 0};
+        struct stats *sa = stats_new(), *sb = stats_new();
+        struct oslo_cfg off;
+        oslo_defaults(&off);
+        off.reuse_bodies = 0;
+        run_cfg = NULL;
+        run_capture(cap, &a, sa, 0);
+        run_cfg = &off;
+        run_capture(cap, &b, sb, 0);
+        run_cfg = NULL;
+        ck_assert_uint_eq(a.n, b.n);
+        static char la[65536], lb[65536];
+        for (size_t k = 0; k < a.n; k++) {
+            ev_line(a.e[k], la, sizeof(la));
+            ev_line(b.e[k], lb, sizeof(lb));
+            ck_assert_str_eq(la, lb);
+        }
+        ck_assert_uint_eq(*stats_counter(sa, "oslo.secrets_dropped"),
+                          *stats_counter(sb, "oslo.secrets_dropped"));
+        ck_assert_uint_eq(*stats_counter(sb, "oslo.bodies_reused"), 0);
+        reused += *stats_counter(sa, "oslo.bodies_reused");
+        evs_free(&a);
+        evs_free(&b);
+        stats_free(sa);
+        stats_free(sb);
+        free_capture(cap);
+    }
+    ck_assert_uint_gt(reused, 0);
 }
 END_TEST
 
@@ -741,6 +785,7 @@ static Suite *oslo_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, novalidhost_chain);
     tcase_add_test(tc, whole_vs_bytewise);
+    tcase_add_test(tc, reused_bodies_decode_alike);
     tcase_add_test(tc, secrets_never_in_events);
     tcase_add_test(tc, decode_envelope_call);
     tcase_add_test(tc, uuids_never_from_secret_members);
