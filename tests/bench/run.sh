@@ -23,7 +23,7 @@
 #   BENCH_OUT=bench-out    where captures and outputs go
 #   BENCH_STRICT=0         1: exit 1 when a target is missed
 #   BENCH_TIMEOUT=3600     seconds allowed per analyzer/tshark run (needs timeout(1))
-#   BENCH_REPEAT=3         runs of the analyzer per capture: the fastest (by CPU
+#   BENCH_REPEAT=5         runs of the analyzer per capture: the fastest (by CPU
 #                          time) gives the timings, the largest peak RSS is shown
 #                          (a shared machine's noise only ever slows a run)
 #   CC=cc
@@ -37,7 +37,7 @@ OSRCA=${1:-./build/osrca}
 : "${BENCH_BYTES:=100M}" "${BENCH_SCALE:=1}" "${BENCH_RATIO:=10}" "${BENCH_SEED:=1}"
 : "${BENCH_CONCURRENCY:=200}" "${BENCH_FAULTY:=0.5}" "${BENCH_TSHARK:=1}"
 : "${BENCH_OUT:=bench-out}" "${BENCH_STRICT:=0}" "${BENCH_TIMEOUT:=3600}" "${CC:=cc}"
-: "${BENCH_REPEAT:=3}" "${BENCH_WARM:=1}"
+: "${BENCH_REPEAT:=5}" "${BENCH_WARM:=1}"
 WARM_OPT=; WARM_TAG=
 [ "$BENCH_WARM" = 1 ] && { WARM_OPT=--warm; WARM_TAG=-warm; }
 
