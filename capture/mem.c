@@ -47,10 +47,9 @@ static int charge(struct mem_pool *pool, size_t n)
     return 0;
 }
 
-/* Blocks up to CLS_MAX bytes are handed out in size classes (16-byte steps
- * to 1 KiB, 128-byte steps to 4 KiB), and freed ones are kept per class
- * for the next request of that class (at most CLS_KEEP bytes a class,
- * charged to no pool while kept): parser buffers
+/* Blocks of 1 to 4 KiB are handed out in size classes (128-byte steps), and
+ * freed ones are kept per class for the next request of that class (at
+ * most CLS_KEEP bytes a class, charged to no pool while kept): parser buffers
  * and connection states come and go by the hundred thousand, mostly past
  * glibc's per-thread cache, and each trip through its bins was a visible
  * part of a run. A block is kept only when malloc_usable_size says it
@@ -58,7 +57,7 @@ static int charge(struct mem_pool *pool, size_t n)
  * freed). One thread: the parsers'. */
 #define CLS_MAX 4096
 #define CLS_N (64 + 24)
-#define CLS_KEEP (64u << 10) /* so at most 5.5 MiB kept in all */
+#define CLS_KEEP (64u << 10) /* so at most 1.5 MiB kept in all (24 classes used) */
 
 /* Sanitizer builds hand every block back to malloc: a block kept here
  * would hide a use after free from ASan. */
@@ -78,6 +77,15 @@ static _Thread_local struct {
     size_t bytes;
 } cls[CLS_N];
 
+/* Sizes up to CLS_MIN are glibc's per-thread cache's (exact sizes, no
+ * rounding kept from being reused for other sizes). */
+#define CLS_MIN 1024
+
+static inline int classed(size_t n)
+{
+    return n > CLS_MIN && n <= CLS_MAX;
+}
+
 /* Class of a request of n (<= CLS_MAX) bytes, and its block size. */
 static inline size_t cls_of(size_t n)
 {
@@ -93,7 +101,7 @@ static inline size_t cls_size(size_t c)
 
 static void *raw_alloc(size_t n)
 {
-    if (n > CLS_MAX || CLS_OFF)
+    if (n > CLS_MAX || n <= CLS_MIN || CLS_OFF)
         return malloc(n ? n : 1);
     size_t c = cls_of(n);
     void *p = cls[c].head;
@@ -107,7 +115,7 @@ static void *raw_alloc(size_t n)
 
 static void raw_free(void *p, size_t n)
 {
-    if (n <= CLS_MAX && !CLS_OFF) {
+    if (n <= CLS_MAX && n > CLS_MIN && !CLS_OFF) {
         size_t c = cls_of(n), sz = cls_size(c);
         if (cls[c].bytes + sz <= CLS_KEEP && malloc_usable_size(p) >= sz) {
             *(void **)p = cls[c].head;
@@ -135,7 +143,8 @@ void *mem_calloc(struct mem_pool *pool, size_t n)
 {
     if (charge(pool, n) < 0)
         return NULL;
-    void *p = n > CLS_MAX || CLS_OFF ? calloc(1, n ? n : 1) : raw_alloc(n);
+    int cls_used = n <= CLS_MAX && n > CLS_MIN && !CLS_OFF;
+    void *p = cls_used ? raw_alloc(n) : calloc(1, n ? n : 1);
     if (!p) {
         if (pool) {
             pool->used -= n;
@@ -143,7 +152,7 @@ void *mem_calloc(struct mem_pool *pool, size_t n)
         }
         return NULL;
     }
-    if (n <= CLS_MAX && !CLS_OFF)
+    if (cls_used)
         memset(p, 0, n);
     return p;
 }
@@ -155,9 +164,9 @@ void *mem_realloc(struct mem_pool *pool, void *p, size_t old_n, size_t new_n)
     void *q;
     if (!p) {
         q = raw_alloc(new_n);
-    } else if ((old_n > CLS_MAX && new_n > CLS_MAX) || CLS_OFF) {
+    } else if ((!classed(old_n) && !classed(new_n)) || CLS_OFF) {
         q = realloc(p, new_n ? new_n : 1);
-    } else if (old_n <= CLS_MAX && new_n <= CLS_MAX && new_n && cls_of(old_n) == cls_of(new_n)) {
+    } else if (classed(old_n) && classed(new_n) && cls_of(old_n) == cls_of(new_n)) {
         q = p; /* the class holds it already */
     } else {
         q = raw_alloc(new_n);
