@@ -166,8 +166,9 @@ void *mem_realloc(struct mem_pool *pool, void *p, size_t old_n, size_t new_n)
         q = raw_alloc(new_n);
     } else if ((!classed(old_n) && !classed(new_n)) || CLS_OFF) {
         q = realloc(p, new_n ? new_n : 1);
-    } else if (classed(old_n) && classed(new_n) && cls_of(old_n) == cls_of(new_n)) {
-        q = p; /* the class holds it already */
+    } else if (classed(old_n) && classed(new_n) && cls_of(old_n) == cls_of(new_n) &&
+               malloc_usable_size(p) >= new_n) {
+        q = p; /* the class holds it already (a block taken elsewhere: checked) */
     } else {
         q = raw_alloc(new_n);
         if (q) {
