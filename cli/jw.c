@@ -99,19 +99,15 @@ static int utf8_ok(const char *s, size_t n)
 
 struct jw_node *jw_str(struct jw *w, const char *s)
 {
-    if (!s)
+    struct jw_node *v = jw_str_ref(w, s);
+    if (!v)
         return NULL;
-    size_t n = strlen(s);
-    if (!utf8_ok(s, n))
-        return NULL;
-    struct jw_node *v = node(w, JW_STR);
-    char *c = v ? arena_strndup(&w->arena, s, n) : NULL;
+    char *c = arena_strndup(&w->arena, s, v->n);
     if (!c) {
         w->nomem = 1;
         return NULL;
     }
     v->u.s = c;
-    v->n = n;
     return v;
 }
 

@@ -1430,35 +1430,30 @@ static void memo_clear(struct oslo_global *g, struct memo *e)
     memset(e, 0, sizeof(*e));
 }
 
-static const char *dup_str(struct event *dst, const char *s)
-{
-    return s ? event_cstr(dst, s) : NULL;
-}
-
 /* The fields decode_doc sets (decode_inner and what it calls), src to dst. */
 static void copy_decoded(struct event *dst, const struct event *src)
 {
     dst->kind = src->kind;
-    dst->request_id = dup_str(dst, src->request_id);
-    dst->global_request_id = dup_str(dst, src->global_request_id);
-    dst->ctx_user = dup_str(dst, src->ctx_user);
-    dst->ctx_project = dup_str(dst, src->ctx_project);
-    dst->unique_id = dup_str(dst, src->unique_id);
-    dst->publisher_id = dup_str(dst, src->publisher_id);
-    dst->event_type = dup_str(dst, src->event_type);
-    dst->priority = dup_str(dst, src->priority);
-    dst->rpc_method = dup_str(dst, src->rpc_method);
-    dst->rpc_namespace = dup_str(dst, src->rpc_namespace);
-    dst->rpc_version = dup_str(dst, src->rpc_version);
-    dst->msg_id = dup_str(dst, src->msg_id);
-    dst->reply_q = dup_str(dst, src->reply_q);
+    dst->request_id = event_cstr(dst, src->request_id);
+    dst->global_request_id = event_cstr(dst, src->global_request_id);
+    dst->ctx_user = event_cstr(dst, src->ctx_user);
+    dst->ctx_project = event_cstr(dst, src->ctx_project);
+    dst->unique_id = event_cstr(dst, src->unique_id);
+    dst->publisher_id = event_cstr(dst, src->publisher_id);
+    dst->event_type = event_cstr(dst, src->event_type);
+    dst->priority = event_cstr(dst, src->priority);
+    dst->rpc_method = event_cstr(dst, src->rpc_method);
+    dst->rpc_namespace = event_cstr(dst, src->rpc_namespace);
+    dst->rpc_version = event_cstr(dst, src->rpc_version);
+    dst->msg_id = event_cstr(dst, src->msg_id);
+    dst->reply_q = event_cstr(dst, src->reply_q);
     dst->timeout_s = src->timeout_s;
     dst->ending = src->ending;
     dst->failure = src->failure;
-    dst->error_class = dup_str(dst, src->error_class);
-    dst->error_module = dup_str(dst, src->error_module);
-    dst->error_message = dup_str(dst, src->error_message);
-    dst->traceback = dup_str(dst, src->traceback);
+    dst->error_class = event_cstr(dst, src->error_class);
+    dst->error_module = event_cstr(dst, src->error_module);
+    dst->error_message = event_cstr(dst, src->error_message);
+    dst->traceback = event_cstr(dst, src->traceback);
     for (size_t i = 0; i < src->nuuids; i++)
         event_add_uuid(dst, src->uuids[i].id, strlen(src->uuids[i].id),
                        (enum ev_res)src->uuids[i].res);
