@@ -55,9 +55,11 @@ static int charge(struct mem_pool *pool, size_t n)
  * part of a run. A block is kept only when malloc_usable_size says it
  * holds the whole class (one freed here but taken elsewhere is just
  * freed). One thread: the parsers'. */
+#define CLS_MIN 1024 /* up to this, glibc's per-thread cache: exact sizes */
 #define CLS_MAX 4096
-#define CLS_N (64 + 24)
-#define CLS_KEEP (64u << 10) /* so at most 1.5 MiB kept in all (24 classes used) */
+#define CLS_STEP 128
+#define CLS_N ((CLS_MAX - CLS_MIN) / CLS_STEP)
+#define CLS_KEEP (64u << 10) /* so at most 1.5 MiB kept in all */
 
 /* Sanitizer builds hand every block back to malloc: a block kept here
  * would hide a use after free from ASan. */
@@ -77,31 +79,26 @@ static _Thread_local struct {
     size_t bytes;
 } cls[CLS_N];
 
-/* Sizes up to CLS_MIN are glibc's per-thread cache's (exact sizes, no
- * rounding kept from being reused for other sizes). */
-#define CLS_MIN 1024
-
+/* 1 if blocks of n bytes are handed out by class (never under ASan). */
 static inline int classed(size_t n)
 {
-    return n > CLS_MIN && n <= CLS_MAX;
+    return !CLS_OFF && n > CLS_MIN && n <= CLS_MAX;
 }
 
-/* Class of a request of n (<= CLS_MAX) bytes, and its block size. */
+/* Class of a classed request of n bytes, and its block size. */
 static inline size_t cls_of(size_t n)
 {
-    if (n <= 1024)
-        return n ? (n - 1) / 16 : 0;
-    return 64 + (n - 1025) / 128;
+    return (n - CLS_MIN - 1) / CLS_STEP;
 }
 
 static inline size_t cls_size(size_t c)
 {
-    return c < 64 ? (c + 1) * 16 : 1024 + (c - 63) * 128;
+    return CLS_MIN + (c + 1) * CLS_STEP;
 }
 
 static void *raw_alloc(size_t n)
 {
-    if (n > CLS_MAX || n <= CLS_MIN || CLS_OFF)
+    if (!classed(n))
         return malloc(n ? n : 1);
     size_t c = cls_of(n);
     void *p = cls[c].head;
@@ -115,7 +112,7 @@ static void *raw_alloc(size_t n)
 
 static void raw_free(void *p, size_t n)
 {
-    if (n <= CLS_MAX && n > CLS_MIN && !CLS_OFF) {
+    if (classed(n)) {
         size_t c = cls_of(n), sz = cls_size(c);
         if (cls[c].bytes + sz <= CLS_KEEP && malloc_usable_size(p) >= sz) {
             *(void **)p = cls[c].head;
@@ -143,7 +140,7 @@ void *mem_calloc(struct mem_pool *pool, size_t n)
 {
     if (charge(pool, n) < 0)
         return NULL;
-    int cls_used = n <= CLS_MAX && n > CLS_MIN && !CLS_OFF;
+    int cls_used = classed(n);
     void *p = cls_used ? raw_alloc(n) : calloc(1, n ? n : 1);
     if (!p) {
         if (pool) {
@@ -164,7 +161,7 @@ void *mem_realloc(struct mem_pool *pool, void *p, size_t old_n, size_t new_n)
     void *q;
     if (!p) {
         q = raw_alloc(new_n);
-    } else if ((!classed(old_n) && !classed(new_n)) || CLS_OFF) {
+    } else if (!classed(old_n) && !classed(new_n)) {
         q = realloc(p, new_n ? new_n : 1);
     } else if (classed(old_n) && classed(new_n) && cls_of(old_n) == cls_of(new_n) &&
                malloc_usable_size(p) >= new_n) {
