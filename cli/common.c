@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,8 +80,53 @@ int common_parse_secs(const char *cmd, const char *opt, const char *arg, double 
     return 0;
 }
 
-void common_heap_for_packets(void)
+/* Sanitizer builds have their own allocator, with no heap to grow. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAP_SAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEAP_SAN 1
+#endif
+#endif
+#ifndef HEAP_SAN
+#define HEAP_SAN 0
+#endif
+
+#define HEAP_HUGE ((size_t)64 << 20)
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+
+/* Grow the heap by HEAP_HUGE now and ask for transparent huge pages on the
+ * new part. Returns 1 when the advice was taken. */
+static int heap_huge(void)
 {
-    mallopt(M_TOP_PAD, 8 << 20);
+    const char *env = getenv("OSRCA_HUGEPAGES");
+    if (HEAP_SAN || (env && strcmp(env, "0") == 0))
+        return 0;
+    /* blocks of 64 KiB (below the mmap threshold, so from the heap top)
+     * until the top runs out and the heap grows by the pad; a top of more
+     * than 16 MiB left by the set-up is left alone */
+    mallopt(M_TOP_PAD, (int)HEAP_HUGE);
+    void *blk[256];
+    size_t nb = 0;
+    char *end0 = sbrk(0), *end = end0;
+    while (nb < sizeof(blk) / sizeof(blk[0]) && end == end0 && end0 != (char *)-1) {
+        if (!(blk[nb] = malloc(64 << 10)))
+            break;
+        nb++;
+        end = sbrk(0);
+    }
+    for (size_t i = 0; i < nb; i++)
+        free(blk[i]);
+    if (end == end0 || end == (char *)-1)
+        return 0;
+    uintptr_t a = ((uintptr_t)end0 + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    return (uintptr_t)end > a && madvise((void *)a, (uintptr_t)end - a, MADV_HUGEPAGE) == 0;
+}
+
+int common_heap_for_packets(void)
+{
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    int huge = heap_huge();
+    mallopt(M_TOP_PAD, 8 << 20);
+    return huge;
 }
