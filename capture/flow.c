@@ -21,17 +21,18 @@
 enum { L_NEW = 0, L_OPEN = 1, L_DONE = 2, L_N = 3 };
 
 struct fent {
-    struct flow f; /* the public part */
+    /* what a lookup reads, first: in the entry's first cache line */
     struct fent *hnext;
+    uint32_t hash;
+    /* key: endpoint a is the smaller (address, port) */
+    uint16_t pa, pb;
+    uint8_t fam;
+    uint8_t ka[16], kb[16];
+    struct flow f; /* the public part */
     struct fent *prev, *next; /* on list[list] */
     int list;
     struct fent *wprev, *wnext; /* on the wait list when waiting */
     int waiting;
-    uint32_t hash;
-    /* key: endpoint a is the smaller (address, port) */
-    uint8_t fam;
-    uint8_t ka[16], kb[16];
-    uint16_t pa, pb;
     int cli_is_a;
     /* TCP state */
     unsigned syn : 1, synack : 1, established : 1, refused : 1, reset : 1, closed : 1,

@@ -885,9 +885,11 @@ struct owner {
 
 /* Common head of table entries. */
 struct ent_hdr {
-    char key[KEY_MAX];
-    uint64_t ts; /* last use, packet time */
+    uint64_t ts;   /* last use, packet time */
+    uint32_t hash; /* of the key (hash_key) */
     uint8_t used;
+    uint8_t klen; /* bytes of key */
+    char key[KEY_MAX];
 };
 
 struct call_ent {
@@ -1006,12 +1008,22 @@ static size_t pow2_at_least(size_t n)
     return p;
 }
 
+/* Keys are ids of 32 to 50 bytes: hashed 8 bytes a step. */
 static uint32_t hash_key(const char *s, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return h;
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 32;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t t = 0;
+    memcpy(&t, s, n);
+    h = (h ^ t) * 0xC4CEB9FE1A85EC53ull;
+    return (uint32_t)(h ^ (h >> 29));
 }
 
 static void copy_cstr(char *dst, size_t cap, const char *s, size_t n)
@@ -1022,9 +1034,9 @@ static void copy_cstr(char *dst, size_t cap, const char *s, size_t n)
     dst[n] = '\0';
 }
 
-static int key_eq(const char *stored, const char *k, size_t n)
+static int key_eq(const struct ent_hdr *e, uint32_t h, const char *k, size_t n)
 {
-    return strlen(stored) == n && memcmp(stored, k, n) == 0;
+    return e->hash == h && e->klen == n && memcmp(e->key, k, n) == 0;
 }
 
 static int ent_live(const struct ent_hdr *h, uint64_t now, uint64_t ttl)
@@ -1045,7 +1057,7 @@ static void *tab_lookup(void *tab, size_t esz, size_t cap, const char *k, size_t
     for (size_t w = 0; w < WAYS; w++) {
         struct ent_hdr *e = (struct ent_hdr *)((char *)tab + ((h + w) & (cap - 1)) * esz);
         int live = ent_live(e, now, ttl);
-        if (live && key_eq(e->key, k, n))
+        if (live && key_eq(e, h, k, n))
             return e;
         if (!live) {
             if (victim_live) {
@@ -1063,6 +1075,8 @@ static void *tab_lookup(void *tab, size_t esz, size_t cap, const char *k, size_t
     memset(victim, 0, esz);
     victim->used = 1;
     victim->ts = now;
+    victim->hash = h;
+    victim->klen = (uint8_t)n;
     copy_cstr(victim->key, KEY_MAX, k, n);
     return victim;
 }

@@ -233,9 +233,11 @@ static int mapping_of(const void *p, int *hg)
 }
 
 /* In a child of its own (the heap is the process's): the return of
- * common_heap_for_packets and whether blocks taken after it (1 MiB in
- * 16 KiB blocks: more than the set-up's free blocks could hold) come from
- * a mapping with huge pages asked for. Exit code 10*returned + hg. */
+ * common_heap_for_packets and whether blocks taken after it (4 MiB in
+ * 16 KiB blocks: more than the set-up's free blocks could hold, and than
+ * the part of the new heap below its first 2 MiB boundary, which is not
+ * advised) come from a mapping with huge pages asked for. Exit code
+ * 10*returned + hg. */
 static int heap_child(const char *env)
 {
     fflush(NULL);
@@ -247,7 +249,7 @@ static int heap_child(const char *env)
             unsetenv("OSRCA_HUGEPAGES");
         int r = common_heap_for_packets();
         int any = 0;
-        for (int i = 0; i < 64; i++) {
+        for (int i = 0; i < 256; i++) {
             void *blk = malloc(16 << 10);
             int hg = 0;
             if (!blk || !mapping_of(blk, &hg))
