@@ -32,8 +32,9 @@ static char tomb_mark;
 #define TOMB (&tomb_mark)
 
 struct open_req {
-    uint64_t seq;
+    uint64_t seq; /* of the request: cs->open is in seq order */
     uint64_t flow_id;
+    const struct event *req; /* c->e[idx].ev, without the two hops */
     struct chain *c;
     int32_t idx;
 };
@@ -362,6 +363,27 @@ static void chain_destroy(struct chain *c, int free_events)
     free(c->keys); /* the texts are in the arena */
     arena_reset(&c->arena);
     free(c);
+}
+
+/* First place in cs->open whose seq is >= seq. */
+static size_t open_lower(const struct chain_set *cs, uint64_t seq)
+{
+    size_t lo = 0, hi = cs->nopen;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cs->open[mid].seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Place of the open request of seq, or cs->nopen. */
+static size_t open_find(const struct chain_set *cs, uint64_t seq)
+{
+    size_t i = open_lower(cs, seq);
+    return i < cs->nopen && cs->open[i].seq == seq ? i : cs->nopen;
 }
 
 static void open_remove_at(struct chain_set *cs, size_t i)
@@ -821,11 +843,9 @@ static struct chain *lookup_chain(struct chain_set *cs, const char *pfx, const c
 /* Newest open request that ev nests into (time nesting), or NULL. */
 static struct open_req *nest_find(struct chain_set *cs, const struct event *ev, const char *caller)
 {
-    for (size_t i = cs->nopen; i-- > 0;) {
+    for (size_t i = open_lower(cs, ev->seq); i-- > 0;) {
         struct open_req *o = &cs->open[i];
-        const struct event *req = o->c->e[o->idx].ev;
-        if (req->seq >= ev->seq)
-            continue;
+        const struct event *req = o->req;
         const char *handler = req->dst.service;
         if (!handler || is_client(handler))
             continue;
@@ -935,9 +955,16 @@ static void open_add(struct chain_set *cs, struct chain *c, int32_t idx)
         open_remove_at(cs, 0);
         (*cs->c_open_evicted)++;
     }
-    struct open_req *o = &cs->open[cs->nopen++];
-    o->seq = c->e[idx].ev->seq;
-    o->flow_id = c->e[idx].ev->flow_id;
+    const struct event *ev = c->e[idx].ev;
+    /* requests come in seq order: appended, but kept in order if not */
+    size_t at = cs->nopen && cs->open[cs->nopen - 1].seq > ev->seq ? open_lower(cs, ev->seq)
+                                                                    : cs->nopen;
+    memmove(&cs->open[at + 1], &cs->open[at], (cs->nopen - at) * sizeof(cs->open[0]));
+    cs->nopen++;
+    struct open_req *o = &cs->open[at];
+    o->seq = ev->seq;
+    o->flow_id = ev->flow_id;
+    o->req = ev;
     o->c = c;
     o->idx = idx;
     c->e[idx].flags |= CE_HTTP_OPEN;
@@ -1059,16 +1086,18 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
     }
     /* 2. HTTP response to its request: same flow, oldest open first */
     if (!primary && ev->kind == EV_HTTP_RESPONSE) {
-        for (size_t i = 0; i < cs->nopen; i++) {
-            struct open_req *o = &cs->open[i];
-            if ((ev->req_seq && o->seq == ev->req_seq) ||
-                (!ev->req_seq && o->flow_id == ev->flow_id && o->seq < ev->seq)) {
-                primary = o->c;
-                link = o->idx;
-                rel = 2;
-                open_i = i;
-                break;
-            }
+        size_t i;
+        if (ev->req_seq)
+            i = open_find(cs, ev->req_seq);
+        else
+            for (i = 0; i < cs->nopen; i++)
+                if (cs->open[i].flow_id == ev->flow_id && cs->open[i].seq < ev->seq)
+                    break;
+        if (i < cs->nopen) {
+            primary = cs->open[i].c;
+            link = cs->open[i].idx;
+            rel = 2;
+            open_i = i;
         }
     }
     /* 3. RPC reply to its call */
@@ -1205,12 +1234,9 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
     }
     if (open_i != (size_t)-1) {
         /* find again: merges may have moved it */
-        for (size_t i = 0; i < cs->nopen; i++) {
-            if (cs->open[i].seq == c->e[link].ev->seq) {
-                open_remove_at(cs, i);
-                break;
-            }
-        }
+        size_t i = open_find(cs, c->e[link].ev->seq);
+        if (i < cs->nopen)
+            open_remove_at(cs, i);
         c->e[link].flags &= (uint16_t)~CE_HTTP_OPEN;
     }
     if (ev->ts_us > c->last_ts)

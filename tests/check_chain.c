@@ -116,6 +116,46 @@ START_TEST(pipelined_responses_pair_in_order)
 }
 END_TEST
 
+START_TEST(responses_pair_by_request_seq)
+{
+    /* pipelined on one flow, answered out of order, each response naming
+     * its request's seq (as the HTTP layer does); the second request is
+     * added with the lower seq, so the open list has to keep seq order */
+    struct rca *a = new_rca_cfg(0, 0, 1);
+    struct event *q1 = req(0, 3, "client", UA_NOVACLIENT, "nova-api", "GET", "/v2.1/flavors/a", NULL, NULL);
+    struct event *q2 = req(1, 3, "client", UA_NOVACLIENT, "nova-api", "GET", "/v2.1/os-keypairs", NULL, NULL);
+    q1->seq = 50;
+    q2->seq = 40;
+    struct event *r1 = resp(2, 3, "nova-api", "client", "GET", "/v2.1/flavors/a", 200,
+                            "req-00000011-0000-4000-8000-000000000000", NULL, NULL);
+    struct event *r2 = resp(3, 3, "nova-api", "client", "GET", "/v2.1/os-keypairs", 500,
+                            "req-00000012-0000-4000-8000-000000000000", "computeFault", "boom");
+    r1->seq = 60;
+    r1->req_seq = 50;
+    r2->seq = 61;
+    r2->req_seq = 40;
+    rca_event(a, q1);
+    rca_event(a, q2);
+    rca_event(a, r1);
+    rca_event(a, r2);
+    rca_flush(a, T0 + 1000000ull);
+    ck_assert_uint_eq(ngot, 2);
+    for (size_t i = 0; i < 2; i++) {
+        int failed = !strcmp(got[i].status, "500");
+        ck_assert_int_eq(got[i].failed, failed);
+        ck_assert_uint_eq(got[i].nnodes, 2);
+        /* the 500 went to the keypairs request (flow order would pair it
+         * with the flavor one) */
+        const char *want = failed ? "\"seq\":40," : "\"seq\":50,";
+        ck_assert_msg(strstr(got[i].json, want) != NULL, "%s", got[i].json);
+        ck_assert_msg(strstr(got[i].json, failed ? "\"parent_seq\":40" : "\"parent_seq\":50") != NULL,
+                      "%s", got[i].json);
+    }
+    ck_assert_uint_eq(counter("rca.chains_merged"), 0);
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(events_per_chain_cap)
 {
     struct rca *a = new_rca_cfg(0, 10, 1);
@@ -390,6 +430,7 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, ids_forward_reference_merge);
     tcase_add_test(tc, time_nesting);
     tcase_add_test(tc, pipelined_responses_pair_in_order);
+    tcase_add_test(tc, responses_pair_by_request_seq);
     tcase_add_test(tc, events_per_chain_cap);
     tcase_add_test(tc, open_chains_evicted);
     tcase_add_test(tc, settle_and_pending_calls);
