@@ -390,6 +390,9 @@ static void uuids_rec(struct event *ev, const struct jv *v, const char *key, siz
         int uuid_len = jv_is_string(x) && (jv_strlen(x) == 32 || jv_strlen(x) == 36);
         if (!uuid_len && !jv_is_container(x))
             continue; /* only a UUID can count */
+        if (in_token && key_eq(k, n, "catalog", 7))
+            continue; /* services, endpoints, regions: no resource of an
+                         operation, and most of a token's bytes */
         if (secret_member(x, k, n, in_token)) {
             (*secrets)++;
             continue;
