@@ -46,6 +46,7 @@ void jv_defaults(struct jv_cfg *cfg)
     cfg->allow_nul = 0;
     cfg->dup_reject = 1;
     cfg->embedded_key = NULL;
+    cfg->skip_key = NULL;
 }
 
 void jv_init(struct jv_doc *d, const struct jv_cfg *cfg, struct mem_pool *pool)
@@ -282,9 +283,9 @@ size_t jv_clear(struct jv *c)
 {
     if (!jv_is_container(c))
         return 0;
-    size_t n = c->_len & ~JV_EMBEDDED_BIT;
+    size_t n = c->_len & ~JV_LEN_BITS;
     c->_u.first = NULL;
-    c->_len &= JV_EMBEDDED_BIT;
+    c->_len &= JV_LEN_BITS;
     return n;
 }
 
@@ -1159,6 +1160,116 @@ static inline __attribute__((always_inline)) int parse_key(struct pstate *s, con
     return key_colon(s, emb);
 }
 
+#define SKIP_LEVELS 2048 /* skip_tree's depth at most (max_depth beyond: values are kept) */
+
+/* 1 if the array or object at s->pos, of the member with key [k, k+kn),
+ * is one to check without keeping (jv_cfg.skip_key). */
+static inline int wants_skip(const struct pstate *s, const char *k, uint32_t kn)
+{
+    const struct jv_doc *d = s->d;
+    return d->_skip_klen && kn == d->_skip_klen && d->_cfg.max_depth <= SKIP_LEVELS &&
+           memcmp(k, d->_cfg.skip_key, kn) == 0;
+}
+
+/* The array or object at s->pos, at depth d0 as parse_tree counts it,
+ * checked as parse_tree checks it (same errors, at the same offsets; only
+ * duplicate keys are not looked for) but nothing kept: 0 with s->pos past
+ * it, or -1. The arena memory its escaped strings took is given back when
+ * still in the current block. Not for embedded texts. */
+static __attribute__((noinline)) int skip_tree(struct pstate *s, size_t d0)
+{
+    struct jv_doc *d = s->d;
+    struct jv_blk *blk = d->_blk;
+    char *cur = d->_cur;
+    const size_t n = s->n, maxd = (size_t)d->_cfg.max_depth;
+    uint64_t obj[SKIP_LEVELS / 64]; /* bit l: level l is an object */
+    size_t lvl = 0;                 /* levels open */
+    const char *str;
+    uint32_t len;
+    int rc = -1;
+    for (;;) {
+        /* a value at s->pos */
+        if (s->pos >= n) {
+            fail(s, JV_E_SYNTAX, n);
+            goto out;
+        }
+        uint8_t c = s->p[s->pos];
+        if (c == '{' || c == '[') {
+            if (d0 + lvl >= maxd) {
+                fail(s, JV_E_DEPTH, s->pos);
+                goto out;
+            }
+            uint64_t bit = 1ull << (lvl & 63);
+            obj[lvl >> 6] = c == '{' ? obj[lvl >> 6] | bit : obj[lvl >> 6] & ~bit;
+            lvl++;
+            s->pos++;
+            skip_ws(s, 0);
+            if (s->pos < n && s->p[s->pos] == (c == '{' ? '}' : ']')) {
+                s->pos++;
+                lvl--;
+            } else {
+                if (c == '{' && parse_key(s, &str, &len, 0) < 0)
+                    goto out;
+                skip_ws(s, 0);
+                continue;
+            }
+        } else {
+            if (c == '"') {
+                if (parse_string(s, &str, &len, 0) < 0)
+                    goto out;
+            } else if (c == 't' || c == 'f' || c == 'n') {
+                const char *lit = c == 't' ? "true" : c == 'f' ? "false" : "null";
+                size_t ll = strlen(lit);
+                if (n - s->pos < ll || memcmp(s->p + s->pos, lit, ll) != 0) {
+                    fail(s, JV_E_SYNTAX, s->pos);
+                    goto out;
+                }
+                s->pos += ll;
+            } else if (c == '-' || is_digit(c)) {
+                double num;
+                if (parse_number(s, &num) < 0)
+                    goto out;
+            } else {
+                fail(s, JV_E_SYNTAX, s->pos);
+                goto out;
+            }
+            if (c != '"' && s->pos < n && s->p[s->pos] == 0)
+                s->pos++; /* jansson's NUL after a number or literal (parse_tree) */
+        }
+        /* after a complete value: ',' or the close of its container */
+        for (;;) {
+            skip_ws(s, 0);
+            if (lvl == 0) {
+                rc = 0;
+                goto out;
+            }
+            if (s->pos >= n) {
+                fail(s, JV_E_SYNTAX, n);
+                goto out;
+            }
+            int o = (int)((obj[(lvl - 1) >> 6] >> ((lvl - 1) & 63)) & 1);
+            c = s->p[s->pos];
+            if (c == ',') {
+                s->pos++;
+                if (o && parse_key(s, &str, &len, 0) < 0)
+                    goto out;
+                skip_ws(s, 0);
+                break; /* next value */
+            }
+            if (c != (o ? '}' : ']')) {
+                fail(s, JV_E_SYNTAX, s->pos);
+                goto out;
+            }
+            s->pos++;
+            lvl--;
+        }
+    }
+out:
+    if (d->_blk == blk)
+        d->_cur = cur;
+    return rc;
+}
+
 static struct jv *parse_embedded(struct pstate *s, size_t base);
 
 /* 1 if the string value at s->pos, of the member with key [k, k+kn) at
@@ -1215,6 +1326,13 @@ static inline __attribute__((always_inline)) struct jv *parse_tree(struct pstate
         case '[':
             type = c == '{' ? JV_OBJECT : JV_ARRAY;
             v->_u.first = NULL;
+            if (!emb && key && wants_skip(s, key, klen)) {
+                if (skip_tree(s, depth - base) < 0)
+                    return NULL;
+                v->_len = JV_SKIPPED_BIT;
+                whole = 1;
+                break;
+            }
             open = 1;
             s->pos++;
             break;
@@ -1404,6 +1522,7 @@ struct jv *jv_parse(struct jv_doc *d, const void *data, size_t n)
         return NULL;
     }
     d->_emb_klen = d->_cfg.embedded_key ? strlen(d->_cfg.embedded_key) : 0;
+    d->_skip_klen = d->_cfg.skip_key ? strlen(d->_cfg.skip_key) : 0;
     /* first block: room for a typical tree of this input at once */
     s.hint = n * 2 + 1024;
     skip_ws(&s, 0);

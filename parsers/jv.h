@@ -74,6 +74,12 @@ struct jv_cfg {
      * (jv_is_embedded), exactly the tree jv_parse gives for the unescaped
      * string; any other value stays a string. */
     const char *embedded_key;
+    /* NULL, or a key whose array or object values (at any depth) nothing
+     * reads (keystone's "catalog" in a token): checked as strictly as the
+     * rest of the text but not kept, so the member is an empty container
+     * marked skipped (jv_is_skipped). Duplicate keys inside are not
+     * looked for. */
+    const char *skip_key;
 };
 
 /* One value. Read it through the accessors below; fields are private. */
@@ -90,6 +96,8 @@ struct jv {
 };
 
 #define JV_EMBEDDED_BIT 0x80000000u /* container parsed from a string (embedded_key) */
+#define JV_SKIPPED_BIT 0x40000000u  /* container checked, contents not kept (skip_key) */
+#define JV_LEN_BITS (JV_EMBEDDED_BIT | JV_SKIPPED_BIT)
 
 struct jv_blk;
 
@@ -116,6 +124,7 @@ struct jv_doc {
     enum jv_err _err;
     size_t _err_off;
     size_t _emb_klen; /* strlen(_cfg.embedded_key), 0 if none */
+    size_t _skip_klen; /* strlen(_cfg.skip_key), 0 if none */
 };
 
 /* Defaults: max_input 4 MiB, max_depth 2048 (jansson's), allow_nul 0,
@@ -186,7 +195,13 @@ static inline double jv_num(const struct jv *v)
 /* Members of an object / elements of an array; 0 otherwise. */
 static inline size_t jv_size(const struct jv *v)
 {
-    return jv_is_container(v) ? v->_len & ~JV_EMBEDDED_BIT : 0;
+    return jv_is_container(v) ? v->_len & ~JV_LEN_BITS : 0;
+}
+/* 1 if v is a container whose contents were checked but not kept
+ * (jv_cfg.skip_key): it has no members / elements. */
+static inline int jv_is_skipped(const struct jv *v)
+{
+    return jv_is_container(v) && (v->_len & JV_SKIPPED_BIT);
 }
 /* 1 if v is a member value read from the JSON text of a string
  * (jv_cfg.embedded_key). */

@@ -680,6 +680,112 @@ static int check_embedded_str(const char *s)
     return check_embedded(s, strlen(s));
 }
 
+/* [s, s+n) parsed with and without skip_key "catalog" (REST settings):
+ * the same verdict; on success every other value the same and the
+ * catalog an empty container of its type, marked skipped; on failure the
+ * same error at the same offset. Returns the error with the key. */
+static enum jv_err check_skip(const char *s, size_t n)
+{
+    struct jv_cfg cfg;
+    jv_defaults(&cfg);
+    struct jv_cfg scfg = cfg;
+    scfg.skip_key = "catalog";
+    struct mem_pool pool;
+    mem_pool_init(&pool, "t", 0);
+    struct jv_doc d, sd;
+    jv_init(&d, &cfg, &pool);
+    jv_init(&sd, &scfg, &pool);
+    uint8_t *c = exact_copy(s, n);
+    struct jv *a = jv_parse(&d, c, n), *b = jv_parse(&sd, c, n);
+    size_t oa = 0, ob = 0;
+    enum jv_err ea = jv_error(&d, &oa), eb = jv_error(&sd, &ob);
+    ck_assert_int_eq(ea, eb);
+    ck_assert_uint_eq(oa, ob);
+    ck_assert(!a == !b);
+    /* walk both: equal but for the skipped members */
+    const struct jv *sa[64], *sb[64];
+    size_t top = 0;
+    if (a) {
+        sa[top] = a;
+        sb[top++] = b;
+    }
+    while (top) {
+        const struct jv *x = sa[--top], *y = sb[top];
+        ck_assert_int_eq(jv_type(x), jv_type(y));
+        if (jv_is_skipped(y)) {
+            ck_assert(jv_is_container(x));
+            ck_assert_uint_eq(jv_size(y), 0);
+            ck_assert_ptr_null(jv_first(y));
+            continue;
+        }
+        if (jv_is_string(x)) {
+            ck_assert_uint_eq(jv_strlen(x), jv_strlen(y));
+            ck_assert(memcmp(jv_str(x), jv_str(y), jv_strlen(x)) == 0);
+        }
+        ck_assert_uint_eq(jv_size(x), jv_size(y));
+        const struct jv *mx = jv_first(x), *my = jv_first(y);
+        for (; mx; mx = jv_next(mx), my = jv_next(my)) {
+            ck_assert_ptr_nonnull(my);
+            ck_assert_uint_eq(jv_keylen(mx), jv_keylen(my));
+            int cat = jv_key(mx) && jv_keylen(mx) == 7 && !memcmp(jv_key(mx), "catalog", 7);
+            ck_assert_int_eq(jv_is_skipped(my), cat && jv_is_container(mx));
+            ck_assert_uint_lt(top, 64);
+            sa[top] = mx;
+            sb[top++] = my;
+        }
+        ck_assert_ptr_null(my);
+    }
+    jv_release(&d);
+    jv_release(&sd);
+    ck_assert_uint_eq(pool.used, 0);
+    free(c);
+    return eb;
+}
+
+static enum jv_err check_skip_str(const char *s)
+{
+    return check_skip(s, strlen(s));
+}
+
+START_TEST(skipped_members)
+{
+    /* a keystone token: the catalog checked, not kept; what follows read */
+    ck_assert_int_eq(check_skip_str("{\"token\": {\"user\": {\"id\": \"u1\"}, \"catalog\": [{\"endpoints\": "
+                                    "[{\"id\": \"e\\u00e9\", \"url\": \"http://h:5000/v3\"}], \"type\": "
+                                    "\"identity\", \"w\": -1.5e3, \"t\": true, \"f\": false, \"z\": null, "
+                                    "\"q\": \"a\\\"b\"}], \"project\": {\"id\": \"p1\", \"catalog\": {}}, "
+                                    "\"x\": {\"catalog\": 7}}}"),
+                     JV_OK);
+    ck_assert_int_eq(check_skip_str("{\"catalog\": [[[], {}], [1, [2, [3]]]], \"x\": [\"catalog\"]}"), JV_OK);
+    ck_assert_int_eq(check_skip_str("{\"catalog\": [1]\n}"), JV_OK);
+    ck_assert_int_eq(check_skip("{\"catalog\": [1\0]}", 17), JV_OK); /* jansson's NUL */
+    /* the same errors at the same offsets inside a skipped value */
+    ck_assert_int_eq(check_skip_str("{\"catalog\": [1,]}"), JV_E_SYNTAX);
+    ck_assert_int_eq(check_skip_str("{\"catalog\": [tru]}"), JV_E_SYNTAX);
+    ck_assert_int_eq(check_skip_str("{\"catalog\": [-]}"), JV_E_SYNTAX);
+    ck_assert_int_eq(check_skip_str("{\"catalog\": {\"a\" 1}}"), JV_E_SYNTAX);
+    ck_assert_int_eq(check_skip_str("{\"catalog\": {\"a\": 1,}}"), JV_E_SYNTAX);
+    ck_assert_int_eq(check_skip_str("{\"catalog\": [\"\\q\"]}"), JV_E_ESCAPE);
+    ck_assert_int_eq(check_skip_str("{\"catalog\": [\"\xff\"]}"), JV_E_UTF8);
+    ck_assert_int_eq(check_skip_str("{\"catalog\": [1]"), JV_E_SYNTAX);
+    ck_assert_int_eq(check_skip_str("{\"catalog\": [1}"), JV_E_SYNTAX);
+    ck_assert_int_eq(check_skip_str("{\"catalog\": [1]} x"), JV_E_TRAILING);
+    char deep[4200];
+    size_t w = (size_t)snprintf(deep, sizeof(deep), "{\"catalog\": ");
+    for (int i = 0; i < 2100; i++)
+        deep[w++] = '[';
+    ck_assert_int_eq(check_skip(deep, w), JV_E_DEPTH);
+    /* duplicate keys: refused outside a skipped value, not looked for in it */
+    ck_assert_int_eq(check_skip_str("{\"a\": {\"k\": 1, \"k\": 2}, \"catalog\": []}"), JV_E_DUP);
+    struct jv_cfg cfg;
+    jv_defaults(&cfg);
+    cfg.skip_key = "catalog";
+    const char *dup = "{\"catalog\": {\"k\": 1, \"k\": 2}, \"n\": 1}";
+    ck_assert_int_eq(parse_err(&cfg, dup, strlen(dup)), JV_OK);
+    ck_assert_int_eq(parse_err(NULL, dup, strlen(dup)), JV_E_DUP);
+}
+END_TEST
+
 START_TEST(embedded_cases)
 {
     /* read in the same pass */
@@ -805,6 +911,7 @@ static Suite *json_suite(void)
     tcase_add_test(t, precheck_never_skips_a_secret);
     tcase_add_test(t, embedded_cases);
     tcase_add_test(t, embedded_random_documents);
+    tcase_add_test(t, skipped_members);
     suite_add_tcase(s, t);
     return s;
 }

@@ -19,10 +19,21 @@
 #include "parsers/jv.h"
 #include "parsers/redact.h"
 
+/* The skip_key of the third parse (REST mode): containers under it are
+ * checked but not kept. */
+#define SKIP_KEY "a"
+static int skipping; /* same() compares a tree parsed with SKIP_KEY */
+
 static void same(const struct jv *a, json_t *b, int depth)
 {
     if (depth > 4096)
         abort();
+    if (jv_is_skipped(a)) { /* empty, of the type it was */
+        if (json_typeof(b) != (jv_is_object(a) ? JSON_OBJECT : JSON_ARRAY) || jv_size(a) ||
+            jv_first(a))
+            abort();
+        return;
+    }
     switch (json_typeof(b)) {
     case JSON_OBJECT: {
         if (!jv_is_object(a) || jv_size(a) != json_object_size(b))
@@ -41,6 +52,9 @@ static void same(const struct jv *a, json_t *b, int depth)
                 abort();
             if (jv_getn(a, k, kn) != m)
                 abort(); /* lookup finds this very member */
+            if (jv_is_skipped(m) !=
+                (skipping && jv_is_container(m) && kn == 1 && k[0] == SKIP_KEY[0]))
+                abort(); /* skipped: exactly the containers under the key */
             same(m, json_object_iter_value(it), depth + 1);
             it = json_object_iter_next(b, it);
             cnt++;
@@ -166,6 +180,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else if (!root != !ref && jv_error(&d, NULL) != JV_E_NOMEM)
         abort();
     redact_json(&d, root);
+
+    if (!oslo) {
+        /* again with a skip_key: the same verdict and tree but for the
+         * skipped containers (empty), the same error at the same offset,
+         * except that duplicate keys inside them are not looked for */
+        size_t off0 = 0, off1 = 0;
+        enum jv_err e0 = jv_error(&d, &off0);
+        struct jv_cfg scfg = cfg;
+        scfg.skip_key = SKIP_KEY;
+        struct jv_doc sd;
+        jv_init(&sd, &scfg, &pool);
+        struct jv *sroot = jv_parse(&sd, copy, n);
+        enum jv_err e1 = jv_error(&sd, &off1);
+        if (e0 != JV_E_NOMEM && e1 != JV_E_NOMEM) {
+            if (root) {
+                if (!sroot)
+                    abort();
+                skipping = 1;
+                same(sroot, ref, 0);
+                skipping = 0;
+            } else if (e0 != JV_E_DUP && (sroot || e1 != e0 || off1 != off0)) {
+                abort();
+            }
+        }
+        jv_release(&sd);
+    }
 out:
     json_decref(ref);
     jv_release(&d);
