@@ -32,7 +32,7 @@
 #define JV_BLK_MIN 4096
 #define JV_BLK_MAX ((size_t)1 << 20)  /* usual block size cap */
 #define JV_KEEP_MAX ((size_t)1 << 20) /* a block kept by jv_reset */
-#define JV_PAIRWISE 16                /* objects up to this many members: pairwise dup check */
+#define JV_PAIRWISE 16                /* objects up to this many members: dup check by a 64-bit filter */
 
 struct jv_blk {
     struct jv_blk *next;
@@ -947,6 +947,13 @@ static int dups_by_sort(struct pstate *s, struct jv *o)
     return 0;
 }
 
+/* Where a key falls in check_dups' filter (taken mod 64 there). */
+static inline uint32_t dup_bit(const struct jv *b)
+{
+    uint32_t n = b->_kt >> 3;
+    return n ? n * 31u + (uint8_t)b->_key[n - 1] * 7u + (uint8_t)b->_key[0] : 0;
+}
+
 /* Duplicate keys of object o (just closed). Returns 0, or -1 with JV_E_DUP
  * (dup_reject) / JV_E_NOMEM. */
 static int check_dups(struct pstate *s, struct jv *o)
@@ -956,8 +963,19 @@ static int check_dups(struct pstate *s, struct jv *o)
     if (m < 2)
         return 0;
     if (m <= JV_PAIRWISE) {
+        /* a key can only repeat one on the same bit of seen (from its
+         * length and first and last bytes): most keys are compared with
+         * none, and a bit shared by chance costs a pass over the keys
+         * before it */
         struct jv *prev = o->_u.first;
+        uint64_t seen = 1ull << (dup_bit(prev) & 63);
         for (struct jv *b = prev->_next; b; b = prev->_next) {
+            uint64_t bit = 1ull << (dup_bit(b) & 63);
+            if (!(seen & bit)) {
+                seen |= bit;
+                prev = b;
+                continue;
+            }
             struct jv *a;
             for (a = o->_u.first; a != b; a = a->_next)
                 if (key_same(a, b))
