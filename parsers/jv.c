@@ -637,8 +637,8 @@ static int string_one_pass(struct pstate *s, size_t start, size_t i, char *out, 
 }
 
 /* Escaped string, first escape at i, when the block lacks room for a
- * single pass: find the closing quote (checking UTF-8 and controls), then
- * unescape into exactly the room the escaped text takes. */
+ * single pass: find the closing quote (checking UTF-8, controls and
+ * escapes), then unescape into exactly the room the escaped text takes. */
 static int string_two_pass(struct pstate *s, size_t start, size_t i, const char **str,
                            uint32_t *len, int nul_ok)
 {
@@ -652,9 +652,16 @@ static int string_two_pass(struct pstate *s, size_t start, size_t i, const char 
         if (c == '"')
             break;
         if (c == '\\') {
-            if (i + 1 >= n)
-                return fail(s, JV_E_SYNTAX, n);
-            i += 2; /* the escaped byte is checked by unescape */
+            /* checked here, in text order as string_one_pass checks it,
+             * so that both report the same first error whichever runs
+             * (that depends on the arena's room); unescape decodes it
+             * again */
+            char tmp[4];
+            size_t tw = 0;
+            long used = esc_decode(s, i, n, tmp, &tw, nul_ok);
+            if (used < 0)
+                return -1;
+            i += (size_t)used;
             continue;
         }
         size_t l = other_special(s, i);
