@@ -786,6 +786,37 @@ START_TEST(skipped_members)
 }
 END_TEST
 
+START_TEST(escaped_string_error_either_way)
+{
+    /* a bad escape before a raw control: the first error is the escape,
+     * whether the string is unescaped in one pass (a fresh document: its
+     * first block has room) or two (the block kept from a small document
+     * lacks room for the rest of a long one) */
+    char doc[20000];
+    size_t w = (size_t)snprintf(doc, sizeof(doc), "[\"\\q\x01\"");
+    while (w < sizeof(doc) - 2) {
+        doc[w++] = ',';
+        doc[w++] = '0';
+    }
+    doc[w++] = ']';
+    for (int reuse = 0; reuse < 2; reuse++) {
+        struct jv_doc d;
+        jv_init(&d, NULL, NULL);
+        if (reuse) {
+            ck_assert_ptr_nonnull(jv_parse(&d, "[1]", 3));
+            jv_reset(&d);
+        }
+        uint8_t *c = exact_copy(doc, w);
+        ck_assert_ptr_null(jv_parse(&d, c, w));
+        size_t off = 0;
+        ck_assert_int_eq(jv_error(&d, &off), JV_E_ESCAPE);
+        ck_assert_uint_eq(off, 2);
+        jv_release(&d);
+        free(c);
+    }
+}
+END_TEST
+
 START_TEST(embedded_cases)
 {
     /* read in the same pass */
@@ -912,6 +943,7 @@ static Suite *json_suite(void)
     tcase_add_test(t, embedded_cases);
     tcase_add_test(t, embedded_random_documents);
     tcase_add_test(t, skipped_members);
+    tcase_add_test(t, escaped_string_error_either_way);
     suite_add_tcase(s, t);
     return s;
 }
