@@ -164,7 +164,13 @@ static enum ev_res res_of_word(const char *w, size_t n)
         W("consumer", EV_RES_CONSUMER),
     };
 #undef W
-    if (n == 0)
+    /* the lengths of the words above (bit n: one has n bytes): most keys
+     * (nova_object.data, ...) have none of them */
+    static uint32_t lens;
+    if (!lens)
+        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+            lens |= 1u << map[i].n;
+    if (n >= 32 || !(lens >> n & 1))
         return EV_RES_UNKNOWN;
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (map[i].n == n && map[i].w[0] == w[0] && memcmp(map[i].w, w, n) == 0)
@@ -951,6 +957,8 @@ static const char *const g_names[G_COUNT] = {
  * (compared in full before it is used) and an event with the fields the
  * body gave. */
 #define MEMO_N 64
+#define MEMO_IDX 256 /* entries found by their hash's low byte, one per value */
+_Static_assert(MEMO_N < 256, "memo_idx holds entry + 1 in a byte");
 #define MEMO_MAX_BODY 65536
 
 struct memo {
@@ -959,7 +967,7 @@ struct memo {
     uint8_t *body;     /* a copy, n bytes */
     struct event *ev;  /* the fields decode_doc set */
     int secrets;       /* the body counted in oslo.secrets_dropped */
-    uint64_t used;     /* memo_clock when last put or found */
+    int ref;           /* found since the clock hand last passed */
 };
 
 struct oslo_global {
@@ -979,7 +987,8 @@ struct oslo_global {
     uint64_t local[G_COUNT];
     struct jv_doc doc; /* every body is decoded into it (kept between bodies) */
     struct memo memo[MEMO_N];
-    uint64_t memo_clock;
+    uint8_t memo_idx[MEMO_IDX]; /* h % MEMO_IDX -> entry + 1 (0: none) */
+    size_t memo_hand;           /* the next entry memo_put looks at */
 };
 
 struct oconn {
@@ -1425,20 +1434,25 @@ static uint64_t body_hash(const uint8_t *p, size_t n)
     return h ? h : 1;
 }
 
+/* The entry of body [p, p+n) of hash h, or NULL. One entry per index
+ * slot: of two bodies whose hashes share the low byte only the later is
+ * found (the other is decoded again). */
 static struct memo *memo_find(struct oslo_global *g, uint64_t h, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < MEMO_N; i++) {
-        struct memo *e = &g->memo[i];
-        if (e->h == h && e->n == n && memcmp(e->body, p, n) == 0) {
-            e->used = ++g->memo_clock;
-            return e;
-        }
-    }
-    return NULL;
+    unsigned j = g->memo_idx[h % MEMO_IDX];
+    if (!j)
+        return NULL;
+    struct memo *e = &g->memo[j - 1];
+    if (e->h != h || e->n != n || memcmp(e->body, p, n) != 0)
+        return NULL;
+    e->ref = 1;
+    return e;
 }
 
 static void memo_clear(struct oslo_global *g, struct memo *e)
 {
+    if (e->h && g->memo_idx[e->h % MEMO_IDX] == (uint8_t)(e - g->memo + 1))
+        g->memo_idx[e->h % MEMO_IDX] = 0;
     mem_free(g->env->pool, e->body, e->n);
     event_free(e->ev);
     memset(e, 0, sizeof(*e));
@@ -1473,15 +1487,20 @@ static void copy_decoded(struct event *dst, const struct event *src)
                        (enum ev_res)src->uuids[i].res);
 }
 
-/* Remember body [p, p+n) decoded into ev (the least recently used entry
- * goes); nothing when memory is short. */
+/* Remember body [p, p+n) decoded into ev; nothing when memory is short.
+ * The entry that goes is the clock's (the first the hand meets not found
+ * since it last passed: nearly the least recently used). */
 static void memo_put(struct oslo_global *g, uint64_t h, const uint8_t *p, size_t n,
                      const struct event *ev, int secrets)
 {
-    struct memo *e = &g->memo[0];
-    for (size_t i = 1; i < MEMO_N && e->h; i++)
-        if (!g->memo[i].h || g->memo[i].used < e->used)
-            e = &g->memo[i];
+    struct memo *e;
+    for (;;) {
+        e = &g->memo[g->memo_hand];
+        g->memo_hand = (g->memo_hand + 1) % MEMO_N;
+        if (!e->ref)
+            break;
+        e->ref = 0;
+    }
     memo_clear(g, e);
     uint8_t *b = mem_alloc(g->env->pool, n);
     struct event *me = b ? event_new(g->env->pool) : NULL;
@@ -1496,7 +1515,8 @@ static void memo_put(struct oslo_global *g, uint64_t h, const uint8_t *p, size_t
     e->body = b;
     e->ev = me;
     e->secrets = secrets;
-    e->used = ++g->memo_clock;
+    e->ref = 0;
+    g->memo_idx[h % MEMO_IDX] = (uint8_t)(e - g->memo + 1);
 }
 
 static void decode_body(struct oslo_global *g, const struct oconn *c, struct event *ev,
