@@ -78,7 +78,8 @@ struct jv_cfg {
      * reads (keystone's "catalog" in a token): checked as strictly as the
      * rest of the text but not kept, so the member is an empty container
      * marked skipped (jv_is_skipped). Duplicate keys inside are not
-     * looked for. */
+     * looked for; inside an embedded text (embedded_key) nothing is
+     * skipped; with max_depth over 2048 nothing is either. */
     const char *skip_key;
 };
 
