@@ -23,9 +23,11 @@
 #   BENCH_OUT=bench-out    where captures and outputs go
 #   BENCH_STRICT=0         1: exit 1 when a target is missed
 #   BENCH_TIMEOUT=3600     seconds allowed per analyzer/tshark run (needs timeout(1))
-#   BENCH_REPEAT=5         runs of the analyzer per capture: the fastest (by CPU
-#                          time) gives the timings, the largest peak RSS is shown
-#                          (a shared machine's noise only ever slows a run)
+#   BENCH_REPEAT=5         runs of the analyzer per capture (1x and 10x runs
+#                          alternate): the fastest (by CPU time) gives the
+#                          timings, the largest peak RSS is shown (a shared
+#                          machine's noise only ever slows a run); every run's
+#                          CPU time is listed
 #   CC=cc
 # Timings are wall-clock with a warm page cache (the floor run reads each
 # capture first); "per core" divides by the process's user+sys CPU time,
@@ -132,22 +134,17 @@ run() {
         R_CPU=$R_WALL; R_RSS=0
     fi
 }
-# best NAME CMD... : run BENCH_REPEAT times; R_* of the fastest by CPU time,
-# R_RSS the largest of all, R_RC the first non-zero exit (else 0).
-best() {
-    b_name=$1; shift
-    b_cpu=; b_wall=; b_rss=0; b_rc=0
-    i=0
-    while [ "$i" -lt "$BENCH_REPEAT" ]; do
-        run "$b_name" "$@"
-        [ "$b_rc" = 0 ] && b_rc=$R_RC
-        if [ -z "$b_cpu" ] || calc "exit !($R_CPU < $b_cpu)"; then
-            b_cpu=$R_CPU; b_wall=$R_WALL
-        fi
-        [ "$R_RSS" -gt "$b_rss" ] && b_rss=$R_RSS
-        i=$((i + 1))
-    done
-    R_CPU=$b_cpu; R_WALL=$b_wall; R_RSS=$b_rss; R_RC=$b_rc
+# take KEY: fold the run just made (R_*) into KEY's figures: KEY_CPU and
+# KEY_WALL of the fastest by CPU time, KEY_RSS the largest, KEY_RC the
+# first non-zero exit (else 0), KEY_ALL every CPU time in run order.
+take() {
+    eval "t_cpu=\${${1}_CPU:-} t_rss=\${${1}_RSS:-0} t_rc=\${${1}_RC:-0}"
+    if [ -z "$t_cpu" ] || calc "exit !($R_CPU < $t_cpu)"; then
+        eval "${1}_CPU=\$R_CPU ${1}_WALL=\$R_WALL"
+    fi
+    [ "$R_RSS" -gt "$t_rss" ] && eval "${1}_RSS=\$R_RSS"
+    [ "$t_rc" = 0 ] && eval "${1}_RC=\$R_RC"
+    eval "${1}_ALL=\"\${${1}_ALL:-}\${${1}_ALL:+ }\$R_CPU\""
 }
 fsize() { stat -c %s "$1"; }
 calc() { awk "BEGIN { $1 }"; }
@@ -189,16 +186,25 @@ printf '%-28s %8s %8s %8s %8s %8s M\n' "floor (libpcap, 1x)" "$(calc "printf \"%
 HAVE_OSRCA=0
 if [ -x "$OSRCA" ]; then
     HAVE_OSRCA=1
-    best osrca-1x "$OSRCA" analyze "$P1" --format json
-    O1_RC=$R_RC; O1_WALL=$R_WALL; O1_CPU=$R_CPU; O1_RSS=$R_RSS
-    best osrca-10x "$OSRCA" analyze "$P10" --format json
-    O10_RC=$R_RC; O10_WALL=$R_WALL; O10_CPU=$R_CPU; O10_RSS=$R_RSS
+    # BENCH_REPEAT runs per capture, 1x and 10x alternating: the 1x runs
+    # then spread over the ~15 s the 10x ones take rather than ~1.5 s in a
+    # row, so that a slow phase of a few seconds of a shared machine cannot
+    # take all of them
+    i=0
+    while [ "$i" -lt "$BENCH_REPEAT" ]; do
+        run osrca-1x "$OSRCA" analyze "$P1" --format json
+        take O1
+        run osrca-10x "$OSRCA" analyze "$P10" --format json
+        take O10
+        i=$((i + 1))
+    done
     printf '%-28s %8s %8s %8s %8s %8s M%s\n' "osrca analyze 1x" "$O1_WALL" "$O1_CPU" \
         "$(gbps "$S1" "$O1_WALL")" "$(mpps "$PK1" "$O1_WALL")" "$(mib "$O1_RSS")" \
         "$([ "$O1_RC" -gt 1 ] && echo "  (exit $O1_RC: see $BENCH_OUT/osrca-1x.err)")"
     printf '%-28s %8s %8s %8s %8s %8s M%s\n' "osrca analyze ${BENCH_RATIO}x" "$O10_WALL" \
         "$O10_CPU" "$(gbps "$S10" "$O10_WALL")" "$(mpps "$PK10" "$O10_WALL")" "$(mib "$O10_RSS")" \
         "$([ "$O10_RC" -gt 1 ] && echo "  (exit $O10_RC: see $BENCH_OUT/osrca-10x.err)")"
+    echo "  analyzer CPU s of every run, in order: 1x $O1_ALL; ${BENCH_RATIO}x $O10_ALL"
 else
     echo "bench: $OSRCA not built: analyzer figures skipped" >&2
 fi
