@@ -964,7 +964,8 @@ _Static_assert(MEMO_N < 256, "memo_idx holds entry + 1 in a byte");
 struct memo {
     uint64_t h;        /* body_hash, 0 = empty */
     size_t n;          /* body bytes */
-    uint8_t *body;     /* a copy, n bytes */
+    uint8_t *body;     /* a copy, n bytes, in a buffer of cap kept for the next */
+    size_t cap;
     struct event *ev;  /* the fields decode_doc set */
     int secrets;       /* the body counted in oslo.secrets_dropped */
     int ref;           /* found since the clock hand last passed */
@@ -1449,13 +1450,22 @@ static struct memo *memo_find(struct oslo_global *g, uint64_t h, const uint8_t *
     return e;
 }
 
-static void memo_clear(struct oslo_global *g, struct memo *e)
+/* Forget what e holds; its body buffer stays for the next body put there
+ * unless keep is 0. */
+static void memo_clear(struct oslo_global *g, struct memo *e, int keep)
 {
     if (e->h && g->memo_idx[e->h % MEMO_IDX] == (uint8_t)(e - g->memo + 1))
         g->memo_idx[e->h % MEMO_IDX] = 0;
-    mem_free(g->env->pool, e->body, e->n);
     event_free(e->ev);
+    uint8_t *b = e->body;
+    size_t cap = e->cap;
     memset(e, 0, sizeof(*e));
+    if (keep) {
+        e->body = b;
+        e->cap = cap;
+    } else {
+        mem_free(g->env->pool, b, cap);
+    }
 }
 
 /* The fields decode_doc sets (decode_inner and what it calls), src to dst. */
@@ -1501,18 +1511,22 @@ static void memo_put(struct oslo_global *g, uint64_t h, const uint8_t *p, size_t
             break;
         e->ref = 0;
     }
-    memo_clear(g, e);
-    uint8_t *b = mem_alloc(g->env->pool, n);
-    struct event *me = b ? event_new(g->env->pool) : NULL;
-    if (!me) {
-        mem_free(g->env->pool, b, n);
-        return;
+    memo_clear(g, e, 1);
+    if (e->cap < n) { /* a bigger buffer: powers of two from 1 KiB */
+        size_t cap = 1024;
+        while (cap < n)
+            cap *= 2;
+        mem_free(g->env->pool, e->body, e->cap);
+        e->body = mem_alloc(g->env->pool, cap);
+        e->cap = e->body ? cap : 0;
     }
-    memcpy(b, p, n);
+    struct event *me = e->body ? event_new(g->env->pool) : NULL;
+    if (!me)
+        return;
+    memcpy(e->body, p, n);
     copy_decoded(me, ev);
     e->h = h;
     e->n = n;
-    e->body = b;
     e->ev = me;
     e->secrets = secrets;
     e->ref = 0;
@@ -1812,7 +1826,7 @@ static void ops_global_free(void *gp)
     mem_free(g->env->pool, g->procs, g->nprocs * sizeof(*g->procs));
     mem_free(g->env->pool, g->fhash, g->nfhash * sizeof(*g->fhash));
     for (size_t i = 0; i < MEMO_N; i++)
-        memo_clear(g, &g->memo[i]);
+        memo_clear(g, &g->memo[i], 0);
     jv_release(&g->doc);
     mem_free(g->env->pool, g, sizeof(*g));
 }
