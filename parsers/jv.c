@@ -1263,6 +1263,18 @@ static __attribute__((noinline)) int skip_tree(struct pstate *s, size_t d0)
         }
         /* after a complete value: ',' or the close of its container */
         for (;;) {
+            /* the next member as json.dumps writes it: ', "key": ' */
+            if (lvl && n - s->pos >= 3 && s->p[s->pos] == ',' &&
+                (obj[(lvl - 1) >> 6] >> ((lvl - 1) & 63) & 1)) {
+                size_t k = s->p[s->pos + 1] == ' ' ? 2 : 1;
+                if (s->p[s->pos + k] == '"') {
+                    s->pos += k;
+                    if (parse_string(s, &str, &len, 1) < 0 || key_colon(s, 0) < 0)
+                        goto out;
+                    skip_ws(s, 0);
+                    break; /* next value */
+                }
+            }
             skip_ws(s, 0);
             if (lvl == 0) {
                 rc = 0;
@@ -1464,6 +1476,18 @@ static inline __attribute__((always_inline)) struct jv *parse_tree(struct pstate
                     return NULL;
                 skip_ws(s, emb);
                 break; /* next value */
+            }
+            /* ... and in plain JSON ', "key": ' or ',"key":' */
+            if (!emb && depth != base && n - s->pos >= 3 && s->p[s->pos] == ',' &&
+                (stk[depth - 1]._node->_kt & 7u) == JV_OBJECT) {
+                size_t k = s->p[s->pos + 1] == ' ' ? 2 : 1;
+                if (s->p[s->pos + k] == '"') {
+                    s->pos += k;
+                    if (parse_string(s, &key, &klen, 1) < 0 || key_colon(s, emb) < 0)
+                        return NULL;
+                    skip_ws(s, emb);
+                    break; /* next value */
+                }
             }
             skip_ws(s, emb);
             if (depth == base) {
