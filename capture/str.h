@@ -5,6 +5,7 @@
 #define OSRCA_STR_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* dst = src, cut to cap - 1 bytes, always terminated (cap > 0), as
@@ -15,6 +16,25 @@ static inline size_t str_copy(char *dst, size_t cap, const char *src)
     memcpy(dst, src, n);
     dst[n] = '\0';
     return n;
+}
+
+/* Hash of [s, s+n), 8 bytes a step: the keys hashed per message (ids of
+ * 30 to 50 bytes) made a byte-at-a-time hash a visible part of a run. */
+static inline uint64_t str_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull ^ (n * 0x9E3779B97F4A7C15ull);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 32;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t t = 0;
+    memcpy(&t, s, n);
+    h = (h ^ t) * 0xC4CEB9FE1A85EC53ull;
+    return h ^ (h >> 29);
 }
 
 #endif

@@ -1018,22 +1018,9 @@ static size_t pow2_at_least(size_t n)
     return p;
 }
 
-/* Keys are ids of 32 to 50 bytes: hashed 8 bytes a step. */
 static uint32_t hash_key(const char *s, size_t n)
 {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
-        s += 8;
-        n -= 8;
-    }
-    uint64_t t = 0;
-    memcpy(&t, s, n);
-    h = (h ^ t) * 0xC4CEB9FE1A85EC53ull;
-    return (uint32_t)(h ^ (h >> 29));
+    return (uint32_t)str_hash(s, n);
 }
 
 static void copy_cstr(char *dst, size_t cap, const char *s, size_t n)

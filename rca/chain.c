@@ -86,24 +86,10 @@ const char *chain_fmt(struct chain *c, const char *f, ...)
     return arena_strdup(&c->arena, buf);
 }
 
-/* Hash of a NUL-terminated key, 8 bytes a step (keys are ids of 30 to 50
- * bytes: a byte-at-a-time hash was a visible part of every event). */
+/* Hash of a NUL-terminated key. */
 static uint64_t key_hash(const char *s)
 {
-    size_t n = strlen(s);
-    uint64_t h = 1469598103934665603ull ^ (n * 0x9E3779B97F4A7C15ull);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
-        s += 8;
-        n -= 8;
-    }
-    uint64_t t = 0;
-    memcpy(&t, s, n);
-    h = (h ^ t) * 0xC4CEB9FE1A85EC53ull;
-    return h ^ (h >> 29);
+    return str_hash(s, strlen(s));
 }
 
 /* buf = pfx a, cut to len - 1 bytes (as snprintf would, without its cost). */
