@@ -63,16 +63,7 @@ static int charge(struct mem_pool *pool, size_t n)
 
 /* Sanitizer builds hand every block back to malloc: a block kept here
  * would hide a use after free from ASan. */
-#if defined(__SANITIZE_ADDRESS__)
-#define CLS_OFF 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CLS_OFF 1
-#endif
-#endif
-#ifndef CLS_OFF
-#define CLS_OFF 0
-#endif
+#define CLS_OFF MEM_ASAN
 
 static _Thread_local struct {
     void *head;

@@ -9,6 +9,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* MEM_ASAN: 1 in an AddressSanitizer build (GCC or clang), whose allocator
+ * must see every block and has no heap of glibc's to tune. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MEM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MEM_ASAN 1
+#endif
+#endif
+#ifndef MEM_ASAN
+#define MEM_ASAN 0
+#endif
+
 struct mem_pool {
     const char *name; /* static string, e.g. "reasm" */
     size_t cap;       /* 0 = unlimited */

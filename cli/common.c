@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capture/mem.h"
+
 static int is_dir(const char *p)
 {
     struct stat sb;
@@ -80,18 +82,6 @@ int common_parse_secs(const char *cmd, const char *opt, const char *arg, double 
     return 0;
 }
 
-/* Sanitizer builds have their own allocator, with no heap to grow. */
-#if defined(__SANITIZE_ADDRESS__)
-#define HEAP_SAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HEAP_SAN 1
-#endif
-#endif
-#ifndef HEAP_SAN
-#define HEAP_SAN 0
-#endif
-
 #define HEAP_HUGE ((size_t)64 << 20)
 #define HUGE_PAGE ((uintptr_t)2 << 20)
 
@@ -100,8 +90,8 @@ int common_parse_secs(const char *cmd, const char *opt, const char *arg, double 
 static int heap_huge(void)
 {
     const char *env = getenv("OSRCA_HUGEPAGES");
-    if (HEAP_SAN || (env && strcmp(env, "0") == 0))
-        return 0;
+    if (MEM_ASAN || (env && strcmp(env, "0") == 0))
+        return 0; /* ASan's allocator has no heap to grow */
     /* blocks of 64 KiB (below the mmap threshold, so from the heap top)
      * until the top runs out and the heap grows by the pad; a top of more
      * than 16 MiB left by the set-up is left alone */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "capture/flow.h"
+#include "capture/mem.h"
 #include "cli/common.h"
 #include "cli/pipeline.h"
 #include "parsers/svcmap.h"
@@ -196,16 +197,6 @@ START_TEST(new_map_applies_to_open_connections)
 }
 END_TEST
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_SAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_SAN 1
-#endif
-#endif
-#ifndef TEST_SAN
-#define TEST_SAN 0
-#endif
 
 /* The mapping of this process holding p, with its VmFlags: 1 if found
  * (*hg: the flags have "hg", huge pages asked for), 0 if not. */
@@ -269,7 +260,7 @@ START_TEST(packet_heap_on_huge_pages)
     if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0)
         return; /* a kernel without THP: nothing to ask for */
     int on = heap_child(NULL), off = heap_child("0");
-    if (TEST_SAN) {
+    if (MEM_ASAN) {
         ck_assert_int_eq(on, 0); /* the sanitizer's allocator: left alone */
     } else {
         ck_assert_int_eq(on, 11); /* asked for, and the next blocks are there */
