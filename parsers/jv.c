@@ -1185,6 +1185,38 @@ static inline __attribute__((always_inline)) int parse_key(struct pstate *s, con
     return key_colon(s, emb);
 }
 
+/* After a value in an object: the next member as json.dumps writes it
+ * (', \"key\": ' in an embedded text, ', "key": ' or ',"key":' in plain
+ * JSON) read in one step, up to its value: 1, with the key in *k, *kn;
+ * 0 when the text is otherwise (nothing read: the general way takes it);
+ * -1 on an error, as parse_key would give it. */
+static inline __attribute__((always_inline)) int next_member(struct pstate *s, const char **k,
+                                                              uint32_t *kn, const int emb)
+{
+    const uint8_t *p = s->p;
+    size_t i = s->pos, n = s->n;
+    if (emb) {
+        if (n - i < 4 || memcmp(p + i, ", \\\"", 4) != 0)
+            return 0;
+        s->pos += 2;
+        if (parse_string_emb(s, k, kn, 1) < 0)
+            return -1;
+    } else {
+        if (n - i < 3 || p[i] != ',')
+            return 0;
+        size_t j = p[i + 1] == ' ' ? 2 : 1;
+        if (p[i + j] != '"')
+            return 0;
+        s->pos += j;
+        if (parse_string(s, k, kn, 1) < 0)
+            return -1;
+    }
+    if (key_colon(s, emb) < 0)
+        return -1;
+    skip_ws(s, emb);
+    return 1;
+}
+
 #define SKIP_LEVELS 2048 /* skip_tree's depth at most (max_depth beyond: values are kept) */
 
 /* 1 if the array or object at s->pos, of the member with key [k, k+kn),
@@ -1263,17 +1295,12 @@ static __attribute__((noinline)) int skip_tree(struct pstate *s, size_t d0)
         }
         /* after a complete value: ',' or the close of its container */
         for (;;) {
-            /* the next member as json.dumps writes it: ', "key": ' */
-            if (lvl && n - s->pos >= 3 && s->p[s->pos] == ',' &&
-                (obj[(lvl - 1) >> 6] >> ((lvl - 1) & 63) & 1)) {
-                size_t k = s->p[s->pos + 1] == ' ' ? 2 : 1;
-                if (s->p[s->pos + k] == '"') {
-                    s->pos += k;
-                    if (parse_string(s, &str, &len, 1) < 0 || key_colon(s, 0) < 0)
-                        goto out;
-                    skip_ws(s, 0);
+            if (lvl && (obj[(lvl - 1) >> 6] >> ((lvl - 1) & 63) & 1)) {
+                int r = next_member(s, &str, &len, 0);
+                if (r < 0)
+                    goto out;
+                if (r)
                     break; /* next value */
-                }
             }
             skip_ws(s, 0);
             if (lvl == 0) {
@@ -1465,29 +1492,12 @@ static inline __attribute__((always_inline)) struct jv *parse_tree(struct pstate
         }
         /* after a complete value: ',' or the close of its container */
         for (;;) {
-            /* an embedded text is what json.dumps writes: the next member
-             * of an object is most often ', \"key\": ' (read as below,
-             * fewer steps) */
-            if (emb && depth != base && n - s->pos >= 4 &&
-                (stk[depth - 1]._node->_kt & 7u) == JV_OBJECT &&
-                memcmp(s->p + s->pos, ", \\\"", 4) == 0) {
-                s->pos += 2;
-                if (parse_string_emb(s, &key, &klen, 1) < 0 || key_colon(s, emb) < 0)
+            if (depth != base && (stk[depth - 1]._node->_kt & 7u) == JV_OBJECT) {
+                int r = next_member(s, &key, &klen, emb);
+                if (r < 0)
                     return NULL;
-                skip_ws(s, emb);
-                break; /* next value */
-            }
-            /* ... and in plain JSON ', "key": ' or ',"key":' */
-            if (!emb && depth != base && n - s->pos >= 3 && s->p[s->pos] == ',' &&
-                (stk[depth - 1]._node->_kt & 7u) == JV_OBJECT) {
-                size_t k = s->p[s->pos + 1] == ' ' ? 2 : 1;
-                if (s->p[s->pos + k] == '"') {
-                    s->pos += k;
-                    if (parse_string(s, &key, &klen, 1) < 0 || key_colon(s, emb) < 0)
-                        return NULL;
-                    skip_ws(s, emb);
+                if (r)
                     break; /* next value */
-                }
             }
             skip_ws(s, emb);
             if (depth == base) {
