@@ -1,6 +1,7 @@
 /* svcmap.c -- service knowledge tables (see svcmap.h). Linear tables in
  * insertion order: they hold tens of entries and are consulted once per
- * message, never per byte. */
+ * message, never per byte. Operations, a few hundred, are also listed per
+ * service, so that a request is matched against its own service's. */
 #include "parsers/svcmap.h"
 
 #include <stdlib.h>
@@ -29,12 +30,23 @@ struct op_entry {
     char *name;
 };
 
+/* The operations a request to one service can match, in rules order:
+ * that service's and those of any service. */
+struct op_list {
+    const char *service; /* an op_entry's copy; NULL: those of any service only */
+    size_t *v;           /* indices into ops */
+    size_t n, cap;
+};
+
 struct svcmap {
     struct port_entry *ports;
     size_t nports, capports;
     struct glob_list prefixes, uas, topics, pubs, conns;
     struct op_entry *ops;
     size_t nops, capops;
+    struct op_list any;  /* operations of any service */
+    struct op_list *per; /* one list per service named by an operation */
+    size_t nper, capper;
 };
 
 static char *dupstr(const char *s)
@@ -93,6 +105,10 @@ void svcmap_free(struct svcmap *m)
         free(m->ops[i].name);
     }
     free(m->ops);
+    free(m->any.v);
+    for (size_t i = 0; i < m->nper; i++)
+        free(m->per[i].v);
+    free(m->per);
     free(m);
 }
 
@@ -153,6 +169,50 @@ int svcmap_add_conn_name(struct svcmap *m, const char *glob, const char *service
     return glob_add(&m->conns, glob, service);
 }
 
+static struct op_list *op_list_of(const struct svcmap *m, const char *service)
+{
+    for (size_t i = 0; i < m->nper; i++)
+        if (m->per[i].service[0] == service[0] && strcmp(m->per[i].service, service) == 0)
+            return &m->per[i];
+    return NULL;
+}
+
+/* List operation m->nops (about to be added, of service, NULL = any):
+ * room is made everywhere first, so a refusal changes nothing. */
+static int op_index(struct svcmap *m, const char *service)
+{
+    struct op_list *own = NULL;
+    if (service) {
+        own = op_list_of(m, service);
+        if (!own) { /* a new service: the any-service operations so far */
+            if (grow((void **)&m->per, &m->capper, m->nper, sizeof(*m->per)) < 0)
+                return -1;
+            /* with room for this one: nothing below can fail */
+            struct op_list l = {service, malloc((m->any.n + 1) * sizeof(size_t)), m->any.n,
+                                m->any.n + 1};
+            if (!l.v)
+                return -1;
+            if (m->any.n)
+                memcpy(l.v, m->any.v, m->any.n * sizeof(size_t));
+            m->per[m->nper++] = l;
+            own = &m->per[m->nper - 1];
+        }
+        if (grow((void **)&own->v, &own->cap, own->n, sizeof(*own->v)) < 0)
+            return -1;
+        own->v[own->n++] = m->nops;
+        return 0;
+    }
+    if (grow((void **)&m->any.v, &m->any.cap, m->any.n, sizeof(*m->any.v)) < 0)
+        return -1;
+    for (size_t i = 0; i < m->nper; i++)
+        if (grow((void **)&m->per[i].v, &m->per[i].cap, m->per[i].n, sizeof(size_t)) < 0)
+            return -1;
+    m->any.v[m->any.n++] = m->nops;
+    for (size_t i = 0; i < m->nper; i++)
+        m->per[i].v[m->per[i].n++] = m->nops;
+    return 0;
+}
+
 int svcmap_add_operation(struct svcmap *m, const char *service, const char *method,
                          const char *tmpl, const char *name)
 {
@@ -163,6 +223,13 @@ int svcmap_add_operation(struct svcmap *m, const char *service, const char *meth
     struct op_entry e = {service ? dupstr(service) : NULL, dupstr(method), dupstr(tmpl),
                          dupstr(name)};
     if ((service && !e.service) || !e.method || !e.tmpl || !e.name) {
+        free(e.service);
+        free(e.method);
+        free(e.tmpl);
+        free(e.name);
+        return -1;
+    }
+    if (op_index(m, e.service) < 0) {
         free(e.service);
         free(e.method);
         free(e.tmpl);
@@ -326,23 +393,31 @@ static int tmpl_match(const char *tmpl, const char *path)
     }
 }
 
+static int op_matches(const struct op_entry *e, const char *method, const char *path)
+{
+    if (!(e->method[0] == '*' && e->method[1] == '\0') &&
+        (e->method[0] != method[0] || strcmp(e->method, method) != 0))
+        return 0;
+    return tmpl_match(e->tmpl, path);
+}
+
 const char *svcmap_operation(const struct svcmap *m, const char *service, const char *method,
                              const char *path)
 {
     if (!method || !path)
         return NULL;
-    for (size_t i = 0; i < m->nops; i++) {
-        const struct op_entry *e = &m->ops[i];
-        /* first bytes first: most entries are another service's */
-        if (e->service && service &&
-            (e->service[0] != service[0] || strcmp(e->service, service) != 0))
-            continue;
-        if (!(e->method[0] == '*' && e->method[1] == '\0') &&
-            (e->method[0] != method[0] || strcmp(e->method, method) != 0))
-            continue;
-        if (tmpl_match(e->tmpl, path))
-            return e->name;
+    if (!service) { /* every operation may be the one */
+        for (size_t i = 0; i < m->nops; i++)
+            if (op_matches(&m->ops[i], method, path))
+                return m->ops[i].name;
+        return NULL;
     }
+    const struct op_list *l = op_list_of(m, service);
+    if (!l)
+        l = &m->any;
+    for (size_t i = 0; i < l->n; i++)
+        if (op_matches(&m->ops[l->v[i]], method, path))
+            return m->ops[l->v[i]].name;
     return NULL;
 }
 

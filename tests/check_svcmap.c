@@ -104,6 +104,38 @@ START_TEST(operations)
 }
 END_TEST
 
+/* The first operation in rules order wins, whether it names the
+ * request's service or any service, and whatever was added before or
+ * after the service's first one; a request of no known service is
+ * matched against every operation, one of an unknown service only against
+ * those of any service. */
+START_TEST(operations_in_rules_order)
+{
+    struct svcmap *o = svcmap_new();
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(svcmap_add_operation(o, NULL, "GET", "/v1/a", "any a"), 0);
+    ck_assert_int_eq(svcmap_add_operation(o, "s1", "GET", "/v1/{x}", "s1 x"), 0);
+    ck_assert_int_eq(svcmap_add_operation(o, NULL, "GET", "/v1/b", "any b"), 0);
+    ck_assert_int_eq(svcmap_add_operation(o, "s2", "GET", "/v1/b", "s2 b"), 0);
+    ck_assert_int_eq(svcmap_add_operation(o, "s2", "*", "/v1/{x}", "s2 x"), 0);
+    ck_assert_int_eq(svcmap_add_operation(o, NULL, "PUT", "/v1/{x}", "any put"), 0);
+    ck_assert_int_eq(svcmap_add_operation(o, "s1", "PUT", "/v1/c", "s1 put c"), 0);
+    ck_assert_int_eq(svcmap_add_operation(o, "x", "GET", "nothing", "x"), -1); /* refused */
+    ck_assert_str_eq(svcmap_operation(o, "s1", "GET", "/v1/a"), "any a");
+    ck_assert_str_eq(svcmap_operation(o, "s1", "GET", "/v1/b"), "s1 x");
+    ck_assert_str_eq(svcmap_operation(o, "s2", "GET", "/v1/a"), "any a");
+    ck_assert_str_eq(svcmap_operation(o, "s2", "GET", "/v1/b"), "any b");
+    ck_assert_str_eq(svcmap_operation(o, "s2", "GET", "/v1/z"), "s2 x");
+    ck_assert_str_eq(svcmap_operation(o, "s2", "PUT", "/v1/c"), "s2 x");
+    ck_assert_str_eq(svcmap_operation(o, "s1", "PUT", "/v1/c"), "any put");
+    ck_assert_str_eq(svcmap_operation(o, "s3", "PUT", "/v1/c"), "any put");
+    ck_assert_ptr_null(svcmap_operation(o, "s3", "GET", "/v1/z"));
+    ck_assert_str_eq(svcmap_operation(o, NULL, "GET", "/v1/z"), "s1 x");
+    ck_assert_str_eq(svcmap_operation(o, NULL, "DELETE", "/v1/z"), "s2 x");
+    svcmap_free(o);
+}
+END_TEST
+
 START_TEST(event_uuids)
 {
     struct mem_pool pool;
@@ -165,6 +197,7 @@ int main(void)
     tcase_add_test(tc, ports);
     tcase_add_test(tc, globs_and_hosts);
     tcase_add_test(tc, operations);
+    tcase_add_test(tc, operations_in_rules_order);
     tcase_add_test(tc, event_uuids);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
