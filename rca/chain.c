@@ -105,6 +105,52 @@ static void keyf(char *buf, size_t len, const char *pfx, const char *a)
     buf[pn + an] = '\0';
 }
 
+/* Keys built by parts into buf[len], cut to len - 1 bytes as snprintf
+ * would cut them, without its cost (a few a message). */
+struct kbuf {
+    char *p, *end; /* end: room for the NUL */
+};
+
+static struct kbuf kb_init(char *buf, size_t len)
+{
+    struct kbuf k = {buf, buf + len - 1};
+    *buf = '\0';
+    return k;
+}
+
+static void kb_put(struct kbuf *k, const char *s, size_t n)
+{
+    if (n > (size_t)(k->end - k->p))
+        n = (size_t)(k->end - k->p);
+    memcpy(k->p, s, n);
+    k->p += n;
+    *k->p = '\0';
+}
+
+static void kb_str(struct kbuf *k, const char *s)
+{
+    kb_put(k, s, strlen(s));
+}
+
+static void kb_port(struct kbuf *k, uint16_t port)
+{
+    char num[5]; /* 65535 at most */
+    size_t d = port >= 10000 ? 5 : port >= 1000 ? 4 : port >= 100 ? 3 : port >= 10 ? 2 : 1;
+    for (size_t i = d; i-- > 0; port /= 10)
+        num[i] = (char)('0' + port % 10);
+    kb_put(k, num, d);
+}
+
+/* buf = "c:ADDR:PORT", the key of refused connections to one target. */
+static void conn_key(char *buf, size_t len, const char *addr, uint16_t port)
+{
+    struct kbuf k = kb_init(buf, len);
+    kb_put(&k, "c:", 2);
+    kb_str(&k, addr);
+    kb_put(&k, ":", 1);
+    kb_port(&k, port);
+}
+
 static int is_client(const char *svc)
 {
     return !svc || !strcmp(svc, "client");
@@ -883,12 +929,18 @@ static int query_name(const char *q, char *out, size_t outlen)
 static void lookup_key(char *buf, size_t len, const struct event *req, const char *coll,
                        size_t colllen, int by_conn)
 {
-    if (by_conn)
-        snprintf(buf, len, "l:%s:%u|%s|%.*s", req->src.addr, (unsigned)req->src.port,
-                 req->dst.service ? req->dst.service : "", (int)colllen, coll);
-    else
-        snprintf(buf, len, "l:%s|%s|%.*s", req->src.addr,
-                 req->dst.service ? req->dst.service : "", (int)colllen, coll);
+    /* "l:ADDR:PORT|SERVICE|COLL", or "l:ADDR|SERVICE|COLL" */
+    struct kbuf k = kb_init(buf, len);
+    kb_put(&k, "l:", 2);
+    kb_str(&k, req->src.addr);
+    if (by_conn) {
+        kb_put(&k, ":", 1);
+        kb_port(&k, req->src.port);
+    }
+    kb_put(&k, "|", 1);
+    kb_str(&k, req->dst.service ? req->dst.service : "");
+    kb_put(&k, "|", 1);
+    kb_put(&k, coll, strnlen(coll, colllen));
 }
 
 static int append_entry(struct chain_set *cs, struct chain *c, struct event *ev, int force)
@@ -1176,7 +1228,7 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
         /* repeated refusals of the same target while nothing nests them */
         if (!ncand && ev->kind == EV_CONN) {
             char k[120];
-            snprintf(k, sizeof(k), "c:%s:%u", ev->dst.addr, ev->dst.port);
+            conn_key(k, sizeof(k), ev->dst.addr, ev->dst.port);
             struct slot *s = map_find(cs, k);
             if (s)
                 cands[ncand++] = s->c;
@@ -1289,7 +1341,7 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
     }
     if (ev->kind == EV_CONN) {
         char k[120];
-        snprintf(k, sizeof(k), "c:%s:%u", ev->dst.addr, ev->dst.port);
+        conn_key(k, sizeof(k), ev->dst.addr, ev->dst.port);
         map_put(cs, k, c, idx);
     }
     register_keys(cs, c, idx, &ek);
