@@ -10,6 +10,7 @@
 struct glob_entry {
     char *glob;
     char *service;
+    size_t n; /* path prefixes: length without trailing '/' */
 };
 
 struct glob_list {
@@ -138,15 +139,20 @@ static int glob_add(struct glob_list *l, const char *glob, const char *service)
     }
     l->v[l->n].glob = g;
     l->v[l->n].service = s;
+    l->v[l->n].n = 0;
     l->n++;
     return 0;
 }
 
 int svcmap_add_path_prefix(struct svcmap *m, const char *prefix, const char *service)
 {
-    if (!prefix || prefix[0] != '/')
+    if (!prefix || prefix[0] != '/' || glob_add(&m->prefixes, prefix, service) < 0)
         return -1;
-    return glob_add(&m->prefixes, prefix, service);
+    size_t n = strlen(prefix);
+    while (n > 1 && prefix[n - 1] == '/')
+        n--;
+    m->prefixes.v[m->prefixes.n - 1].n = n;
+    return 0;
 }
 
 int svcmap_add_user_agent(struct svcmap *m, const char *glob, const char *service)
@@ -332,10 +338,8 @@ const char *svcmap_path_prefix(const struct svcmap *m, const char *path, size_t 
         return NULL;
     for (size_t i = 0; i < m->prefixes.n; i++) {
         const char *pre = m->prefixes.v[i].glob;
-        size_t n = strlen(pre);
-        while (n > 1 && pre[n - 1] == '/')
-            n--;
-        if (strncmp(path, pre, n) == 0 && (path[n] == '/' || path[n] == '\0' || path[n] == '?')) {
+        size_t n = m->prefixes.v[i].n;
+        if (path[0] == pre[0] && strncmp(path, pre, n) == 0 && (path[n] == '/' || path[n] == '\0' || path[n] == '?')) {
             if (prefix_len)
                 *prefix_len = n;
             return m->prefixes.v[i].service;
