@@ -112,22 +112,26 @@ int redact_key_is_secret_n(const char *key, size_t n)
 {
     if (!key)
         return 0;
-    /* contains "password", "passwd" or "secret" (all at least 6 long) */
-    static const uint8_t ps[256] = {['p'] = 1, ['P'] = 1, ['s'] = 2, ['S'] = 2};
-    for (size_t i = 0; i + 6 <= n; i++) {
-        switch (ps[(unsigned char)key[i]]) {
-        case 0:
-            break;
-        case 1:
-            if (ci_same(key + i + 1, "assw", 4) &&
-                ((lc((unsigned char)key[i + 5]) == 'd') ||
-                 (i + 8 <= n && ci_same(key + i + 5, "ord", 3))))
+    /* contains "password", "passwd" or "secret" (all at least 6 long):
+     * only where a 'p' or an 's' (any case) is, found 8 bytes a step */
+    for (size_t i = 0; i + 6 <= n; i += 8) {
+        uint64_t x = 0;
+        memcpy(&x, key + i, n - i < 8 ? n - i : 8); /* zero bytes: no hit */
+        uint64_t l = x | (SWAR_ONES * 0x20); /* 'P' -> 'p', 'S' -> 's' */
+        uint64_t m = swar_eq(l, 'p') | swar_eq(l, 's');
+        while (m) { /* lowest first; falsely flagged bytes fail the test */
+            size_t j = i + ((size_t)__builtin_ctzll(m) >> 3);
+            m &= m - 1;
+            if (j + 6 > n)
+                break;
+            if (lc((unsigned char)key[j]) == 'p') {
+                if (ci_same(key + j + 1, "assw", 4) &&
+                    ((lc((unsigned char)key[j + 5]) == 'd') ||
+                     (j + 8 <= n && ci_same(key + j + 5, "ord", 3))))
+                    return 1;
+            } else if (lc((unsigned char)key[j]) == 's' && ci_same(key + j + 1, "ecret", 5)) {
                 return 1;
-            break;
-        default:
-            if (ci_same(key + i + 1, "ecret", 5))
-                return 1;
-            break;
+            }
         }
     }
     return exact_secret_key(key, n);

@@ -550,6 +550,33 @@ START_TEST(precheck_never_skips_a_secret)
         free(c);
     }
     ck_assert(!redact_text_may_change("8c4f1c3e-5a0b-4d2e-9f6a-1b2c3d4e5f60", 36));
+    /* random keys of letters no exact secret key name is made of: secret
+     * exactly when "password", "passwd" or "secret" is in them (any case),
+     * at any offset from a word's start, up to its very end */
+    static const char abc[] = "pPaAsSwWoOrRdDeEcCtT_";
+    uint32_t r = 12345;
+    for (int iter = 0; iter < 200000; iter++) {
+        char k[32], l[33];
+        r = r * 1103515245u + 12345u;
+        size_t n = (r >> 16) % 25;
+        for (size_t i = 0; i < n; i++) {
+            r = r * 1103515245u + 12345u;
+            k[i] = abc[(r >> 16) % (sizeof(abc) - 1)];
+            l[i] = (char)(k[i] >= 'A' && k[i] <= 'Z' ? k[i] + 32 : k[i]);
+        }
+        if (iter % 4 == 0 && n >= 8) { /* plant one */
+            static const char *const lit[3] = {"password", "passwd", "secret"};
+            const char *w = lit[iter % 3];
+            size_t wl = strlen(w), at = (r >> 8) % (n - wl + 1);
+            memcpy(k + at, w, wl);
+            memcpy(l + at, w, wl);
+        }
+        l[n] = '\0';
+        int want = strstr(l, "password") || strstr(l, "passwd") || strstr(l, "secret");
+        char *c = (char *)exact_copy(k, n);
+        ck_assert_msg(redact_key_is_secret_n(c, n) == want, "%.*s", (int)n, k);
+        free(c);
+    }
 }
 END_TEST
 
