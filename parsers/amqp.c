@@ -69,7 +69,8 @@ static const char *const counter_names[C_COUNT] = {
 /* Largest method arguments kept for a content method: Return has a short
  * and three shortstrs, Deliver a shortstr, a longlong, a bit and two
  * shortstrs: 3 * 256 + 16 fits. */
-#define ARGS_MAX 1024
+#define ARGS_MAX 1024   /* a content method's arguments at most */
+#define ARGS_INLINE 160 /* of them kept in the assembly slot itself */
 
 /* Content assembly of one (direction, channel). */
 struct chan_asm {
@@ -78,8 +79,12 @@ struct chan_asm {
     uint8_t used;
     enum astate st;
     uint32_t method;
-    uint8_t args[ARGS_MAX];
-    size_t nargs;
+    /* the content method's arguments: here when they fit (exchange and
+     * routing key of the usual lengths), else a heap copy; a slot waits
+     * in every connection, so it is not made for the 1 KiB worst case */
+    uint8_t args0[ARGS_INLINE];
+    uint8_t *args_big; /* args_cap bytes, or NULL */
+    size_t nargs, args_cap;
     uint8_t *hdr; /* copy of the content header payload */
     size_t hdr_n, hdr_cap;
     uint8_t *body;
@@ -752,8 +757,42 @@ static void body_buf_free(struct amqp *a, uint8_t *p, size_t cap)
 
 /* Between messages a channel holds no buffer: idle connections cost only
  * their state. */
+static const uint8_t *asm_args(const struct chan_asm *c)
+{
+    return c->args_big ? c->args_big : c->args0;
+}
+
+static void args_free(struct amqp *a, struct chan_asm *c)
+{
+    mem_free(a->pool, c->args_big, c->args_cap);
+    c->args_big = NULL;
+    c->args_cap = 0;
+}
+
+/* Keep the n argument bytes at p for the content that follows; -1 when
+ * the pool refuses the room. */
+static int args_keep(struct amqp *a, struct chan_asm *c, const uint8_t *p, size_t n)
+{
+    if (n <= ARGS_INLINE) {
+        args_free(a, c);
+        memcpy(c->args0, p, n);
+    } else {
+        if (c->args_cap < n) {
+            args_free(a, c);
+            c->args_big = mem_alloc(a->pool, n);
+            if (!c->args_big)
+                return -1;
+            c->args_cap = n;
+        }
+        memcpy(c->args_big, p, n);
+    }
+    c->nargs = n;
+    return 0;
+}
+
 static void asm_release(struct amqp *a, struct chan_asm *c)
 {
+    args_free(a, c);
     mem_free(a->pool, c->hdr, c->hdr_cap);
     c->hdr = NULL;
     c->hdr_cap = 0;
@@ -961,7 +1000,7 @@ static void deliver(struct amqp *a, struct chan_asm *c, uint64_t ts)
     struct amqp_method dummy;
     memset(&msg, 0, sizeof(msg));
     memset(&dummy, 0, sizeof(dummy));
-    struct rd r = rd_init(c->args, c->nargs);
+    struct rd r = rd_init(asm_args(c), c->nargs);
     decode_args(c->method, &r, &dummy, &msg); /* validated when stored */
     msg.dir = c->dir;
     msg.channel = c->channel;
@@ -1022,8 +1061,10 @@ static void on_method(struct amqp *a, int dir, uint16_t ch, const uint8_t *p, si
             (*a->c[C_BAD_METHOD])++;
             return;
         }
-        memcpy(c->args, p + 4, nargs);
-        c->nargs = nargs;
+        if (args_keep(a, c, p + 4, nargs) < 0) {
+            (*a->c[C_NOMEM])++;
+            return;
+        }
         c->method = mid;
         c->st = CA_WANT_HEADER;
         return;

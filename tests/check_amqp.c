@@ -525,6 +525,36 @@ START_TEST(body_cap)
 }
 END_TEST
 
+/* Arguments of every length a short string allows: the longest exchange
+ * and routing key (a method of ~520 bytes, past what a slot holds in
+ * place), then short ones on the same channel, then long ones again. */
+START_TEST(long_exchange_and_routing_key)
+{
+    char ex[256], rk[256];
+    memset(ex, 'e', 255);
+    ex[255] = '\0';
+    memset(rk, 'r', 255);
+    rk[255] = '\0';
+    rk[0] = 'R';
+    cb.n = 0;
+    putmem(&cb, "AMQP\0\0\x09\x01", 8);
+    publish(&cb, ex, rk, "{\"a\": 1}");
+    publish(&cb, "nova", "conductor", "{\"b\": 2}");
+    rk[0] = 'Q';
+    publish(&cb, ex + 55, rk, "{\"c\": 3}");
+    struct log l;
+    run_stream(&l, cb.b, cb.n, 0, WHOLE, 0, NULL, NULL);
+    ck_assert_int_eq(l.publish, 3);
+    char want[700];
+    snprintf(want, sizeof(want), "ex=%s rk=R%s tag=0 size=8", ex, rk + 1);
+    ck_assert_ptr_nonnull(strstr(l.s, want));
+    ck_assert_ptr_nonnull(strstr(l.s, "ex=nova rk=conductor tag=0 size=8"));
+    snprintf(want, sizeof(want), "ex=%s rk=%s tag=0 size=8", ex + 55, rk);
+    ck_assert_ptr_nonnull(strstr(l.s, want));
+    free(l.s);
+}
+END_TEST
+
 START_TEST(orphan_content_dropped)
 {
     /* HEADER and BODY frames of a channel whose METHOD was not seen */
@@ -864,6 +894,7 @@ static Suite *amqp_suite(void)
     tcase_add_test(tc, bad_frame_end);
     tcase_add_test(tc, oversized_frame);
     tcase_add_test(tc, body_cap);
+    tcase_add_test(tc, long_exchange_and_routing_key);
     tcase_add_test(tc, orphan_content_dropped);
     tcase_add_test(tc, empty_header_frame);
     tcase_add_test(tc, start_ok_secret);
