@@ -81,6 +81,10 @@ struct pending {
     uint8_t is_connect;
 };
 
+/* Requests awaiting their response held in the parser itself; a client
+ * that pipelines more gets a ring of cfg.max_pending. */
+#define PEND_INLINE 4
+
 struct dirstate {
     enum dstate state;
     int at_line_start; /* resync: offset 0 of the next feed starts a line */
@@ -109,8 +113,9 @@ struct http1 {
     http1_msg_fn fn;
     void *ctx;
     struct dirstate d[2];
-    struct pending *pend;
-    size_t pend_head, pend_n;
+    struct pending *pend; /* ring of pend_cap: pend0, or cfg.max_pending on the heap */
+    size_t pend_head, pend_n, pend_cap;
+    struct pending pend0[PEND_INLINE];
     uint64_t next_ordinal;
     uint8_t *infl;
     size_t infl_cap;
@@ -184,11 +189,8 @@ struct http1 *http1_new(const struct http1_cfg *cfg, struct mem_pool *pool, stru
     else
         for (int i = 0; i < C_COUNT; i++)
             h->c[i] = &h->local[i];
-    h->pend = mem_calloc(pool, h->cfg.max_pending * sizeof(*h->pend));
-    if (!h->pend) {
-        http1_free(h);
-        return NULL;
-    }
+    h->pend = h->pend0;
+    h->pend_cap = h->cfg.max_pending < PEND_INLINE ? h->cfg.max_pending : PEND_INLINE;
     return h;
 }
 
@@ -203,7 +205,8 @@ void http1_free(struct http1 *h)
         mem_free(h->pool, d->hdrs, d->hdrs_cap * sizeof(struct http1_header));
     }
     mem_free(h->pool, h->infl, h->infl_cap);
-    mem_free(h->pool, h->pend, h->cfg.max_pending * sizeof(*h->pend));
+    if (h->pend != h->pend0)
+        mem_free(h->pool, h->pend, h->pend_cap * sizeof(*h->pend));
     mem_free(h->pool, h, sizeof(*h));
 }
 
@@ -335,14 +338,30 @@ const struct http1_header *http1_header(const struct http1_msg *m, const char *n
 static void pend_push(struct http1 *h, uint64_t ordinal, int is_head, int is_connect,
                       uint64_t ts)
 {
-    if (h->pend_n == h->cfg.max_pending) {
+    if (h->pend_n == h->pend_cap && h->pend_cap < h->cfg.max_pending) {
+        /* past the ring in place: the whole ring, oldest first; without
+         * the memory, the place of the oldest is given up below */
+        struct pending *np = mem_alloc(h->pool, h->cfg.max_pending * sizeof(*np));
+        if (np) {
+            for (size_t i = 0; i < h->pend_n; i++)
+                np[i] = h->pend[(h->pend_head + i) % h->pend_cap];
+            if (h->pend != h->pend0)
+                mem_free(h->pool, h->pend, h->pend_cap * sizeof(*h->pend));
+            h->pend = np;
+            h->pend_cap = h->cfg.max_pending;
+            h->pend_head = 0;
+        } else {
+            (*h->c[C_NOMEM])++;
+        }
+    }
+    if (h->pend_n == h->pend_cap) {
         /* the oldest unanswered request gives up its place */
         diag(h, C_PENDING_OVERFLOW, ts, "pipelined requests without a response",
              (uint64_t)h->pend_n + 1, h->cfg.max_pending);
-        h->pend_head = (h->pend_head + 1) % h->cfg.max_pending;
+        h->pend_head = (h->pend_head + 1) % h->pend_cap;
         h->pend_n--;
     }
-    struct pending *e = &h->pend[(h->pend_head + h->pend_n) % h->cfg.max_pending];
+    struct pending *e = &h->pend[(h->pend_head + h->pend_n) % h->pend_cap];
     e->ordinal = ordinal;
     e->is_head = (uint8_t)is_head;
     e->is_connect = (uint8_t)is_connect;
@@ -354,7 +373,7 @@ static int pend_pop(struct http1 *h, struct pending *out)
     if (!h->pend_n)
         return 0;
     *out = h->pend[h->pend_head];
-    h->pend_head = (h->pend_head + 1) % h->cfg.max_pending;
+    h->pend_head = (h->pend_head + 1) % h->pend_cap;
     h->pend_n--;
     return 1;
 }

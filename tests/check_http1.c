@@ -738,6 +738,40 @@ START_TEST(bad_content_length)
 }
 END_TEST
 
+/* Pairing across the pending ring's growth: two requests answered, then
+ * six pipelined, so the ring held in the parser wraps around before it
+ * moves to the heap; the HEAD among them must still be the one whose
+ * response has no body, and every response its request's ordinal. */
+START_TEST(pipelined_past_the_inline_ring)
+{
+    struct seg segs[] = {
+        S(REQ, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"),
+        S(RESP, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
+                "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb"),
+        S(REQ, "GET /c HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\n\r\nGET /e HTTP/1.1\r\n\r\n"
+               "HEAD /f HTTP/1.1\r\n\r\nGET /g HTTP/1.1\r\n\r\nGET /h HTTP/1.1\r\n\r\n"),
+        S(RESP, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc"
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\ndd"
+                "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\neee"
+                "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n"
+                "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngggg"
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhhhhh"),
+    };
+    struct stats *st;
+    char *s = run3(segs, 4, &st);
+    ck_assert_int_eq(count_lines(s, "RESP "), 8);
+    ck_assert_ptr_nonnull(strstr(s, "ord=3 flags=0 body_len=1"));
+    ck_assert_ptr_nonnull(strstr(s, "ord=4 flags=0 body_len=2"));
+    ck_assert_ptr_nonnull(strstr(s, "ord=5 flags=0 body_len=3"));
+    ck_assert_ptr_nonnull(strstr(s, "ord=6 flags=0 body_len=0"));
+    ck_assert_ptr_nonnull(strstr(s, "ord=7 flags=0 body_len=4"));
+    ck_assert_ptr_nonnull(strstr(s, "ord=8 flags=0 body_len=5"));
+    ck_assert_uint_eq(counter(st, "http.pending_overflow"), 0);
+    free(s);
+    stats_free(st);
+}
+END_TEST
+
 /* More pipelined requests than max_pending (64) without a response: the
  * oldest give up their place, counted with a diagnostic naming the limit;
  * memory stays at the fixed ring. Regression: no diagnostic. */
@@ -856,6 +890,7 @@ static Suite *suite(void)
     tcase_add_test(t, body_keep_cap);
     tcase_add_test(t, response_without_request);
     tcase_add_test(t, bad_content_length);
+    tcase_add_test(t, pipelined_past_the_inline_ring);
     tcase_add_test(t, pending_overflow_diagnosed);
     tcase_add_test(t, head_cut_at_end);
     tcase_add_test(t, gzip_bomb_capped);
