@@ -642,6 +642,34 @@ static void rl_section(struct loader *L, const yaml_node_t *v, const char *key,
     }
 }
 
+/* 1 if a node of doc is reached twice: the mark of an alias (libyaml's
+ * loader shares the anchored node), which would have rl_section walk it
+ * again at every use. */
+static int rl_shared_node(yaml_document_t *doc)
+{
+    size_t nn = (size_t)(doc->nodes.top - doc->nodes.start);
+    unsigned char *seen = calloc(nn + 1, 1);
+    if (!seen)
+        return 1; /* the event scan decides */
+    int shared = 0;
+    seen[1] = 1; /* the root (node ids count from 1) */
+    for (size_t i = 0; i < nn && !shared; i++) {
+        yaml_node_t *nd = &doc->nodes.start[i];
+        if (nd->type == YAML_SEQUENCE_NODE) {
+            for (yaml_node_item_t *it = nd->data.sequence.items.start;
+                 it < nd->data.sequence.items.top && !shared; it++)
+                shared = *it < 1 || (size_t)*it > nn || seen[*it]++;
+        } else if (nd->type == YAML_MAPPING_NODE) {
+            for (yaml_node_pair_t *pr = nd->data.mapping.pairs.start;
+                 pr < nd->data.mapping.pairs.top && !shared; pr++)
+                shared = pr->key < 1 || (size_t)pr->key > nn || seen[pr->key]++ ||
+                         pr->value < 1 || (size_t)pr->value > nn || seen[pr->value]++;
+        }
+    }
+    free(seen);
+    return shared;
+}
+
 /* Refuse aliases and report syntax errors with their position. 0 ok. */
 static int rl_prescan(struct loader *L, const unsigned char *buf, size_t n)
 {
@@ -735,35 +763,60 @@ static void rl_file(struct loader *L, const char *path)
         free(buf);
         return;
     }
-    if (rl_prescan(L, buf, n) < 0) {
-        free(buf);
-        return;
-    }
+    /* one pass: the documents are loaded, then looked at; the event scan
+     * (aliases, a syntax error told with its context) runs only when a
+     * load failed or a node is reached twice (an alias) */
     yaml_parser_t ps;
-    yaml_document_t doc;
     if (!yaml_parser_initialize(&ps)) {
         free(buf);
         rl_err(L, NULL, "yaml", "out of memory");
         return;
     }
     yaml_parser_set_input_string(&ps, buf, n);
-    int first = 1;
+    yaml_document_t *docs = NULL;
+    size_t nd = 0, capd = 0;
+    int failed = 0, alias = 0;
+    char failmsg[RL_MSG_MAX];
     for (;;) {
+        yaml_document_t doc;
         if (!yaml_parser_load(&ps, &doc)) {
-            char m[RL_MSG_MAX];
-            snprintf(m, sizeof(m), "%s:%zu:%zu: yaml: %s", L->file,
+            snprintf(failmsg, sizeof(failmsg), "%s:%zu:%zu: yaml: %s", L->file,
                      (size_t)ps.problem_mark.line + 1, (size_t)ps.problem_mark.column + 1,
                      ps.problem ? ps.problem : "cannot load document");
-            rl_emit(L, m);
+            failed = 1;
             break;
         }
-        yaml_node_t *root = yaml_document_get_root_node(&doc);
-        if (!root) {
+        if (!yaml_document_get_root_node(&doc)) {
             yaml_document_delete(&doc);
             break; /* end of stream */
         }
-        L->doc = &doc;
-        if (!first) {
+        if (nd == capd) {
+            size_t nc = capd ? capd * 2 : 2;
+            yaml_document_t *nds = realloc(docs, nc * sizeof(*nds));
+            if (!nds) {
+                yaml_document_delete(&doc);
+                snprintf(failmsg, sizeof(failmsg), "%s: yaml: out of memory", L->file);
+                failed = 1;
+                break;
+            }
+            docs = nds;
+            capd = nc;
+        }
+        docs[nd++] = doc;
+        alias |= rl_shared_node(&docs[nd - 1]);
+    }
+    yaml_parser_delete(&ps);
+    if ((failed || alias) && rl_prescan(L, buf, n) < 0) {
+        for (size_t i = 0; i < nd; i++)
+            yaml_document_delete(&docs[i]);
+        free(docs);
+        free(buf);
+        return;
+    }
+    for (size_t i = 0; i < nd; i++) {
+        yaml_node_t *root = yaml_document_get_root_node(&docs[i]);
+        L->doc = &docs[i];
+        if (i > 0) {
             rl_err(L, root, "(top)", "only one YAML document per file");
         } else if (rl_is_null(root)) {
             /* empty file */
@@ -787,10 +840,11 @@ static void rl_file(struct loader *L, const char *path)
             }
         }
         L->doc = NULL;
-        yaml_document_delete(&doc);
-        first = 0;
+        yaml_document_delete(&docs[i]);
     }
-    yaml_parser_delete(&ps);
+    free(docs);
+    if (failed)
+        rl_emit(L, failmsg);
     free(buf);
 }
 

@@ -215,6 +215,17 @@ START_TEST(yaml_syntax_and_aliases)
     put("a.yaml", "a: &x [1]\nb: *x\n");
     ck_assert_int_eq(rules_check_dir(dir, collect, NULL), 1);
     expect(0, "2:4: yaml: aliases are not supported");
+    /* in a later document too, defined or not, and nothing else said */
+    nmsgs = 0;
+    put("a.yaml", "services: []\n---\na: &x [1]\nb: *x\n");
+    ck_assert_int_eq(rules_check_dir(dir, collect, NULL), 1);
+    expect(0, "4:4: yaml: aliases are not supported");
+    ck_assert_int_eq(nmsgs, 1);
+    nmsgs = 0;
+    put("a.yaml", "services: []\n---\nc: *y\n");
+    ck_assert_int_eq(rules_check_dir(dir, collect, NULL), 1);
+    expect(0, "3:4: yaml: aliases are not supported");
+    ck_assert_int_eq(nmsgs, 1);
 }
 END_TEST
 
