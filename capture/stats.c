@@ -90,25 +90,49 @@ uint64_t *stats_counter(struct stats *st, const char *name)
     return &st->c[i].value;
 }
 
-void stats_counters(struct stats *st, const char *const *names, size_t n, uint64_t **out)
+uint64_t *const *stats_counters_table(struct stats *st, const char *const *names, size_t n)
 {
     for (size_t m = 0; m < st->nmemo; m++)
-        if (st->memo[m].names == names && st->memo[m].n == n) {
-            memcpy(out, st->memo[m].ptrs, n * sizeof(*out));
-            return;
-        }
+        if (st->memo[m].names == names && st->memo[m].n == n)
+            return st->memo[m].ptrs;
+    if (st->nmemo >= sizeof(st->memo) / sizeof(st->memo[0]))
+        return NULL;
+    uint64_t **p = malloc((n ? n : 1) * sizeof(*p));
+    if (!p)
+        return NULL;
     for (size_t i = 0; i < n; i++)
-        out[i] = stats_counter(st, names[i]);
-    if (st->nmemo < sizeof(st->memo) / sizeof(st->memo[0])) {
-        uint64_t **p = malloc(n * sizeof(*p));
-        if (p) { /* else looked up by name again next time */
-            memcpy(p, out, n * sizeof(*p));
-            st->memo[st->nmemo].names = names;
-            st->memo[st->nmemo].n = n;
-            st->memo[st->nmemo].ptrs = p;
-            st->nmemo++;
-        }
+        p[i] = stats_counter(st, names[i]);
+    st->memo[st->nmemo].names = names;
+    st->memo[st->nmemo].n = n;
+    st->memo[st->nmemo].ptrs = p;
+    st->nmemo++;
+    return p;
+}
+
+uint64_t *const *stats_counters_own(struct stats *st, const char *const *names, size_t n,
+                                    struct mem_pool *pool, uint64_t ***own)
+{
+    *own = NULL;
+    uint64_t *const *t = st ? stats_counters_table(st, names, n) : NULL;
+    if (t)
+        return t;
+    uint64_t **p = mem_alloc(pool, STATS_OWN_BYTES(n ? n : 1));
+    if (!p)
+        return NULL;
+    uint64_t *v = (uint64_t *)(p + n);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = 0;
+        p[i] = st ? stats_counter(st, names[i]) : &v[i];
     }
+    *own = p;
+    return p;
+}
+
+void stats_counters(struct stats *st, const char *const *names, size_t n, uint64_t **out)
+{
+    uint64_t *const *t = stats_counters_table(st, names, n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = t ? t[i] : stats_counter(st, names[i]);
 }
 
 void stats_add(struct stats *st, const char *name, uint64_t v)

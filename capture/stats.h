@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capture/mem.h"
+
 #define STATS_MAX_COUNTERS 512
 #define STATS_NAME_MAX 48
 #define STATS_DIAG_KEEP 64  /* messages kept in all */
@@ -31,6 +33,20 @@ uint64_t *stats_counter(struct stats *st, const char *name);
  * remembered by the address of names (a static table of the caller), so a
  * module that sets up per connection looks its names up once per run. */
 void stats_counters(struct stats *st, const char *const *names, size_t n, uint64_t **out);
+
+/* The same answer as a table st keeps (valid for the life of st), for
+ * modules with many instances: one table for all, not a copy in each.
+ * NULL when st keeps no more tables (then copy with stats_counters). */
+uint64_t *const *stats_counters_table(struct stats *st, const char *const *names, size_t n);
+
+/* The counters of one instance of a module: the table st keeps, else
+ * (st NULL, or no table kept) a block of pool holding n pointers, to st's
+ * counters or to n counts of the instance's own after them. *own is that
+ * block or NULL: free it with mem_free(pool, *own, STATS_OWN_BYTES(n)).
+ * NULL when pool refuses the block. */
+#define STATS_OWN_BYTES(n) ((n) * (sizeof(uint64_t *) + sizeof(uint64_t)))
+uint64_t *const *stats_counters_own(struct stats *st, const char *const *names, size_t n,
+                                    struct mem_pool *pool, uint64_t ***own);
 
 /* Add v to counter name (a lookup each call: not for hot paths). */
 void stats_add(struct stats *st, const char *name, uint64_t v);

@@ -115,8 +115,8 @@ struct amqp {
     struct dirstate d[2];
     struct chan_asm *ch;
     size_t nch, ch_cap;
-    uint64_t *c[C_COUNT];
-    uint64_t local[C_COUNT];
+    uint64_t *const *c; /* the stats' table of counters (stats_counters_table), or own */
+    uint64_t **own;     /* else C_COUNT pointers, then the counts when st is NULL */
 };
 
 /* Bump counter ctr and keep a diagnostic (stats_diag) when stats exist. */
@@ -733,11 +733,11 @@ struct amqp *amqp_new(const struct amqp_cfg *cfg, struct mem_pool *pool, struct 
     a->mfn = mfn;
     a->ctx = ctx;
     a->frame_max = a->cfg.frame_max_default;
-    if (st)
-        stats_counters(st, counter_names, C_COUNT, a->c);
-    else
-        for (int i = 0; i < C_COUNT; i++)
-            a->c[i] = &a->local[i];
+    a->c = stats_counters_own(st, counter_names, C_COUNT, pool, &a->own);
+    if (!a->c) {
+        mem_free(pool, a, sizeof(*a));
+        return NULL;
+    }
     return a;
 }
 
@@ -815,6 +815,7 @@ void amqp_free(struct amqp *a)
     for (size_t i = 0; i < a->nch; i++)
         asm_release(a, &a->ch[i]);
     mem_free(a->pool, a->ch, a->ch_cap * sizeof(*a->ch));
+    mem_free(a->pool, a->own, STATS_OWN_BYTES(C_COUNT));
     mem_free(a->pool, a, sizeof(*a));
 }
 

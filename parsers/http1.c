@@ -119,8 +119,8 @@ struct http1 {
     uint64_t next_ordinal;
     uint8_t *infl;
     size_t infl_cap;
-    uint64_t *c[C_COUNT];
-    uint64_t local[C_COUNT];
+    uint64_t *const *c; /* the stats' table of counters (stats_counters_table), or own */
+    uint64_t **own;     /* else C_COUNT pointers, then the counts when st is NULL */
 };
 
 
@@ -184,11 +184,11 @@ struct http1 *http1_new(const struct http1_cfg *cfg, struct mem_pool *pool, stru
     h->fn = fn;
     h->ctx = ctx;
     h->next_ordinal = 1;
-    if (st)
-        stats_counters(st, counter_names, C_COUNT, h->c);
-    else
-        for (int i = 0; i < C_COUNT; i++)
-            h->c[i] = &h->local[i];
+    h->c = stats_counters_own(st, counter_names, C_COUNT, pool, &h->own);
+    if (!h->c) {
+        mem_free(pool, h, sizeof(*h));
+        return NULL;
+    }
     h->pend = h->pend0;
     h->pend_cap = h->cfg.max_pending < PEND_INLINE ? h->cfg.max_pending : PEND_INLINE;
     return h;
@@ -207,6 +207,7 @@ void http1_free(struct http1 *h)
     mem_free(h->pool, h->infl, h->infl_cap);
     if (h->pend != h->pend0)
         mem_free(h->pool, h->pend, h->pend_cap * sizeof(*h->pend));
+    mem_free(h->pool, h->own, STATS_OWN_BYTES(C_COUNT));
     mem_free(h->pool, h, sizeof(*h));
 }
 
@@ -219,7 +220,7 @@ static void diag(struct http1 *h, int ci, uint64_t ts, const char *msg, uint64_t
         stats_diag(h->st, counter_names[ci], ts, "http: %s %llu > limit %llu", msg,
                    (unsigned long long)val, (unsigned long long)limit);
     else
-        h->local[ci]++;
+        (*h->c[ci])++;
 }
 
 static void diag_plain(struct http1 *h, int ci, uint64_t ts, const char *msg)
@@ -227,7 +228,7 @@ static void diag_plain(struct http1 *h, int ci, uint64_t ts, const char *msg)
     if (h->st)
         stats_diag(h->st, counter_names[ci], ts, "http: %s", msg);
     else
-        h->local[ci]++;
+        (*h->c[ci])++;
 }
 
 static int lc(int c)

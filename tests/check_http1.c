@@ -772,6 +772,42 @@ START_TEST(pipelined_past_the_inline_ring)
 }
 END_TEST
 
+/* Counters of many parser instances: one table kept by the stats for
+ * all; with no stats, counts of an instance's own; past the tables the
+ * stats keep, a copy of pointers to the same counters. */
+START_TEST(counters_shared_by_instances)
+{
+    struct stats *st = stats_new();
+    static const char *const names[2] = {"t.a", "t.b"};
+    uint64_t *const *t1 = stats_counters_table(st, names, 2);
+    ck_assert_ptr_nonnull(t1);
+    ck_assert_ptr_eq(stats_counters_table(st, names, 2), t1);
+    (*t1[1])++;
+    ck_assert_uint_eq(*stats_counter(st, "t.b"), 1);
+    uint64_t **own;
+    ck_assert_ptr_eq(stats_counters_own(st, names, 2, NULL, &own), t1);
+    ck_assert_ptr_null(own);
+    uint64_t *const *c = stats_counters_own(NULL, names, 2, NULL, &own);
+    ck_assert_ptr_nonnull(own);
+    (*c[0])++;
+    ck_assert_uint_eq(*c[0], 1);
+    ck_assert_uint_eq(*stats_counter(st, "t.a"), 0);
+    mem_free(NULL, own, STATS_OWN_BYTES(2));
+    static const char *const more[8][1] = {{"m0"}, {"m1"}, {"m2"}, {"m3"},
+                                           {"m4"}, {"m5"}, {"m6"}, {"m7"}};
+    size_t kept = 1;
+    for (int i = 0; i < 8; i++)
+        kept += stats_counters_table(st, more[i], 1) != NULL;
+    ck_assert_uint_lt(kept, 9); /* the stats keep a bounded number */
+    c = stats_counters_own(st, more[7], 1, NULL, &own);
+    ck_assert_ptr_nonnull(own);
+    (*c[0]) += 5;
+    ck_assert_uint_eq(*stats_counter(st, "m7"), 5);
+    mem_free(NULL, own, STATS_OWN_BYTES(1));
+    stats_free(st);
+}
+END_TEST
+
 /* More pipelined requests than max_pending (64) without a response: the
  * oldest give up their place, counted with a diagnostic naming the limit;
  * memory stays at the fixed ring. Regression: no diagnostic. */
@@ -891,6 +927,7 @@ static Suite *suite(void)
     tcase_add_test(t, response_without_request);
     tcase_add_test(t, bad_content_length);
     tcase_add_test(t, pipelined_past_the_inline_ring);
+    tcase_add_test(t, counters_shared_by_instances);
     tcase_add_test(t, pending_overflow_diagnosed);
     tcase_add_test(t, head_cut_at_end);
     tcase_add_test(t, gzip_bomb_capped);
