@@ -7,7 +7,7 @@
 #include "capture/swar.h"
 #include "parsers/jv.h"
 
-enum jw_type { JW_OBJ, JW_ARR, JW_STR, JW_INT, JW_TRUE, JW_FALSE, JW_NULL };
+enum jw_type { JW_OBJ, JW_ARR, JW_STR, JW_INT, JW_TRUE, JW_FALSE, JW_NULL, JW_RAW };
 
 struct jw_node {
     struct jw_node *next; /* next member / element */
@@ -19,7 +19,7 @@ struct jw_node {
             struct jw_node *first, *last;
         } c;
         const char *s;
-        long long i;
+        long long i; /* JW_INT; JW_RAW: offset of its n bytes in tbuf */
     } u;
 };
 
@@ -40,6 +40,8 @@ void jw_reset(struct jw *w)
 {
     arena_reset(&w->arena);
     w->nomem = 0;
+    w->tlen = 0;
+    w->tdepth = 0;
 }
 
 void jw_free(struct jw *w)
@@ -48,6 +50,9 @@ void jw_free(struct jw *w)
     free(w->buf);
     w->buf = NULL;
     w->len = w->cap = 0;
+    free(w->tbuf);
+    w->tbuf = NULL;
+    w->tlen = w->tcap = 0;
 }
 
 static struct jw_node *node(struct jw *w, enum jw_type t)
@@ -172,21 +177,141 @@ void jw_push(struct jw *w, struct jw_node *a, struct jw_node *v)
     append(a, v);
 }
 
+/* x in decimal, as "%lld" (snprintf costs ~750 instructions a number),
+ * at the end of num[24]; returns its length. */
+static size_t fmt_int(char num[24], long long x)
+{
+    unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+    char *e = num + 24, *q = e;
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (x < 0)
+        *--q = '-';
+    return (size_t)(e - q);
+}
+
+/* ---- texts written at once ------------------------------------------- */
+
+static int room_in(char **buf, size_t *len, size_t *cap, size_t n);
+static int put_string_in(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
+
+static void t_bytes(struct jw *w, const char *s, size_t n)
+{
+    if (room_in(&w->tbuf, &w->tlen, &w->tcap, n) < 0) {
+        w->nomem = 1;
+        return;
+    }
+    memcpy(w->tbuf + w->tlen, s, n);
+    w->tlen += n;
+}
+
+/* The separator and "key": of the next value of the innermost container. */
+static int t_key(struct jw *w, const char *key)
+{
+    if (w->tdepth <= 0 || w->tdepth > JW_T_DEPTH) {
+        w->nomem = 1; /* no container open: a misuse, the line is dropped */
+        return -1;
+    }
+    if (w->tcount[w->tdepth - 1]++)
+        t_bytes(w, ",", 1);
+    if (key) {
+        if (put_string_in(&w->tbuf, &w->tlen, &w->tcap, key, strlen(key)) < 0)
+            w->nomem = 1;
+        t_bytes(w, ":", 1);
+    }
+    return 0;
+}
+
+void jw_t_begin(struct jw *w)
+{
+    w->tstart = w->tlen;
+    w->tdepth = 0;
+}
+
+void jw_t_open(struct jw *w, const char *key, int array)
+{
+    if (w->tdepth >= JW_T_DEPTH || (w->tdepth && t_key(w, key) < 0)) {
+        w->nomem = 1;
+        return;
+    }
+    t_bytes(w, array ? "[" : "{", 1);
+    w->tclose[w->tdepth] = array ? ']' : '}';
+    w->tcount[w->tdepth++] = 0;
+}
+
+void jw_t_close(struct jw *w)
+{
+    if (w->tdepth <= 0) {
+        w->nomem = 1;
+        return;
+    }
+    t_bytes(w, &w->tclose[--w->tdepth], 1);
+}
+
+void jw_t_str(struct jw *w, const char *key, const char *s)
+{
+    if (!s)
+        return;
+    size_t n = strlen(s);
+    if (!utf8_ok(s, n) || t_key(w, key) < 0)
+        return;
+    if (put_string_in(&w->tbuf, &w->tlen, &w->tcap, s, n) < 0)
+        w->nomem = 1;
+}
+
+void jw_t_int(struct jw *w, const char *key, long long v)
+{
+    if (t_key(w, key) < 0)
+        return;
+    char num[24];
+    size_t n = fmt_int(num, v);
+    t_bytes(w, num + sizeof(num) - n, n);
+}
+
+void jw_t_bool(struct jw *w, const char *key, int b)
+{
+    if (t_key(w, key) < 0)
+        return;
+    t_bytes(w, b ? "true" : "false", b ? 4 : 5);
+}
+
+struct jw_node *jw_t_end(struct jw *w)
+{
+    if (w->tdepth != 0 || w->nomem) {
+        w->nomem = 1;
+        return NULL;
+    }
+    struct jw_node *v = node(w, JW_RAW);
+    if (!v)
+        return NULL;
+    v->u.i = (long long)w->tstart;
+    v->n = w->tlen - w->tstart;
+    return v;
+}
+
 /* ---- writing ---------------------------------------------------------- */
+
+/* Room for n more bytes (and one) in a growing buffer. */
+static int room_in(char **buf, size_t *len, size_t *cap, size_t n)
+{
+    if (*cap - *len > n)
+        return 0;
+    size_t c = *cap ? *cap : 65536;
+    while (c - *len <= n)
+        c *= 2;
+    char *b = realloc(*buf, c);
+    if (!b)
+        return -1;
+    *buf = b;
+    *cap = c;
+    return 0;
+}
 
 static int room(struct jw *w, size_t n)
 {
-    if (w->cap - w->len > n)
-        return 0;
-    size_t cap = w->cap ? w->cap : 65536;
-    while (cap - w->len <= n)
-        cap *= 2;
-    char *b = realloc(w->buf, cap);
-    if (!b)
-        return -1;
-    w->buf = b;
-    w->cap = cap;
-    return 0;
+    return room_in(&w->buf, &w->len, &w->cap, n);
 }
 
 static int put(struct jw *w, const char *s, size_t n)
@@ -205,12 +330,12 @@ static const unsigned char must_escape[256] = {
     ['"'] = 1, ['\\'] = 1,
 };
 
-static int put_string(struct jw *w, const char *s, size_t n)
+static int put_string_in(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
     /* worst case: every byte a 6-byte \u00XX */
-    if (room(w, n * 6 + 2) < 0)
+    if (room_in(buf, len, cap, n * 6 + 2) < 0)
         return -1;
-    char *o = w->buf + w->len;
+    char *o = *buf + *len;
     *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         /* runs without '"', '\\' or controls: 8 bytes a step */
@@ -250,8 +375,13 @@ static int put_string(struct jw *w, const char *s, size_t n)
         }
     }
     *o++ = '"';
-    w->len = (size_t)(o - w->buf);
+    *len = (size_t)(o - *buf);
     return 0;
+}
+
+static int put_string(struct jw *w, const char *s, size_t n)
+{
+    return put_string_in(&w->buf, &w->len, &w->cap, s, n);
 }
 
 static int scratch_room(struct jw_scratch *sc, size_t n)
@@ -282,7 +412,7 @@ static inline int key_cmp(const char *a, const char *b)
 
 static int render(struct jw *w, struct jw_scratch *sc, const struct jw_node *v, int depth)
 {
-    char num[32];
+    char num[24];
     if (depth > 64)
         return -1;
     switch (v->type) {
@@ -290,19 +420,11 @@ static int render(struct jw *w, struct jw_scratch *sc, const struct jw_node *v, 
     case JW_TRUE: return put(w, "true", 4);
     case JW_FALSE: return put(w, "false", 5);
     case JW_INT: {
-        /* decimal, as "%lld" (snprintf cost ~750 instructions a number) */
-        long long x = v->u.i;
-        unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
-        char *e = num + sizeof(num), *q = e;
-        do {
-            *--q = (char)('0' + u % 10);
-            u /= 10;
-        } while (u);
-        if (x < 0)
-            *--q = '-';
-        return put(w, q, (size_t)(e - q));
+        size_t n = fmt_int(num, v->u.i);
+        return put(w, num + sizeof(num) - n, n);
     }
     case JW_STR: return put_string(w, v->u.s, v->n);
+    case JW_RAW: return put(w, w->tbuf + v->u.i, v->n);
     case JW_ARR: {
         if (put(w, "[", 1) < 0)
             return -1;
@@ -348,7 +470,7 @@ static int render(struct jw *w, struct jw_scratch *sc, const struct jw_node *v, 
 int jw_render(struct jw *w, const struct jw_node *v)
 {
     w->len = 0;
-    if (!v || w->nomem || (v->type != JW_OBJ && v->type != JW_ARR))
+    if (!v || w->nomem || (v->type != JW_OBJ && v->type != JW_ARR && v->type != JW_RAW))
         return -1;
     struct jw_scratch sc = {NULL, 0, 0};
     int rc = render(w, &sc, v, 0);

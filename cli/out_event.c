@@ -167,57 +167,52 @@ void out_event_text(FILE *f, const struct event *ev)
 }
 
 /* v: a string of the event, which outlives the line */
-static void set_str(struct jw *w, struct jw_node *o, const char *k, const char *v)
+/* The event's JSON is written as text at once (jw_t_*), members in key
+ * order (strcmp), as the node writer would sort them: an event is most of
+ * a verdict line, and building and sorting a node per field was most of
+ * writing it. */
+static void peer_json(struct jw *w, const char *key, const struct ev_peer *p)
 {
-    if (v)
-        jw_set(w, o, k, jw_str_ref(w, v));
+    jw_t_open(w, key, 0);
+    jw_t_str(w, "addr", p->addr);
+    jw_t_str(w, "host", p->host);
+    jw_t_int(w, "port", p->port);
+    jw_t_str(w, "service", p->service);
+    jw_t_close(w);
 }
 
-/* Members are set in key order (strcmp): the writer sorts them, which
- * then costs one comparison each instead of a pass over those before. */
-static struct jw_node *peer_json(struct jw *w, const struct ev_peer *p)
+struct jw_node *out_event_json(struct jw *w, const struct event *ev, const char *type)
 {
-    struct jw_node *o = jw_object(w);
-    jw_set(w, o, "addr", jw_str_ref(w, p->addr));
-    set_str(w, o, "host", p->host);
-    jw_set(w, o, "port", jw_int(w, p->port));
-    set_str(w, o, "service", p->service);
-    return o;
-}
-
-struct jw_node *out_event_json(struct jw *w, const struct event *ev)
-{
-    struct jw_node *o = jw_object(w);
-    if (!o)
-        return NULL;
     char t[40];
     out_time(ev->ts_us, t, sizeof(t));
     int http_resp = ev->kind == EV_HTTP_RESPONSE;
     int amqp_reply = ev->kind == EV_AMQP_RETURN || ev->kind == EV_AMQP_CLOSE;
+    jw_t_begin(w);
+    jw_t_open(w, NULL, 0);
     if (ev->kind == EV_CONN)
-        jw_set(w, o, "conn_event", jw_str_ref(w, flow_event_name((enum flow_event)ev->conn_event)));
-    set_str(w, o, "ctx_project", ev->ctx_project);
-    set_str(w, o, "ctx_user", ev->ctx_user);
-    jw_set(w, o, "dst", peer_json(w, &ev->dst));
+        jw_t_str(w, "conn_event", flow_event_name((enum flow_event)ev->conn_event));
+    jw_t_str(w, "ctx_project", ev->ctx_project);
+    jw_t_str(w, "ctx_user", ev->ctx_user);
+    peer_json(w, "dst", &ev->dst);
     if (ev->kind == EV_RPC_REPLY)
-        jw_set(w, o, "ending", jw_bool(w, ev->ending));
+        jw_t_bool(w, "ending", ev->ending);
     if (ev->error_class || ev->error_message || ev->error_module) {
-        struct jw_node *e = jw_object(w);
-        set_str(w, e, "class", ev->error_class);
-        set_str(w, e, "message", ev->error_message);
-        set_str(w, e, "module", ev->error_module);
-        set_str(w, e, "traceback", ev->traceback);
-        jw_set(w, o, "error", e);
+        jw_t_open(w, "error", 0);
+        jw_t_str(w, "class", ev->error_class);
+        jw_t_str(w, "message", ev->error_message);
+        jw_t_str(w, "module", ev->error_module);
+        jw_t_str(w, "traceback", ev->traceback);
+        jw_t_close(w);
     }
-    set_str(w, o, "event_type", ev->event_type);
-    set_str(w, o, "exchange", ev->exchange);
+    jw_t_str(w, "event_type", ev->event_type);
+    jw_t_str(w, "exchange", ev->exchange);
     if (ev->expiration_ms >= 0)
-        jw_set(w, o, "expiration_ms", jw_int(w, ev->expiration_ms));
+        jw_t_int(w, "expiration_ms", ev->expiration_ms);
     if (ev->kind == EV_RPC_REPLY)
-        jw_set(w, o, "failure", jw_bool(w, ev->failure));
+        jw_t_bool(w, "failure", ev->failure);
     if (ev->fanout)
-        jw_set(w, o, "fanout", jw_bool(w, 1));
-    set_str(w, o, "fault_message", ev->fault_message);
+        jw_t_bool(w, "fanout", 1);
+    jw_t_str(w, "fault_message", ev->fault_message);
     if (ev->flags) {
         static const struct {
             unsigned flag;
@@ -225,61 +220,63 @@ struct jw_node *out_event_json(struct jw *w, const struct event *ev)
         } fl[] = {{EV_F_INCOMPLETE, "incomplete"}, {EV_F_BODY_TRUNC, "body_truncated"},
                   {EV_F_DUP, "duplicate"},         {EV_F_COMPRESSED, "compressed"},
                   {EV_F_BAD_BODY, "bad_body"},     {EV_F_NO_REQUEST, "no_request"}};
-        struct jw_node *a = jw_array(w);
+        jw_t_open(w, "flags", 1);
         for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++)
             if (ev->flags & fl[i].flag)
-                jw_push(w, a, jw_str_ref(w, fl[i].name));
-        jw_set(w, o, "flags", a);
+                jw_t_str(w, NULL, fl[i].name);
+        jw_t_close(w);
     }
-    jw_set(w, o, "flow", jw_int(w, (long long)ev->flow_id));
-    set_str(w, o, "global_request_id", ev->global_request_id);
-    jw_set(w, o, "kind", jw_str_ref(w, event_kind_name(ev->kind)));
-    set_str(w, o, "method", ev->method);
-    set_str(w, o, "msg_id", ev->msg_id);
-    set_str(w, o, "operation", ev->operation);
-    set_str(w, o, "path", ev->path);
-    set_str(w, o, "priority", ev->priority);
-    set_str(w, o, "publisher_id", ev->publisher_id);
-    set_str(w, o, "query", ev->query);
+    jw_t_int(w, "flow", (long long)ev->flow_id);
+    jw_t_str(w, "global_request_id", ev->global_request_id);
+    jw_t_str(w, "kind", event_kind_name(ev->kind));
+    jw_t_str(w, "method", ev->method);
+    jw_t_str(w, "msg_id", ev->msg_id);
+    jw_t_str(w, "operation", ev->operation);
+    jw_t_str(w, "path", ev->path);
+    jw_t_str(w, "priority", ev->priority);
+    jw_t_str(w, "publisher_id", ev->publisher_id);
+    jw_t_str(w, "query", ev->query);
     if (http_resp)
-        set_str(w, o, "reason", ev->reason);
+        jw_t_str(w, "reason", ev->reason);
     if (amqp_reply)
-        jw_set(w, o, "reply_code", jw_int(w, ev->reply_code));
-    set_str(w, o, "reply_q", ev->reply_q);
+        jw_t_int(w, "reply_code", ev->reply_code);
+    jw_t_str(w, "reply_q", ev->reply_q);
     if (amqp_reply)
-        set_str(w, o, "reply_text", ev->reply_text);
-    set_str(w, o, "request_id", ev->request_id);
+        jw_t_str(w, "reply_text", ev->reply_text);
+    jw_t_str(w, "request_id", ev->request_id);
     if (http_resp)
-        jw_set(w, o, "request_ts_us", jw_int(w, (long long)ev->req_ts_us));
-    set_str(w, o, "resource_state", ev->resource_state);
+        jw_t_int(w, "request_ts_us", (long long)ev->req_ts_us);
+    jw_t_str(w, "resource_state", ev->resource_state);
     if (ev->nuuids) {
-        struct jw_node *a = jw_array(w);
+        jw_t_open(w, "resources", 1);
         for (size_t i = 0; i < ev->nuuids; i++) {
-            struct jw_node *u = jw_object(w);
-            jw_set(w, u, "id", jw_str_ref(w, ev->uuids[i].id));
-            jw_set(w, u, "type", jw_str_ref(w, event_res_name(ev->uuids[i].res)));
-            jw_push(w, a, u);
+            jw_t_open(w, NULL, 0);
+            jw_t_str(w, "id", ev->uuids[i].id);
+            jw_t_str(w, "type", event_res_name(ev->uuids[i].res));
+            jw_t_close(w);
         }
-        jw_set(w, o, "resources", a);
+        jw_t_close(w);
     }
-    set_str(w, o, "routing_key", ev->routing_key);
-    set_str(w, o, "rpc_method", ev->rpc_method);
-    set_str(w, o, "rpc_namespace", ev->rpc_namespace);
-    set_str(w, o, "rpc_version", ev->rpc_version);
-    jw_set(w, o, "seq", jw_int(w, (long long)ev->seq));
-    jw_set(w, o, "src", peer_json(w, &ev->src));
+    jw_t_str(w, "routing_key", ev->routing_key);
+    jw_t_str(w, "rpc_method", ev->rpc_method);
+    jw_t_str(w, "rpc_namespace", ev->rpc_namespace);
+    jw_t_str(w, "rpc_version", ev->rpc_version);
+    jw_t_int(w, "seq", (long long)ev->seq);
+    peer_json(w, "src", &ev->src);
     if (http_resp)
-        jw_set(w, o, "status", jw_int(w, ev->status));
-    set_str(w, o, "target_server", ev->target_server);
-    jw_set(w, o, "time", jw_str(w, t));
+        jw_t_int(w, "status", ev->status);
+    jw_t_str(w, "target_server", ev->target_server);
+    jw_t_str(w, "time", t);
     if (ev->timeout_s >= 0)
-        jw_set(w, o, "timeout_s", jw_int(w, ev->timeout_s));
-    set_str(w, o, "topic", ev->topic);
-    set_str(w, o, "topic_service", ev->topic_service);
-    jw_set(w, o, "ts_us", jw_int(w, (long long)ev->ts_us));
-    set_str(w, o, "unique_id", ev->unique_id);
-    set_str(w, o, "user_agent", ev->user_agent);
+        jw_t_int(w, "timeout_s", ev->timeout_s);
+    jw_t_str(w, "topic", ev->topic);
+    jw_t_str(w, "topic_service", ev->topic_service);
+    jw_t_int(w, "ts_us", (long long)ev->ts_us);
+    jw_t_str(w, "type", type);
+    jw_t_str(w, "unique_id", ev->unique_id);
+    jw_t_str(w, "user_agent", ev->user_agent);
     if (ev->verb != EV_VERB_NONE)
-        jw_set(w, o, "verb", jw_str_ref(w, event_verb_name(ev->verb)));
-    return o;
+        jw_t_str(w, "verb", event_verb_name(ev->verb));
+    jw_t_close(w);
+    return jw_t_end(w);
 }

@@ -18,7 +18,9 @@ void out_time(uint64_t ts_us, char *buf, size_t len);
 void out_event_text(FILE *f, const struct event *ev);
 /* The summary part only (method+path / status / rpc method / event type ...). */
 void out_event_summary(FILE *f, const struct event *ev);
-/* The event as a JSON object built in w; NULL when memory ran out. */
-struct jw_node *out_event_json(struct jw *w, const struct event *ev);
+/* The event as a JSON object in w (a text written at once, jw_t_*), with
+ * "type": type among its members unless type is NULL; NULL when memory
+ * ran out. */
+struct jw_node *out_event_json(struct jw *w, const struct event *ev, const char *type);
 
 #endif

@@ -69,7 +69,7 @@ void out_json_report(FILE *f, const struct report *r)
     for (size_t i = 0; i < r->nnodes; i++) {
         const struct report_node *n = &r->nodes[i];
         struct jw_node *node = jw_object(w);
-        struct jw_node *ev = out_event_json(w, n->ev);
+        struct jw_node *ev = out_event_json(w, n->ev, NULL);
         jw_set(w, node, "event", ev ? ev : jw_null(w));
         jw_set(w, node, "depth", jw_int(w, n->depth));
         if (n->parent != REPORT_NO_PARENT && r->nodes[n->parent].ev)
@@ -125,7 +125,5 @@ void out_json_summary(FILE *f, const struct rca_summary *s, const struct stats *
 void out_json_message(FILE *f, const struct event *ev)
 {
     struct jw *w = writer();
-    struct jw_node *o = out_event_json(w, ev);
-    jw_set(w, o, "type", jw_str(w, "message"));
-    jw_write_line(w, f, o);
+    jw_write_line(w, f, out_event_json(w, ev, "message"));
 }

@@ -153,6 +153,91 @@ static void time_ref(uint64_t ts_us, char *buf, size_t len)
     snprintf(buf, len, "%s.%06uZ", day, (unsigned)(ts_us % 1000000u));
 }
 
+/* Keys in strcmp order, for values written as a text at once. */
+static const char *const sorted_keys[] = {"B", "_x", "a", "ab", "b", "event", "events", "z"};
+
+/* The same random values set as nodes (wo) and written as text (jw_t_*,
+ * into the text being made): an object (obj) or an array. */
+static void build_both(struct jw *w, struct jw_node *wo, int obj, int depth)
+{
+    size_t nk = sizeof(sorted_keys) / sizeof(sorted_keys[0]);
+    for (size_t i = 0; i < nk; i++) {
+        if (rnd() % 2)
+            continue;
+        const char *key = obj ? sorted_keys[i] : NULL;
+        char s[128];
+        switch (rnd() % (depth < 3 ? 5 : 3)) {
+        case 0: {
+            rand_string(s, sizeof(s));
+            struct jw_node *v = jw_str(w, s);
+            obj ? jw_set(w, wo, key, v) : jw_push(w, wo, v);
+            jw_t_str(w, key, s);
+            break;
+        }
+        case 1: {
+            long long v = (long long)rnd() - (1LL << 31);
+            if (rnd() % 7 == 0)
+                v = rnd() % 16;
+            if (rnd() % 5 == 0)
+                v = rnd() % 2 ? LLONG_MIN : LLONG_MAX;
+            obj ? jw_set(w, wo, key, jw_int(w, v)) : jw_push(w, wo, jw_int(w, v));
+            jw_t_int(w, key, v);
+            break;
+        }
+        case 2: {
+            int b = (int)(rnd() % 2);
+            obj ? jw_set(w, wo, key, jw_bool(w, b)) : jw_push(w, wo, jw_bool(w, b));
+            jw_t_bool(w, key, b);
+            break;
+        }
+        default: {
+            int sub = (int)(rnd() % 2);
+            struct jw_node *c = sub ? jw_object(w) : jw_array(w);
+            obj ? jw_set(w, wo, key, c) : jw_push(w, wo, c);
+            jw_t_open(w, key, !sub);
+            build_both(w, c, sub, depth + 1);
+            jw_t_close(w);
+        }
+        }
+    }
+}
+
+START_TEST(text_same_bytes_as_nodes)
+{
+    struct jw w;
+    jw_init(&w);
+    for (int iter = 0; iter < 20000; iter++) {
+        int obj = iter % 3 != 0;
+        struct jw_node *wr = obj ? jw_object(&w) : jw_array(&w);
+        jw_t_begin(&w);
+        jw_t_open(&w, NULL, !obj);
+        build_both(&w, wr, obj, 0);
+        jw_t_close(&w);
+        struct jw_node *t = jw_t_end(&w);
+        ck_assert_ptr_nonnull(t);
+        /* the text as a member of a container, as reports hold events */
+        struct jw_node *box = jw_array(&w);
+        jw_push(&w, box, t);
+        ck_assert_int_eq(jw_render(&w, wr), 0);
+        char *want = malloc(w.len + 3);
+        want[0] = '[';
+        memcpy(want + 1, w.buf, w.len);
+        want[w.len + 1] = ']';
+        want[w.len + 2] = '\0';
+        ck_assert_int_eq(jw_render(&w, box), 0);
+        ck_assert_str_eq(w.buf, want);
+        free(want);
+        jw_reset(&w);
+    }
+    /* containers that do not match: no value */
+    jw_t_begin(&w);
+    jw_t_open(&w, NULL, 0);
+    ck_assert_ptr_null(jw_t_end(&w));
+    jw_reset(&w);
+    jw_free(&w);
+}
+END_TEST
+
 START_TEST(out_time_like_strftime)
 {
     char a[64], b[64];
@@ -213,6 +298,7 @@ static Suite *jw_suite(void)
     TCase *tc = tcase_create("jw");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, same_bytes_as_jansson);
+    tcase_add_test(tc, text_same_bytes_as_nodes);
     tcase_add_test(tc, lines_and_refusals);
     tcase_add_test(tc, out_time_like_strftime);
     suite_add_tcase(s, tc);
