@@ -339,7 +339,8 @@ const char *svcmap_path_prefix(const struct svcmap *m, const char *path, size_t 
     for (size_t i = 0; i < m->prefixes.n; i++) {
         const char *pre = m->prefixes.v[i].glob;
         size_t n = m->prefixes.v[i].n;
-        if (path[0] == pre[0] && strncmp(path, pre, n) == 0 && (path[n] == '/' || path[n] == '\0' || path[n] == '?')) {
+        if (path[0] == pre[0] && strncmp(path, pre, n) == 0 &&
+            (path[n] == '/' || path[n] == '\0' || path[n] == '?')) {
             if (prefix_len)
                 *prefix_len = n;
             return m->prefixes.v[i].service;
