@@ -755,8 +755,6 @@ static void body_buf_free(struct amqp *a, uint8_t *p, size_t cap)
         mem_free(a->pool, p, cap);
 }
 
-/* Between messages a channel holds no buffer: idle connections cost only
- * their state. */
 static const uint8_t *asm_args(const struct chan_asm *c)
 {
     return c->args_big ? c->args_big : c->args0;
@@ -790,6 +788,8 @@ static int args_keep(struct amqp *a, struct chan_asm *c, const uint8_t *p, size_
     return 0;
 }
 
+/* Between messages a channel holds no buffer: idle connections cost only
+ * their state. */
 static void asm_release(struct amqp *a, struct chan_asm *c)
 {
     args_free(a, c);

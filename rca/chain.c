@@ -92,21 +92,9 @@ static uint64_t key_hash(const char *s)
     return str_hash(s, strlen(s));
 }
 
-/* buf = pfx a, cut to len - 1 bytes (as snprintf would, without its cost). */
-static void keyf(char *buf, size_t len, const char *pfx, const char *a)
-{
-    size_t pn = strlen(pfx), an = strlen(a);
-    if (pn > len - 1)
-        pn = len - 1;
-    if (an > len - 1 - pn)
-        an = len - 1 - pn;
-    memcpy(buf, pfx, pn);
-    memcpy(buf + pn, a, an);
-    buf[pn + an] = '\0';
-}
-
 /* Keys built by parts into buf[len], cut to len - 1 bytes as snprintf
- * would cut them, without its cost (a few a message). */
+ * would cut them, without its cost (a few a message): kb_init, kb_put and
+ * the like, then kb_end. */
 struct kbuf {
     char *p, *end; /* end: room for the NUL */
 };
@@ -114,7 +102,6 @@ struct kbuf {
 static struct kbuf kb_init(char *buf, size_t len)
 {
     struct kbuf k = {buf, buf + len - 1};
-    *buf = '\0';
     return k;
 }
 
@@ -124,6 +111,10 @@ static void kb_put(struct kbuf *k, const char *s, size_t n)
         n = (size_t)(k->end - k->p);
     memcpy(k->p, s, n);
     k->p += n;
+}
+
+static void kb_end(struct kbuf *k)
+{
     *k->p = '\0';
 }
 
@@ -141,6 +132,15 @@ static void kb_port(struct kbuf *k, uint16_t port)
     kb_put(k, num, d);
 }
 
+/* buf = pfx a, cut to len - 1 bytes. */
+static void keyf(char *buf, size_t len, const char *pfx, const char *a)
+{
+    struct kbuf k = kb_init(buf, len);
+    kb_str(&k, pfx);
+    kb_str(&k, a);
+    kb_end(&k);
+}
+
 /* buf = "c:ADDR:PORT", the key of refused connections to one target. */
 static void conn_key(char *buf, size_t len, const char *addr, uint16_t port)
 {
@@ -149,6 +149,7 @@ static void conn_key(char *buf, size_t len, const char *addr, uint16_t port)
     kb_str(&k, addr);
     kb_put(&k, ":", 1);
     kb_port(&k, port);
+    kb_end(&k);
 }
 
 static int is_client(const char *svc)
@@ -941,6 +942,7 @@ static void lookup_key(char *buf, size_t len, const struct event *req, const cha
     kb_str(&k, req->dst.service ? req->dst.service : "");
     kb_put(&k, "|", 1);
     kb_put(&k, coll, strnlen(coll, colllen));
+    kb_end(&k);
 }
 
 static int append_entry(struct chain_set *cs, struct chain *c, struct event *ev, int force)

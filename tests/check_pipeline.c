@@ -197,7 +197,6 @@ START_TEST(new_map_applies_to_open_connections)
 }
 END_TEST
 
-
 /* The mapping of this process holding p, with its VmFlags: 1 if found
  * (*hg: the flags have "hg", huge pages asked for), 0 if not. */
 static int mapping_of(const void *p, int *hg)
