@@ -5,7 +5,7 @@
 #                   and a short fuzz smoke of every libFuzzer target
 #   make all        build $(B)/osrca           make SAN=1 ...  sanitizer build
 #   make release    build-release/osrca: -O3 with profile feedback (GCC)
-#   make unit golden fuzz bench golden-update clean
+#   make unit golden badinput benchcheck fuzz bench golden-update clean
 #
 # Variables: CC, OPT (optimisation), SAN (1 = address,undefined, or a list),
 # WERROR (set to -Werror in CI), FUZZ_SECONDS, FUZZ_RUNS, FUZZ_TARGETS,
@@ -48,7 +48,8 @@ TEST_SRC := $(sort $(wildcard tests/check_*.c))
 TESTS := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps demo check check-plain check-san unit golden golden-update badinput fuzz fuzz-build \
+.PHONY: all deps demo check check-plain check-san unit golden golden-update badinput benchcheck \
+	fuzz fuzz-build \
 	fuzz-smoke \
 	release bench clean
 
@@ -71,6 +72,7 @@ check: deps
 check-plain: all $(TESTS)
 	@$(MAKE) --no-print-directory unit golden
 	@$(MAKE) --no-print-directory BAD_QUICK=1 badinput
+	@$(MAKE) --no-print-directory benchcheck
 
 unit: $(TESTS)
 	@sh tests/run_unit.sh $(TESTS)
@@ -82,6 +84,17 @@ golden: $(B)/osrca
 # deep JSON, a SYN flood of 1,000,000 flows (BAD_QUICK=1: 100,000).
 badinput: $(B)/osrca
 	@OSRCA=./$(B)/osrca BAD_QUICK=$(BAD_QUICK) sh tests/badinput/run.sh
+
+# The benchmark's tools (generator, scorer, CPU timer), built with the
+# analyzer's flags (sanitized under SAN) and tested: the scorer on verdicts
+# with known answers, the generator's determinism, and precision and recall
+# of gen -> osrca analyze -> score at CI size (tests/bench/selftest.sh).
+BENCH_TOOLS := $(B)/bench/gen $(B)/bench/score $(B)/bench/cputime
+$(B)/bench/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
+benchcheck: $(B)/osrca $(BENCH_TOOLS)
+	@OSRCA=./$(B)/osrca BIN=$(B)/bench sh tests/bench/selftest.sh
 
 golden-update: $(B)/osrca
 	@OSRCA=./$(B)/osrca UPDATE=1 sh tests/golden.sh
