@@ -132,6 +132,13 @@ struct event {
     const char *resource_state;
     const char *fault_message;
 
+    /* HTTP request: fingerprints (redact_fingerprint, never the token) of
+     * its X-Auth-Token and X-Service-Token, and of the X-Subject-Token of a
+     * token validation; 0 = none. Compared in memory only (a validation
+     * nests into the request whose token it checks), never output. */
+    uint64_t token_fp[2];
+    uint64_t subject_fp;
+
     size_t nuuids;
     struct ev_uuid *uuids; /* in the arena: room for 4, then EV_MAX_UUIDS */
 

@@ -5,9 +5,13 @@
  * passes the read index. */
 #include "parsers/redact.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "capture/swar.h"
 
@@ -485,4 +489,94 @@ static size_t redact_rec(struct jv_doc *d, struct jv *v, int depth)
 size_t redact_json(struct jv_doc *d, struct jv *v)
 {
     return redact_rec(d, v, 0);
+}
+
+/* ---- fingerprints ---------------------------------------------------- */
+
+static inline uint64_t rotl64(uint64_t x, int b)
+{
+    return (x << b) | (x >> (64 - b));
+}
+
+static inline uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static inline void sipround(uint64_t v[4])
+{
+    v[0] += v[1];
+    v[1] = rotl64(v[1], 13) ^ v[0];
+    v[0] = rotl64(v[0], 32);
+    v[2] += v[3];
+    v[3] = rotl64(v[3], 16) ^ v[2];
+    v[0] += v[3];
+    v[3] = rotl64(v[3], 21) ^ v[0];
+    v[2] += v[1];
+    v[1] = rotl64(v[1], 17) ^ v[2];
+    v[2] = rotl64(v[2], 32);
+}
+
+/* As specified by Aumasson and Bernstein, "SipHash: a fast short-input
+ * PRF" (2012): 2 compression rounds per 8-byte little-endian word, the
+ * length in the top byte of the last word, 4 finalization rounds. */
+uint64_t redact_siphash24(const uint8_t key[16], const void *p, size_t n)
+{
+    const uint8_t *m = p;
+    uint64_t k0 = le64(key), k1 = le64(key + 8);
+    uint64_t v[4] = {k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull,
+                     k0 ^ 0x6c7967656e657261ull, k1 ^ 0x7465646279746573ull};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = le64(m + i);
+        v[3] ^= w;
+        sipround(v);
+        sipround(v);
+        v[0] ^= w;
+    }
+    uint64_t b = (uint64_t)(n & 0xff) << 56;
+    for (size_t j = 0; i + j < n; j++)
+        b |= (uint64_t)m[i + j] << (8 * j);
+    v[3] ^= b;
+    sipround(v);
+    sipround(v);
+    v[0] ^= b;
+    v[2] ^= 0xff;
+    for (int r = 0; r < 4; r++)
+        sipround(v);
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+static uint8_t fp_key[16];
+static pthread_once_t fp_once = PTHREAD_ONCE_INIT;
+
+static void fp_key_init(void)
+{
+    size_t got = 0;
+    while (got < sizeof(fp_key)) {
+        ssize_t r = getrandom(fp_key + got, sizeof(fp_key) - got, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    if (got < sizeof(fp_key)) { /* no getrandom: still unpredictable enough to not be a constant */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t a = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30 ^ (uint64_t)getpid() << 48;
+        uint64_t b = (uint64_t)(uintptr_t)&ts ^ a * 0x9e3779b97f4a7c15ull;
+        memcpy(fp_key, &a, 8);
+        memcpy(fp_key + 8, &b, 8);
+    }
+}
+
+uint64_t redact_fingerprint(const void *p, size_t n)
+{
+    if (!p || n == 0)
+        return 0;
+    pthread_once(&fp_once, fp_key_init);
+    uint64_t h = redact_siphash24(fp_key, p, n);
+    return h ? h : 1;
 }

@@ -11,6 +11,7 @@
 #define OSRCA_REDACT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "parsers/jv.h"
 
@@ -70,5 +71,17 @@ size_t redact_text_n(char *s, size_t n);
  * token, password, passwd, secret, or signature/sig) replaced by
  * REDACT_MASK, then redact_text applied. Returns the length written. */
 size_t redact_query(const char *q, size_t n, char *out, size_t cap);
+
+/* A fingerprint of the secret [p, p+n): SipHash-2-4 under a key drawn from
+ * getrandom(2) once per process, never 0 (0 means "no secret"). It tells
+ * whether two messages carried the same token (a service's inbound request
+ * and the token validation it makes) without keeping the token: it cannot
+ * be turned back into it, it is only compared in memory, and it is never
+ * printed, logged or written. 0 for n == 0. */
+uint64_t redact_fingerprint(const void *p, size_t n);
+
+/* SipHash-2-4 of [p, p+n) under key (16 bytes): the function behind
+ * redact_fingerprint, for its test vectors. */
+uint64_t redact_siphash24(const uint8_t key[16], const void *p, size_t n);
 
 #endif

@@ -891,6 +891,14 @@ static void on_request(struct rest_conn *c, const struct http1_msg *m)
     ev->user_agent = ev_span(ev, ua, REST_UA_MAX);
     struct span gri = hdr(m, "x-openstack-request-id");
     ev->global_request_id = ev_span(ev, gri, 128);
+    /* the tokens themselves are never copied: only whether two messages
+     * carried the same one */
+    struct span tok = hdr(m, "x-auth-token");
+    ev->token_fp[0] = redact_fingerprint(tok.p, tok.n);
+    tok = hdr(m, "x-service-token");
+    ev->token_fp[1] = redact_fingerprint(tok.p, tok.n);
+    tok = hdr(m, "x-subject-token");
+    ev->subject_fp = redact_fingerprint(tok.p, tok.n);
 
     /* services: path prefix (shared port), else the port */
     size_t pfx = 0;

@@ -58,6 +58,7 @@ struct chain_set {
     struct topic_seen *delivered; /* topics / routing keys seen delivered */
     size_t ndelivered;
     uint64_t *c_dropped, *c_merged, *c_open_evicted, *c_nested, *c_polls, *c_uuid_links;
+    uint64_t *c_tok_matched, *c_tok_unmatched;
     /* no pending call of any chain is due before this (a lower bound:
      * lowered when a call is added, made exact by each chain_set_expire
      * walk), so the walk is skipped until then */
@@ -544,13 +545,15 @@ struct chain_set *chain_set_new(const struct chain_cfg *cfg, const struct rules 
     cs->st = st;
     cs->open = calloc(cs->cfg.max_open_requests, sizeof(*cs->open));
     cs->delivered = calloc(DELIVERED_MAX, sizeof(*cs->delivered));
-    static uint64_t dummy[6];
+    static uint64_t dummy[8];
     cs->c_dropped = st ? stats_counter(st, "rca.chain_events_dropped") : &dummy[0];
     cs->c_merged = st ? stats_counter(st, "rca.chains_merged") : &dummy[1];
     cs->c_open_evicted = st ? stats_counter(st, "rca.open_requests_evicted") : &dummy[2];
     cs->c_nested = st ? stats_counter(st, "rca.time_nested") : &dummy[3];
     cs->c_polls = st ? stats_counter(st, "rca.resource_links") : &dummy[4];
     cs->c_uuid_links = st ? stats_counter(st, "rca.lookup_followups") : &dummy[5];
+    cs->c_tok_matched = st ? stats_counter(st, "rca.token_validations_matched") : &dummy[6];
+    cs->c_tok_unmatched = st ? stats_counter(st, "rca.token_validations_unmatched") : &dummy[7];
     if (!cs->open || !cs->delivered) {
         chain_set_free(cs);
         return NULL;
@@ -873,9 +876,21 @@ static struct chain *lookup_chain(struct chain_set *cs, const char *pfx, const c
     return s->c;
 }
 
-/* Newest open request that ev nests into (time nesting), or NULL. */
+/* 1 when request req carried the token that validation ev checks. */
+static int checks_token_of(const struct event *ev, const struct event *req)
+{
+    return ev->subject_fp &&
+           (req->token_fp[0] == ev->subject_fp || req->token_fp[1] == ev->subject_fp);
+}
+
+/* Newest open request that ev nests into (time nesting), or NULL. A token
+ * validation (X-Subject-Token) nests into the newest open request on its
+ * host that carried that token (X-Auth-Token or X-Service-Token), when
+ * one does: with many operations in flight the newest request on the
+ * host is often another user's. */
 static struct open_req *nest_find(struct chain_set *cs, const struct event *ev, const char *caller)
 {
+    struct open_req *newest = NULL;
     for (size_t i = open_lower(cs, ev->seq); i-- > 0;) {
         struct open_req *o = &cs->open[i];
         const struct event *req = o->req;
@@ -894,9 +909,18 @@ static struct open_req *nest_find(struct chain_set *cs, const struct event *ev, 
             continue;
         if (ev->src.addr[0] && req->dst.addr[0] && strcmp(ev->src.addr, req->dst.addr) != 0)
             continue;
-        return o;
+        if (!ev->subject_fp)
+            return o;
+        if (checks_token_of(ev, req)) {
+            (*cs->c_tok_matched)++;
+            return o;
+        }
+        if (!newest)
+            newest = o;
     }
-    return NULL;
+    if (newest)
+        (*cs->c_tok_unmatched)++;
+    return newest;
 }
 
 /* Query parameter name=... of q, copied to out; 0 if absent. */

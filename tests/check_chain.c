@@ -1,8 +1,10 @@
 /* check_chain.c -- chain stitching on synthetic events: Publish/Deliver as
  * one hop, ids revealed late merge chains (glance echo, global ids, RPC
- * request id), time nesting of token validations, responses paired by
+ * request id), time nesting of token validations (into the request whose
+ * token they check), responses paired by
  * flow order, per-chain event cap, open-chain eviction, settle and pending
  * calls (AMQP expiration), request-id filter. */
+#include "parsers/redact.h"
 #include "tests/rca_scenario.h"
 
 static struct rca *new_rca_cfg(size_t max_open, size_t max_ev, int keep_ok)
@@ -91,6 +93,55 @@ START_TEST(time_nesting)
     ck_assert_uint_eq(s.operations, 1);
     ck_assert_uint_eq(s.background, 1);
     ck_assert_uint_eq(counter("rca.time_nested"), 1);
+    rca_free(a);
+}
+END_TEST
+
+START_TEST(token_validation_nests_by_token)
+{
+    /* two users' requests open on nova-api; the validation of the older
+     * one's token joins the older one, not the newest open request, and a
+     * validation of a token no open request carried falls back to the
+     * newest (counted) */
+    struct rca *a = new_rca_cfg(0, 0, 1);
+    static const char tok_a[] = "gAAAAABtokenofuserA", tok_b[] = "gAAAAABtokenofuserB",
+                      tok_c[] = "gAAAAABtokenofnobody";
+    struct event *ra = req(0, 3, "client", UA_NOVACLIENT, "nova-api", "GET", "/v2.1/servers",
+                           NULL, NULL);
+    ra->token_fp[0] = redact_fingerprint(tok_a, strlen(tok_a));
+    rca_event(a, ra);
+    struct event *rb = req(1, 5, "client", UA_NOVACLIENT, "nova-api", "GET", "/v2.1/flavors",
+                           NULL, NULL);
+    rb->token_fp[0] = redact_fingerprint(tok_b, strlen(tok_b));
+    rca_event(a, rb);
+    struct event *va = req(2, 4, "keystonemiddleware", "python-keystoneclient", "keystone", "GET",
+                           "/v3/auth/tokens", NULL, NULL);
+    va->subject_fp = redact_fingerprint(tok_a, strlen(tok_a));
+    rca_event(a, va);
+    rca_event(a, resp(3, 4, "keystone", "keystonemiddleware", "GET", "/v3/auth/tokens", 200,
+                      "req-0000000a-0000-4000-8000-000000000000", NULL, NULL));
+    struct event *vc = req(4, 6, "keystonemiddleware", "python-keystoneclient", "keystone", "GET",
+                           "/v3/auth/tokens", NULL, NULL);
+    vc->subject_fp = redact_fingerprint(tok_c, strlen(tok_c));
+    rca_event(a, vc);
+    rca_event(a, resp(5, 6, "keystone", "keystonemiddleware", "GET", "/v3/auth/tokens", 200,
+                      "req-0000000c-0000-4000-8000-000000000000", NULL, NULL));
+    rca_event(a, resp(6, 3, "nova-api", "client", "GET", "/v2.1/servers", 200,
+                      "req-000000aa-0000-4000-8000-000000000000", NULL, NULL));
+    rca_event(a, resp(7, 5, "nova-api", "client", "GET", "/v2.1/flavors", 200,
+                      "req-000000bb-0000-4000-8000-000000000000", NULL, NULL));
+    rca_flush(a, T0 + 1000000ull);
+    ck_assert_uint_eq(ngot, 2);
+    for (size_t i = 0; i < 2; i++) {
+        int is_a = strcmp(got[i].request_id, "req-000000aa-0000-4000-8000-000000000000") == 0;
+        ck_assert_uint_eq(got[i].nnodes, 4);
+        const char *mine = is_a ? "req-0000000a-" : "req-0000000c-";
+        const char *other = is_a ? "req-0000000c-" : "req-0000000a-";
+        ck_assert_msg(strstr(got[i].json, mine) && !strstr(got[i].json, other), "%s", got[i].json);
+    }
+    ck_assert_uint_eq(counter("rca.time_nested"), 2);
+    ck_assert_uint_eq(counter("rca.token_validations_matched"), 1);
+    ck_assert_uint_eq(counter("rca.token_validations_unmatched"), 1);
     rca_free(a);
 }
 END_TEST
@@ -429,6 +480,7 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, publish_deliver_one_hop);
     tcase_add_test(tc, ids_forward_reference_merge);
     tcase_add_test(tc, time_nesting);
+    tcase_add_test(tc, token_validation_nests_by_token);
     tcase_add_test(tc, pipelined_responses_pair_in_order);
     tcase_add_test(tc, responses_pair_by_request_seq);
     tcase_add_test(tc, events_per_chain_cap);

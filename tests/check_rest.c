@@ -753,6 +753,12 @@ START_TEST(secrets_everywhere)
     ck_assert_str_eq(rq->operation, "token issue");
     struct event *rq2 = find_ev(&l, EV_HTTP_REQUEST, 1);
     ck_assert_str_eq(rq2->path, "/v2.0/tokens/***");
+    /* what is kept of the tokens: fingerprints, equal for the same token */
+    uint64_t fp = redact_fingerprint(tok, strlen(tok));
+    ck_assert(fp != 0);
+    ck_assert(rq->token_fp[0] == fp && rq->token_fp[1] == 0 && rq->subject_fp == 0);
+    ck_assert(rq2->subject_fp == fp && rq2->token_fp[0] == 0);
+    ck_assert(rs->subject_fp == 0); /* responses keep none */
     free(s);
     evlist_free(&l);
 }
@@ -869,6 +875,19 @@ static void dump_sorted(const struct jv *v, char *out, size_t cap, size_t *w)
 
 START_TEST(redact_helpers)
 {
+    /* SipHash-2-4 reference vectors (key 00..0f, message 00..n-1) */
+    uint8_t key[16], msg[64];
+    for (int i = 0; i < 64; i++)
+        msg[i] = (uint8_t)i;
+    memcpy(key, msg, 16);
+    ck_assert(redact_siphash24(key, msg, 0) == 0x726fdb47dd0e0e31ull);
+    ck_assert(redact_siphash24(key, msg, 8) == 0x93f5f5799a932462ull);
+    ck_assert(redact_siphash24(key, msg, 15) == 0xa129ca6149be45e5ull);
+    ck_assert(redact_siphash24(key, msg, 63) == 0x958a324ceb064572ull);
+    ck_assert(redact_fingerprint("gAAAAAB1", 8) == redact_fingerprint("gAAAAAB1", 8));
+    ck_assert(redact_fingerprint("gAAAAAB1", 8) != redact_fingerprint("gAAAAAB2", 8));
+    ck_assert(redact_fingerprint("x", 0) == 0 && redact_fingerprint(NULL, 3) == 0);
+
     ck_assert(redact_header_is_secret("X-Auth-Token", 12));
     ck_assert(redact_header_is_secret("x-subject-token", 15));
     ck_assert(redact_header_is_secret("Set-Cookie", 10));
