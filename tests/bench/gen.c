@@ -17,6 +17,9 @@
  *     exactly 32 lowercase hex digits) replaced by a per-copy keyed hash of
  *     the same length and form. The mapping works on the 128-bit value, so a
  *     dashed and an undashed spelling of one id stay equal after mapping.
+ *     Every Fernet token ("gAAAAA" + base64url, GEN_TOKEN_MIN..MAX long)
+ *     becomes a per-copy token of the same length (its value: a hash of the
+ *     text, mapped like an id): each copy is another user's session.
  *     Identifiers are found on the reassembled byte stream of each TCP
  *     direction, so an id cut by a segment boundary is still rewritten.
  *     Lengths never change: sequence numbers, Content-Length and AMQP frame
@@ -77,6 +80,8 @@
 #define GEN_MAX_TEMPLATES 256
 #define GEN_MAX_STREAM (64u << 20) /* per direction of a template flow */
 #define GEN_SNAPLEN 262144u
+#define GEN_TOKEN_MIN 64   /* a Fernet token: "gAAAAA" + base64url, this long */
+#define GEN_TOKEN_MAX 1024 /* or longer: left as is */
 #define GEN_PORT_LO 32768u /* client ports 32768..65535, above every service port */
 
 /* Service ports that are servers even when no SYN to them is captured. */
@@ -87,7 +92,8 @@ struct patch {
     uint16_t id_off;  /* first byte of the id text that lands there */
     uint16_t n;       /* bytes to write */
     uint32_t id;      /* index into tmpl.ids */
-    uint8_t dashed;   /* 36-char UUID form, else 32 hex digits */
+    uint16_t len;     /* length of the whole id text: 32, 36 (dashed), or a token's */
+    uint8_t token;    /* a Fernet token, else a UUID / 32 hex digits */
 };
 
 struct tpkt {
@@ -119,9 +125,10 @@ struct tflow {
 };
 
 struct match {
-    int64_t off; /* stream offset of the id text */
-    uint8_t len; /* 32 or 36 */
-    uint8_t req; /* preceded by "req-" */
+    int64_t off;  /* stream offset of the id text */
+    uint16_t len; /* 32 or 36, or a token's length */
+    uint8_t req;  /* preceded by "req-" */
+    uint8_t token; /* a Fernet token: v is a hash of its text */
     uint8_t v[16];
     uint32_t id;
 };
@@ -529,13 +536,63 @@ static int gen_match_cmp(const void *x, const void *y)
     return memcmp(a->v, b->v, 16);
 }
 
-/* Scan one reassembled stream for identifiers; appends to *m. An id is an
- * 8-4-4-4-12 lowercase-hex UUID, or a run of exactly 32 lowercase hex
- * digits, with no hex digit right before or after it. */
+static int gen_is_b64url(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+}
+
+/* Length of the Fernet token (PROTOCOLS.md: "gAAAAA" + base64url, padding
+ * not included) at s[i], or 0. */
+static size_t gen_token_at(const uint8_t *s, size_t n, size_t i)
+{
+    if (n - i < GEN_TOKEN_MIN || memcmp(s + i, "gAAAAA", 6) != 0 ||
+        (i > 0 && gen_is_b64url(s[i - 1])))
+        return 0;
+    size_t k = 6;
+    while (i + k < n && k <= GEN_TOKEN_MAX && gen_is_b64url(s[i + k]))
+        k++;
+    return k >= GEN_TOKEN_MIN && k <= GEN_TOKEN_MAX ? k : 0;
+}
+
+static struct match *gen_match_add(struct match **m, size_t *nm, size_t *cap)
+{
+    if (*nm == *cap) {
+        *cap = *cap ? *cap * 2 : 256;
+        *m = gen_xrealloc(*m, *cap, sizeof **m);
+    }
+    struct match *x = &(*m)[(*nm)++];
+    memset(x, 0, sizeof *x);
+    return x;
+}
+
+/* Scan one reassembled stream for identifiers; appends to *m in offset
+ * order. An id is an 8-4-4-4-12 lowercase-hex UUID, or a run of exactly 32
+ * lowercase hex digits, with no hex digit right before or after it, or a
+ * Fernet token (each copy is then another user's session: the analyzer
+ * links a token validation to the request whose token it checks). */
 static void gen_scan(const uint8_t *s, size_t n, struct match **m, size_t *nm, size_t *cap)
 {
     size_t i = 0;
     while (i < n) {
+        size_t tl = s[i] == 'g' ? gen_token_at(s, n, i) : 0;
+        if (tl) {
+            struct match *x = gen_match_add(m, nm, cap);
+            x->off = (int64_t)i;
+            x->len = (uint16_t)tl;
+            x->token = 1;
+            uint64_t h1 = 0x6a09e667f3bcc909ull, h2 = 0xbb67ae8584caa73bull;
+            for (size_t k = 0; k < tl; k++) {
+                h1 = gen_mix64(h1 ^ s[i + k]);
+                h2 = gen_mix64(h2 + s[i + k]);
+            }
+            for (int k = 0; k < 8; k++) {
+                x->v[k] = (uint8_t)(h1 >> (8 * k));
+                x->v[8 + k] = (uint8_t)(h2 >> (8 * k));
+            }
+            i += tl;
+            continue;
+        }
         if (gen_hexval(s[i]) < 0 || (i > 0 && gen_is_anyhex(s[i - 1]))) {
             i++;
             continue;
@@ -560,13 +617,9 @@ static void gen_scan(const uint8_t *s, size_t n, struct match **m, size_t *nm, s
             i += run;
             continue;
         }
-        if (*nm == *cap) {
-            *cap = *cap ? *cap * 2 : 256;
-            *m = gen_xrealloc(*m, *cap, sizeof **m);
-        }
-        struct match *x = &(*m)[(*nm)++];
+        struct match *x = gen_match_add(m, nm, cap);
         x->off = (int64_t)i;
-        x->len = (uint8_t)len;
+        x->len = (uint16_t)len;
         x->req = i >= 4 && len == 36 && memcmp(s + i - 4, "req-", 4) == 0;
         size_t d = 0;
         for (size_t k = 0; k < len; k++) {
@@ -1153,7 +1206,8 @@ static int gen_load_tmpl(struct gen *g, struct tmpl *t)
             pa->id_off = (uint16_t)(a - m[k].off);
             pa->n = (uint16_t)(b - a);
             pa->id = m[k].id;
-            pa->dashed = m[k].len == 36;
+            pa->len = m[k].len;
+            pa->token = m[k].token;
         }
         pk->npatch = (uint32_t)t->npatches - pk->patch0;
     }
@@ -1187,6 +1241,22 @@ static void gen_map_id(uint64_t seed, uint64_t copy, const uint8_t in[16], uint8
     }
     out[6] = (uint8_t)((in[6] & 0xf0) | (out[6] & 0x0f)); /* digit 12 */
     out[8] = (uint8_t)((in[8] & 0xf0) | (out[8] & 0x0f)); /* digit 16 */
+}
+
+/* Render the copy's token of length len from its value v: "gAAAAA" and
+ * base64url characters drawn from v. */
+static void gen_render_token(const uint8_t v[16], size_t len, char *out)
+{
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint64_t x = 0;
+    for (int i = 0; i < 16; i++)
+        x = gen_mix64(x ^ v[i]);
+    memcpy(out, "gAAAAA", 6);
+    for (size_t k = 6; k < len; k++) {
+        x = gen_mix64(x + 0x9e3779b97f4a7c15ull);
+        out[k] = b64[x >> 58];
+    }
 }
 
 /* Render v as 32 hex digits or the dashed 36-char form; returns the length. */
@@ -1424,8 +1494,12 @@ static int gen_emit(struct gen *g, const struct copy *c)
             gen_tcp_csum(b, pk->ip_off, pk->tcp_off, pk->caplen - pk->tcp_off, GEN_SYNTH_FULL);
         for (uint32_t k = 0; k < pk->npatch; k++) {
             const struct patch *pa = &t->patches[pk->patch0 + k];
-            char txt[40];
-            size_t n = gen_render_id(c->map[pa->id], pa->dashed, txt);
+            char txt[GEN_TOKEN_MAX + 1];
+            size_t n = pa->len;
+            if (pa->token)
+                gen_render_token(c->map[pa->id], n, txt);
+            else
+                n = gen_render_id(c->map[pa->id], pa->len == 36, txt);
             /* patches were clipped to the payload at load time */
             if ((size_t)pa->id_off + pa->n <= n && (size_t)pa->pkt_off + pa->n <= pk->caplen)
                 memcpy(b + pa->pkt_off, txt + pa->id_off, pa->n);

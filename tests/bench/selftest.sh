@@ -10,7 +10,7 @@
 #      port and time, a chain mixing copies, a copy cut by --warm, lines that
 #      are not verdicts, lines that are not JSON); and its usage errors.
 #   2. gen: the same seed gives the same bytes, another seed other bytes;
-#      every copy in the truth file.
+#      every copy in the truth file; each copy has its own tokens.
 #   3. accuracy under concurrency at CI size: gen -> osrca analyze -> score
 #      for two seeds (one --warm), precision and recall >= 99 %.
 #   4. cputime: the command's exit status passes through; one line written.
@@ -94,6 +94,18 @@ gen "$T/g1a.pcap" 7 && gen "$T/g1b.pcap" 7 && gen "$T/g2.pcap" 8 && {
     copies=$(grep -vc '^#' "$T/g1a.truth")
     [ "$copies" -ge 12 ] && ok || bad "gen: only $copies copies in 3 MB"
 }
+
+# each copy its own tokens: two copies of a template hold twice its tokens,
+# each as often as in the template
+toks() { grep -ao 'gAAAAA[A-Za-z0-9_-]*' "$1" | sort | uniq -c | awk '{print $1}' | sort -n | tr '\n' ' '; }
+if "$BIN/gen" -o "$T/two.pcap" --copies 2 --mix s2a_server_create_delete_ok=1 2>"$T/two.gen"; then
+    t1=$(toks testdata/s2a_server_create_delete_ok.pcap)
+    t2=$(toks "$T/two.pcap")
+    want=$(for n in $t1; do echo "$n"; echo "$n"; done | sort -n | tr '\n' ' ')
+    [ -n "$t1" ] && [ "$t2" = "$want" ] && ok || bad "gen: tokens per copy: template '$t1', two copies '$t2'"
+else
+    bad "gen --copies 2: $(tail -n 3 "$T/two.gen")"
+fi
 
 # ---- 3. accuracy under concurrency ----------------------------------------
 accuracy() { # name seed [gen options]
