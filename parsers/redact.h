@@ -72,16 +72,19 @@ size_t redact_text_n(char *s, size_t n);
  * REDACT_MASK, then redact_text applied. Returns the length written. */
 size_t redact_query(const char *q, size_t n, char *out, size_t cap);
 
-/* A fingerprint of the secret [p, p+n): SipHash-2-4 under a key drawn from
- * getrandom(2) once per process, never 0 (0 means "no secret"). It tells
+/* A fingerprint of the secret [p, p+n): SipHash-1-3, under a key drawn
+ * from getrandom(2) once per process, of its last REDACT_FP_TAIL bytes
+ * (where a signed token -- Fernet, JWS -- holds its signature) and its
+ * length; never 0 (0 means "no secret"). It tells
  * whether two messages carried the same token (a service's inbound request
  * and the token validation it makes) without keeping the token: it cannot
  * be turned back into it, it is only compared in memory, and it is never
  * printed, logged or written. 0 for n == 0. */
+#define REDACT_FP_TAIL 32
 uint64_t redact_fingerprint(const void *p, size_t n);
 
-/* SipHash-2-4 of [p, p+n) under key (16 bytes): the function behind
- * redact_fingerprint, for its test vectors. */
+/* SipHash-2-4 of [p, p+n) under key (16 bytes): the reference vectors
+ * check the SipHash code redact_fingerprint runs with 1-3 rounds. */
 uint64_t redact_siphash24(const uint8_t key[16], const void *p, size_t n);
 
 #endif

@@ -837,6 +837,24 @@ static const char *op_name(struct event *ev, const char *name, const struct jv *
     return event_cstr(ev, buf);
 }
 
+/* Fingerprints of the request's tokens (the tokens themselves are never
+ * copied: only whether two messages carried the same one), in one pass
+ * over the headers: X-Auth-Token, X-Service-Token, X-Subject-Token. */
+static void token_fps(struct event *ev, const struct http1_msg *m)
+{
+    for (size_t i = 0; i < m->nheaders; i++) {
+        const struct span *nm = &m->headers[i].name, *v = &m->headers[i].value;
+        if (nm->n != 12 && nm->n != 15)
+            continue;
+        if (nm->n == 12 && ci_ncmp(nm->p, "x-auth-token", 12) == 0)
+            ev->token_fp[0] = redact_fingerprint(v->p, v->n);
+        else if (nm->n == 15 && ci_ncmp(nm->p, "x-service-token", 15) == 0)
+            ev->token_fp[1] = redact_fingerprint(v->p, v->n);
+        else if (nm->n == 15 && ci_ncmp(nm->p, "x-subject-token", 15) == 0)
+            ev->subject_fp = redact_fingerprint(v->p, v->n);
+    }
+}
+
 static void on_request(struct rest_conn *c, const struct http1_msg *m)
 {
     const struct svcmap *map = c->env->map;
@@ -891,14 +909,7 @@ static void on_request(struct rest_conn *c, const struct http1_msg *m)
     ev->user_agent = ev_span(ev, ua, REST_UA_MAX);
     struct span gri = hdr(m, "x-openstack-request-id");
     ev->global_request_id = ev_span(ev, gri, 128);
-    /* the tokens themselves are never copied: only whether two messages
-     * carried the same one */
-    struct span tok = hdr(m, "x-auth-token");
-    ev->token_fp[0] = redact_fingerprint(tok.p, tok.n);
-    tok = hdr(m, "x-service-token");
-    ev->token_fp[1] = redact_fingerprint(tok.p, tok.n);
-    tok = hdr(m, "x-subject-token");
-    ev->subject_fp = redact_fingerprint(tok.p, tok.n);
+    token_fps(ev, m);
 
     /* services: path prefix (shared port), else the port */
     size_t pfx = 0;
