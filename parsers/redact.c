@@ -590,10 +590,10 @@ uint64_t redact_fingerprint(const void *p, size_t n)
     if (!p || n == 0)
         return 0;
     pthread_once(&fp_once, fp_key_init);
-    /* the length and the last REDACT_FP_TAIL bytes: a signed token ends in
+    /* the last REDACT_FP_TAIL bytes and the length: a signed token ends in
      * its signature (Fernet: HMAC-SHA256; JWS: the signature), unique to
-     * it; 40 bytes (tail and length) and SipHash-1-3 (the variant hash tables use) instead of
-     * ~190 and 2-4: a few hundred instructions a request less */
+     * it. 40 bytes and SipHash-1-3 (the variant hash tables use) instead
+     * of ~190 and 2-4: a few hundred instructions a request less */
     uint8_t buf[REDACT_FP_TAIL + 8];
     size_t k = n < REDACT_FP_TAIL ? n : REDACT_FP_TAIL;
     memcpy(buf, (const uint8_t *)p + (n - k), k);
