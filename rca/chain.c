@@ -885,12 +885,14 @@ static int checks_token_of(const struct event *ev, const struct event *req)
 
 /* Newest open request that ev nests into (time nesting), or NULL. A token
  * validation (X-Subject-Token) nests into the newest open request on its
- * host that carried that token (X-Auth-Token or X-Service-Token), when
- * one does: with many operations in flight the newest request on the
- * host is often another user's. */
+ * host that carried that token (X-Auth-Token or X-Service-Token), else
+ * into the newest on another address that did (a request seen only on
+ * its way to a load balancer's address), else into the newest on its
+ * host: with many operations in flight the newest request on the host is
+ * often another user's. */
 static struct open_req *nest_find(struct chain_set *cs, const struct event *ev, const char *caller)
 {
-    struct open_req *newest = NULL;
+    struct open_req *newest = NULL, *elsewhere = NULL;
     for (size_t i = open_lower(cs, ev->seq); i-- > 0;) {
         struct open_req *o = &cs->open[i];
         const struct event *req = o->req;
@@ -907,8 +909,11 @@ static struct open_req *nest_find(struct chain_set *cs, const struct event *ev, 
             continue;
         if (!strcmp(handler, "keystone"))
             continue;
-        if (ev->src.addr[0] && req->dst.addr[0] && strcmp(ev->src.addr, req->dst.addr) != 0)
+        if (ev->src.addr[0] && req->dst.addr[0] && strcmp(ev->src.addr, req->dst.addr) != 0) {
+            if (!elsewhere && checks_token_of(ev, req))
+                elsewhere = o;
             continue;
+        }
         if (!ev->subject_fp)
             return o;
         if (checks_token_of(ev, req)) {
@@ -917,6 +922,10 @@ static struct open_req *nest_find(struct chain_set *cs, const struct event *ev, 
         }
         if (!newest)
             newest = o;
+    }
+    if (elsewhere) {
+        (*cs->c_tok_matched)++;
+        return elsewhere;
     }
     if (newest)
         (*cs->c_tok_unmatched)++;

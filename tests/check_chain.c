@@ -146,6 +146,44 @@ START_TEST(token_validation_nests_by_token)
 }
 END_TEST
 
+START_TEST(token_validation_behind_a_load_balancer)
+{
+    /* the user's request is seen going to the load balancer's address
+     * (10.0.0.100); the validation comes from the API host behind it
+     * (10.0.0.11), where another request is open: the token decides */
+    struct rca *a = new_rca_cfg(0, 0, 1);
+    static const char tok[] = "gAAAAABtokenbehindthevip";
+    struct event *r1 = req(0, 3, "client", UA_NOVACLIENT, "nova-api", "GET", "/v2.1/servers",
+                           NULL, NULL);
+    snprintf(r1->dst.addr, sizeof(r1->dst.addr), "10.0.0.100");
+    r1->token_fp[0] = redact_fingerprint(tok, strlen(tok));
+    rca_event(a, r1);
+    struct event *r2 = req(1, 5, "client", UA_NOVACLIENT, "nova-api", "GET", "/v2.1/flavors",
+                           NULL, NULL);
+    snprintf(r2->dst.addr, sizeof(r2->dst.addr), "10.0.0.11");
+    rca_event(a, r2);
+    struct event *v = req(2, 4, "keystonemiddleware", "python-keystoneclient", "keystone", "GET",
+                          "/v3/auth/tokens", NULL, NULL);
+    snprintf(v->src.addr, sizeof(v->src.addr), "10.0.0.11");
+    v->subject_fp = redact_fingerprint(tok, strlen(tok));
+    rca_event(a, v);
+    rca_event(a, resp(3, 4, "keystone", "keystonemiddleware", "GET", "/v3/auth/tokens", 200,
+                      "req-0000000a-0000-4000-8000-000000000000", NULL, NULL));
+    rca_event(a, resp(6, 3, "nova-api", "client", "GET", "/v2.1/servers", 200,
+                      "req-000000aa-0000-4000-8000-000000000000", NULL, NULL));
+    rca_event(a, resp(7, 5, "nova-api", "client", "GET", "/v2.1/flavors", 200,
+                      "req-000000bb-0000-4000-8000-000000000000", NULL, NULL));
+    rca_flush(a, T0 + 1000000ull);
+    ck_assert_uint_eq(ngot, 2);
+    for (size_t i = 0; i < 2; i++) {
+        int is_a = strcmp(got[i].request_id, "req-000000aa-0000-4000-8000-000000000000") == 0;
+        ck_assert_uint_eq(got[i].nnodes, (is_a ? 4u : 2u));
+    }
+    ck_assert_uint_eq(counter("rca.token_validations_matched"), 1);
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(pipelined_responses_pair_in_order)
 {
     struct rca *a = new_rca_cfg(0, 0, 1);
@@ -481,6 +519,7 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, ids_forward_reference_merge);
     tcase_add_test(tc, time_nesting);
     tcase_add_test(tc, token_validation_nests_by_token);
+    tcase_add_test(tc, token_validation_behind_a_load_balancer);
     tcase_add_test(tc, pipelined_responses_pair_in_order);
     tcase_add_test(tc, responses_pair_by_request_seq);
     tcase_add_test(tc, events_per_chain_cap);
