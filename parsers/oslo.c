@@ -1686,6 +1686,12 @@ static void on_content(void *ctx, const struct amqp_msg *m)
             struct call_ent *ce = call_get(g, ev->msg_id, mlen, now, 0);
             if (ce && ce->method[0] && !ev->rpc_method)
                 ev->rpc_method = event_cstr(ev, ce->method);
+            /* the final reply has reached the caller: nothing more will
+             * ask for the call, its slot is free for the next one (else
+             * answered calls fill the table for an hour, and a busy cloud
+             * evicts the calls still waiting) */
+            if (ce && ev->ending)
+                ce->h.used = 0;
         }
     }
     if (m->method == AMQP_BASIC_RETURN) {

@@ -686,6 +686,70 @@ START_TEST(stack_crafted)
 }
 END_TEST
 
+START_TEST(answered_calls_free_their_slot)
+{
+    /* a call table of one set (8 slots): 40 calls, each answered (the
+     * final reply delivered) before the next, then one left waiting while
+     * 8 more come and go; no call is evicted, and the waiting one's late
+     * reply is still named from its call (with answered calls kept, the
+     * 8 later ones would push it out) */
+    struct oslo_cfg cfg;
+    oslo_defaults(&cfg);
+    cfg.max_calls = 8;
+    cfg.reuse_bodies = 0;
+    struct svcmap *map = test_map();
+    struct stats *st = stats_new();
+    struct evs v = {{0}, 0};
+    struct app_env env = {map, st, NULL, NULL, sink, &v};
+    void *g = oslo_global_new_cfg(&env, &cfg);
+    ck_assert_ptr_nonnull(g);
+    struct app_conn_info ci = {1, 2, "10.0.0.5", 40000, "10.0.0.1", 5672};
+    void *caller = oslo_amqp_ops.conn_new(g, &env, &ci);
+    struct side sc[2];
+    memset(sc, 0, sizeof(sc));
+    uint64_t ts = 1000;
+    for (int i = 0; i < 49; i++) {
+        char call[256], reply[256];
+        int id = i < 40 ? i : (i == 40 ? 999 : i);
+        snprintf(call, sizeof(call),
+                 "{\"method\": \"%s\", \"args\": {}, \"_msg_id\": \"m%03d\", "
+                 "\"_reply_q\": \"reply_q1\", \"_unique_id\": \"u%03d\"}",
+                 id == 999 ? "slow_call" : "ping", id, id);
+        snprintf(reply, sizeof(reply),
+                 "{\"result\": 1, \"ending\": true, \"_msg_id\": \"m%03d\", "
+                 "\"_unique_id\": \"r%03d\"}", id, id);
+        c2s.n = 0;
+        if (i == 0)
+            putmem(&c2s, "AMQP\0\0\x09\x01", 8);
+        content(&c2s, 0, "nova", "conductor", (const uint8_t *)call, strlen(call), NULL);
+        feed(caller, &sc[0], 0, c2s.b, c2s.n, ts++);
+        if (id == 999)
+            continue; /* answered at the end */
+        s2c.n = 0;
+        content(&s2c, 1, "", "reply_q1", (const uint8_t *)reply, strlen(reply), NULL);
+        feed(caller, &sc[1], 1, s2c.b, s2c.n, ts++);
+    }
+    static const char late[] = "{\"result\": 1, \"ending\": true, \"_msg_id\": \"m999\", "
+                               "\"_unique_id\": \"r999\"}";
+    s2c.n = 0;
+    content(&s2c, 1, "", "reply_q1", (const uint8_t *)late, strlen(late), NULL);
+    feed(caller, &sc[1], 1, s2c.b, s2c.n, ts++);
+    ck_assert_uint_eq(*stats_counter(st, "oslo.calls_evicted"), 0);
+    const struct event *last = v.e[v.n - 1];
+    ck_assert_int_eq(last->kind, EV_RPC_REPLY);
+    ck_assert_str_eq(last->msg_id, "m999");
+    ck_assert_ptr_nonnull(last->rpc_method); /* named from its call */
+    ck_assert_str_eq(last->rpc_method, "slow_call");
+    oslo_amqp_ops.end(caller, ts);
+    oslo_amqp_ops.global_free(g);
+    free(sc[0].rest);
+    free(sc[1].rest);
+    evs_free(&v);
+    stats_free(st);
+    svcmap_free(map);
+}
+END_TEST
+
 START_TEST(owner_from_conn_name)
 {
     /* Start-Ok connection_name: a rule match, then a binary-name fallback */
@@ -794,6 +858,7 @@ static Suite *oslo_suite(void)
     tcase_add_test(tc, decode_bad_bodies);
     tcase_add_test(tc, stack_crafted);
     tcase_add_test(tc, owner_from_conn_name);
+    tcase_add_test(tc, answered_calls_free_their_slot);
     tcase_add_test(tc, split_target);
     suite_add_tcase(s, tc);
     return s;
