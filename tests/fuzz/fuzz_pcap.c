@@ -4,7 +4,9 @@
  * table with reassembly, expiry and nDPI classification; the consumer
  * callbacks only touch the bytes they get. The file is read twice, by
  * pcap_next_ex alone and the usual way (osrca's own record reader for
- * classic pcap files): records, status and message must be the same.
+ * classic pcap files): records, status and message must be the same; and
+ * every frame is decoded twice, by decode_packet (with its fast path) and
+ * decode_packet_general: result and fields must be the same.
  *
  * Seeds: tests/fuzz/seeds.py (one connection's packets, or a window of
  * them, behind a testdata capture's header); run with -max_len=16384:
@@ -54,8 +56,14 @@ static void on_packet(void *ctx, int linktype, const uint8_t *data, uint32_t cap
 {
     uint64_t *h = ctx;
     *h = fold(*h, linktype, data, caplen, wirelen, ts_us);
-    struct pkt pk;
-    if (decode_packet(linktype, data, caplen, wirelen, ts_us, &pk, st) == 0)
+    struct pkt pk, gen;
+    int rc = decode_packet(linktype, data, caplen, wirelen, ts_us, &pk, st);
+    /* the fast path decodes what the general one would, field for field */
+    memset(&gen, 0, sizeof(gen));
+    if (decode_packet_general(linktype, data, caplen, wirelen, ts_us, &gen, NULL) != rc ||
+        (rc == 0 && memcmp(&pk, &gen, sizeof(pk)) != 0))
+        abort();
+    if (rc == 0)
         flow_packet(ft, &pk);
     flow_expire(ft, ts_us);
 }
