@@ -6,6 +6,7 @@
  * calls (AMQP expiration), request-id filter. */
 #include "parsers/redact.h"
 #include "tests/rca_scenario.h"
+#include "tests/xorshift.h"
 
 static struct rca *new_rca_cfg(size_t max_open, size_t max_ev, int keep_ok)
 {
@@ -97,6 +98,48 @@ START_TEST(time_nesting)
 }
 END_TEST
 
+/* Request ids the token tests answer with. */
+#define RID_A "req-000000aa-0000-4000-8000-000000000000"
+#define RID_B "req-000000bb-0000-4000-8000-000000000000"
+
+/* A user's GET of path on nova-api over flow, carrying X-Auth-Token tok
+ * (NULL: none), sent to dst_addr (NULL: the scenario's address). */
+static void user_get(struct rca *a, uint64_t ms, uint64_t flow, const char *path,
+                     const char *tok, const char *dst_addr)
+{
+    struct event *r = req(ms, flow, "client", UA_NOVACLIENT, "nova-api", "GET", path, NULL, NULL);
+    if (dst_addr)
+        snprintf(r->dst.addr, sizeof(r->dst.addr), "%s", dst_addr);
+    if (tok)
+        r->token_fp[0] = redact_fingerprint(tok, strlen(tok));
+    rca_event(a, r);
+}
+
+/* keystonemiddleware validates tok from src_addr (NULL: the scenario's
+ * address) over flow at ms; keystone answers 200 with request id rid 1 ms
+ * later. */
+static void validation(struct rca *a, uint64_t ms, uint64_t flow, const char *tok,
+                       const char *src_addr, const char *rid)
+{
+    struct event *v = req(ms, flow, "keystonemiddleware", "python-keystoneclient", "keystone",
+                          "GET", "/v3/auth/tokens", NULL, NULL);
+    if (src_addr)
+        snprintf(v->src.addr, sizeof(v->src.addr), "%s", src_addr);
+    v->subject_fp = redact_fingerprint(tok, strlen(tok));
+    rca_event(a, v);
+    rca_event(a, resp(ms + 1, flow, "keystone", "keystonemiddleware", "GET", "/v3/auth/tokens",
+                      200, rid, NULL, NULL));
+}
+
+/* nova-api answers the two user GETs (flows 3 and 5) with RID_A and
+ * RID_B, and the capture ends. */
+static void answer_users(struct rca *a)
+{
+    rca_event(a, resp(6, 3, "nova-api", "client", "GET", "/v2.1/servers", 200, RID_A, NULL, NULL));
+    rca_event(a, resp(7, 5, "nova-api", "client", "GET", "/v2.1/flavors", 200, RID_B, NULL, NULL));
+    rca_flush(a, T0 + 1000000ull);
+}
+
 START_TEST(token_validation_nests_by_token)
 {
     /* two users' requests open on nova-api; the validation of the older
@@ -104,36 +147,14 @@ START_TEST(token_validation_nests_by_token)
      * validation of a token no open request carried falls back to the
      * newest (counted) */
     struct rca *a = new_rca_cfg(0, 0, 1);
-    static const char tok_a[] = "gAAAAABtokenofuserA", tok_b[] = "gAAAAABtokenofuserB",
-                      tok_c[] = "gAAAAABtokenofnobody";
-    struct event *ra = req(0, 3, "client", UA_NOVACLIENT, "nova-api", "GET", "/v2.1/servers",
-                           NULL, NULL);
-    ra->token_fp[0] = redact_fingerprint(tok_a, strlen(tok_a));
-    rca_event(a, ra);
-    struct event *rb = req(1, 5, "client", UA_NOVACLIENT, "nova-api", "GET", "/v2.1/flavors",
-                           NULL, NULL);
-    rb->token_fp[0] = redact_fingerprint(tok_b, strlen(tok_b));
-    rca_event(a, rb);
-    struct event *va = req(2, 4, "keystonemiddleware", "python-keystoneclient", "keystone", "GET",
-                           "/v3/auth/tokens", NULL, NULL);
-    va->subject_fp = redact_fingerprint(tok_a, strlen(tok_a));
-    rca_event(a, va);
-    rca_event(a, resp(3, 4, "keystone", "keystonemiddleware", "GET", "/v3/auth/tokens", 200,
-                      "req-0000000a-0000-4000-8000-000000000000", NULL, NULL));
-    struct event *vc = req(4, 6, "keystonemiddleware", "python-keystoneclient", "keystone", "GET",
-                           "/v3/auth/tokens", NULL, NULL);
-    vc->subject_fp = redact_fingerprint(tok_c, strlen(tok_c));
-    rca_event(a, vc);
-    rca_event(a, resp(5, 6, "keystone", "keystonemiddleware", "GET", "/v3/auth/tokens", 200,
-                      "req-0000000c-0000-4000-8000-000000000000", NULL, NULL));
-    rca_event(a, resp(6, 3, "nova-api", "client", "GET", "/v2.1/servers", 200,
-                      "req-000000aa-0000-4000-8000-000000000000", NULL, NULL));
-    rca_event(a, resp(7, 5, "nova-api", "client", "GET", "/v2.1/flavors", 200,
-                      "req-000000bb-0000-4000-8000-000000000000", NULL, NULL));
-    rca_flush(a, T0 + 1000000ull);
+    user_get(a, 0, 3, "/v2.1/servers", "gAAAAABtokenofuserA", NULL);
+    user_get(a, 1, 5, "/v2.1/flavors", "gAAAAABtokenofuserB", NULL);
+    validation(a, 2, 4, "gAAAAABtokenofuserA", NULL, "req-0000000a-0000-4000-8000-000000000000");
+    validation(a, 4, 6, "gAAAAABtokenofnobody", NULL, "req-0000000c-0000-4000-8000-000000000000");
+    answer_users(a);
     ck_assert_uint_eq(ngot, 2);
     for (size_t i = 0; i < 2; i++) {
-        int is_a = strcmp(got[i].request_id, "req-000000aa-0000-4000-8000-000000000000") == 0;
+        int is_a = strcmp(got[i].request_id, RID_A) == 0;
         ck_assert_uint_eq(got[i].nnodes, 4);
         const char *mine = is_a ? "req-0000000a-" : "req-0000000c-";
         const char *other = is_a ? "req-0000000c-" : "req-0000000a-";
@@ -152,31 +173,14 @@ START_TEST(token_validation_behind_a_load_balancer)
      * (10.0.0.100); the validation comes from the API host behind it
      * (10.0.0.11), where another request is open: the token decides */
     struct rca *a = new_rca_cfg(0, 0, 1);
-    static const char tok[] = "gAAAAABtokenbehindthevip";
-    struct event *r1 = req(0, 3, "client", UA_NOVACLIENT, "nova-api", "GET", "/v2.1/servers",
-                           NULL, NULL);
-    snprintf(r1->dst.addr, sizeof(r1->dst.addr), "10.0.0.100");
-    r1->token_fp[0] = redact_fingerprint(tok, strlen(tok));
-    rca_event(a, r1);
-    struct event *r2 = req(1, 5, "client", UA_NOVACLIENT, "nova-api", "GET", "/v2.1/flavors",
-                           NULL, NULL);
-    snprintf(r2->dst.addr, sizeof(r2->dst.addr), "10.0.0.11");
-    rca_event(a, r2);
-    struct event *v = req(2, 4, "keystonemiddleware", "python-keystoneclient", "keystone", "GET",
-                          "/v3/auth/tokens", NULL, NULL);
-    snprintf(v->src.addr, sizeof(v->src.addr), "10.0.0.11");
-    v->subject_fp = redact_fingerprint(tok, strlen(tok));
-    rca_event(a, v);
-    rca_event(a, resp(3, 4, "keystone", "keystonemiddleware", "GET", "/v3/auth/tokens", 200,
-                      "req-0000000a-0000-4000-8000-000000000000", NULL, NULL));
-    rca_event(a, resp(6, 3, "nova-api", "client", "GET", "/v2.1/servers", 200,
-                      "req-000000aa-0000-4000-8000-000000000000", NULL, NULL));
-    rca_event(a, resp(7, 5, "nova-api", "client", "GET", "/v2.1/flavors", 200,
-                      "req-000000bb-0000-4000-8000-000000000000", NULL, NULL));
-    rca_flush(a, T0 + 1000000ull);
+    user_get(a, 0, 3, "/v2.1/servers", "gAAAAABtokenbehindthevip", "10.0.0.100");
+    user_get(a, 1, 5, "/v2.1/flavors", NULL, "10.0.0.11");
+    validation(a, 2, 4, "gAAAAABtokenbehindthevip", "10.0.0.11",
+               "req-0000000a-0000-4000-8000-000000000000");
+    answer_users(a);
     ck_assert_uint_eq(ngot, 2);
     for (size_t i = 0; i < 2; i++) {
-        int is_a = strcmp(got[i].request_id, "req-000000aa-0000-4000-8000-000000000000") == 0;
+        int is_a = strcmp(got[i].request_id, RID_A) == 0;
         ck_assert_uint_eq(got[i].nnodes, (is_a ? 4u : 2u));
     }
     ck_assert_uint_eq(counter("rca.token_validations_matched"), 1);
@@ -403,10 +407,7 @@ static void on_report_log(void *ctx, const struct report *r)
 static uint64_t drng;
 static unsigned drand(unsigned n)
 {
-    drng ^= drng << 13;
-    drng ^= drng >> 7;
-    drng ^= drng << 17;
-    return (unsigned)(drng % n);
+    return (unsigned)(xorshift64(&drng) % n);
 }
 
 /* A random mix of operations (HTTP requests answered late or never, RPC
