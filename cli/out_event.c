@@ -166,7 +166,6 @@ void out_event_text(FILE *f, const struct event *ev)
         fputs(" [bad-body]", f);
 }
 
-/* v: a string of the event, which outlives the line */
 /* The event's JSON is written as text at once (jw_t_*), members in key
  * order (strcmp), as the node writer would sort them: an event is most of
  * a verdict line, and building and sorting a node per field was most of
