@@ -320,16 +320,6 @@ static int decode_tcp(struct rd *r, const uint8_t *ip_end, uint32_t l4_wire, str
     return 0;
 }
 
-static inline uint16_t be16_at(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t be32_at(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* The usual frame of a control plane -- Ethernet, IPv4 without options,
  * TCP without options or with NOP NOP Timestamps, nothing cut, no
  * fragment, no padding quirks -- decoded with one length check per

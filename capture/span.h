@@ -55,11 +55,23 @@ static inline uint8_t rd_u8(struct rd *r)
     return *r->p++;
 }
 
+/* Big-endian loads at p, unchecked: the caller has made sure of the
+ * bytes (the rd_ readers below check, then use them). */
+static inline uint16_t be16_at(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t be32_at(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
 static inline uint16_t rd_be16(struct rd *r)
 {
     if (!rd_need(r, 2))
         return 0;
-    uint16_t v = (uint16_t)((r->p[0] << 8) | r->p[1]);
+    uint16_t v = be16_at(r->p);
     r->p += 2;
     return v;
 }
@@ -68,8 +80,7 @@ static inline uint32_t rd_be32(struct rd *r)
 {
     if (!rd_need(r, 4))
         return 0;
-    uint32_t v = ((uint32_t)r->p[0] << 24) | ((uint32_t)r->p[1] << 16) |
-                 ((uint32_t)r->p[2] << 8) | r->p[3];
+    uint32_t v = be32_at(r->p);
     r->p += 4;
     return v;
 }
