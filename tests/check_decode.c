@@ -16,6 +16,7 @@
 
 #include "capture/decode.h"
 #include "capture/stats.h"
+#include "tests/xorshift.h"
 
 static struct stats *st;
 
@@ -564,10 +565,7 @@ static uint64_t drng = 88172645463325252ull;
 
 static uint32_t drand32(void)
 {
-    drng ^= drng << 13;
-    drng ^= drng >> 7;
-    drng ^= drng << 17;
-    return (uint32_t)(drng >> 16);
+    return (uint32_t)(xorshift64(&drng) >> 16);
 }
 
 START_TEST(fast_path_same_as_general)

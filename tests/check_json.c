@@ -18,6 +18,7 @@
 #include "capture/mem.h"
 #include "parsers/jv.h"
 #include "parsers/redact.h"
+#include "tests/xorshift.h"
 
 /* An exactly-sized heap copy: a one-byte overread trips ASan. */
 static uint8_t *exact_copy(const void *p, size_t n)
@@ -611,10 +612,7 @@ static int tree_eq(const struct jv *a, const struct jv *b)
 static uint64_t rng_state = 88172645463325252ULL;
 static unsigned rnd(unsigned n)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (unsigned)(rng_state % n);
+    return (unsigned)(xorshift64(&rng_state) % n);
 }
 
 /* A random JSON value; hard: strings may hold what forces the slow way

@@ -6,23 +6,20 @@
 #include <check.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/jw.h"
 #include "cli/out_event.h"
-
-#include <stdio.h>
-#include <time.h>
+#include "tests/xorshift.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
 static uint32_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
+    return (uint32_t)(xorshift64(&rng) >> 11);
 }
 
 /* A random NUL-terminated string: plain text, escapes, controls, valid
@@ -249,10 +246,7 @@ START_TEST(out_time_like_strftime)
     }
     uint64_t x = 88172645463325252ull;
     for (int i = 0; i < 200000; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        uint64_t t = x % 253402300800000000ull;
+        uint64_t t = xorshift64(&x) % 253402300800000000ull;
         out_time(t, a, sizeof(a));
         time_ref(t, b, sizeof(b));
         ck_assert_str_eq(a, b);
