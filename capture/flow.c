@@ -305,8 +305,9 @@ static void flush_dir(struct flow_table *ft, struct fent *e, int dir, uint64_t t
 
 /* Remove e from the table: deliver what is held, report an unanswered SYN,
  * tell the consumer, free. */
-static void flow_end(struct flow_table *ft, struct fent *e, uint64_t ts)
+static void flow_end(struct flow_table *ft, struct fent *e, uint64_t ts, enum flow_end why)
 {
+    e->f.end_why = (uint8_t)(e->closed || e->reset || e->refused ? FLOW_END_DONE : why);
     flush_dir(ft, e, FLOW_C2S, ts);
     flush_dir(ft, e, FLOW_S2C, ts);
     if (e->syn && !e->synack && !e->refused && !e->reset) {
@@ -418,12 +419,12 @@ static void end_all(struct flow_table *ft, uint64_t now)
                 v[n++] = e;
         qsort(v, n, sizeof(*v), cmp_id);
         for (size_t i = 0; i < n; i++)
-            flow_end(ft, v[i], now);
+            flow_end(ft, v[i], now, FLOW_END_INPUT);
         free(v);
     }
     for (int l = 0; l < L_N; l++)
         while (ft->head[l])
-            flow_end(ft, ft->head[l], now);
+            flow_end(ft, ft->head[l], now, FLOW_END_INPUT);
 }
 
 static void note_peaks(struct flow_table *ft)
@@ -473,7 +474,7 @@ void flow_expire(struct flow_table *ft, uint64_t now_us)
         uint64_t to = list_timeout(ft, l);
         while (ft->head[l] && ft->head[l]->f.last_us + to <= now_us) {
             (*ft->c_expired)++;
-            flow_end(ft, ft->head[l], now_us);
+            flow_end(ft, ft->head[l], now_us, FLOW_END_IDLE);
         }
     }
 }
@@ -495,7 +496,7 @@ static void evict_one(struct flow_table *ft, uint64_t ts)
     stats_diag(ft->st, "flow.evicted", ts, "flow table full (%zu flows): evicted flow %llu %s:%u -> %s:%u",
                ft->cfg.max_flows, (unsigned long long)victim->f.id, victim->f.cli.addr,
                victim->f.cli.port, victim->f.srv.addr, victim->f.srv.port);
-    flow_end(ft, victim, ts);
+    flow_end(ft, victim, ts, FLOW_END_EVICTED);
 }
 
 /* Is port a known server port? */
@@ -569,6 +570,7 @@ static struct fent *flow_create(struct flow_table *ft, const struct fent *k, uin
     e->f.cli.port = e->cli_is_a ? e->pa : e->pb;
     e->f.srv.port = e->cli_is_a ? e->pb : e->pa;
     e->f.first_us = e->f.last_us = ts;
+    e->f.fin_first = e->f.rst_dir = -1;
     reasm_init(&e->r[0]);
     reasm_init(&e->r[1]);
     classify_flow_begin(ft->cls, &e->f, &e->cls);
@@ -624,7 +626,7 @@ void flow_packet(struct flow_table *ft, const struct pkt *pkt)
         int dir = (sender_is_a == e->cli_is_a) ? FLOW_C2S : FLOW_S2C;
         if (syn_reuses(e, pkt, dir)) {
             (*ft->c_reused)++;
-            flow_end(ft, e, ts);
+            flow_end(ft, e, ts, FLOW_END_REUSED);
             e = NULL;
         }
     }
@@ -699,6 +701,8 @@ void flow_packet(struct flow_table *ft, const struct pkt *pkt)
     if (fl & DECODE_TCP_FIN) {
         reasm_fin(&e->r[dir], &ft->env, dseq + pkt->payload_wire);
         e->fin[dir] = 1;
+        if (!f->fin[0] && !f->fin[1])
+            f->fin_first = (int8_t)dir;
         f->fin[dir] = 1;
         if (e->fin[0] && e->fin[1] && !e->closed && !e->reset) {
             e->closed = 1;
@@ -712,6 +716,7 @@ void flow_packet(struct flow_table *ft, const struct pkt *pkt)
         (*ft->c_rst)++;
         if (!e->rst_seen) {
             e->rst_seen = 1;
+            f->rst_dir = (int8_t)dir;
             if (e->syn && !e->synack && dir == FLOW_S2C && !e->data_seen) {
                 e->refused = 1;
                 emit(ft, e, FLOW_EV_REFUSED, ts);

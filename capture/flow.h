@@ -40,6 +40,15 @@ enum flow_event {
     FLOW_EV_COUNT
 };
 
+/* Why a flow left the table (struct flow.end_why, set before cb.end). */
+enum flow_end {
+    FLOW_END_DONE = 0, /* closed (FIN both ways) or reset, then drained */
+    FLOW_END_IDLE,     /* no packet for the idle (or SYN) timeout */
+    FLOW_END_EVICTED,  /* the table was full */
+    FLOW_END_REUSED,   /* a new SYN on the same 5-tuple */
+    FLOW_END_INPUT     /* end of the input (or flush) */
+};
+
 const char *flow_event_name(enum flow_event ev);
 const char *flow_app_name(enum flow_app app);
 
@@ -65,6 +74,9 @@ struct flow {
                                        events of the same packet, so a RESET
                                        with a FIN already seen is the abortive
                                        end of a closing connection */
+    int8_t fin_first;               /* direction of the first FIN, -1 none */
+    int8_t rst_dir;                 /* direction of the first RST, -1 none */
+    uint8_t end_why;                /* enum flow_end, valid in cb.end */
     uint32_t anomalies;             /* count of anomalies on this flow */
     void *user;                     /* the consumer's state; freed by it in cb.end */
 };

@@ -127,6 +127,12 @@ void out_event_summary(FILE *f, const struct event *ev)
     case EV_CONN:
         fputs(flow_event_name((enum flow_event)ev->conn_event), f);
         break;
+    case EV_AMQP_OPEN:
+        fputs("connection opened", f);
+        break;
+    case EV_AMQP_END:
+        fprintf(f, "connection ended: %s", event_end_name((enum ev_end)ev->end_how));
+        break;
     default:
         break;
     }
@@ -160,6 +166,8 @@ void out_event_text(FILE *f, const struct event *ev)
     }
     if (ev->resource_state)
         fprintf(f, " state=%s", ev->resource_state);
+    if (ev->resource_task)
+        fprintf(f, " task=%s", ev->resource_task);
     if (ev->flags & EV_F_INCOMPLETE)
         fputs(" [incomplete]", f);
     if (ev->flags & EV_F_BAD_BODY)
@@ -193,6 +201,8 @@ struct jw_node *out_event_json(struct jw *w, const struct event *ev, const char 
     jw_t_str(w, "ctx_project", ev->ctx_project);
     jw_t_str(w, "ctx_user", ev->ctx_user);
     peer_json(w, "dst", &ev->dst);
+    if (ev->end_how)
+        jw_t_str(w, "end_how", event_end_name((enum ev_end)ev->end_how));
     if (ev->kind == EV_RPC_REPLY)
         jw_t_bool(w, "ending", ev->ending);
     if (ev->error_class || ev->error_message || ev->error_module) {
@@ -218,7 +228,8 @@ struct jw_node *out_event_json(struct jw *w, const struct event *ev, const char 
             const char *name;
         } fl[] = {{EV_F_INCOMPLETE, "incomplete"}, {EV_F_BODY_TRUNC, "body_truncated"},
                   {EV_F_DUP, "duplicate"},         {EV_F_COMPRESSED, "compressed"},
-                  {EV_F_BAD_BODY, "bad_body"},     {EV_F_NO_REQUEST, "no_request"}};
+                  {EV_F_BAD_BODY, "bad_body"},     {EV_F_NO_REQUEST, "no_request"},
+                  {EV_F_LISTED, "listed"},         {EV_F_NO_ANSWER, "no_answer"}};
         jw_t_open(w, "flags", 1);
         for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++)
             if (ev->flags & fl[i].flag)
@@ -246,6 +257,7 @@ struct jw_node *out_event_json(struct jw *w, const struct event *ev, const char 
     if (http_resp)
         jw_t_int(w, "request_ts_us", (long long)ev->req_ts_us);
     jw_t_str(w, "resource_state", ev->resource_state);
+    jw_t_str(w, "resource_task", ev->resource_task);
     if (ev->nuuids) {
         jw_t_open(w, "resources", 1);
         for (size_t i = 0; i < ev->nuuids; i++) {

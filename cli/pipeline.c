@@ -225,9 +225,26 @@ static void on_open(void *ctx, struct flow *f, uint64_t ts)
 
 /* Service ports' connection trouble becomes an event: a down service is
  * visible only this way. */
+static int end_how(const struct flow *f);
+
+/* The parser of a connection that closed (FIN both ways) or was reset is
+ * ended at that packet: what it leaves unanswered is known now, at the
+ * time it happened, not when the flow leaves the table. */
+static void app_end(struct pipeline *p, struct flow *f, uint64_t ts)
+{
+    struct app_flow *af = f->user;
+    if (!af || !af->decided || af->app < 0 || !af->conn)
+        return;
+    p->ops[af->app]->end(af->conn, end_how(f), ts);
+    af->conn = NULL;
+    af->app = -1; /* a stray segment after the close is ignored */
+}
+
 static void on_event(void *ctx, struct flow *f, enum flow_event fe, uint64_t ts)
 {
     struct pipeline *p = ctx;
+    if (fe == FLOW_EV_CLOSED || fe == FLOW_EV_RESET)
+        app_end(p, f, ts);
     if (fe != FLOW_EV_REFUSED && fe != FLOW_EV_UNANSWERED && fe != FLOW_EV_RESET)
         return;
     /* an RST answering a FIN ends a connection that was closing anyway
@@ -249,6 +266,24 @@ static void on_event(void *ctx, struct flow *f, enum flow_event fe, uint64_t ts)
     emit(p, ev);
 }
 
+/* How flow f ended, as the parsers are told (enum ev_end). */
+static int end_how(const struct flow *f)
+{
+    /* the first FIN names who closed (an RST answering it changes nothing) */
+    if (f->fin_first >= 0)
+        return f->fin_first == FLOW_C2S ? EV_END_CLIENT_CLOSED : EV_END_SERVER_CLOSED;
+    if (f->rst_dir >= 0)
+        return f->rst_dir == FLOW_C2S ? EV_END_CLIENT_RESET : EV_END_SERVER_RESET;
+    switch (f->end_why) {
+    case FLOW_END_IDLE:
+    case FLOW_END_EVICTED:
+    case FLOW_END_REUSED:
+        return EV_END_IDLE;
+    default:
+        return EV_END_CAPTURE;
+    }
+}
+
 static void on_end(void *ctx, struct flow *f, uint64_t ts)
 {
     struct pipeline *p = ctx;
@@ -256,7 +291,7 @@ static void on_end(void *ctx, struct flow *f, uint64_t ts)
     if (!af)
         return;
     if (af->decided && af->app >= 0 && af->conn)
-        p->ops[af->app]->end(af->conn, ts);
+        p->ops[af->app]->end(af->conn, end_how(f), ts);
     carry_drop(p, &af->c[0]);
     carry_drop(p, &af->c[1]);
     mem_free(&p->parser_pool, af, sizeof(*af));

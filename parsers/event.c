@@ -150,6 +150,7 @@ const char *event_kind_name(enum ev_kind k)
     static const char *const names[EV_KIND_COUNT] = {
         "http_request", "http_response", "rpc_call", "rpc_cast", "rpc_reply",
         "notification", "amqp_return", "amqp_close", "amqp_blocked", "conn",
+        "amqp_open",    "amqp_end",
     };
     return (unsigned)k < EV_KIND_COUNT ? names[k] : "unknown";
 }
@@ -168,6 +169,15 @@ const char *event_verb_name(enum ev_verb v)
     }
 }
 
+const char *event_end_name(enum ev_end e)
+{
+    static const char *const names[EV_END_COUNT] = {
+        "",          "server_closed", "client_closed", "server_reset",
+        "client_reset", "idle",       "capture_end",
+    };
+    return (unsigned)e < EV_END_COUNT ? names[e] : "";
+}
+
 const char *event_res_name(enum ev_res r)
 {
     static const char *const names[EV_RES_COUNT] = {
@@ -175,4 +185,15 @@ const char *event_res_name(enum ev_res r)
         "volume",  "attachment", "provider", "consumer", "project", "user",
     };
     return (unsigned)r < EV_RES_COUNT ? names[r] : "unknown";
+}
+
+uint32_t event_name_hash(const char *s, size_t n)
+{
+    /* FNV-1a, 32 bits: names are short and only compared for equality */
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
 }

@@ -23,7 +23,22 @@ enum ev_kind {
     EV_AMQP_CLOSE,   /* Channel/Connection.Close with an error reply code */
     EV_AMQP_BLOCKED, /* Connection.Blocked (broker alarm) */
     EV_CONN,         /* TCP connection event: refused, unanswered, reset */
+    EV_AMQP_OPEN,    /* an AMQP connection named its owner (Start-Ok connection_name) */
+    EV_AMQP_END,     /* an AMQP connection ended without an error Close (end_how) */
     EV_KIND_COUNT
+};
+
+/* How a connection ended: EV_AMQP_END, and the answer a request never got
+ * (EV_HTTP_RESPONSE with EV_F_NO_ANSWER). */
+enum ev_end {
+    EV_END_NONE = 0,
+    EV_END_SERVER_CLOSED, /* the server side sent the first FIN */
+    EV_END_CLIENT_CLOSED, /* the client side sent the first FIN */
+    EV_END_SERVER_RESET,  /* the server side reset it */
+    EV_END_CLIENT_RESET,  /* the client side reset it */
+    EV_END_IDLE,          /* silent past the idle timeout (or evicted) */
+    EV_END_CAPTURE,       /* still open when the input ended */
+    EV_END_COUNT
 };
 
 /* How an AMQP-carried message was seen. */
@@ -47,6 +62,7 @@ enum ev_res {
 };
 
 #define EV_MAX_UUIDS 16
+#define EV_MAX_NAMES 256
 
 /* flags */
 #define EV_F_INCOMPLETE 0x01  /* a gap or end of capture cut the message */
@@ -55,6 +71,9 @@ enum ev_res {
 #define EV_F_COMPRESSED 0x08  /* body was gzip/deflate/zlib, inflated */
 #define EV_F_BAD_BODY 0x10    /* body could not be decoded (JSON etc.) */
 #define EV_F_NO_REQUEST 0x20  /* response without a request on the wire */
+#define EV_F_LISTED 0x40      /* a list answer: names[] holds every item's name */
+#define EV_F_NO_ANSWER 0x80   /* a response that never came: the connection ended
+                                 (end_how) with the request unanswered */
 
 struct ev_peer {
     char addr[46];
@@ -127,9 +146,13 @@ struct event {
 
     /* TCP connection events (EV_CONN): enum flow_event value */
     int conn_event;
+    /* EV_AMQP_END and a no-answer response: enum ev_end */
+    int end_how;
 
-    /* resource state reported in a body, e.g. a server in ERROR */
+    /* resource state reported in a body, e.g. a server in ERROR, and the
+     * task it is busy with (a server's OS-EXT-STS:task_state: "deleting") */
     const char *resource_state;
+    const char *resource_task;
     const char *fault_message;
 
     /* HTTP request: fingerprints (redact_fingerprint, never the token) of
@@ -141,6 +164,13 @@ struct event {
 
     size_t nuuids;
     struct ev_uuid *uuids; /* in the arena: room for 4, then EV_MAX_UUIDS */
+
+    /* HTTP list answer (EV_F_LISTED): event_name_hash of the "name" of
+     * each item, so that a client's lookup by name can be checked against
+     * what the list really held (in the arena; at most EV_MAX_NAMES, the
+     * flag is cleared when a list had more) */
+    uint32_t *names;
+    size_t nnames;
 
     struct arena arena;
 };
@@ -161,7 +191,11 @@ int event_add_uuid(struct event *ev, const char *id, size_t n, enum ev_res res);
 
 const char *event_kind_name(enum ev_kind k);
 const char *event_verb_name(enum ev_verb v);
+const char *event_end_name(enum ev_end e);
 const char *event_res_name(enum ev_res r);
+
+/* Hash of a resource name as event.names holds it. */
+uint32_t event_name_hash(const char *s, size_t n);
 
 /* 1 if [p, p+n) is a UUID, with dashes (36) or plain hex (32). */
 int event_is_uuid(const char *p, size_t n);

@@ -873,8 +873,9 @@ void oslo_split_target(const char *key, size_t n, struct span *topic, struct spa
 enum {
     OWN_NONE = 0,
     OWN_NAME_GUESS = 1, /* connection_name binary, no rule matched */
+    OWN_NOTIFIER = 2,   /* notification publisher_id (nova-api publishes as nova-compute) */
     OWN_INFERRED = 3,   /* reply queue / msg_id inference */
-    OWN_TOPIC = 4,      /* consumed topic, routing key, notification publisher */
+    OWN_TOPIC = 4,      /* consumed topic, routing key */
     OWN_CONN_NAME = 5,  /* connection_name matched a rule */
 };
 
@@ -1003,6 +1004,7 @@ struct oconn {
     struct amqp *a;
     struct owner own;
     char proc[128]; /* "<binary>:<pid>" of the Start-Ok connection_name */
+    int error_closed; /* an error Close was reported: its end is not news */
 };
 
 static void conn_where(const struct oconn *c, char *buf, size_t cap)
@@ -1625,7 +1627,7 @@ static void on_content(void *ctx, const struct amqp_msg *m)
         if (ev->kind == EV_NOTIFICATION && ev->publisher_id && map) {
             const char *svc = svcmap_publisher(map, ev->publisher_id, host, sizeof(host));
             if (svc)
-                conn_owner_set(c, svc, host, OWN_TOPIC, now);
+                conn_owner_set(c, svc, host, OWN_NOTIFIER, now);
         } else if (ev->kind == EV_RPC_REPLY && mlen) {
             struct call_ent *ce = call_get(g, ev->msg_id, mlen, now, 0);
             if (ce) {
@@ -1707,6 +1709,25 @@ static void on_content(void *ctx, const struct amqp_msg *m)
     emit(c, ev);
 }
 
+/* An event of the connection itself (EV_AMQP_OPEN, EV_AMQP_END): its
+ * owner as the sender, the broker as the receiver. Both feed the model
+ * of the cloud (who is connected, who left and how), not the chains. */
+static void conn_event(struct oconn *c, enum ev_kind kind, int how, uint64_t ts)
+{
+    struct event *ev = event_new(c->g->env->ev_pool);
+    if (!ev) {
+        (*c->g->c[G_NOMEM])++;
+        return;
+    }
+    ev->kind = kind;
+    ev->ts_us = ts;
+    ev->flow_id = c->flow_id;
+    ev->end_how = how;
+    struct owner eo = eff_owner(c);
+    peers_set(c, ev, AMQP_DIR_C2S, &eo);
+    emit(c, ev);
+}
+
 static void on_method(void *ctx, const struct amqp_method *m)
 {
     struct oconn *c = ctx;
@@ -1730,6 +1751,7 @@ static void on_method(void *ctx, const struct amqp_method *m)
                     *colon = '\0';
                 conn_owner_set(c, name, NULL, OWN_NAME_GUESS, m->ts_us);
             }
+            conn_event(c, EV_AMQP_OPEN, EV_END_NONE, m->ts_us);
         }
         return; /* the login and the response are not kept */
     case AMQP_BASIC_CONSUME:
@@ -1747,6 +1769,8 @@ static void on_method(void *ctx, const struct amqp_method *m)
             return;
         }
         ev->kind = blocked ? EV_AMQP_BLOCKED : EV_AMQP_CLOSE;
+        if (!blocked && m->method == AMQP_CONNECTION_CLOSE)
+            c->error_closed = 1;
         ev->ts_us = m->ts_us;
         ev->flow_id = c->flow_id;
         ev->channel = m->channel;
@@ -1880,13 +1904,15 @@ static void ops_gap(void *cp, int dir, uint64_t len, uint64_t ts)
         amqp_gap(c->a, dir, len, ts);
 }
 
-static void ops_end(void *cp, uint64_t ts)
+static void ops_end(void *cp, int how, uint64_t ts)
 {
     struct oconn *c = cp;
     if (!c)
         return;
     if (c->g) {
         amqp_end(c->a, ts);
+        if (!c->error_closed && how != EV_END_CAPTURE && eff_owner(c).conf > OWN_NONE)
+            conn_event(c, EV_AMQP_END, how, ts);
         fhash_unlink(c->g, c);
         c->g->nconns--;
         if (c->prev)

@@ -69,8 +69,9 @@ struct app_parser_ops {
     /* len bytes of dir are missing: mark the message in flight incomplete,
      * drop partial state and resync. */
     void (*gap)(void *conn, int dir, uint64_t len, uint64_t ts_us);
-    /* The connection ended: emit what is complete enough, free everything. */
-    void (*end)(void *conn, uint64_t ts_us);
+    /* The connection ended (how: enum ev_end): emit what is complete
+     * enough, and what was left unanswered, then free everything. */
+    void (*end)(void *conn, int how, uint64_t ts_us);
 };
 
 #endif

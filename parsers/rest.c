@@ -47,8 +47,9 @@ struct rest_conn {
     uint16_t cli_port, srv_port;
     struct req_rec *recs; /* ring of rec_cap (a power of two <= REST_PENDING) */
     size_t rec_head, rec_n, rec_cap;
-    uint64_t *c_req, *c_resp, *c_json_bad, *c_json_deep, *c_no_event, *c_secrets, *c_unpaired;
-    uint64_t local[7];
+    uint64_t *c_req, *c_resp, *c_json_bad, *c_json_deep, *c_no_event, *c_secrets, *c_unpaired,
+        *c_no_answer;
+    uint64_t local[8];
 };
 
 /* ---- small string helpers ---- */
@@ -664,6 +665,9 @@ static void state_from_json(struct event *ev, const struct jv *j)
         const struct jv *st = jstr(o, "status");
         if (st)
             ev->resource_state = ev_jv(ev, st, 64);
+        const struct jv *tk = jstr(o, "OS-EXT-STS:task_state");
+        if (tk)
+            ev->resource_task = ev_jv(ev, tk, 64);
         const struct jv *fm = jstr(jv_get(o, "fault"), "message");
         if (fm)
             ev->fault_message = ev_jv(ev, fm, REST_TEXT_MAX);
@@ -678,6 +682,44 @@ static void state_from_json(struct event *ev, const struct jv *j)
         else if (jstr(o, "status"))
             ev->resource_state = ev_jv(ev, jstr(o, "status"), 64);
     }
+}
+
+/* A list answer ({"flavors": [{"name": ...}, ...]}, a top-level member
+ * holding an array of objects): the name of each item goes to ev->names,
+ * hashed, and the event is flagged EV_F_LISTED; a list of more than
+ * EV_MAX_NAMES items keeps no names (a lookup then cannot be checked). */
+static void names_from_list(struct event *ev, const struct jv *j)
+{
+    const struct jv *list = NULL;
+    for (const struct jv *m = jv_first(j); m; m = jv_next(m)) {
+        if (jv_is_array(m)) {
+            if (list)
+                return; /* two arrays: not a plain list answer */
+            list = m;
+        }
+    }
+    if (!list)
+        return;
+    size_t n = 0;
+    for (const struct jv *it = jv_first(list); it; it = jv_next(it)) {
+        if (!jv_is_object(it))
+            return;
+        n++;
+    }
+    if (n > EV_MAX_NAMES)
+        return;
+    uint32_t *names = n ? arena_alloc(&ev->arena, n * sizeof(*names)) : NULL;
+    if (n && !names)
+        return;
+    size_t k = 0;
+    for (const struct jv *it = jv_first(list); it; it = jv_next(it)) {
+        const struct jv *nm = jstr(it, "name");
+        if (nm)
+            names[k++] = event_name_hash(jv_str(nm), jv_strlen(nm));
+    }
+    ev->names = names;
+    ev->nnames = k;
+    ev->flags |= EV_F_LISTED;
 }
 
 /* ---- pairing records ---- */
@@ -989,9 +1031,24 @@ static void on_response(struct rest_conn *c, const struct http1_msg *m)
     struct jv *j = decode_json(c, ev, m->body);
     if (m->status >= 400)
         rest_error_from_body(ev, j, j ? NULL : m->body.p, j ? 0 : m->body.n);
+    if (m->status >= 200 && m->status < 300 && ev->method && !strcmp(ev->method, "POST") &&
+        ev->path && strstr(ev->path, "/auth/tokens")) {
+        /* a login: the token's fingerprint (a session's key), and whose */
+        token_fps(ev, m);
+        const struct jv *tok = jv_get(j, "token");
+        const struct jv *un = jstr(jv_get(tok, "user"), "name");
+        const struct jv *pn = jstr(jv_get(tok, "project"), "name");
+        if (un)
+            ev->ctx_user = ev_jv(ev, un, 64);
+        if (pn)
+            ev->ctx_project = ev_jv(ev, pn, 64);
+    }
     if (j) {
-        if (jv_is_object(j))
+        if (jv_is_object(j)) {
             state_from_json(ev, j);
+            if (m->status >= 200 && m->status < 300 && ev->method && !strcmp(ev->method, "GET"))
+                names_from_list(ev, j);
+        }
         if (rest_uuids_from_json(ev, j, ev->path))
             (*c->c_secrets)++;
     }
@@ -1062,16 +1119,16 @@ static void *rest_conn_new(void *global, const struct app_env *env,
     str_copy(c->srv_addr, sizeof(c->srv_addr), ci->srv_addr ? ci->srv_addr : "");
     c->cli_port = ci->cli_port;
     c->srv_port = ci->srv_port;
-    uint64_t **cs[7] = {&c->c_req,       &c->c_resp,    &c->c_json_bad, &c->c_json_deep,
-                        &c->c_no_event, &c->c_secrets, &c->c_unpaired};
-    static const char *const names[7] = {"rest.requests",     "rest.responses",
+    uint64_t **cs[8] = {&c->c_req,      &c->c_resp,    &c->c_json_bad, &c->c_json_deep,
+                        &c->c_no_event, &c->c_secrets, &c->c_unpaired, &c->c_no_answer};
+    static const char *const names[8] = {"rest.requests",     "rest.responses",
                                          "rest.json_errors",  "rest.json_too_deep",
                                          "rest.event_alloc_failed", "rest.secrets_dropped",
-                                         "rest.unpaired_requests"};
-    uint64_t *found[7];
+                                         "rest.unpaired_requests", "rest.unanswered"};
+    uint64_t *found[8];
     if (env->st)
-        stats_counters(env->st, names, 7, found);
-    for (int i = 0; i < 7; i++)
+        stats_counters(env->st, names, 8, found);
+    for (int i = 0; i < 8; i++)
         *cs[i] = env->st ? found[i] : &c->local[i];
     c->http = http1_new(NULL, env->pool, env->st, on_msg, c);
     if (!c->http) {
@@ -1095,15 +1152,60 @@ static void rest_gap(void *conn, int dir, uint64_t len, uint64_t ts_us)
     http1_gap(c->http, dir, len, ts_us);
 }
 
-static void rest_end(void *conn, uint64_t ts_us)
+/* The answer request r never got: the connection ended (how, enum
+ * ev_end) with it pending. An EV_HTTP_RESPONSE of status 0, flagged
+ * EV_F_NO_ANSWER, from the server to the caller, repeating the request's
+ * method, path and ids as a response does. */
+static void no_answer(struct rest_conn *c, const struct req_rec *r, int how, uint64_t ts_us)
+{
+    static const char *const why[EV_END_COUNT] = {
+        "no response",
+        "no response: the server closed the connection",
+        "no response: the client closed the connection (gave up)",
+        "no response: the server reset the connection",
+        "no response: the client reset the connection (gave up)",
+        "no response: the connection went idle",
+        "no response before the capture ended",
+    };
+    struct event *ev = event_new(c->env->ev_pool);
+    if (!ev) {
+        (*c->c_no_event)++;
+        return;
+    }
+    (*c->c_no_answer)++;
+    ev->kind = EV_HTTP_RESPONSE;
+    ev->ts_us = ts_us;
+    ev->flow_id = c->flow_id;
+    ev->flags = EV_F_NO_ANSWER;
+    ev->end_how = how > 0 && how < EV_END_COUNT ? how : EV_END_NONE;
+    ev->reason = why[ev->end_how];
+    set_peer(&ev->src, c->srv_addr, c->srv_port, r->service, ev);
+    set_peer(&ev->dst, c->cli_addr, c->cli_port, r->caller, ev);
+    ev->method = event_cstr(ev, r->method);
+    ev->path = event_cstr(ev, r->path);
+    ev->operation = event_cstr(ev, r->operation);
+    ev->global_request_id = event_cstr(ev, r->gri);
+    ev->user_agent = event_cstr(ev, r->ua);
+    ev->req_ts_us = r->ts_us;
+    if (r->path) {
+        size_t pfx = 0;
+        svcmap_path_prefix(c->env->map, r->path, &pfx);
+        rest_uuids_from_path(ev, r->path + pfx);
+    }
+    c->env->sink(c->env->sink_ctx, ev);
+}
+
+static void rest_end(void *conn, int how, uint64_t ts_us)
 {
     struct rest_conn *c = conn;
     if (!c)
         return;
     http1_end(c->http, ts_us);
     http1_free(c->http);
-    while (c->rec_n)
+    while (c->rec_n) {
+        no_answer(c, &c->recs[c->rec_head], how, ts_us);
         rec_pop_front(c);
+    }
     mem_free(c->env->pool, c->recs, c->rec_cap * sizeof(*c->recs));
     if (c->own) {
         jv_release(c->own);

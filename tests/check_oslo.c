@@ -153,7 +153,7 @@ static void run_capture(const struct capture *cap, struct evs *out, struct stats
         }
     }
     for (int f = 0; f < cap->nflows; f++) {
-        oslo_amqp_ops.end(conns[f], last);
+        oslo_amqp_ops.end(conns[f], EV_END_CAPTURE, last);
         free(sides[f][0].rest);
         free(sides[f][1].rest);
     }
@@ -590,7 +590,7 @@ static void run_bytes(const struct buf *c2s, const struct buf *s2c, struct evs *
     memset(s, 0, sizeof(s));
     feed(c, &s[0], 0, c2s->b, c2s->n, 1000);
     feed(c, &s[1], 1, s2c->b, s2c->n, 2000);
-    oslo_amqp_ops.end(c, 3000);
+    oslo_amqp_ops.end(c, EV_END_CAPTURE, 3000);
     oslo_amqp_ops.global_free(g);
     free(s[0].rest);
     free(s[1].rest);
@@ -740,7 +740,7 @@ START_TEST(answered_calls_free_their_slot)
     ck_assert_str_eq(last->msg_id, "m999");
     ck_assert_ptr_nonnull(last->rpc_method); /* named from its call */
     ck_assert_str_eq(last->rpc_method, "slow_call");
-    oslo_amqp_ops.end(caller, ts);
+    oslo_amqp_ops.end(caller, EV_END_CAPTURE, ts);
     oslo_amqp_ops.global_free(g);
     free(sc[0].rest);
     free(sc[1].rest);

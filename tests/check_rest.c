@@ -395,7 +395,7 @@ static void run_case(const struct rseg *segs, size_t nseg, uint16_t port, int mo
             rfeed(&c, segs[i].dir, p + at, n - at, ts);
         }
     }
-    rest_http_ops.end(c.conn, 9000000);
+    rest_http_ops.end(c.conn, EV_END_CAPTURE, 9000000);
     free(c.carry[0]);
     free(c.carry[1]);
     if (pool.used)
@@ -800,7 +800,7 @@ START_TEST(gzip_error_body)
     memcpy(full + hn, z, zn);
     r = rest_http_ops.feed(c, 1, full, (size_t)hn + zn, 2);
     ck_assert_uint_eq(r.consumed, (size_t)hn + zn);
-    rest_http_ops.end(c, 3);
+    rest_http_ops.end(c, EV_END_CAPTURE, 3);
     struct event *rs = find_ev(&l, EV_HTTP_RESPONSE, 0);
     ck_assert_ptr_nonnull(rs);
     ck_assert(rs->flags & EV_F_COMPRESSED);
@@ -1203,7 +1203,7 @@ static long pf_run(const char *file, const struct app_env *env)
     }
     for (size_t i = 0; i < f->n; i++) {
         if (f->c[i].conn)
-            rest_http_ops.end(f->c[i].conn, 0);
+            rest_http_ops.end(f->c[i].conn, EV_END_CAPTURE, 0);
         free(f->c[i].d[0].carry);
         free(f->c[i].d[1].carry);
     }

@@ -143,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (int i = 0; i < 2; i++) {
         if (c[i])
-            oslo_amqp_ops.end(c[i], ts);
+            oslo_amqp_ops.end(c[i], EV_END_CAPTURE, ts);
         side_drop(&sides[i][0]);
         side_drop(&sides[i][1]);
     }

@@ -184,7 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         dir ^= 1;
         i = j + 3;
     }
-    rest_http_ops.end(conn, ts);
+    rest_http_ops.end(conn, EV_END_CAPTURE, ts);
     carry_drop(&c[0]);
     carry_drop(&c[1]);
     mem_fail_every(0, 0);
