@@ -23,6 +23,7 @@
 #include "cli/out_event.h"
 #include "cli/out_json.h"
 #include "cli/out_text.h"
+#include "cli/out_health.h"
 #include "cli/pipeline.h"
 #include "rca/rca.h"
 #include "rca/report.h"
@@ -320,6 +321,8 @@ static int cmd_run(int argc, char **argv, int analyze)
     pipeline_finish(r.pl);
     if (r.rca)
         rca_flush(r.rca, pipeline_last_ts(r.pl));
+    if (r.rca && o.fmt == FMT_TEXT && getenv("OSRCA_HEALTH"))
+        out_health_text(stdout, rca_cloud(r.rca), 1);
     if (r.rca && o.fmt == FMT_JSON) {
         struct rca_summary s;
         rca_get_summary(r.rca, &s);

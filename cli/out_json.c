@@ -65,6 +65,17 @@ void out_json_report(FILE *f, const struct report *r)
     set_str(w, o, "category", r->category);
     set_str(w, o, "rule", r->rule);
     set_str(w, o, "hint", r->hint);
+    if (r->session.id) {
+        struct jw_node *se = jw_object(w);
+        jw_set(w, se, "id", jw_int(w, r->session.id));
+        set_str(w, se, "client", r->session.client);
+        set_str(w, se, "login_request_id", r->session.login_request_id);
+        set_str(w, se, "user", r->session.user);
+        set_str(w, se, "project", r->session.project);
+        jw_set(w, o, "session", se);
+    }
+    if (r->incident)
+        jw_set(w, o, "incident", jw_int(w, r->incident));
     struct jw_node *chain = jw_array(w);
     for (size_t i = 0; i < r->nnodes; i++) {
         const struct report_node *n = &r->nodes[i];

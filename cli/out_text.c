@@ -19,6 +19,15 @@ void out_text_report(FILE *f, const struct report *r)
     fprintf(f, "  request id:  %s   global: %s   started %s\n", or_dash(r->request_id),
             or_dash(r->global_request_id), t);
     fprintf(f, "  status:      %s\n", or_dash(r->status));
+    if (r->session.id) {
+        fprintf(f, "  client:      %s", or_dash(r->session.client));
+        if (r->session.user)
+            fprintf(f, "  user %s%s%s%s", r->session.user, r->session.project ? " (project " : "",
+                    r->session.project ? r->session.project : "", r->session.project ? ")" : "");
+        if (r->session.login_request_id)
+            fprintf(f, "  login %s", r->session.login_request_id);
+        fputc('\n', f);
+    }
     if (r->user_saw[0])
         fprintf(f, "  user saw:    %s\n", r->user_saw);
     if (r->failed) {

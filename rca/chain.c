@@ -65,6 +65,11 @@ struct chain_set {
     uint64_t min_deadline;
     void (*on_unlink)(void *ctx, struct chain *c);
     void *on_unlink_ctx;
+    void (*on_timeout)(void *ctx, const struct chain *c, int32_t entry);
+    void *on_timeout_ctx;
+    int (*may_call)(void *ctx, const struct event *req, const struct event *attempt);
+    struct chain_session (*attempt_session)(void *ctx, const struct event *attempt);
+    void *hook_ctx;
 };
 
 /* A topic seen delivered, and the last consumer it was delivered to: the
@@ -142,15 +147,10 @@ static void keyf(char *buf, size_t len, const char *pfx, const char *a)
     kb_end(&k);
 }
 
-/* buf = "c:ADDR:PORT", the key of refused connections to one target. */
-static void conn_key(char *buf, size_t len, const char *addr, uint16_t port)
+static int hexval(char c)
 {
-    struct kbuf k = kb_init(buf, len);
-    kb_put(&k, "c:", 2);
-    kb_str(&k, addr);
-    kb_put(&k, ":", 1);
-    kb_port(&k, port);
-    kb_end(&k);
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
 static int is_client(const char *svc)
@@ -366,6 +366,25 @@ static struct chain *chain_new(struct chain_set *cs, uint64_t ts)
     return c;
 }
 
+void chain_set_on_attempt(struct chain_set *cs,
+                          int (*may_call)(void *ctx, const struct event *req,
+                                          const struct event *attempt),
+                          struct chain_session (*session_of)(void *ctx,
+                                                             const struct event *attempt),
+                          void *ctx)
+{
+    cs->may_call = may_call;
+    cs->attempt_session = session_of;
+    cs->hook_ctx = ctx;
+}
+
+void chain_set_on_timeout(struct chain_set *cs,
+                          void (*fn)(void *ctx, const struct chain *c, int32_t entry), void *ctx)
+{
+    cs->on_timeout = fn;
+    cs->on_timeout_ctx = ctx;
+}
+
 void chain_set_on_unlink(struct chain_set *cs, void (*fn)(void *ctx, struct chain *c), void *ctx)
 {
     cs->on_unlink = fn;
@@ -512,6 +531,8 @@ static int chain_merge(struct chain_set *cs, struct chain *a, struct chain *b)
     if (b->next_deadline < a->next_deadline)
         a->next_deadline = b->next_deadline;
     a->has_user |= b->has_user;
+    if (!a->session)
+        a->session = b->session;
     a->dropped += b->dropped;
     if (b->lookup != CHAIN_LOOKUP_NONE && a->lookup == CHAIN_LOOKUP_NONE) {
         a->lookup = b->lookup;
@@ -727,6 +748,12 @@ int chain_is_background(const struct chain *c)
 {
     if (c->has_user)
         return 0;
+    /* the broker's own trouble (a Close, a Return, a refused reconnect)
+     * reaches services, never a user, unless a user's message is in it */
+    const struct event *root = chain_root(c);
+    if (root && (root->kind == EV_AMQP_CLOSE || root->kind == EV_AMQP_RETURN ||
+                 root->kind == EV_AMQP_BLOCKED))
+        return 1;
     for (size_t i = 0; i < c->n; i++)
         if (c->e[i].rank >= 2)
             return 0;
@@ -912,6 +939,12 @@ static struct open_req *nest_find(struct chain_set *cs, const struct event *ev, 
         if (ev->src.addr[0] && req->dst.addr[0] && strcmp(ev->src.addr, req->dst.addr) != 0) {
             if (!elsewhere && checks_token_of(ev, req))
                 elsewhere = o;
+            continue;
+        }
+        if (ev->kind == EV_CONN) {
+            /* a connection attempt: only by a service seen calling its target */
+            if (cs->may_call && cs->may_call(cs->hook_ctx, req, ev))
+                return o;
             continue;
         }
         if (!ev->subject_fp)
@@ -1117,48 +1150,71 @@ static void set_deadline(struct chain *c)
             c->next_deadline = c->e[i].deadline_us;
 }
 
-/* A 2xx/empty-looking list answer: found iff the body names resources. */
-static int list_found(const struct event *resp)
+/* Did the list answer resp hold the item looked up by name (a path
+ * segment, percent-encoded as sent)? A list whose names the parser kept
+ * (EV_F_LISTED) is searched for it; otherwise a 2xx that names resources
+ * or has a body of some size counts as found. */
+static int list_found(const struct event *resp, const char *name)
 {
     if (resp->status < 200 || resp->status >= 300)
         return 0;
-    return resp->nuuids > 0 || resp->body_len >= 160;
-}
-
-struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
-{
-    struct chain *cands[8];
-    size_t ncand = 0;
-    struct chain *primary = NULL;
-    int32_t link = CHAIN_NONE; /* entry ev answers / duplicates */
-    int rel = 0;               /* 1 twin, 2 http response, 3 rpc reply */
-    int32_t nest_parent = CHAIN_NONE;
-    int poll = 0, lookup_follow = 0;
-    size_t open_i = (size_t)-1;
-
-    struct ev_keys ek;
-    pkey_make(cs, &ek.r[0], "r:", ev->request_id);
-    pkey_make(cs, &ek.r[1], "r:", ev->global_request_id);
-    pkey_make(cs, &ek.u, "u:", ev->unique_id);
-    pkey_make(cs, &ek.m, "m:", (ev->kind == EV_RPC_REPLY || is_call(ev)) ? ev->msg_id : NULL);
-
-    if (ev->verb == EV_VERB_DELIVER && (is_rpc_msg(ev) || ev->kind == EV_NOTIFICATION))
-    {
-        note_delivered(cs, ev->topic ? ev->topic : ev->routing_key, ev);
-        if (ev->topic && ev->routing_key && strcmp(ev->topic, ev->routing_key) != 0)
-            note_delivered(cs, ev->routing_key, ev);
-    }
-
-    /* 1. one message seen twice (Publish, Deliver): a hop */
-    if (ev->unique_id && ev->kind != EV_HTTP_REQUEST && ev->kind != EV_HTTP_RESPONSE) {
-        struct chain *c = lookup_pkey(cs, &ek.u, &link);
-        if (c) {
-            primary = c;
-            rel = 1;
+    if (!(resp->flags & EV_F_LISTED) || !name)
+        return resp->nuuids > 0 || resp->body_len >= 160;
+    char dec[256];
+    size_t n = 0;
+    for (const char *p = name; *p && n < sizeof(dec); p++) {
+        int hi, lo;
+        if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+            dec[n++] = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            dec[n++] = *p;
         }
     }
-    /* 2. HTTP response to its request: same flow, oldest open first */
-    if (!primary && ev->kind == EV_HTTP_RESPONSE) {
+    uint32_t h = event_name_hash(dec, n);
+    for (size_t i = 0; i < resp->nnames; i++)
+        if (resp->names[i] == h)
+            return 1;
+    return 0;
+}
+
+/* What stitching found for one event: the chains it links to, and how. */
+struct links {
+    struct chain *cands[8];
+    size_t ncand;
+    struct chain *primary; /* the chain of the entry ev answers or repeats */
+    int32_t link;          /* that entry, in primary */
+    int rel;               /* 1 twin, 2 http response, 3 rpc reply */
+    size_t open_i;         /* the open request ev answers, (size_t)-1 */
+    int32_t nest_parent;   /* entry of the request ev nests into */
+    int poll, lookup_follow;
+    uint32_t session;      /* the client session of ev */
+    struct ev_keys ek;
+};
+
+static void cand_add(struct links *L, struct chain *c)
+{
+    for (size_t j = 0; j < L->ncand; j++)
+        if (L->cands[j] == c)
+            return;
+    if (L->ncand < sizeof(L->cands) / sizeof(L->cands[0]))
+        L->cands[L->ncand++] = c;
+}
+
+/* The strong links: the same message seen again (a Deliver of a Publish),
+ * the request an HTTP response answers, the call an RPC reply answers,
+ * then request ids. */
+static void find_strong(struct chain_set *cs, const struct event *ev, struct links *L)
+{
+    if (ev->unique_id && ev->kind != EV_HTTP_REQUEST && ev->kind != EV_HTTP_RESPONSE) {
+        struct chain *c = lookup_pkey(cs, &L->ek.u, &L->link);
+        if (c) {
+            L->primary = c;
+            L->rel = 1;
+        }
+    }
+    if (!L->primary && ev->kind == EV_HTTP_RESPONSE) {
+        /* same flow, oldest open first */
         size_t i;
         if (ev->req_seq)
             i = open_find(cs, ev->req_seq);
@@ -1167,129 +1223,151 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
                 if (cs->open[i].flow_id == ev->flow_id && cs->open[i].seq < ev->seq)
                     break;
         if (i < cs->nopen) {
-            primary = cs->open[i].c;
-            link = cs->open[i].idx;
-            rel = 2;
-            open_i = i;
+            L->primary = cs->open[i].c;
+            L->link = cs->open[i].idx;
+            L->rel = 2;
+            L->open_i = i;
         }
     }
-    /* 3. RPC reply to its call */
-    if (!primary && ev->kind == EV_RPC_REPLY && ev->msg_id) {
-        struct chain *c = lookup_pkey(cs, &ek.m, &link);
+    if (!L->primary && ev->kind == EV_RPC_REPLY && ev->msg_id) {
+        struct chain *c = lookup_pkey(cs, &L->ek.m, &L->link);
         if (c) {
-            primary = c;
-            rel = 3;
+            L->primary = c;
+            L->rel = 3;
         }
     }
-    if (primary)
-        cands[ncand++] = primary;
-    /* 4. request ids */
+    if (L->primary)
+        cand_add(L, L->primary);
     for (int k = 0; k < 2; k++) {
-        struct chain *c = lookup_pkey(cs, &ek.r[k], NULL);
-        if (c) {
-            int dup = 0;
-            for (size_t j = 0; j < ncand; j++)
-                dup |= cands[j] == c;
-            if (!dup && ncand < 8)
-                cands[ncand++] = c;
-        }
+        struct chain *c = lookup_pkey(cs, &L->ek.r[k], NULL);
+        if (c)
+            cand_add(L, c);
     }
-    /* 5. weaker links, only for events that found nothing yet */
-    if (!ncand) {
-        char u[40], name[128];
-        if (ev->kind == EV_HTTP_REQUEST && is_client(ev->src.service) && ev->method &&
-            !strcmp(ev->method, "GET") && ev->path) {
-            /* a list-by-name after a 404 lookup of the same collection */
-            char k[400];
-            size_t pl = strlen(ev->path);
-            if (pl > 7 && !strcmp(ev->path + pl - 7, "/detail"))
-                pl -= 7;
-            lookup_key(k, sizeof(k), ev, ev->path, pl, 1);
-            struct slot *s = map_find(cs, k);
-            if (!s) {
-                lookup_key(k, sizeof(k), ev, ev->path, pl, 0);
-                s = map_find(cs, k);
-            }
-            if (s && s->c->lookup == CHAIN_LOOKUP_WAIT) {
-                int has_name = query_name(ev->query, name, sizeof(name));
-                if (!has_name || !s->c->lookup_name || !strcmp(name, s->c->lookup_name)) {
-                    cands[ncand++] = s->c;
-                    lookup_follow = 1;
-                    (*cs->c_uuid_links)++;
-                }
-            }
-            /* a client's read of a resource an open operation owns (polling) */
-            if (!ncand && chain_path_uuid(ev->path, u, sizeof(u))) {
-                struct chain *c = lookup_chain(cs, "i:", u, NULL);
-                if (c) {
-                    cands[ncand++] = c;
-                    poll = 1;
-                    (*cs->c_polls)++;
-                }
-            }
-        } else if (!ev->request_id && !ev->global_request_id && ev->kind != EV_HTTP_REQUEST &&
-                   ev->kind != EV_HTTP_RESPONSE) {
-            /* an asynchronous step without ids: the operation owning its resource */
-            for (size_t i = 0; i < ev->nuuids && !ncand; i++) {
-                if (ev->uuids[i].res != EV_RES_INSTANCE && ev->uuids[i].res != EV_RES_VOLUME &&
-                    ev->uuids[i].res != EV_RES_PORT)
-                    continue;
-                struct chain *c = lookup_chain(cs, "i:", ev->uuids[i].id, NULL);
-                if (c) {
-                    cands[ncand++] = c;
-                    (*cs->c_polls)++;
-                }
-            }
-        }
-        /* time nesting: id-less service calls, token validations, refused
-         * connections, made while a service handles an open request */
-        if (!ncand && (ev->kind == EV_HTTP_REQUEST || ev->kind == EV_CONN)) {
-            const char *caller = NULL;
-            int try = 0;
-            if (ev->kind == EV_CONN) {
-                try = ev->conn_event == FLOW_EV_REFUSED || ev->conn_event == FLOW_EV_UNANSWERED;
-            } else if (!is_client(ev->src.service) && !ev->global_request_id) {
-                try = 1;
-                if (strcmp(ev->src.service, "keystonemiddleware") != 0)
-                    caller = ev->src.service;
-            }
-            struct open_req *o = try ? nest_find(cs, ev, caller) : NULL;
-            if (o) {
-                cands[ncand++] = o->c;
-                nest_parent = o->idx;
-                (*cs->c_nested)++;
-            }
-        }
-        /* repeated refusals of the same target while nothing nests them */
-        if (!ncand && ev->kind == EV_CONN) {
-            char k[120];
-            conn_key(k, sizeof(k), ev->dst.addr, ev->dst.port);
-            struct slot *s = map_find(cs, k);
-            if (s)
-                cands[ncand++] = s->c;
-        }
-    }
+}
 
-    /* merge everything found into the oldest chain */
-    struct chain *c = NULL;
-    for (size_t i = 0; i < ncand; i++)
-        if (!c || cands[i]->id < c->id)
-            c = cands[i];
-    if (primary && primary != c) {
-        /* keep link indices valid: they are relative to primary */
-        int32_t off = (int32_t)c->n;
-        if (chain_merge(cs, c, primary) < 0)
-            c = primary; /* keep the strong link; the weaker one is lost */
-        else if (link != CHAIN_NONE)
-            link += off;
+/* A client's GET that found nothing by id: the list-by-name that follows
+ * a 404 lookup of the same collection, or a read of a resource an open
+ * operation owns (polling). */
+static void find_client_followup(struct chain_set *cs, const struct event *ev, struct links *L)
+{
+    char u[40], name[128], k[400];
+    size_t pl = strlen(ev->path);
+    if (pl > 7 && !strcmp(ev->path + pl - 7, "/detail"))
+        pl -= 7;
+    lookup_key(k, sizeof(k), ev, ev->path, pl, 1);
+    struct slot *s = map_find(cs, k);
+    if (!s) {
+        lookup_key(k, sizeof(k), ev, ev->path, pl, 0);
+        s = map_find(cs, k);
     }
-    /* merge the other candidates into c; a candidate merged away (freed by
-     * chain_merge, the only way one dies here) may come again in cands */
-    struct chain *gone[sizeof(cands) / sizeof(cands[0])];
+    if (s && s->c->lookup == CHAIN_LOOKUP_WAIT) {
+        int has_name = query_name(ev->query, name, sizeof(name));
+        if (!has_name || !s->c->lookup_name || !strcmp(name, s->c->lookup_name)) {
+            cand_add(L, s->c);
+            L->lookup_follow = 1;
+            (*cs->c_uuid_links)++;
+        }
+    }
+    if (!L->ncand && chain_path_uuid(ev->path, u, sizeof(u))) {
+        struct chain *c = lookup_chain(cs, "i:", u, NULL);
+        /* a poll is the operation's own client reading: another client (its
+         * own token) reading the same resource is an operation of its own */
+        const struct event *root = c ? chain_root(c) : NULL;
+        if (root && root->kind == EV_HTTP_REQUEST && root->token_fp[0] && ev->token_fp[0] &&
+            root->token_fp[0] != ev->token_fp[0])
+            c = NULL;
+        if (c && c->e[c->root].rank < 2)
+            c = NULL; /* a background chain is no client's operation */
+        if (c) {
+            cand_add(L, c);
+            L->poll = 1;
+            (*cs->c_polls)++;
+        }
+    }
+}
+
+/* The weak links, for an event no strong one explains: a client's
+ * follow-up, an asynchronous step naming a resource an operation owns,
+ * time nesting (id-less service calls and token validations made while
+ * a service handles an open request; a connection attempt by a service
+ * that calls the target), and for a refused or unanswered connection no
+ * request explains, the client session it is tied to. */
+static void find_weak(struct chain_set *cs, const struct event *ev, struct links *L)
+{
+    if (ev->kind == EV_HTTP_REQUEST && is_client(ev->src.service) && ev->method &&
+        !strcmp(ev->method, "GET") && ev->path) {
+        find_client_followup(cs, ev, L);
+    } else if (!ev->request_id && !ev->global_request_id && ev->kind != EV_HTTP_REQUEST &&
+               ev->kind != EV_HTTP_RESPONSE) {
+        for (size_t i = 0; i < ev->nuuids && !L->ncand; i++) {
+            if (ev->uuids[i].res != EV_RES_INSTANCE && ev->uuids[i].res != EV_RES_VOLUME &&
+                ev->uuids[i].res != EV_RES_PORT)
+                continue;
+            struct chain *c = lookup_chain(cs, "i:", ev->uuids[i].id, NULL);
+            if (c) {
+                cand_add(L, c);
+                (*cs->c_polls)++;
+            }
+        }
+    }
+    if (L->ncand)
+        return;
+    int attempt = ev->kind == EV_CONN &&
+                  (ev->conn_event == FLOW_EV_REFUSED || ev->conn_event == FLOW_EV_UNANSWERED);
+    if (ev->kind == EV_HTTP_REQUEST || attempt) {
+        const char *caller = NULL;
+        int try = attempt;
+        if (ev->kind == EV_HTTP_REQUEST && !is_client(ev->src.service) && !ev->global_request_id) {
+            try = 1;
+            if (strcmp(ev->src.service, "keystonemiddleware") != 0)
+                caller = ev->src.service;
+        }
+        struct open_req *o = try ? nest_find(cs, ev, caller) : NULL;
+        if (o) {
+            cand_add(L, o->c);
+            L->nest_parent = o->idx;
+            (*cs->c_nested)++;
+            return;
+        }
+    }
+    if (!attempt || !cs->attempt_session)
+        return;
+    struct chain_session se = cs->attempt_session(cs->hook_ctx, ev);
+    L->session = se.id;
+    struct chain *c = se.op_request_id ? lookup_chain(cs, "r:", se.op_request_id, NULL) : NULL;
+    if (!c && se.id) {
+        char k[40];
+        snprintf(k, sizeof(k), "s:%u", se.id);
+        struct slot *s = map_find(cs, k);
+        c = s ? s->c : NULL;
+    }
+    if (c)
+        cand_add(L, c);
+}
+
+/* Merge every chain found into the oldest (keeping the entry index of the
+ * primary link valid); a new chain when none was found. NULL on
+ * allocation failure. */
+static struct chain *merge_found(struct chain_set *cs, const struct event *ev, struct links *L)
+{
+    struct chain *c = NULL;
+    for (size_t i = 0; i < L->ncand; i++)
+        if (!c || L->cands[i]->id < c->id)
+            c = L->cands[i];
+    if (L->primary && L->primary != c) {
+        int32_t off = (int32_t)c->n;
+        if (chain_merge(cs, c, L->primary) < 0)
+            c = L->primary; /* keep the strong link; the weaker one is lost */
+        else if (L->link != CHAIN_NONE)
+            L->link += off;
+    }
+    /* a candidate merged away (freed by chain_merge, the only way one dies
+     * here) may come again in cands */
+    struct chain *gone[sizeof(L->cands) / sizeof(L->cands[0])];
     size_t ngone = 0;
-    for (size_t i = 0; i < ncand; i++) {
-        struct chain *x = cands[i];
-        if (x == c || x == primary)
+    for (size_t i = 0; i < L->ncand; i++) {
+        struct chain *x = L->cands[i];
+        if (x == c || x == L->primary)
             continue;
         int dead = 0;
         for (size_t g = 0; g < ngone; g++)
@@ -1297,31 +1375,27 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
         if (!dead && chain_merge(cs, c, x) == 0)
             gone[ngone++] = x;
     }
-    if (!c) {
+    if (!c)
         c = chain_new(cs, ev->ts_us);
-        if (!c) {
-            stats_add(cs->st, "rca.chain_alloc_failed", 1);
-            event_free(ev);
-            return NULL;
-        }
-    }
-    if (open_i != (size_t)-1) {
+    return c;
+}
+
+/* What an answer does to the entry it answers, before ev is appended
+ * (even when ev itself is dropped at the cap). */
+static void answer_state(struct chain_set *cs, struct chain *c, const struct event *ev,
+                         const struct links *L)
+{
+    if (L->open_i != (size_t)-1) {
         /* find again: merges may have moved it */
-        size_t i = open_find(cs, c->e[link].ev->seq);
+        size_t i = open_find(cs, c->e[L->link].ev->seq);
         if (i < cs->nopen)
             open_remove_at(cs, i);
-        c->e[link].flags &= (uint16_t)~CE_HTTP_OPEN;
+        c->e[L->link].flags &= (uint16_t)~CE_HTTP_OPEN;
     }
-    if (ev->ts_us > c->last_ts)
-        c->last_ts = ev->ts_us;
-    if (is_rpc_msg(ev) && (ev->ctx_user || ev->ctx_project))
-        c->has_user = 1;
-
-    /* state changes happen even when the event itself is dropped at the cap */
-    if (rel == 2) {
-        c->e[link].flags |= CE_ANSWERED;
-    } else if (rel == 3 && ev->ending) {
-        struct chain_entry *call = &c->e[link];
+    if (L->rel == 2) {
+        c->e[L->link].flags |= CE_ANSWERED;
+    } else if (L->rel == 3 && ev->ending) {
+        struct chain_entry *call = &c->e[L->link];
         if (call->flags & CE_PENDING) {
             call->flags &= (uint16_t)~CE_PENDING;
             if (c->npending)
@@ -1331,41 +1405,43 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
         if (call->flags & CE_TIMED_OUT)
             call->flags |= CE_LATE_REPLY;
         call->flags |= CE_ANSWERED;
-    } else if (rel == 1) {
-        c->e[link].ndeliver++;
+    } else if (L->rel == 1) {
+        c->e[L->link].ndeliver++;
     }
+}
 
-    int idx = append_entry(cs, c, ev, rel == 2 && link == c->root);
-    if (idx < 0) {
-        event_free(ev);
-        return c;
-    }
+/* Mark the new entry idx by how it was linked; open requests, pending
+ * calls and index keys follow from it. */
+static void place_entry(struct chain_set *cs, struct chain *c, int32_t idx, const struct links *L)
+{
+    uint32_t session = L->session;
     struct chain_entry *e = &c->e[idx];
-    if (rel == 1) {
+    struct event *ev = e->ev;
+    if (L->rel == 1) {
         e->flags |= CE_TWIN;
-        e->twin = link;
+        e->twin = L->link;
         e->rank = 0;
-        if (c->e[link].twin == CHAIN_NONE)
-            c->e[link].twin = idx;
-    } else if (rel == 2 || rel == 3) {
-        e->pair = link;
-        c->e[link].pair = idx;
+        if (c->e[L->link].twin == CHAIN_NONE)
+            c->e[L->link].twin = idx;
+    } else if (L->rel == 2 || L->rel == 3) {
+        e->pair = L->link;
+        c->e[L->link].pair = idx;
         e->rank = 0;
     }
-    if (nest_parent != CHAIN_NONE) {
-        e->parent = nest_parent;
+    if (L->nest_parent != CHAIN_NONE) {
+        e->parent = L->nest_parent;
         e->flags |= CE_NESTED;
     }
-    if (poll)
+    if (L->poll)
         e->flags |= CE_POLL;
-    if (lookup_follow)
+    if (L->lookup_follow)
         e->flags |= CE_LOOKUP_LIST;
-    if (poll || lookup_follow)
+    if (L->poll || L->lookup_follow)
         e->rank = 0; /* a follow-up, never the root */
 
     if (ev->kind == EV_HTTP_REQUEST)
         open_add(cs, c, idx);
-    if (is_call(ev) && rel != 1) {
+    if (is_call(ev) && L->rel != 1) {
         e->flags |= CE_PENDING;
         e->deadline_us = call_deadline(cs, ev);
         c->npending++;
@@ -1374,54 +1450,110 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev)
         if (e->deadline_us < cs->min_deadline)
             cs->min_deadline = e->deadline_us;
     }
-    if (ev->kind == EV_CONN) {
-        char k[120];
-        conn_key(k, sizeof(k), ev->dst.addr, ev->dst.port);
+    if (ev->kind == EV_CONN && L->nest_parent == CHAIN_NONE && session) {
+        char k[40];
+        snprintf(k, sizeof(k), "s:%u", session);
         map_put(cs, k, c, idx);
     }
-    register_keys(cs, c, idx, &ek);
-
+    if (session && !c->session && (ev->kind == EV_CONN || e->rank == 3))
+        c->session = session;
+    register_keys(cs, c, idx, &L->ek);
     if (e->rank && (c->root == CHAIN_NONE || e->rank > c->e[c->root].rank))
         c->root = idx;
     else if (c->root == CHAIN_NONE)
         c->root = idx;
+}
 
-    /* responses: ownership of resources, lookups, deletions */
-    if (rel == 2) {
-        const struct chain_entry *req = &c->e[link];
-        const struct event *rq = req->ev;
-        if (req->flags & CE_LOOKUP_LIST) {
-            if (c->lookup == CHAIN_LOOKUP_WAIT)
-                c->lookup = list_found(ev) ? CHAIN_LOOKUP_FOUND : CHAIN_LOOKUP_EMPTY;
-        } else if (link == c->root && req->rank == 3 && rq->method) {
-            int mut = strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD");
-            if (ev->status >= 200 && ev->status < 300 && mut) {
-                own_resources(cs, c, link);
-                own_resources(cs, c, idx);
-            }
-            if (ev->status >= 200 && ev->status < 300 && !strcmp(rq->method, "DELETE")) {
-                char u[40];
-                if (chain_path_uuid(rq->path, u, sizeof(u)))
-                    ring_add(cs->deleted, &cs->ndeleted, u);
-            }
-            if (ev->status == 404 && !strcmp(rq->method, "GET") && rq->path) {
-                const char *slash = strrchr(rq->path, '/');
-                if (slash && slash > rq->path && slash[1]) {
-                    char k[400];
-                    c->lookup = CHAIN_LOOKUP_WAIT;
-                    c->lookup_name = arena_strdup(&c->arena, slash + 1);
-                    lookup_key(k, sizeof(k), rq, rq->path, (size_t)(slash - rq->path), 1);
-                    map_put(cs, k, c, link);
-                    lookup_key(k, sizeof(k), rq, rq->path, (size_t)(slash - rq->path), 0);
-                    map_put(cs, k, c, link);
-                }
-            }
-        }
-    } else if (rel == 3 && link == c->root && !ev->failure) {
-        own_resources(cs, c, idx);
-    } else if (idx == c->root && is_rpc_msg(ev)) {
+/* An answer to the root: resources a user operation created or acted on
+ * (later polls find it), deletions, and the state of a lookup by name. */
+static void answer_effects(struct chain_set *cs, struct chain *c, int32_t idx,
+                           const struct links *L)
+{
+    const struct event *ev = c->e[idx].ev;
+    if (L->rel == 3) {
+        if (L->link == c->root && !ev->failure && c->e[c->root].rank >= 2)
+            own_resources(cs, c, idx);
+        return;
+    }
+    if (L->rel != 2) {
+        /* an RPC a user's context sent starts an operation; background
+         * work (no user behind it) never takes a resource from one */
+        if (idx == c->root && is_rpc_msg(ev) && c->e[idx].rank >= 2)
+            own_resources(cs, c, idx);
+        return;
+    }
+    const struct chain_entry *req = &c->e[L->link];
+    const struct event *rq = req->ev;
+    if (req->flags & CE_LOOKUP_LIST) {
+        if (c->lookup == CHAIN_LOOKUP_WAIT)
+            c->lookup = list_found(ev, c->lookup_name) ? CHAIN_LOOKUP_FOUND : CHAIN_LOOKUP_EMPTY;
+        return;
+    }
+    if (L->link != c->root || req->rank != 3 || !rq->method)
+        return;
+    int ok = ev->status >= 200 && ev->status < 300;
+    if (ok && strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD")) {
+        own_resources(cs, c, L->link);
         own_resources(cs, c, idx);
     }
+    if (ok && !strcmp(rq->method, "DELETE")) {
+        char u[40];
+        if (chain_path_uuid(rq->path, u, sizeof(u)))
+            ring_add(cs->deleted, &cs->ndeleted, u);
+    }
+    if (ev->status == 404 && !strcmp(rq->method, "GET") && rq->path) {
+        const char *slash = strrchr(rq->path, '/');
+        if (slash && slash > rq->path && slash[1]) {
+            char k[400];
+            c->lookup = CHAIN_LOOKUP_WAIT;
+            c->lookup_name = arena_strdup(&c->arena, slash + 1);
+            lookup_key(k, sizeof(k), rq, rq->path, (size_t)(slash - rq->path), 1);
+            map_put(cs, k, c, L->link);
+            lookup_key(k, sizeof(k), rq, rq->path, (size_t)(slash - rq->path), 0);
+            map_put(cs, k, c, L->link);
+        }
+    }
+}
+
+struct chain *chain_set_add(struct chain_set *cs, struct event *ev, uint32_t session)
+{
+    struct links L;
+    memset(&L, 0, sizeof(L));
+    L.link = L.nest_parent = CHAIN_NONE;
+    L.open_i = (size_t)-1;
+    L.session = session;
+    pkey_make(cs, &L.ek.r[0], "r:", ev->request_id);
+    pkey_make(cs, &L.ek.r[1], "r:", ev->global_request_id);
+    pkey_make(cs, &L.ek.u, "u:", ev->unique_id);
+    pkey_make(cs, &L.ek.m, "m:", (ev->kind == EV_RPC_REPLY || is_call(ev)) ? ev->msg_id : NULL);
+
+    if (ev->verb == EV_VERB_DELIVER && (is_rpc_msg(ev) || ev->kind == EV_NOTIFICATION)) {
+        note_delivered(cs, ev->topic ? ev->topic : ev->routing_key, ev);
+        if (ev->topic && ev->routing_key && strcmp(ev->topic, ev->routing_key) != 0)
+            note_delivered(cs, ev->routing_key, ev);
+    }
+    find_strong(cs, ev, &L);
+    if (!L.ncand)
+        find_weak(cs, ev, &L);
+    struct chain *c = merge_found(cs, ev, &L);
+    if (!c) {
+        stats_add(cs->st, "rca.chain_alloc_failed", 1);
+        event_free(ev);
+        return NULL;
+    }
+    if (L.primary || L.open_i != (size_t)-1)
+        answer_state(cs, c, ev, &L);
+    if (ev->ts_us > c->last_ts)
+        c->last_ts = ev->ts_us;
+    if (is_rpc_msg(ev) && (ev->ctx_user || ev->ctx_project))
+        c->has_user = 1;
+    int idx = append_entry(cs, c, ev, L.rel == 2 && L.link == c->root);
+    if (idx < 0) {
+        event_free(ev);
+        return c;
+    }
+    place_entry(cs, c, idx, &L);
+    answer_effects(cs, c, idx, &L);
     return c;
 }
 
@@ -1453,6 +1585,8 @@ void chain_set_expire(struct chain_set *cs, uint64_t now_us, int at_end)
                 uint64_t t = e->deadline_us < now_us ? e->deadline_us : now_us;
                 if (t > c->last_ts)
                     c->last_ts = t;
+                if (cs->on_timeout && !(e->flags & CE_EOC))
+                    cs->on_timeout(cs->on_timeout_ctx, c, (int32_t)i);
             }
         }
         set_deadline(c);

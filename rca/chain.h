@@ -8,9 +8,12 @@
  * echoes it as its own); RPC reply <-> call by _msg_id; Publish <-> Deliver
  * of one message by _unique_id (one hop); HTTP response <-> request by flow
  * and order; resource UUIDs (a client's polls, id-less asynchronous steps);
- * time nesting as last resort (token validations, refused connections,
- * id-less calls made while a service handles an open request). When an
- * event reveals that two chains are one, they merge.
+ * time nesting as last resort (token validations, id-less calls made
+ * while a service handles an open request, and connection attempts by a
+ * service that calls their target); a refused or unanswered connection
+ * nothing else explains goes to the chain of its client session (the
+ * caller says which: rca/session.h). When an event reveals that two
+ * chains are one, they merge.
  *
  * The chain set owns every event it is given and frees it with its chain. */
 #ifndef OSRCA_CHAIN_H
@@ -71,6 +74,7 @@ struct chain {
     unsigned npending;
     uint64_t next_deadline; /* earliest pending deadline, UINT64_MAX if none */
     int has_user;           /* an RPC message carried a user/project context */
+    uint32_t session;       /* client session of its root or of its refusals, 0 */
     int lookup;             /* enum chain_lookup */
     const char *lookup_name;
     uint64_t dropped; /* events refused at the per-chain cap */
@@ -97,13 +101,41 @@ struct chain_set *chain_set_new(const struct chain_cfg *cfg, const struct rules 
 /* Frees every chain and event; NULL accepted. */
 void chain_set_free(struct chain_set *cs);
 
-/* Stitch ev (ownership taken) into its chain. Returns the chain, or NULL if
- * the event was dropped (counted) and freed. */
-struct chain *chain_set_add(struct chain_set *cs, struct event *ev);
+/* Stitch ev (ownership taken) into its chain. session: the client session
+ * ev belongs to (a client's request, a refused connection's), 0 if none.
+ * Returns the chain, or NULL if the event was dropped (counted) and
+ * freed. */
+struct chain *chain_set_add(struct chain_set *cs, struct event *ev, uint32_t session);
+
+/* The client session of a connection attempt, as the attempt_session hook
+ * names it: its id (0: none) and the request id of the operation it has in
+ * progress (NULL: none, or not answered yet). */
+struct chain_session {
+    uint32_t id;
+    const char *op_request_id;
+};
+
+/* A refused or unanswered connection nests into an open request only when
+ * may_call(ctx, request, attempt) says the service handling the request
+ * is one that calls the attempt's target; without the hook it never does.
+ * One that does not nest joins the chain of the operation its client
+ * session has in progress, else the chain of the session's other
+ * attempts, else a chain of its own. Either hook may be NULL. */
+void chain_set_on_attempt(struct chain_set *cs,
+                          int (*may_call)(void *ctx, const struct event *req,
+                                          const struct event *attempt),
+                          struct chain_session (*session_of)(void *ctx,
+                                                             const struct event *attempt),
+                          void *ctx);
 
 /* Mark calls whose deadline is <= now_us as timed out; at_end also marks
  * every still-pending call as unanswered at the end of the capture. */
 void chain_set_expire(struct chain_set *cs, uint64_t now_us, int at_end);
+
+/* Call fn(ctx, c, entry) when call entry of chain c times out (no reply by
+ * its deadline; not at the end of the input). NULL removes the hook. */
+void chain_set_on_timeout(struct chain_set *cs,
+                          void (*fn)(void *ctx, const struct chain *c, int32_t entry), void *ctx);
 
 /* Call fn(ctx, c) whenever chain c leaves the set (merged into another,
  * or removed), before it is freed; NULL removes the hook. */

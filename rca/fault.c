@@ -13,7 +13,7 @@
 static const char *const kind_names[FAULT_KIND_COUNT] = {
     "none",         "http_5xx",           "http_4xx",     "rpc_failure",     "rpc_timeout",
     "cast_unconsumed", "error_notification", "conn_refused", "conn_unanswered", "amqp_return",
-    "amqp_close",   "amqp_blocked",       "resource_error",
+    "amqp_close",   "amqp_blocked",       "resource_error", "no_answer", "stuck",
 };
 
 const char *fault_kind_name(enum fault_kind k)
@@ -86,6 +86,24 @@ static void from_http(const struct fault_ctx *fx, struct chain *c, int32_t i, st
     int at_root = req_i != CHAIN_NONE && req_i == c->root;
     if (*n >= max)
         return;
+    if (ev->flags & EV_F_NO_ANSWER) {
+        /* the server closed or reset the connection on the request, or held
+         * it until the client gave up; not news when the input just ended */
+        if (ev->end_how == EV_END_CAPTURE || ev->end_how == EV_END_IDLE)
+            return;
+        struct fault *f = &out[(*n)++];
+        base(f, FAULT_NO_ANSWER, FAULT_W_STRONG, c, i);
+        f->at_root = at_root;
+        f->service = port_service(fx, &ev->src);
+        f->host = ev->src.host;
+        snprintf(f->addr, sizeof(f->addr), "%s", ev->src.addr);
+        f->caller = ev->dst.service;
+        f->caller_host = ev->dst.host;
+        f->error_class = "NoResponse";
+        f->message = chain_fmt(c, "%s %s %s", or_s(ev->method, "?"), or_s(ev->path, "?"),
+                               or_s(ev->reason, "no response"));
+        return;
+    }
     if (ev->status >= 400) {
         if (ev->status == 404 && req_i != CHAIN_NONE && benign_404(fx, c, req_i, at_root))
             return;
@@ -347,4 +365,104 @@ int fault_chain_failed(const struct fault *f, size_t n)
             return 1;
     }
     return 0;
+}
+
+static int is_transitional(const char *state)
+{
+    static const char *const t[] = {"BUILD",  "REBUILD",   "REBOOT",    "HARD_REBOOT",
+                                    "RESIZE", "MIGRATING", "PASSWORD",  "RESCUE",
+                                    "creating", "deleting", "attaching", "detaching",
+                                    "extending", "downloading", "uploading", "reserved"};
+    if (!state)
+        return 0;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (!strcasecmp(state, t[i]))
+            return 1;
+    return 0;
+}
+
+/* The service holding the unfinished work of c as seen at time t: the
+ * earliest call or cast of the operation never delivered, delivered and
+ * never answered, or delivered only after t. Fills f->service, host, addr,
+ * rpc_method, message; 0 when there is none. */
+static int unfinished_work(const struct fault_ctx *fx, struct chain *c, uint64_t t,
+                           struct fault *f)
+{
+    int32_t best = CHAIN_NONE;
+    const char *why = NULL;
+    for (int32_t i = 0; i < (int32_t)c->n; i++) {
+        const struct chain_entry *e = &c->e[i];
+        const struct event *ev = e->ev;
+        if ((e->flags & CE_TWIN) || ev->verb != EV_VERB_PUBLISH ||
+            (ev->kind != EV_RPC_CALL && ev->kind != EV_RPC_CAST) || ev->fanout)
+            continue;
+        const char *w = NULL;
+        if (e->ndeliver == 0)
+            w = "never delivered";
+        else if (e->twin != CHAIN_NONE && c->e[e->twin].ev->ts_us > t)
+            w = "delivered only after the client's last poll";
+        else if (ev->kind == EV_RPC_CALL && !(e->flags & CE_ANSWERED))
+            w = "delivered, never answered";
+        if (w && (best == CHAIN_NONE || ev->ts_us < c->e[best].ev->ts_us)) {
+            best = i;
+            why = w;
+        }
+    }
+    if (best == CHAIN_NONE)
+        return 0;
+    call_parties(fx, c, best, f);
+    const struct event *ev = c->e[best].ev;
+    f->message = chain_fmt(c, "%s %s to '%s' %s", ev->kind == EV_RPC_CALL ? "call" : "cast",
+                           or_s(ev->rpc_method, "?"),
+                           or_s(ev->routing_key, or_s(ev->topic, "?")), why);
+    return 1;
+}
+
+enum fault_outcome fault_user_outcome(const struct fault_ctx *fx, struct chain *c,
+                                      struct fault *stuck)
+{
+    if (c->root == CHAIN_NONE)
+        return FAULT_OUT_UNKNOWN;
+    const struct chain_entry *re = &c->e[c->root];
+    const struct event *root = re->ev;
+    if (root->kind != EV_HTTP_REQUEST || re->rank != 3 || re->pair == CHAIN_NONE || !root->method ||
+        !strcmp(root->method, "GET") || !strcmp(root->method, "HEAD"))
+        return FAULT_OUT_UNKNOWN;
+    const struct event *ans = c->e[re->pair].ev;
+    if (ans->status < 200 || ans->status >= 300)
+        return FAULT_OUT_UNKNOWN;
+    int32_t last = CHAIN_NONE;
+    for (int32_t i = 0; i < (int32_t)c->n; i++) {
+        const struct chain_entry *e = &c->e[i];
+        if (!(e->flags & CE_POLL) || e->ev->kind != EV_HTTP_REQUEST || e->pair == CHAIN_NONE)
+            continue;
+        if (last == CHAIN_NONE || e->ev->ts_us >= c->e[last].ev->ts_us)
+            last = i;
+    }
+    if (last == CHAIN_NONE)
+        return FAULT_OUT_UNKNOWN;
+    int32_t pa = c->e[last].pair;
+    const struct event *pv = c->e[pa].ev;
+    int del = !strcmp(root->method, "DELETE");
+    if (pv->status == 404)
+        return del ? FAULT_OUT_DONE : FAULT_OUT_UNKNOWN;
+    if (pv->status < 200 || pv->status >= 300)
+        return FAULT_OUT_UNKNOWN;
+    if (is_error_state(pv->resource_state))
+        return FAULT_OUT_ERROR;
+    if (!del && !is_transitional(pv->resource_state) && !pv->resource_task)
+        return FAULT_OUT_DONE;
+    if (stuck) {
+        base(stuck, FAULT_STUCK, FAULT_W_USER, c, pa);
+        stuck->error_class = "Stuck";
+        if (!unfinished_work(fx, c, pv->ts_us, stuck))
+            stuck->message = NULL;
+        const char *what = chain_fmt(
+            c, "the client stopped waiting while the resource was still %s%s%s%s%s",
+            del ? "there" : or_s(pv->resource_state, "in transition"),
+            pv->resource_task ? " (task " : "", pv->resource_task ? pv->resource_task : "",
+            pv->resource_task ? ")" : "", stuck->message ? ": " : "");
+        stuck->message = stuck->message ? chain_fmt(c, "%s%s", what, stuck->message) : what;
+    }
+    return FAULT_OUT_STUCK;
 }

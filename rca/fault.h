@@ -27,6 +27,8 @@ enum fault_kind {
     FAULT_AMQP_CLOSE,
     FAULT_AMQP_BLOCKED,
     FAULT_RESOURCE_ERROR,
+    FAULT_NO_ANSWER,      /* a request its server closed or held without answering */
+    FAULT_STUCK,          /* the client gave up while its resource was still in transition */
     FAULT_KIND_COUNT
 };
 
@@ -72,6 +74,24 @@ size_t fault_collect(const struct fault_ctx *fx, struct chain *c, struct fault *
 /* 1 when the evidence means the operation failed: any strong evidence, a
  * root error answer, or a resource seen in ERROR. */
 int fault_chain_failed(const struct fault *f, size_t n);
+
+/* What the user finally saw of an operation that changes a resource and
+ * was then polled (a create or delete --wait): the answer to its last
+ * poll. */
+enum fault_outcome {
+    FAULT_OUT_UNKNOWN = 0, /* not such an operation, or no poll answered */
+    FAULT_OUT_DONE,        /* it finished: a final state, or gone after a delete */
+    FAULT_OUT_ERROR,       /* the resource in an error state */
+    FAULT_OUT_STUCK        /* still in transition when the polls stopped */
+};
+
+/* The outcome of chain c; for FAULT_OUT_STUCK, *stuck (when not NULL) is
+ * filled with the evidence: the poll that showed the last state, and the
+ * service that held the unfinished work (the consumer of the earliest
+ * call or cast never delivered, never answered, or delivered only after
+ * that poll; NULL when the wire shows none). */
+enum fault_outcome fault_user_outcome(const struct fault_ctx *fx, struct chain *c,
+                                      struct fault *stuck);
 
 /* "http_5xx", "rpc_timeout", ... */
 const char *fault_kind_name(enum fault_kind k);

@@ -7,8 +7,11 @@
 
 #include "capture/mem.h"
 #include "capture/stats.h"
+#include "rca/blame.h"
 #include "rca/chain.h"
+#include "rca/cloud.h"
 #include "rca/fault.h"
+#include "rca/session.h"
 #include "rca/walk.h"
 
 struct rca {
@@ -18,6 +21,9 @@ struct rca {
     rca_report_fn fn;
     void *ctx;
     struct chain_set *cs;
+    struct cloud *cloud; /* the model of the cloud across chains */
+    struct session_table *sessions; /* clients' sessions */
+    uint64_t next_expire;
     struct rca_summary sum;
     uint64_t now;
     const struct mem_pool *ev_pool;
@@ -163,6 +169,57 @@ static size_t heap_due(const struct rca *a, size_t i, uint64_t now, struct chain
     return heap_due(a, 2 * i + 2, now, v, k);
 }
 
+/* chain_set's hook: may the service handling open request req have made
+ * the connection attempt att? Only if the model saw it call att's target. */
+static int may_call(void *ctx, const struct event *req, const struct event *att)
+{
+    struct rca *a = ctx;
+    const struct cloud_inst *h =
+        cloud_find(a->cloud, req->dst.service, req->dst.host, req->dst.addr);
+    const struct cloud_inst *t =
+        cloud_find(a->cloud, att->dst.service, att->dst.host, att->dst.addr);
+    return h && t && cloud_depends(a->cloud, h, t);
+}
+
+/* chain_set's hook: the client session of a connection attempt no open
+ * request explains. */
+static struct chain_session attempt_session(void *ctx, const struct event *att)
+{
+    struct rca *a = ctx;
+    struct chain_session cs = {0, NULL};
+    /* clients do not speak AMQP: the broker's refusals are services' */
+    enum svc_proto proto = SVC_PROTO_UNKNOWN;
+    const struct svcmap *map = rules_svcmap(a->rules);
+    if (map && svcmap_port(map, att->dst.port, &proto) && proto == SVC_PROTO_AMQP)
+        return cs;
+    cs.id = session_for_refusal(a->sessions, att);
+    const struct session *s = session_get(a->sessions, cs.id);
+    if (s && s->op_rid[0])
+        cs.op_request_id = s->op_rid;
+    return cs;
+}
+
+/* chain_set's hook: a call got no reply by its deadline. Its consumer
+ * never answered it (delivered) or never took it (not delivered): the
+ * model learns it now, not when the chain is decided. */
+static void call_timed_out(void *ctx, const struct chain *c, int32_t i)
+{
+    struct rca *a = ctx;
+    const struct chain_entry *e = &c->e[i];
+    const struct event *ev = e->ev;
+    const char *host = NULL;
+    const char *svc = chain_receiver(a->cs, c, (size_t)i, &host);
+    int delivered = e->ndeliver > 0 || ev->verb == EV_VERB_DELIVER;
+    const char *addr = NULL;
+    if (e->twin != CHAIN_NONE && !(e->flags & CE_TWIN))
+        addr = c->e[e->twin].ev->dst.addr;
+    else if (ev->verb == EV_VERB_DELIVER)
+        addr = ev->dst.addr;
+    if (svc)
+        cloud_note(a->cloud, svc, host, addr, delivered ? CLOUD_WHY_NO_REPLY : CLOUD_WHY_UNCONSUMED,
+                   ev->ts_us);
+}
+
 struct rca *rca_new(const struct rca_cfg *cfg, const struct rules *rules, struct stats *st,
                     rca_report_fn fn, void *ctx)
 {
@@ -186,6 +243,17 @@ struct rca *rca_new(const struct rca_cfg *cfg, const struct rules *rules, struct
         return NULL;
     }
     chain_set_on_unlink(a->cs, heap_del, a);
+    a->cloud = cloud_new(NULL, rules, st);
+    a->sessions = session_table_new(NULL, st);
+    if (!a->cloud || !a->sessions) {
+        cloud_free(a->cloud);
+        session_table_free(a->sessions);
+        chain_set_free(a->cs);
+        free(a);
+        return NULL;
+    }
+    chain_set_on_attempt(a->cs, may_call, attempt_session, a);
+    chain_set_on_timeout(a->cs, call_timed_out, a);
     a->heap_off = a->cfg.walk_all;
     return a;
 }
@@ -194,6 +262,12 @@ void rca_use_rules(struct rca *a, const struct rules *rules)
 {
     a->rules = rules;
     chain_set_use_rules(a->cs, rules);
+    cloud_use_rules(a->cloud, rules);
+}
+
+const struct cloud *rca_cloud(const struct rca *a)
+{
+    return a->cloud;
 }
 
 void rca_free(struct rca *a)
@@ -202,6 +276,8 @@ void rca_free(struct rca *a)
         return;
     chain_set_on_unlink(a->cs, NULL, NULL);
     chain_set_free(a->cs);
+    cloud_free(a->cloud);
+    session_table_free(a->sessions);
     free(a->heap);
     free(a->ready);
     free(a);
@@ -243,13 +319,79 @@ static int wanted(const struct rca *a, const struct chain *c)
     return 1;
 }
 
+/* What the analyzer adds to a chain's verdict from beyond the chain: the
+ * client session it was made in, and for a chain of refused connections
+ * the operation that session had in progress. */
+struct judgement {
+    int not_users; /* a refusal its session outlived: not the client's failure */
+    struct report_session session;
+    const char *operation, *request_id;
+    struct blame blame; /* what the model says of the culprit */
+    char buf[512];      /* the blame's message */
+};
+
+static void judge(struct rca *a, const struct chain *c, struct judgement *j)
+{
+    memset(j, 0, sizeof(*j));
+    struct session *s = c->session ? session_get(a->sessions, c->session) : NULL;
+    const struct event *root = chain_root(c);
+    if (!s) {
+        /* a connection attempt no client session took is a service's */
+        if (root && root->kind == EV_CONN)
+            j->not_users = 1;
+        return;
+    }
+    j->session.id = s->id;
+    j->session.client = s->addr;
+    j->session.login_request_id = s->login_rid[0] ? s->login_rid : NULL;
+    j->session.user = s->user[0] ? s->user : NULL;
+    j->session.project = s->project[0] ? s->project : NULL;
+    if (!root || root->kind != EV_CONN)
+        return;
+    /* a client with no token can only have been logging in: refusals by
+     * other services, with no session poised, are services' own (model
+     * evidence, not a user's operation) */
+    if (!s->fp && root->dst.service && strcmp(root->dst.service, session_identity(a->sessions)))
+        j->not_users = 1;
+    /* a client whose connection was refused gives up; one that went on
+     * afterwards did not fail there (the refusal was a service's, or a
+     * retry worked) */
+    if (s->fp && s->last_us > c->last_ts)
+        j->not_users = 1;
+    if (s->op[0])
+        j->operation = s->op;
+    if (s->op_rid[0])
+        j->request_id = s->op_rid;
+}
+
+static void apply(struct judgement *j, struct report *r)
+{
+    r->session = j->session;
+    if (r->failed)
+        blame_apply(&j->blame, r, j->buf, sizeof(j->buf));
+    if (j->operation)
+        r->operation = j->operation;
+    if (j->request_id && !r->request_id)
+        r->request_id = j->request_id;
+    if (j->not_users)
+        r->background = 1;
+}
+
 static void decide(struct rca *a, struct chain *c, int at_end)
 {
     struct fault_ctx fx = {a->cs, a->now, at_end};
     struct report r;
+    struct judgement j;
     /* the verdict first; the node tree only for a report that is printed */
     if (walk_verdict(&fx, c, &r) < 0)
         stats_add(a->st, "rca.report_alloc_failed", 1);
+    judge(a, c, &j);
+    /* a resource seen in ERROR whose failure was already reported: decided
+     * on the walk's own evidence, before the model moves the blame */
+    int seen_before = r.failed && already_reported(a, c, &r);
+    if (r.failed && !r.background && !seen_before)
+        blame_decide(a->cloud, a->rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &j.blame);
+    apply(&j, &r);
     int report = 0;
     if (r.background) {
         a->sum.background++;
@@ -260,7 +402,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
         a->sum.operations++;
         if (r.failed) {
             a->sum.failed++;
-            if (already_reported(a, c, &r)) {
+            if (seen_before) {
                 stats_add(a->st, "rca.failure_already_reported", 1);
                 report = a->cfg.keep_ok;
             } else {
@@ -275,6 +417,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
     if (report && wanted(a, c) && a->fn) {
         if (walk_report(&fx, c, &r) < 0)
             stats_add(a->st, "rca.report_alloc_failed", 1);
+        apply(&j, &r);
         a->fn(a->ctx, &r);
         walk_report_free(&r);
     }
@@ -388,7 +531,13 @@ void rca_event(struct rca *a, struct event *ev)
     a->sum.events++;
     if (ev->ts_us > a->now)
         a->now = ev->ts_us;
-    struct chain *c = chain_set_add(a->cs, ev);
+    cloud_observe(a->cloud, ev);
+    if (ev->kind == EV_AMQP_OPEN || ev->kind == EV_AMQP_END) {
+        event_free(ev); /* the model's alone: no operation is made of them */
+        return;
+    }
+    uint32_t sid = session_observe(a->sessions, ev);
+    struct chain *c = chain_set_add(a->cs, ev, sid);
     if (c) {
         uint64_t b = ready_bound(a, c);
         heap_set(a, c, b);
@@ -424,6 +573,11 @@ void rca_tick(struct rca *a, uint64_t now_us)
 {
     if (now_us > a->now)
         a->now = now_us;
+    cloud_tick(a->cloud, a->now);
+    if (a->now >= a->next_expire) {
+        session_expire(a->sessions, a->now);
+        a->next_expire = a->now + 10000000ull;
+    }
     chain_set_expire(a->cs, a->now, 0);
     decide_batch(a, 0);
 }

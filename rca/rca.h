@@ -77,6 +77,11 @@ void rca_set_event_budget(struct rca *a, const struct mem_pool *pool, size_t bud
  * The old rules must outlive the analyzer (chains and reports may still
  * point into them): the caller frees them after rca_free. */
 void rca_use_rules(struct rca *a, const struct rules *rules);
+
+struct cloud;
+/* The model of the cloud the analyzer keeps (rca/cloud.h); valid until
+ * rca_free. */
+const struct cloud *rca_cloud(const struct rca *a);
 void rca_free(struct rca *a);
 
 #endif

@@ -24,6 +24,7 @@ struct report_cause {
     const char *message; /* one line */
     uint64_t seq;        /* the message that carries it (for a timeout: the call) */
     uint64_t ts_us;
+    uint64_t since_us;   /* when the failing call began (its request, its publish) */
 };
 
 /* One message of the chain. A Publish and its Deliver(ies) are one node. */
@@ -36,6 +37,15 @@ struct report_node {
     int is_origin;           /* the origin of the fault */
     int is_fault;            /* carries fault evidence (origin or consequence) */
     const char *note;        /* "never delivered", "no reply within 10 s", ... or NULL */
+};
+
+/* The client session an operation was made in (rca/session.h). Strings
+ * may be NULL. */
+struct report_session {
+    uint32_t id;                  /* 0: none known */
+    const char *client;           /* the client's address */
+    const char *login_request_id; /* request id of the login that issued its token */
+    const char *user, *project;   /* names from the login answer */
 };
 
 struct report {
@@ -56,6 +66,8 @@ struct report {
     size_t nnodes;
     struct report_node *nodes;     /* in seq order; nodes[0] is not necessarily the root */
     size_t origin_node;            /* index into nodes, REPORT_NO_PARENT if none */
+    struct report_session session;
+    uint32_t incident;             /* the incident it belongs to (rca/incident.h), 0 */
 };
 
 /* One line "service@host (addr): kind error: message" into buf. */

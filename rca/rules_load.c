@@ -34,6 +34,8 @@ struct rules {
     size_t nservices, capservices;
     char **embedded; /* services that run inside whichever service calls them */
     size_t nembedded, capembedded;
+    char **deps;     /* depends_on pairs: deps[2i] depends on deps[2i + 1] */
+    size_t ndeps, capdeps; /* strings, two a pair */
     struct rl_fault *faults;
     size_t nfaults, capfaults;
     size_t noperations;
@@ -171,8 +173,43 @@ static void rl_fault_free(struct rl_fault *f)
     free((char *)f->pub.category);
     free((char *)f->pub.hint);
     free((char *)f->pub.culprit_service);
+    for (size_t i = 0; i < f->pub.nwhen_down; i++)
+        free((char *)f->pub.when_down[i]);
+    free((void *)f->pub.when_down);
     for (int i = 0; i < RULES_F_COUNT; i++)
         pcre2_code_free(f->re[i]);
+}
+
+/* A list of non-empty strings into a new array (*out, *n); 0 or -1 (an
+ * error was reported). */
+static int rl_names(struct loader *L, const yaml_node_t *v, const char *path, const char ***out,
+                    size_t *n)
+{
+    if (v->type != YAML_SEQUENCE_NODE) {
+        rl_err(L, v, path, "expected a list of service names");
+        return -1;
+    }
+    char p[RL_PATH_MAX];
+    size_t cap = 0;
+    int i = 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++, i++) {
+        yaml_node_t *e = rl_node(L, *it);
+        rl_index(p, sizeof(p), path, i);
+        const char *str = rl_scalar(e);
+        if (!str || !*str) {
+            rl_err(L, e, p, "expected a non-empty string");
+            return -1;
+        }
+        char *d = rl_strdup(str);
+        if (!d || rl_grow((void **)out, &cap, *n, sizeof(char *)) < 0) {
+            free(d);
+            rl_err(L, e, p, "out of memory");
+            return -1;
+        }
+        (*out)[(*n)++] = d;
+    }
+    return 0;
 }
 
 /* Compile pattern of field k; 0 or -1 (error reported). */
@@ -255,6 +292,16 @@ static void rl_fault_item(struct loader *L, const yaml_node_t *item, const char 
             }
             if (nmatch == 0 && !bad) {
                 rl_err(L, vn, p, "at least one field to match is required");
+                bad = 1;
+            }
+            continue;
+        }
+        if (!strcmp(key, "when_down")) {
+            if (f.pub.when_down) {
+                rl_err(L, kn, p, "duplicate key");
+                bad = 1;
+            } else if (rl_names(L, vn, p, (const char ***)&f.pub.when_down, &f.pub.nwhen_down) <
+                       0) {
                 bad = 1;
             }
             continue;
@@ -418,7 +465,7 @@ static void rl_ports(struct loader *L, const yaml_node_t *v, const char *path, c
         yaml_node_t *n = rl_node(L, *it);
         rl_index(p, sizeof(p), path, i);
         if (!n || n->type != YAML_MAPPING_NODE) {
-            rl_err(L, n, p, "expected a mapping {port: N, proto: http|amqp}");
+            rl_err(L, n, p, "expected a mapping {port: N, proto: http|amqp|tcp}");
             continue;
         }
         uint16_t port = 0;
@@ -447,8 +494,10 @@ static void rl_ports(struct loader *L, const yaml_node_t *v, const char *path, c
                     proto = SVC_PROTO_HTTP;
                 else if (s && !strcmp(s, "amqp"))
                     proto = SVC_PROTO_AMQP;
+                else if (s && !strcmp(s, "tcp"))
+                    proto = SVC_PROTO_UNKNOWN; /* connections only (a database) */
                 else {
-                    rl_err(L, vn, pp, "expected http or amqp");
+                    rl_err(L, vn, pp, "expected http, amqp or tcp");
                     bad = 1;
                 }
             } else {
@@ -501,7 +550,7 @@ static void rl_service_item(struct loader *L, const yaml_node_t *item, const cha
         rl_path(p, sizeof(p), path, key);
         static const char *const keys[] = {"name",       "ports",      "path_prefixes",
                                            "user_agents", "topics",    "publishers",
-                                           "conn_names", "embedded"};
+                                           "conn_names", "embedded",   "depends_on"};
         int k = -1;
         for (int i = 0; i < (int)(sizeof(keys) / sizeof(keys[0])); i++)
             if (!strcmp(key, keys[i]))
@@ -536,6 +585,27 @@ static void rl_service_item(struct loader *L, const yaml_node_t *item, const cha
         case 6:
             rl_str_list(L, vn, p, name, rl_add_conn, 0);
             break;
+        case 8: {
+            const char **names = NULL;
+            size_t nn = 0;
+            if (rl_names(L, vn, p, &names, &nn) == 0 && name) {
+                for (size_t i = 0; i < nn; i++) {
+                    if (rl_grow((void **)&L->r->deps, &L->r->capdeps, L->r->ndeps + 1,
+                                sizeof(char *)) < 0)
+                        break;
+                    char *from = rl_strdup(name);
+                    if (!from)
+                        break;
+                    L->r->deps[L->r->ndeps++] = from;
+                    L->r->deps[L->r->ndeps++] = (char *)names[i];
+                    names[i] = NULL;
+                }
+            }
+            for (size_t i = 0; i < nn; i++)
+                free((char *)names[i]);
+            free(names);
+            break;
+        }
         default: {
             const char *v = rl_scalar(vn);
             if (v && !strcmp(v, "true"))
@@ -993,6 +1063,16 @@ int rules_is_embedded(const struct rules *r, const char *name)
     return 0;
 }
 
+int rules_depends(const struct rules *r, const char *svc, const char *on)
+{
+    if (!r || !svc || !on)
+        return 0;
+    for (size_t i = 0; i + 1 < r->ndeps; i += 2)
+        if (!strcmp(r->deps[i], svc) && !strcmp(r->deps[i + 1], on))
+            return 1;
+    return 0;
+}
+
 size_t rules_fault_count(const struct rules *r)
 {
     return r ? r->nfaults : 0;
@@ -1044,6 +1124,9 @@ void rules_free(struct rules *r)
         free(r->embedded[i]);
     free(r->embedded);
     free(r->services);
+    for (size_t i = 0; i < r->ndeps; i++)
+        free(r->deps[i]);
+    free(r->deps);
     for (size_t i = 0; i < r->nfaults; i++)
         rl_fault_free(&r->faults[i]);
     free(r->faults);

@@ -48,6 +48,9 @@ struct rules_fault {
     const char *hint; /* may be NULL */
     enum rules_culprit culprit;
     const char *culprit_service; /* RULES_CULPRIT_SERVICE only */
+    const char *const *when_down; /* services whose outage during the failure
+                                     explains it (the model is asked) */
+    size_t nwhen_down;
 };
 
 /* Load every *.yaml in dir (name order). Returns NULL on error; err gets the
@@ -76,6 +79,9 @@ int rules_is_service(const struct rules *r, const char *name);
  * inside whichever service is handling the request (keystonemiddleware,
  * nova's glance/neutron clients), named after that service in chains. */
 int rules_is_embedded(const struct rules *r, const char *name);
+/* 1 if the rules say svc depends on service on (services.yaml depends_on:
+ * a dependency the wire may not show, such as the database). */
+int rules_depends(const struct rules *r, const char *svc, const char *on);
 
 size_t rules_fault_count(const struct rules *r);
 /* The i-th fault signature (i < rules_fault_count), or NULL. */

@@ -385,12 +385,18 @@ static int walk_build(const struct fault_ctx *fx, struct chain *c, struct report
     static _Thread_local struct fault *fbuf;
     if (!fbuf)
         fbuf = malloc(WALK_MAX_FAULTS * sizeof(*fbuf));
-    size_t fmax = c->n < WALK_MAX_FAULTS ? (c->n ? c->n : 1) : WALK_MAX_FAULTS;
+    size_t fmax = c->n < WALK_MAX_FAULTS - 1 ? (c->n ? c->n : 1) : WALK_MAX_FAULTS - 1;
     struct fault *f = fbuf;
     size_t nf = f ? fault_collect(fx, c, f, fmax) : 0;
+    /* what the user finally saw decides: a resource that reached its final
+     * state is a success whatever failed and was retried on the way; one
+     * still in transition when the client stopped waiting is a failure */
+    enum fault_outcome out = f ? fault_user_outcome(fx, c, &f[nf]) : FAULT_OUT_UNKNOWN;
+    if (out == FAULT_OUT_STUCK)
+        nf++;
     if (nf > 1)
         qsort(f, nf, sizeof(*f), fault_cmp);
-    r->failed = fault_chain_failed(f, nf);
+    r->failed = out == FAULT_OUT_DONE ? 0 : fault_chain_failed(f, nf);
     r->background = chain_is_background(c);
     r->operation = operation_of(c);
     ids_of(c, r);
@@ -413,6 +419,12 @@ static int walk_build(const struct fault_ctx *fx, struct chain *c, struct report
         rc->message = o->message;
         rc->seq = o->seq;
         rc->ts_us = o->ts_us;
+        int32_t pe = o->entry >= 0 ? c->e[o->entry].pair : CHAIN_NONE;
+        rc->since_us = o->kind == FAULT_STUCK ? c->first_ts
+                       : pe != CHAIN_NONE      ? c->e[pe].ev->ts_us
+                                               : o->ts_us;
+        if (rc->since_us > o->ts_us)
+            rc->since_us = o->ts_us;
         apply_rule(fx->cs, c, o, r);
     }
 

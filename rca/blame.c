@@ -1,0 +1,167 @@
+/* blame.c -- verdicts consult the model of the cloud (see blame.h). */
+#include "rca/blame.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define BLAME_BEFORE_US 2000000ull /* a dependency down just before the call counts */
+#define BLAME_AFTER_US 1000000ull
+
+static int user_error(const struct report *r)
+{
+    const char *k = r->root_cause.kind;
+    return k && !strcmp(k, "http_4xx");
+}
+
+/* Kinds of evidence where the error surfaced, not necessarily where it
+ * was born: the reporter may have been let down by a dependency. */
+static int reported_kind(const char *k)
+{
+    static const char *const kinds[] = {"http_5xx",   "no_answer",      "rpc_failure",
+                                        "rpc_timeout", "cast_unconsumed", "error_notification",
+                                        "resource_error", "stuck"};
+    if (!k)
+        return 0;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (!strcmp(k, kinds[i]))
+            return 1;
+    return 0;
+}
+
+static const struct rules_fault *rule_of(const struct rules *rules, const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < rules_fault_count(rules); i++) {
+        const struct rules_fault *f = rules_fault_at(rules, i);
+        if (f && !strcmp(f->name, name))
+            return f;
+    }
+    return NULL;
+}
+
+static const char *category_of(const struct cloud_span *s)
+{
+    return s->state == CLOUD_HUNG ? "service_hung" : "service_down";
+}
+
+/* Among the instances of svc (every one when svc is NULL) other than not,
+ * the one down or hung during [t0, t1] whose period began first (the
+ * first to go down explains the rest); with dep_of, only instances that
+ * dep_of depends on. */
+static const struct cloud_inst *down_among(const struct cloud *m, const struct rules *rules,
+                                           const char *svc, const struct cloud_inst *not,
+                                           const struct cloud_inst *dep_of, const char *dep_svc,
+                                           uint64_t t0, uint64_t t1,
+                                           const struct cloud_span **span)
+{
+    const struct cloud_inst *best = NULL;
+    const struct cloud_span *bs = NULL;
+    for (size_t i = 0; i < cloud_count(m); i++) {
+        const struct cloud_inst *x = cloud_at(m, i);
+        if (x == not || x->embedded || (svc && strcmp(x->service, svc) != 0))
+            continue;
+        if (dep_svc && !(dep_of && cloud_depends(m, dep_of, x)) &&
+            !rules_depends(rules, dep_svc, x->service))
+            continue;
+        const struct cloud_span *s = cloud_down_during(x, t0, t1);
+        if (!s || s->since_us > t1)
+            continue;
+        if (!bs || s->since_us < bs->since_us) {
+            best = x;
+            bs = s;
+        }
+    }
+    *span = bs;
+    return best;
+}
+
+int blame_decide(const struct cloud *m, const struct rules *rules, const struct report *r,
+                 uint64_t t0, uint64_t t1, struct blame *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!m || !r->failed || !r->root_cause.service || user_error(r))
+        return 0;
+    const struct report_cause *rc = &r->root_cause;
+    uint64_t w0 = t0 > BLAME_BEFORE_US ? t0 - BLAME_BEFORE_US : 0, w1 = t1 + BLAME_AFTER_US;
+    const struct cloud_inst *x = cloud_find(m, rc->service, rc->host, rc->addr[0] ? rc->addr : NULL);
+    const struct cloud_span *xs = cloud_down_during(x, w0, w1);
+    if (x && xs) {
+        /* the service the chain blames was itself down: name it fully */
+        out->inst = x;
+        out->span = xs;
+        out->category = category_of(xs);
+        return 1;
+    }
+    if (!reported_kind(rc->kind)) {
+        out->inst = x; /* its host, at least */
+        return x != NULL;
+    }
+    /* a rule may say which services' outage explains this failure */
+    const struct rules_fault *rule = rule_of(rules, r->rule);
+    for (size_t i = 0; rule && i < rule->nwhen_down; i++) {
+        const struct cloud_span *s = NULL;
+        const struct cloud_inst *d =
+            down_among(m, rules, rule->when_down[i], x, NULL, NULL, w0, w1, &s);
+        if (d) {
+            out->inst = d;
+            out->span = s;
+            out->moved = 1;
+            out->category = category_of(s);
+            return 1;
+        }
+    }
+    /* a dependency of the reporter down during the call */
+    const struct cloud_span *s = NULL;
+    const struct cloud_inst *d = down_among(m, rules, NULL, x, x, rc->service, w0, w1, &s);
+    if (d) {
+        out->inst = d;
+        out->span = s;
+        out->moved = 1;
+        out->category = category_of(s);
+        return 1;
+    }
+    out->inst = x;
+    return x != NULL;
+}
+
+void blame_apply(const struct blame *b, struct report *r, char *buf, size_t len)
+{
+    struct report_cause *rc = &r->root_cause;
+    const struct cloud_inst *d = b->inst;
+    if (!d)
+        return;
+    if (b->moved) {
+        char was[128], since[48];
+        snprintf(was, sizeof(was), "%s%s%s", rc->service ? rc->service : "?",
+                 rc->kind ? " " : "", rc->kind ? rc->kind : "");
+        time_t sec = (time_t)(b->span->since_us / 1000000u);
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        snprintf(since, sizeof(since), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (unsigned)(b->span->since_us % 1000000u / 1000u));
+        snprintf(buf, len, "%s %s since %s (%s, %u piece%s of evidence) while %s handled the "
+                           "call: %s",
+                 d->service, cloud_state_name((enum cloud_state)b->span->state), since,
+                 cloud_why_name((enum cloud_why)b->span->why), b->span->evidence,
+                 b->span->evidence == 1 ? "" : "s", was, rc->message ? rc->message : "");
+        rc->message = buf;
+        rc->kind = "dependency_down";
+        rc->error = b->span->state == CLOUD_HUNG ? "DependencyHung" : "DependencyDown";
+        r->rule = NULL;
+        r->hint = NULL;
+    }
+    if (b->moved || !rc->service || strcmp(rc->service, d->service) != 0) {
+        rc->service = d->service;
+        rc->host = NULL;
+        rc->addr[0] = '\0';
+    }
+    if (d->host[0])
+        rc->host = d->host;
+    if (d->addr[0])
+        snprintf(rc->addr, sizeof(rc->addr), "%s", d->addr);
+    if (b->category)
+        r->category = b->category;
+}

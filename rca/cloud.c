@@ -1,0 +1,814 @@
+/* cloud.c -- the model of the cloud: service instances, their health over
+ * time, and the dependencies observed between them (see cloud.h).
+ *
+ * Instances are found by "service|host" (when the traffic names the host)
+ * and by "service|addr" in one open-addressing index; an instance first
+ * known by its address takes the host name when an event gives both.
+ * Addresses also learn a host name from the instances seen there, when
+ * they all agree (one address, one host). */
+#include "rca/cloud.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/flow.h"
+#include "capture/str.h"
+
+#define BEAT_MIN_US 2000000ull    /* gaps shorter than this are one burst */
+#define BEAT_MAX_US 300000000ull  /* longer than this is no period */
+#define TICK_EVERY_US 1000000ull  /* silence is looked for once a second */
+
+struct slot {
+    uint64_t h;
+    uint32_t idx; /* 1 + index; 0 = empty */
+    uint8_t kind; /* 0 instance by host, 1 instance by addr, 2 edge, 3 addr host */
+};
+
+/* An address and the host name its instances agree on. */
+struct addr_host {
+    char addr[46];
+    char host[64];
+    int conflict; /* two instances there named different hosts */
+};
+
+struct cloud {
+    struct cloud_cfg cfg;
+    const struct rules *rules;
+    struct stats *st;
+    struct cloud_inst *inst;
+    size_t ninst;
+    struct cloud_edge *edges;
+    size_t nedges;
+    struct addr_host *ah;
+    size_t nah;
+    struct slot *slots;
+    size_t nslots; /* power of two, at least 2x what it holds */
+    uint64_t next_tick;
+    size_t named_open; /* open periods opened by errors naming an instance */
+    uint64_t *c_full, *c_edges_full, *c_down, *c_hung;
+    uint64_t local[4];
+};
+
+void cloud_defaults(struct cloud_cfg *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_instances = 4096;
+    cfg->max_edges = 16384;
+    cfg->unconsumed_us = 2000000ull;
+    cfg->silent_beats = 3;
+}
+
+static const char *or_s(const char *s)
+{
+    return s ? s : "";
+}
+
+/* ---- index ---- */
+
+static uint64_t key_hash(uint8_t kind, const char *a, const char *b)
+{
+    char buf[160];
+    int n = snprintf(buf, sizeof(buf), "%u|%s|%s", kind, a, b);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof(buf))
+        n = sizeof(buf) - 1;
+    return str_hash(buf, (size_t)n) | 1; /* 0 never a hash */
+}
+
+static int inst_matches(const struct cloud_inst *x, uint8_t kind, const char *svc, const char *v)
+{
+    if (strcmp(x->service, svc) != 0)
+        return 0;
+    return kind == 0 ? !strcmp(x->host, v) : !strcmp(x->addr, v);
+}
+
+static struct slot *slot_find(const struct cloud *m, uint64_t h, uint8_t kind,
+                              int (*eq)(const struct cloud *, uint32_t, const void *),
+                              const void *arg)
+{
+    size_t mask = m->nslots - 1;
+    for (size_t i = h & mask, k = 0; k < m->nslots; i = (i + 1) & mask, k++) {
+        struct slot *s = &m->slots[i];
+        if (!s->idx)
+            return s;
+        if (s->h == h && s->kind == kind && eq(m, s->idx - 1, arg))
+            return s;
+    }
+    return NULL;
+}
+
+struct inst_key {
+    uint8_t kind;
+    const char *svc, *v;
+};
+
+static int inst_eq(const struct cloud *m, uint32_t i, const void *arg)
+{
+    const struct inst_key *k = arg;
+    return inst_matches(&m->inst[i], k->kind, k->svc, k->v);
+}
+
+struct edge_key {
+    uint32_t from, to;
+    uint8_t kind;
+};
+
+static int edge_eq(const struct cloud *m, uint32_t i, const void *arg)
+{
+    const struct edge_key *k = arg;
+    const struct cloud_edge *e = &m->edges[i];
+    return e->from == k->from && e->to == k->to && e->kind == k->kind;
+}
+
+static int ah_eq(const struct cloud *m, uint32_t i, const void *arg)
+{
+    return !strcmp(m->ah[i].addr, (const char *)arg);
+}
+
+static int grow(struct cloud *m)
+{
+    size_t n = m->nslots ? m->nslots * 2 : 1024;
+    struct slot *ns = calloc(n, sizeof(*ns));
+    if (!ns)
+        return -1;
+    for (size_t i = 0; i < m->nslots; i++) {
+        struct slot *s = &m->slots[i];
+        if (!s->idx)
+            continue;
+        size_t j = s->h & (n - 1);
+        while (ns[j].idx)
+            j = (j + 1) & (n - 1);
+        ns[j] = *s;
+    }
+    free(m->slots);
+    m->slots = ns;
+    m->nslots = n;
+    return 0;
+}
+
+static size_t used_slots(const struct cloud *m)
+{
+    return 2 * m->ninst + m->nedges + m->nah;
+}
+
+/* Put (h, kind) -> idx; 0 or -1. */
+static int slot_put(struct cloud *m, uint64_t h, uint8_t kind, uint32_t idx,
+                    int (*eq)(const struct cloud *, uint32_t, const void *), const void *arg)
+{
+    if ((used_slots(m) + 1) * 2 > m->nslots && grow(m) < 0)
+        return -1;
+    struct slot *s = slot_find(m, h, kind, eq, arg);
+    if (!s)
+        return -1;
+    s->h = h;
+    s->kind = kind;
+    s->idx = idx + 1;
+    return 0;
+}
+
+/* ---- addresses and their host names ---- */
+
+static struct addr_host *ah_get(struct cloud *m, const char *addr, int create)
+{
+    if (!addr || !*addr || !m->nslots)
+        return NULL;
+    uint64_t h = key_hash(3, addr, "");
+    struct slot *s = slot_find(m, h, 3, ah_eq, addr);
+    if (s && s->idx)
+        return &m->ah[s->idx - 1];
+    if (!create || m->nah >= m->cfg.max_instances)
+        return NULL;
+    struct addr_host *a = &m->ah[m->nah];
+    memset(a, 0, sizeof(*a));
+    str_copy(a->addr, sizeof(a->addr), addr);
+    if (slot_put(m, h, 3, (uint32_t)m->nah, ah_eq, addr) < 0)
+        return NULL;
+    m->nah++;
+    return a;
+}
+
+static void ah_learn(struct cloud *m, const char *addr, const char *host)
+{
+    if (!host || !*host)
+        return;
+    struct addr_host *a = ah_get(m, addr, 1);
+    if (!a || a->conflict)
+        return;
+    if (!a->host[0])
+        str_copy(a->host, sizeof(a->host), host);
+    else if (strcmp(a->host, host) != 0)
+        a->conflict = 1;
+}
+
+/* ---- instances ---- */
+
+static struct cloud_inst *inst_lookup(const struct cloud *m, uint8_t kind, const char *svc,
+                                      const char *v)
+{
+    if (!m->nslots || !v || !*v)
+        return NULL;
+    struct inst_key k = {kind, svc, v};
+    struct slot *s = slot_find(m, key_hash(kind, svc, v), kind, inst_eq, &k);
+    return s && s->idx ? &m->inst[s->idx - 1] : NULL;
+}
+
+static void inst_index(struct cloud *m, struct cloud_inst *x, uint8_t kind)
+{
+    const char *v = kind == 0 ? x->host : x->addr;
+    if (!*v || inst_lookup(m, kind, x->service, v))
+        return;
+    struct inst_key k = {kind, x->service, v};
+    slot_put(m, key_hash(kind, x->service, v), kind, (uint32_t)(x - m->inst), inst_eq, &k);
+}
+
+/* The instance of svc at host and/or addr, created when create. A host
+ * name the event gives is attached to an instance known by address only. */
+static struct cloud_inst *inst_get(struct cloud *m, const char *svc, const char *host,
+                                   const char *addr, uint64_t t, int create)
+{
+    if (!svc || !*svc || !strcmp(svc, "client"))
+        return NULL;
+    if (!m->nslots && grow(m) < 0)
+        return NULL;
+    host = host && *host ? host : NULL;
+    addr = addr && *addr ? addr : NULL;
+    struct cloud_inst *x = host ? inst_lookup(m, 0, svc, host) : NULL;
+    if (!x && addr) {
+        x = inst_lookup(m, 1, svc, addr);
+        if (x && host && x->host[0] && strcmp(x->host, host) != 0)
+            x = NULL; /* another instance of svc on the same address */
+    }
+    if (x) {
+        if (host && !x->host[0]) {
+            str_copy(x->host, sizeof(x->host), host);
+            inst_index(m, x, 0);
+        }
+        if (addr && !x->addr[0]) {
+            str_copy(x->addr, sizeof(x->addr), addr);
+            inst_index(m, x, 1);
+        }
+        if (addr && x->host[0])
+            ah_learn(m, addr, x->host);
+        return x;
+    }
+    if (!host && !addr) {
+        /* a service known only by name (the database behind the errors
+         * that name it): its one instance */
+        for (size_t i = 0; i < m->ninst; i++)
+            if (!strcmp(m->inst[i].service, svc) && !m->inst[i].embedded)
+                return &m->inst[i];
+    }
+    if (!create)
+        return NULL;
+    if (m->ninst >= m->cfg.max_instances) {
+        (*m->c_full)++;
+        return NULL;
+    }
+    x = &m->inst[m->ninst];
+    memset(x, 0, sizeof(*x));
+    x->id = (uint32_t)m->ninst + 1;
+    str_copy(x->svcbuf, sizeof(x->svcbuf), svc);
+    x->service = x->svcbuf;
+    if (host)
+        str_copy(x->host, sizeof(x->host), host);
+    if (addr)
+        str_copy(x->addr, sizeof(x->addr), addr);
+    x->first_us = t;
+    m->ninst++;
+    inst_index(m, x, 0);
+    inst_index(m, x, 1);
+    if (addr && host)
+        ah_learn(m, addr, host);
+    return x;
+}
+
+static struct cloud_span *open_span(struct cloud_inst *x)
+{
+    if (!x->nspans)
+        return NULL;
+    struct cloud_span *s = &x->spans[x->nspans - 1];
+    return s->until_us ? NULL : s;
+}
+
+/* Evidence that x is down (or hung) since t. */
+static void went_down(struct cloud *m, struct cloud_inst *x, enum cloud_state st,
+                      enum cloud_why why, uint64_t t)
+{
+    struct cloud_span *s = open_span(x);
+    if (s) {
+        s->evidence++;
+        if (st == CLOUD_DOWN && s->state == CLOUD_HUNG)
+            s->state = CLOUD_DOWN; /* the stronger reading wins */
+        if (t < s->since_us && t > (x->nspans > 1 ? x->spans[x->nspans - 2].until_us : 0))
+            s->since_us = t;
+        return;
+    }
+    /* evidence older than the last sign of life is news of the past: a
+     * call that timed out is judged after it was sent */
+    if (x->nspans && x->spans[x->nspans - 1].until_us > t)
+        return;
+    if (x->nspans == CLOUD_SPANS) {
+        memmove(&x->spans[0], &x->spans[1], (CLOUD_SPANS - 1) * sizeof(x->spans[0]));
+        x->nspans--;
+    }
+    s = &x->spans[x->nspans++];
+    memset(s, 0, sizeof(*s));
+    s->state = (uint8_t)st;
+    s->why = (uint8_t)why;
+    s->evidence = 1;
+    s->since_us = t;
+    (*(st == CLOUD_HUNG ? m->c_hung : m->c_down))++;
+}
+
+/* x sent something at t: it lives. */
+static void alive(struct cloud_inst *x, uint64_t t)
+{
+    if (!x)
+        return;
+    x->msgs++;
+    if (t > x->alive_us)
+        x->alive_us = t;
+    struct cloud_span *s = open_span(x);
+    if (s && t > s->since_us)
+        s->until_us = t;
+}
+
+/* ---- edges ---- */
+
+static void edge_add(struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to,
+                     enum cloud_edge_kind kind, int error, uint64_t t)
+{
+    if (!from || !to || from == to)
+        return;
+    struct edge_key k = {from->id, to->id, (uint8_t)kind};
+    uint64_t h = ((uint64_t)from->id * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)to->id << 8) ^ kind;
+    h |= 1;
+    struct slot *s = m->nslots ? slot_find(m, h, 2, edge_eq, &k) : NULL;
+    struct cloud_edge *e = s && s->idx ? &m->edges[s->idx - 1] : NULL;
+    if (!e) {
+        if (m->nedges >= m->cfg.max_edges) {
+            (*m->c_edges_full)++;
+            return;
+        }
+        if (slot_put(m, h, 2, (uint32_t)m->nedges, edge_eq, &k) < 0)
+            return;
+        e = &m->edges[m->nedges++];
+        memset(e, 0, sizeof(*e));
+        e->from = from->id;
+        e->to = to->id;
+        e->kind = (uint8_t)kind;
+        e->first_us = t;
+    }
+    e->calls++;
+    if (error)
+        e->errors++;
+    e->last_us = t;
+}
+
+/* ---- life cycle ---- */
+
+struct cloud *cloud_new(const struct cloud_cfg *cfg, const struct rules *rules, struct stats *st)
+{
+    struct cloud *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    if (cfg)
+        m->cfg = *cfg;
+    else
+        cloud_defaults(&m->cfg);
+    if (!m->cfg.max_instances)
+        m->cfg.max_instances = 4096;
+    if (!m->cfg.max_edges)
+        m->cfg.max_edges = 16384;
+    if (!m->cfg.silent_beats)
+        m->cfg.silent_beats = 3;
+    m->rules = rules;
+    m->st = st;
+    m->inst = calloc(m->cfg.max_instances, sizeof(*m->inst));
+    m->edges = calloc(m->cfg.max_edges, sizeof(*m->edges));
+    m->ah = calloc(m->cfg.max_instances, sizeof(*m->ah));
+    uint64_t **cs[4] = {&m->c_full, &m->c_edges_full, &m->c_down, &m->c_hung};
+    static const char *const names[4] = {"cloud.instances_full", "cloud.edges_full",
+                                         "cloud.down_periods", "cloud.hung_periods"};
+    for (int i = 0; i < 4; i++)
+        *cs[i] = st ? stats_counter(st, names[i]) : &m->local[i];
+    if (!m->inst || !m->edges || !m->ah) {
+        cloud_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void cloud_free(struct cloud *m)
+{
+    if (!m)
+        return;
+    free(m->inst);
+    free(m->edges);
+    free(m->ah);
+    free(m->slots);
+    free(m);
+}
+
+void cloud_use_rules(struct cloud *m, const struct rules *rules)
+{
+    m->rules = rules;
+}
+
+/* ---- learning ---- */
+
+static int is_service(const char *svc)
+{
+    return svc && *svc && strcmp(svc, "client") != 0;
+}
+
+/* A periodic report: a call or cast an instance publishes with no user
+ * behind it. Bursts (gaps under BEAT_MIN_US) count once; the period is a
+ * running estimate of the gaps between bursts, a gap far longer than the
+ * estimate (an outage) left out. */
+static void beat(struct cloud_inst *x, uint64_t t)
+{
+    if (x->beat_last_us && t > x->beat_last_us) {
+        uint64_t gap = t - x->beat_last_us;
+        if (gap < BEAT_MIN_US)
+            return; /* same burst */
+        if (gap <= BEAT_MAX_US) {
+            if (!x->beat_period_us)
+                x->beat_period_us = gap;
+            else if (gap < 3 * x->beat_period_us)
+                x->beat_period_us = (3 * x->beat_period_us + gap) / 4;
+            x->beats++;
+        }
+    }
+    x->beat_last_us = t;
+}
+
+/* The consumer instance of a call or cast (its topic's service; the
+ * server of "topic.server" is its host). */
+static struct cloud_inst *consumer_of(struct cloud *m, const struct event *ev, uint64_t t)
+{
+    const char *svc = ev->topic_service;
+    if (!svc)
+        return NULL;
+    (void)t;
+    if (ev->target_server)
+        return inst_lookup(m, 0, svc, ev->target_server);
+    return (struct cloud_inst *)cloud_find(m, svc, NULL, NULL);
+}
+
+/* Errors that name another service as their cause (a fault rule whose
+ * culprit is a service: the database behind a DBConnectionError, keystone
+ * behind keystonemiddleware's 503) are evidence that it is down. */
+static void named_by_error(struct cloud *m, const struct event *ev, const char *kind, uint64_t t)
+{
+    const char *subject[RULES_F_COUNT] = {0};
+    char status[16] = "";
+    if (ev->status)
+        snprintf(status, sizeof(status), "%d", ev->status);
+    subject[RULES_F_KIND] = kind;
+    subject[RULES_F_STATUS] = status[0] ? status : NULL;
+    subject[RULES_F_ERROR_CLASS] = ev->error_class;
+    subject[RULES_F_MODULE] = ev->error_module;
+    subject[RULES_F_MESSAGE] = ev->error_message;
+    subject[RULES_F_EVENT_TYPE] = ev->event_type;
+    subject[RULES_F_SERVICE] = ev->src.service;
+    subject[RULES_F_OPERATION] = ev->operation;
+    subject[RULES_F_RPC_METHOD] = ev->rpc_method;
+    int k = rules_fault_find(m->rules, subject);
+    const struct rules_fault *f = k >= 0 ? rules_fault_at(m->rules, (size_t)k) : NULL;
+    if (!f || f->culprit != RULES_CULPRIT_SERVICE || !f->culprit_service ||
+        (ev->src.service && !strcmp(ev->src.service, f->culprit_service)))
+        return;
+    struct cloud_inst *x = inst_get(m, f->culprit_service, NULL, NULL, t, 1);
+    if (!x)
+        return;
+    int was_open = open_span(x) != NULL;
+    went_down(m, x, CLOUD_DOWN, CLOUD_WHY_NAMED, t);
+    if (!was_open && open_span(x))
+        m->named_open++;
+}
+
+/* A service that answered a real request (not a version document) works:
+ * what errors named as its dependency's fault works again too. */
+static void witness_ok(struct cloud *m, const char *svc, uint64_t t)
+{
+    if (!m->named_open || !svc)
+        return;
+    for (size_t i = 0; i < m->ninst; i++) {
+        struct cloud_inst *x = &m->inst[i];
+        struct cloud_span *s = open_span(x);
+        if (!s || s->why != CLOUD_WHY_NAMED || t < s->since_us + 1000000ull ||
+            !rules_depends(m->rules, svc, x->service))
+            continue;
+        s->until_us = t;
+        m->named_open--;
+    }
+}
+
+/* A path that names more than an API version ("/v2.1/servers/x", not
+ * "/v3" or "/"). */
+static int real_path(const char *p)
+{
+    int segs = 0;
+    for (; p && *p; p++)
+        if (*p == '/' && p[1] && p[1] != '/' && p[1] != '?')
+            segs++;
+    return segs >= 2;
+}
+
+void cloud_observe(struct cloud *m, const struct event *ev)
+{
+    uint64_t t = ev->ts_us;
+    switch (ev->kind) {
+    case EV_HTTP_REQUEST: {
+        struct cloud_inst *srv = inst_get(m, ev->dst.service, ev->dst.host, ev->dst.addr, t, 1);
+        if (srv && !srv->port)
+            srv->port = ev->dst.port;
+        if (is_service(ev->src.service)) {
+            struct cloud_inst *cl = inst_get(m, ev->src.service, ev->src.host, ev->src.addr, t, 1);
+            if (cl && rules_is_embedded(m->rules, ev->src.service))
+                cl->embedded = 1;
+            else
+                alive(cl, t);
+            edge_add(m, cl, srv, CLOUD_EDGE_REST, 0, t);
+        }
+        break;
+    }
+    case EV_HTTP_RESPONSE: {
+        struct cloud_inst *srv = inst_get(m, ev->src.service, ev->src.host, ev->src.addr, t, 1);
+        if (!srv)
+            break;
+        int caller_svc = is_service(ev->dst.service);
+        struct cloud_inst *cl =
+            caller_svc ? inst_get(m, ev->dst.service, ev->dst.host, ev->dst.addr, t, 0) : NULL;
+        if (!(ev->flags & EV_F_NO_ANSWER)) {
+            alive(srv, t);
+            if (cl && ev->status >= 500)
+                edge_add(m, cl, srv, CLOUD_EDGE_REST, 1, t);
+            if (ev->status >= 500)
+                named_by_error(m, ev, "http_5xx", t);
+            else if (ev->status >= 200 && ev->status < 300 && real_path(ev->path))
+                witness_ok(m, srv->service, t);
+            break;
+        }
+        /* a request left unanswered: the server closed or reset the
+         * connection on it, or held it until the client gave up */
+        switch (ev->end_how) {
+        case EV_END_SERVER_CLOSED:
+        case EV_END_SERVER_RESET:
+            srv->no_answer++;
+            break;
+        case EV_END_CLIENT_CLOSED:
+        case EV_END_CLIENT_RESET:
+            srv->no_answer++;
+            went_down(m, srv, CLOUD_HUNG, CLOUD_WHY_NO_ANSWER,
+                      ev->req_ts_us ? ev->req_ts_us : t);
+            break;
+        default:
+            break;
+        }
+        if (cl)
+            edge_add(m, cl, srv, CLOUD_EDGE_REST, 1, t);
+        break;
+    }
+    case EV_RPC_CALL:
+    case EV_RPC_CAST:
+    case EV_RPC_REPLY:
+    case EV_NOTIFICATION: {
+        if (ev->verb != EV_VERB_PUBLISH)
+            break; /* the broker hands it on: no sign of the consumer's life */
+        struct cloud_inst *x = inst_get(m, ev->src.service, ev->src.host, ev->src.addr, t, 1);
+        alive(x, t);
+        if (ev->kind == EV_RPC_REPLY && ev->failure)
+            named_by_error(m, ev, "rpc_failure", t);
+        else if (ev->kind == EV_RPC_REPLY && x)
+            witness_ok(m, x->service, t);
+        if (!x || ev->kind == EV_RPC_REPLY || ev->kind == EV_NOTIFICATION)
+            break;
+        if (!ev->ctx_user && !ev->ctx_project && !ev->fanout)
+            beat(x, t);
+        edge_add(m, x, consumer_of(m, ev, t), CLOUD_EDGE_RPC, 0, t);
+        break;
+    }
+    case EV_AMQP_OPEN: {
+        struct cloud_inst *x = inst_get(m, ev->src.service, ev->src.host, ev->src.addr, t, 1);
+        if (!x)
+            break;
+        x->amqp_opened++;
+        x->conns++;
+        alive(x, t);
+        edge_add(m, x, inst_get(m, "rabbitmq", ev->dst.host, ev->dst.addr, t, 1),
+                 CLOUD_EDGE_AMQP, 0, t);
+        break;
+    }
+    case EV_AMQP_END: {
+        struct cloud_inst *x = inst_get(m, ev->src.service, ev->src.host, ev->src.addr, t, 1);
+        if (!x)
+            break;
+        if (x->conns)
+            x->conns--;
+        switch (ev->end_how) {
+        case EV_END_CLIENT_CLOSED:
+            x->amqp_closed++;
+            went_down(m, x, CLOUD_DOWN, CLOUD_WHY_LEFT, t);
+            break;
+        case EV_END_CLIENT_RESET:
+            x->amqp_reset++;
+            went_down(m, x, CLOUD_DOWN, CLOUD_WHY_LEFT, t);
+            break;
+        case EV_END_SERVER_CLOSED:
+        case EV_END_SERVER_RESET:
+            /* the broker dropped it: a client it found dead (missed
+             * heartbeats), unless the broker itself is going away */
+            x->amqp_reset++;
+            went_down(m, x, CLOUD_HUNG, CLOUD_WHY_SILENT, x->alive_us ? x->alive_us : t);
+            break;
+        default:
+            break;
+        }
+        break;
+    }
+    case EV_AMQP_CLOSE: {
+        int broker_src = ev->src.service && !strcmp(ev->src.service, "rabbitmq");
+        const struct ev_peer *client = broker_src ? &ev->dst : &ev->src;
+        const struct ev_peer *broker = broker_src ? &ev->src : &ev->dst;
+        struct cloud_inst *x = inst_get(m, client->service, client->host, client->addr, t, 1);
+        if (x && x->conns)
+            x->conns--;
+        if (ev->reply_code == 320 && broker_src) {
+            struct cloud_inst *b = inst_get(m, "rabbitmq", broker->host, broker->addr, t, 1);
+            if (b) {
+                b->amqp_forced++;
+                went_down(m, b, CLOUD_DOWN, CLOUD_WHY_FORCED, t);
+            }
+            if (x)
+                x->amqp_forced++;
+        }
+        break;
+    }
+    case EV_CONN: {
+        struct cloud_inst *x = inst_get(m, ev->dst.service, ev->dst.host, ev->dst.addr, t, 1);
+        if (!x)
+            break;
+        if (!x->port)
+            x->port = ev->dst.port;
+        if (ev->conn_event == FLOW_EV_REFUSED) {
+            x->refused++;
+            went_down(m, x, CLOUD_DOWN, CLOUD_WHY_REFUSED, t);
+        } else if (ev->conn_event == FLOW_EV_UNANSWERED) {
+            x->unreached++;
+            went_down(m, x, CLOUD_DOWN, CLOUD_WHY_UNREACHED, t);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void cloud_tick(struct cloud *m, uint64_t now)
+{
+    if (now < m->next_tick)
+        return;
+    m->next_tick = now + TICK_EVERY_US;
+    for (size_t i = 0; i < m->ninst; i++) {
+        struct cloud_inst *x = &m->inst[i];
+        if (x->beats < 2 || !x->beat_period_us || open_span(x))
+            continue;
+        uint64_t quiet = (uint64_t)m->cfg.silent_beats * x->beat_period_us;
+        if (now > x->beat_last_us + quiet && x->alive_us < x->beat_last_us + quiet)
+            went_down(m, x, CLOUD_HUNG, CLOUD_WHY_SILENT, x->alive_us);
+    }
+}
+
+void cloud_note(struct cloud *m, const char *svc, const char *host, const char *addr,
+                enum cloud_why why, uint64_t t)
+{
+    struct cloud_inst *x = inst_get(m, svc, host, addr, t, 1);
+    if (!x && !host && !addr)
+        x = (struct cloud_inst *)cloud_find(m, svc, NULL, NULL);
+    if (!x)
+        return;
+    if (why == CLOUD_WHY_NO_REPLY) {
+        x->no_reply++;
+        went_down(m, x, CLOUD_HUNG, why, t);
+    } else if (why == CLOUD_WHY_UNCONSUMED) {
+        x->unconsumed++;
+        went_down(m, x, CLOUD_DOWN, why, t);
+    }
+}
+
+/* ---- queries ---- */
+
+const struct cloud_inst *cloud_find(const struct cloud *m, const char *svc, const char *host,
+                                    const char *addr)
+{
+    if (!svc)
+        return NULL;
+    struct cloud_inst *x = host && *host ? inst_lookup(m, 0, svc, host) : NULL;
+    if (!x && addr && *addr)
+        x = inst_lookup(m, 1, svc, addr);
+    if (x || (host && *host) || (addr && *addr))
+        return x;
+    const struct cloud_inst *only = NULL;
+    for (size_t i = 0; i < m->ninst; i++) {
+        if (strcmp(m->inst[i].service, svc) != 0)
+            continue;
+        if (only)
+            return NULL;
+        only = &m->inst[i];
+    }
+    return only;
+}
+
+const struct cloud_span *cloud_down_during(const struct cloud_inst *x, uint64_t t0, uint64_t t1)
+{
+    if (!x)
+        return NULL;
+    for (size_t i = x->nspans; i-- > 0;) {
+        const struct cloud_span *s = &x->spans[i];
+        if (s->since_us <= t1 && (!s->until_us || s->until_us >= t0))
+            return s;
+    }
+    return NULL;
+}
+
+int cloud_down_at(const struct cloud_inst *x, uint64_t t)
+{
+    return cloud_down_during(x, t, t) != NULL;
+}
+
+size_t cloud_count(const struct cloud *m)
+{
+    return m->ninst;
+}
+
+const struct cloud_inst *cloud_at(const struct cloud *m, size_t i)
+{
+    return i < m->ninst ? &m->inst[i] : NULL;
+}
+
+const struct cloud_inst *cloud_by_id(const struct cloud *m, uint32_t id)
+{
+    return id && id <= m->ninst ? &m->inst[id - 1] : NULL;
+}
+
+size_t cloud_edge_count(const struct cloud *m)
+{
+    return m->nedges;
+}
+
+const struct cloud_edge *cloud_edge_at(const struct cloud *m, size_t i)
+{
+    return i < m->nedges ? &m->edges[i] : NULL;
+}
+
+static int has_edge(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to)
+{
+    for (uint8_t kind = 0; kind <= CLOUD_EDGE_AMQP; kind++) {
+        struct edge_key k = {from->id, to->id, kind};
+        uint64_t h = ((uint64_t)from->id * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)to->id << 8) ^ kind;
+        struct slot *s = slot_find(m, h | 1, 2, edge_eq, &k);
+        if (s && s->idx)
+            return 1;
+    }
+    return 0;
+}
+
+int cloud_depends(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to)
+{
+    if (!from || !to || !m->nslots)
+        return 0;
+    if (has_edge(m, from, to))
+        return 1;
+    if (!from->addr[0])
+        return 0;
+    for (size_t i = 0; i < m->ninst; i++) {
+        const struct cloud_inst *x = &m->inst[i];
+        if (x->embedded && !strcmp(x->addr, from->addr) && has_edge(m, x, to))
+            return 1;
+    }
+    return 0;
+}
+
+const char *cloud_inst_name(const struct cloud_inst *x, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s@%s", x->service, x->host[0] ? x->host : or_s(x->addr));
+    return buf;
+}
+
+const char *cloud_state_name(enum cloud_state s)
+{
+    return s == CLOUD_DOWN ? "down" : s == CLOUD_HUNG ? "hung" : "up";
+}
+
+const char *cloud_why_name(enum cloud_why w)
+{
+    static const char *const names[CLOUD_WHY_COUNT] = {
+        "",           "refused",     "unreachable", "left the broker", "force-closed",
+        "no answer",  "no reply",    "unconsumed",  "silent", "named by errors",
+    };
+    return (unsigned)w < CLOUD_WHY_COUNT ? names[w] : "";
+}

@@ -1,0 +1,159 @@
+/* cloud.h -- the model of the cloud across operations: what the wire says
+ * about each service instance (service@host) over time, and who depends
+ * on whom (DESIGN.md "Finding the origin of a fault"; an outage is a
+ * property of a service over time, seen across many operations).
+ *
+ * Every event is shown to the model (cloud_observe) before it is stitched
+ * into a chain. Per instance the model keeps: when it was seen and when it
+ * last sent something; its AMQP connections opened and how they ended
+ * (closed, reset, force-closed by the broker); connections to it refused
+ * or unanswered; requests it left without an answer; calls delivered to it
+ * that it never answered; work queued for it that nobody consumed; and the
+ * silence of its periodic reports. From that evidence, a health timeline:
+ * up, down (or hung) since T with the evidence, back at T'. Edges record
+ * the dependencies actually observed: REST calls from one instance to
+ * another, RPC calls and casts to a topic's consumer, AMQP to the broker.
+ *
+ * Memory is per instance and per edge, never per message: fixed
+ * capacities (max_instances, max_edges, a short timeline per instance),
+ * counted when full. Packet time is the only clock. */
+#ifndef OSRCA_CLOUD_H
+#define OSRCA_CLOUD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture/stats.h"
+#include "parsers/event.h"
+#include "rca/rules_load.h"
+
+enum cloud_state {
+    CLOUD_UP = 0,
+    CLOUD_DOWN, /* stopped: refuses, left the broker, its work is not consumed */
+    CLOUD_HUNG  /* there but not answering: requests and calls go unanswered */
+};
+
+/* The evidence that opened a down (or hung) period. */
+enum cloud_why {
+    CLOUD_WHY_NONE = 0,
+    CLOUD_WHY_REFUSED,    /* connections to its port refused */
+    CLOUD_WHY_UNREACHED,  /* connection attempts to it never answered */
+    CLOUD_WHY_LEFT,       /* it closed (or reset) its AMQP connections */
+    CLOUD_WHY_FORCED,     /* the broker force-closed its connections (shutdown) */
+    CLOUD_WHY_NO_ANSWER,  /* requests it held until the client gave up */
+    CLOUD_WHY_NO_REPLY,   /* calls delivered to it, never answered */
+    CLOUD_WHY_UNCONSUMED, /* work queued for it that no consumer took */
+    CLOUD_WHY_SILENT,     /* its periodic reports stopped */
+    CLOUD_WHY_NAMED,      /* other services' errors name it (a fault rule's
+                             culprit: the database, keystone behind a 503) */
+    CLOUD_WHY_COUNT
+};
+
+/* One period of an instance's health. */
+struct cloud_span {
+    uint8_t state;      /* enum cloud_state: CLOUD_DOWN or CLOUD_HUNG */
+    uint8_t why;        /* enum cloud_why of the first evidence */
+    uint32_t evidence;  /* pieces of evidence while it lasted */
+    uint64_t since_us;  /* first evidence (for LEFT/SILENT: its last sign of life) */
+    uint64_t until_us;  /* back up (first sign of life after), 0 = still */
+};
+
+#define CLOUD_SPANS 8 /* the last periods of each instance */
+
+struct cloud_inst {
+    uint32_t id;         /* 1, 2, ... in order of discovery */
+    int embedded;        /* a library inside the services of its address
+                            (keystonemiddleware, nova's API clients) */
+    const char *service; /* canonical name */
+    char host[64];       /* host name the traffic gives it, "" unknown */
+    char addr[46];       /* its address, "" unknown */
+    uint16_t port;       /* the port it serves (REST), 0 */
+    uint64_t first_us;   /* first seen */
+    uint64_t alive_us;   /* last message it sent (a sign of life) */
+    uint64_t msgs;       /* messages it sent */
+    /* evidence counters, over the whole capture */
+    uint32_t amqp_opened, amqp_closed, amqp_reset, amqp_forced;
+    uint32_t refused, unreached, no_answer, no_reply, unconsumed;
+    uint32_t conns;      /* AMQP connections known open now */
+    /* periodic reports (a background call it repeats with no user behind) */
+    uint64_t beat_last_us, beat_period_us;
+    uint32_t beats;
+    struct cloud_span spans[CLOUD_SPANS]; /* oldest first */
+    size_t nspans;
+    char svcbuf[32];     /* service points here */
+};
+
+enum cloud_edge_kind { CLOUD_EDGE_REST = 0, CLOUD_EDGE_RPC, CLOUD_EDGE_AMQP };
+
+struct cloud_edge {
+    uint32_t from, to; /* instance ids */
+    uint8_t kind;      /* enum cloud_edge_kind */
+    uint64_t calls, errors;
+    uint64_t first_us, last_us;
+};
+
+struct cloud_cfg {
+    size_t max_instances; /* default 4096 */
+    size_t max_edges;     /* default 16384 */
+    uint64_t unconsumed_us; /* a call or cast still undelivered after this is
+                               unconsumed (default 2 s) */
+    unsigned silent_beats;  /* periods of silence that make a reporter down
+                               (default 3) */
+};
+
+void cloud_defaults(struct cloud_cfg *cfg);
+
+struct cloud;
+
+/* NULL on allocation failure. rules must outlive the model (it may be
+ * swapped with cloud_use_rules); st may be NULL. */
+struct cloud *cloud_new(const struct cloud_cfg *cfg, const struct rules *rules, struct stats *st);
+void cloud_free(struct cloud *m);
+void cloud_use_rules(struct cloud *m, const struct rules *rules);
+
+/* Learn from one event (any kind; the event is not kept). */
+void cloud_observe(struct cloud *m, const struct event *ev);
+
+/* Packet time advanced to now_us: silence past a reporter's period and
+ * work left unconsumed become evidence. */
+void cloud_tick(struct cloud *m, uint64_t now_us);
+
+/* Evidence found while deciding a chain, that the model could not see in
+ * the events alone: a call delivered to (svc, host, addr) that was never
+ * answered by its deadline (why CLOUD_WHY_NO_REPLY), or published and
+ * never delivered (CLOUD_WHY_UNCONSUMED); t_us is when it was sent. */
+void cloud_note(struct cloud *m, const char *svc, const char *host, const char *addr,
+                enum cloud_why why, uint64_t t_us);
+
+/* The instance of svc on host (a name) or at addr (either may be NULL or
+ * ""), or NULL if never seen. With neither, the only instance of svc, if
+ * there is exactly one. */
+const struct cloud_inst *cloud_find(const struct cloud *m, const char *svc, const char *host,
+                                    const char *addr);
+
+/* The period of inst that was down or hung at some time in [t0, t1]
+ * (the latest such), or NULL when it was up all along. */
+const struct cloud_span *cloud_down_during(const struct cloud_inst *inst, uint64_t t0,
+                                           uint64_t t1);
+
+/* Is inst down or hung at t? */
+int cloud_down_at(const struct cloud_inst *inst, uint64_t t);
+
+/* Instances and edges, for outputs and for blame. Indices 0..count-1;
+ * NULL past the end. */
+size_t cloud_count(const struct cloud *m);
+const struct cloud_inst *cloud_at(const struct cloud *m, size_t i);
+const struct cloud_inst *cloud_by_id(const struct cloud *m, uint32_t id);
+size_t cloud_edge_count(const struct cloud *m);
+const struct cloud_edge *cloud_edge_at(const struct cloud *m, size_t i);
+/* 1 if from has been seen calling to (any kind), itself or through a
+ * library embedded in the services of its address (keystonemiddleware
+ * validating tokens, nova's glance and neutron clients). */
+int cloud_depends(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to);
+
+/* "service@host" (or @addr) of inst into buf. */
+const char *cloud_inst_name(const struct cloud_inst *inst, char *buf, size_t len);
+const char *cloud_state_name(enum cloud_state s);
+const char *cloud_why_name(enum cloud_why w);
+
+#endif

@@ -1,0 +1,309 @@
+/* session.c -- clients' sessions by token fingerprint (see session.h).
+ *
+ * Sessions live in a fixed array; two small open-addressing maps find them:
+ * by token fingerprint, and by the client connection (flow) that carries
+ * their requests (an answer carries no token: its connection tells whose
+ * it is). Both maps are rebuilt when tombstones pile up. */
+#include "rca/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/flow.h"
+#include "capture/str.h"
+
+struct fmap_slot {
+    uint64_t key; /* 0 empty, UINT64_MAX deleted */
+    uint32_t sid;
+};
+
+struct session_table {
+    struct session_cfg cfg;
+    struct stats *st;
+    struct session *s; /* slot i holds a live session when s[i].id != 0 */
+    size_t cap, live;
+    uint32_t next_id;
+    char identity[32]; /* the service that answered clients' logins */
+    struct fmap_slot *by_fp, *by_flow;
+    size_t nmap; /* slots of each map, a power of two >= 4 * cap */
+    uint64_t *c_new, *c_anon, *c_dropped, *c_refusals_tied;
+    uint64_t local[4];
+};
+
+void session_defaults(struct session_cfg *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_sessions = 4096;
+    cfg->idle_us = 600000000ull;
+    cfg->poised_us = 2000000ull;
+    cfg->polling_us = 6000000ull;
+    cfg->burst_us = 200000ull;
+}
+
+static int is_client(const char *svc)
+{
+    return !svc || !strcmp(svc, "client");
+}
+
+/* ---- maps ---- */
+
+static uint64_t mix(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    return k;
+}
+
+static struct fmap_slot *map_find(struct fmap_slot *m, size_t n, uint64_t key, int for_insert)
+{
+    size_t mask = n - 1;
+    struct fmap_slot *tomb = NULL;
+    for (size_t i = mix(key) & mask, k = 0; k < n; i = (i + 1) & mask, k++) {
+        struct fmap_slot *s = &m[i];
+        if (s->key == 0)
+            return for_insert ? (tomb ? tomb : s) : NULL;
+        if (s->key == UINT64_MAX) {
+            if (!tomb)
+                tomb = s;
+            continue;
+        }
+        if (s->key == key)
+            return s;
+    }
+    return for_insert ? tomb : NULL;
+}
+
+static void map_put(struct fmap_slot *m, size_t n, uint64_t key, uint32_t sid)
+{
+    if (!key || key == UINT64_MAX)
+        return;
+    struct fmap_slot *s = map_find(m, n, key, 1);
+    if (s) {
+        s->key = key;
+        s->sid = sid;
+    }
+}
+
+static uint32_t map_get(struct fmap_slot *m, size_t n, uint64_t key)
+{
+    if (!key || key == UINT64_MAX)
+        return 0;
+    struct fmap_slot *s = map_find(m, n, key, 0);
+    return s ? s->sid : 0;
+}
+
+/* Drop every entry that points at a session no longer alive. */
+static void map_sweep(struct session_table *t, struct fmap_slot *m)
+{
+    for (size_t i = 0; i < t->nmap; i++) {
+        if (m[i].key == 0 || m[i].key == UINT64_MAX)
+            continue;
+        if (!session_get(t, m[i].sid))
+            m[i].key = UINT64_MAX;
+    }
+}
+
+/* ---- table ---- */
+
+struct session_table *session_table_new(const struct session_cfg *cfg, struct stats *st)
+{
+    struct session_table *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    if (cfg)
+        t->cfg = *cfg;
+    else
+        session_defaults(&t->cfg);
+    if (!t->cfg.max_sessions)
+        t->cfg.max_sessions = 4096;
+    t->cap = t->cfg.max_sessions;
+    t->nmap = 4;
+    while (t->nmap < 4 * t->cap)
+        t->nmap *= 2;
+    t->s = calloc(t->cap, sizeof(*t->s));
+    t->by_fp = calloc(t->nmap, sizeof(*t->by_fp));
+    t->by_flow = calloc(t->nmap, sizeof(*t->by_flow));
+    t->st = st;
+    uint64_t **cs[4] = {&t->c_new, &t->c_anon, &t->c_dropped, &t->c_refusals_tied};
+    static const char *const names[4] = {"session.created", "session.anonymous",
+                                         "session.dropped", "session.refusals_tied"};
+    for (int i = 0; i < 4; i++)
+        *cs[i] = st ? stats_counter(st, names[i]) : &t->local[i];
+    if (!t->s || !t->by_fp || !t->by_flow) {
+        session_table_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void session_table_free(struct session_table *t)
+{
+    if (!t)
+        return;
+    free(t->s);
+    free(t->by_fp);
+    free(t->by_flow);
+    free(t);
+}
+
+struct session *session_get(struct session_table *t, uint32_t id)
+{
+    if (!id)
+        return NULL;
+    struct session *s = &t->s[(id - 1) % t->cap];
+    return s->id == id ? s : NULL;
+}
+
+/* A new session in the slot of id next_id (its previous holder, the
+ * session made cap sessions ago, is dropped if still alive). */
+static struct session *session_new(struct session_table *t, uint64_t fp, const char *addr,
+                                   uint64_t ts)
+{
+    uint32_t id = ++t->next_id;
+    if (!id)
+        id = ++t->next_id;
+    struct session *s = &t->s[(id - 1) % t->cap];
+    if (s->id) {
+        (*t->c_dropped)++;
+        t->live--;
+    }
+    memset(s, 0, sizeof(*s));
+    s->id = id;
+    s->fp = fp;
+    str_copy(s->addr, sizeof(s->addr), addr);
+    s->first_us = s->last_us = ts;
+    t->live++;
+    (*t->c_new)++;
+    if (fp)
+        map_put(t->by_fp, t->nmap, fp, id);
+    if ((id & 1023) == 0) {
+        map_sweep(t, t->by_fp);
+        map_sweep(t, t->by_flow);
+    }
+    return s;
+}
+
+static void touch(struct session *s, uint64_t ts)
+{
+    if (ts > s->last_us)
+        s->last_us = ts;
+}
+
+static int mutating(const char *m)
+{
+    return m && strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0;
+}
+
+static int is_login(const struct event *ev)
+{
+    return ev->method && !strcmp(ev->method, "POST") && ev->path &&
+           strstr(ev->path, "/auth/tokens") != NULL;
+}
+
+uint32_t session_observe(struct session_table *t, const struct event *ev)
+{
+    if (ev->kind == EV_HTTP_REQUEST) {
+        if (!is_client(ev->src.service))
+            return 0;
+        if (!ev->token_fp[0])
+            return 0; /* a login or a version document: the answer tells */
+        uint32_t sid = map_get(t->by_fp, t->nmap, ev->token_fp[0]);
+        struct session *s = session_get(t, sid);
+        if (!s)
+            s = session_new(t, ev->token_fp[0], ev->src.addr, ev->ts_us);
+        s->open++;
+        s->requests++;
+        s->polling = s->op_us && ev->method && !strcmp(ev->method, "GET");
+        touch(s, ev->ts_us);
+        map_put(t->by_flow, t->nmap, ev->flow_id, s->id);
+        /* the operation: its first request, unless a later one changes
+         * something (a delete's GET of the server, then its DELETE) */
+        if (ev->operation && (!s->op[0] || (mutating(ev->method) && !s->op_us))) {
+            str_copy(s->op, sizeof(s->op), ev->operation);
+            s->op_rid[0] = '\0';
+            if (mutating(ev->method))
+                s->op_us = ev->ts_us;
+        }
+        return s->id;
+    }
+    if (ev->kind != EV_HTTP_RESPONSE || !is_client(ev->dst.service))
+        return 0;
+    if (is_login(ev)) {
+        if (ev->status < 200 || ev->status >= 300 || !ev->subject_fp)
+            return 0;
+        struct session *s = session_get(t, map_get(t->by_fp, t->nmap, ev->subject_fp));
+        if (!s)
+            s = session_new(t, ev->subject_fp, ev->dst.addr, ev->ts_us);
+        if (ev->src.service)
+            str_copy(t->identity, sizeof(t->identity), ev->src.service);
+        str_copy(s->login_rid, sizeof(s->login_rid), ev->request_id ? ev->request_id : "");
+        s->login_port = ev->src.port;
+        str_copy(s->user, sizeof(s->user), ev->ctx_user ? ev->ctx_user : "");
+        str_copy(s->project, sizeof(s->project), ev->ctx_project ? ev->ctx_project : "");
+        touch(s, ev->ts_us);
+        return s->id;
+    }
+    struct session *s = session_get(t, map_get(t->by_flow, t->nmap, ev->flow_id));
+    if (!s)
+        return 0;
+    if (s->open)
+        s->open--;
+    s->last_status = ev->status;
+    touch(s, ev->ts_us);
+    if (s->op[0] && !s->op_rid[0] && ev->request_id && ev->operation &&
+        !strcmp(ev->operation, s->op))
+        str_copy(s->op_rid, sizeof(s->op_rid), ev->request_id);
+    return s->id;
+}
+
+uint32_t session_for_refusal(struct session_table *t, const struct event *ev)
+{
+    const char *addr = ev->src.addr;
+    uint64_t now = ev->ts_us;
+    struct session *best = NULL, *burst = NULL;
+    for (size_t i = 0; i < t->cap; i++) {
+        struct session *s = &t->s[i];
+        if (!s->id || strcmp(s->addr, addr) != 0)
+            continue;
+        if (!s->fp) {
+            /* an anonymous session takes the refusals of its burst */
+            if (s->last_refusal_us && now >= s->last_refusal_us &&
+                now - s->last_refusal_us <= t->cfg.burst_us &&
+                (!burst || s->last_refusal_us > burst->last_refusal_us))
+                burst = s;
+            continue;
+        }
+        uint64_t window = s->polling ? t->cfg.polling_us : t->cfg.poised_us;
+        if (s->open || now < s->last_us || now - s->last_us > window ||
+            s->last_status >= 500 || (s->login_port && s->login_port == ev->dst.port))
+            continue;
+        if (!best || s->last_us > best->last_us)
+            best = s;
+    }
+    struct session *s = best ? best : burst;
+    if (!s) {
+        s = session_new(t, 0, addr, now);
+        (*t->c_anon)++;
+    } else {
+        (*t->c_refusals_tied)++;
+    }
+    s->last_refusal_us = now;
+    return s->id;
+}
+
+const char *session_identity(const struct session_table *t)
+{
+    return t->identity[0] ? t->identity : "keystone";
+}
+
+void session_expire(struct session_table *t, uint64_t now)
+{
+    for (size_t i = 0; i < t->cap; i++) {
+        struct session *s = &t->s[i];
+        if (s->id && now > s->last_us && now - s->last_us > t->cfg.idle_us) {
+            s->id = 0;
+            t->live--;
+        }
+    }
+}

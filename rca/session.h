@@ -1,0 +1,91 @@
+/* session.h -- clients' sessions: the requests one client makes with one
+ * token, from its login on (issue 18 §3: a failed operation gets exactly
+ * one verdict, also when no request id exists).
+ *
+ * A session is known by the fingerprint of its token (never the token):
+ * the X-Subject-Token of the keystone answer that issued it, then the
+ * X-Auth-Token of every request made with it. It remembers the client's
+ * address, the login's request id, user and project names, the requests
+ * awaiting an answer and the operation in progress (its first request and
+ * the request id of its answer). A refused or unanswered connection has no
+ * token and no id: it is tied to the session on its client address that
+ * is poised to send (nothing awaiting an answer, active a moment ago, its
+ * last answer not a server error, after which a client gives up; and not
+ * a connection to the service that issued its token, which a client with
+ * a token has no reason to call again); with none, to an anonymous session
+ * that begins there (a client that could not even log in), which takes
+ * the refusals of the same burst.
+ *
+ * Bounded: at most max_sessions (the least recently active is dropped,
+ * counted), each forgotten after idle_us of silence. */
+#ifndef OSRCA_SESSION_H
+#define OSRCA_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture/stats.h"
+#include "parsers/event.h"
+
+struct session {
+    uint32_t id;          /* 1, 2, ... in order of creation */
+    uint64_t fp;          /* token fingerprint, 0 = anonymous */
+    char addr[46];        /* the client's address */
+    uint64_t first_us, last_us;
+    uint32_t open;        /* requests awaiting an answer */
+    uint32_t requests;    /* requests made in it */
+    uint64_t last_refusal_us; /* refused/unanswered connection last tied to it */
+    uint16_t login_port;  /* port of the service that issued its token */
+    int last_status;      /* status of the last answer it got */
+    char login_rid[64];   /* request id of the login answer, "" unknown */
+    char user[64], project[64]; /* names from the login answer, "" unknown */
+    char op[64];          /* operation in progress (its first request), "" none */
+    char op_rid[64];      /* request id of that request's answer, "" none */
+    uint64_t op_us;       /* when its change (a mutating request) was sent, 0 */
+    int polling;          /* reading back what its change acted on */
+    uint32_t verdicts;    /* failed operations already reported in it */
+    char verdict_svc[32]; /* origin service of the last one */
+    uint64_t verdict_us;
+};
+
+struct session_cfg {
+    size_t max_sessions;   /* default 4096 */
+    uint64_t idle_us;      /* default 600 s */
+    uint64_t poised_us;    /* a session active this recently may be the one
+                              whose connection was refused (default 2 s) */
+    uint64_t polling_us;   /* the same for a session polling the resource of
+                              its operation (default 6 s: a client waiting
+                              for a server polls every 5 s) */
+    uint64_t burst_us;     /* refusals this close belong to one attempt
+                              (default 0.2 s) */
+};
+
+void session_defaults(struct session_cfg *cfg);
+
+struct session_table;
+
+/* NULL on allocation failure; st may be NULL. */
+struct session_table *session_table_new(const struct session_cfg *cfg, struct stats *st);
+void session_table_free(struct session_table *t);
+
+/* Learn from one event: logins, a client's requests and their answers.
+ * Returns the session the event belongs to (a client request or its
+ * answer), or 0. */
+uint32_t session_observe(struct session_table *t, const struct event *ev);
+
+/* The session a refused or unanswered connection from a client belongs
+ * to (see above), created when none is poised; 0 when it cannot be a
+ * client's (allocation failure). */
+uint32_t session_for_refusal(struct session_table *t, const struct event *ev);
+
+/* The service clients log in to: the one that answered their logins
+ * (POST .../auth/tokens), "keystone" before any was seen. */
+const char *session_identity(const struct session_table *t);
+
+/* The session of id, NULL when forgotten. */
+struct session *session_get(struct session_table *t, uint32_t id);
+
+/* Forget sessions idle at now_us. */
+void session_expire(struct session_table *t, uint64_t now_us);
+
+#endif
