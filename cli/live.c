@@ -34,11 +34,14 @@
 #include "cli/common.h"
 #include "cli/httpd.h"
 #include "cli/out_event.h"
+#include "cli/out_incident.h"
 #include "cli/out_json.h"
 #include "cli/out_text.h"
 #include "capture/mem.h"
 #include "cli/pipeline.h"
 #include "cli/webhook.h"
+#include "rca/cloud.h"
+#include "rca/incident.h"
 #include "rca/rca.h"
 #include "rca/report.h"
 #include "rca/rules_load.h"
@@ -48,6 +51,7 @@
 
 struct live_opts {
     const char *iface, *bpf, *rules, *write_file, *output, *user, *webhook, *listen;
+    const char *alertmanager; /* Alertmanager API v2 alerts URL */
     int json;
     int snaplen;
     double status_s, idle_s, settle_s;
@@ -70,6 +74,7 @@ struct live {
     struct pipeline *pl;
     struct source *src;
     struct webhook *wh;
+    struct webhook *am; /* Alertmanager: incidents as alerts */
     struct httpd *hd;
     FILE *out;
     uid_t out_uid;
@@ -86,6 +91,7 @@ struct live {
     uint64_t packets, bytes, st_packets, st_bytes, st_ns;
     uint64_t msgs_http, msgs_amqp, msgs_tcp;
     uint64_t verdicts;
+    uint64_t incidents_opened, incidents_resolved;
     struct vkey vk[LIVE_MAX_VKEYS];
     size_t nvk;
     uint64_t vk_overflow;
@@ -131,7 +137,10 @@ static void live_usage(FILE *f)
           "  --format text|json     verdicts on stdout (default text)\n"
           "  -w FILE                also write the raw packets to this pcap\n"
           "  --output FILE          append verdicts as JSON lines (reopened on SIGHUP)\n"
-          "  --webhook URL          POST each verdict (JSON) to URL\n"
+          "  --webhook URL          POST each verdict and incident change (JSON) to URL\n"
+          "  --alertmanager URL     POST incidents as alerts to an Alertmanager\n"
+          "                         (http://HOST:9093/api/v2/alerts): firing while open,\n"
+          "                         with endsAt once resolved\n"
           "  --listen ADDR:PORT     serve GET /metrics and GET /verdicts\n"
           "  --user USER            drop root privileges to USER after opening the\n"
           "                         interface (default nobody when run as root)\n"
@@ -157,6 +166,7 @@ static int parse_live_opts(int argc, char **argv, struct live_opts *o)
         {"output", required_argument, NULL, 'o'},
         {"user", required_argument, NULL, 'U'},
         {"webhook", required_argument, NULL, 'W'},
+        {"alertmanager", required_argument, NULL, 'A'},
         {"listen", required_argument, NULL, 'L'},
         {"status-interval", required_argument, NULL, 'T'},
         {"idle-timeout", required_argument, NULL, 'I'},
@@ -176,6 +186,7 @@ static int parse_live_opts(int argc, char **argv, struct live_opts *o)
         case 'o': o->output = optarg; break;
         case 'U': o->user = optarg; break;
         case 'W': o->webhook = optarg; break;
+        case 'A': o->alertmanager = optarg; break;
         case 'L': o->listen = optarg; break;
         case 'J': o->json = 1; break;
         case 'F':
@@ -399,6 +410,38 @@ static void publish_metrics(struct live *L)
     fprintf(f, "osrca_open_chains %" PRIu64 "\n", s.open_chains);
     prom_head(f, "osrca_chains_evicted_total", "counter", "Chains decided early at the cap.");
     fprintf(f, "osrca_chains_evicted_total %" PRIu64 "\n", s.evicted);
+    prom_head(f, "osrca_incidents_total", "counter", "Incidents opened and resolved.");
+    fprintf(f, "osrca_incidents_total{event=\"opened\"} %" PRIu64 "\n", L->incidents_opened);
+    fprintf(f, "osrca_incidents_total{event=\"resolved\"} %" PRIu64 "\n", L->incidents_resolved);
+    prom_head(f, "osrca_incident_open", "gauge",
+              "1 for each open incident, by id, service, host and category.");
+    const struct incident_table *it = rca_incidents(L->rca);
+    for (size_t i = 0; i < incident_count(it); i++) {
+        const struct incident *inc = incident_at(it, i);
+        if (inc->end_us)
+            continue;
+        fprintf(f, "osrca_incident_open{id=\"%" PRIu32 "\",service=\"", inc->id);
+        prom_label(f, inc->service);
+        fputs("\",host=\"", f);
+        prom_label(f, inc->host[0] ? inc->host : inc->addr);
+        fputs("\",category=\"", f);
+        prom_label(f, inc->category);
+        fputs("\"} 1\n", f);
+    }
+    prom_head(f, "osrca_service_up", "gauge",
+              "Health of each service instance the traffic shows: 1 up, 0 down or hung.");
+    const struct cloud *cm = rca_cloud(L->rca);
+    for (size_t i = 0; i < cloud_count(cm); i++) {
+        const struct cloud_inst *x = cloud_at(cm, i);
+        if (x->embedded)
+            continue;
+        int up = !(x->nspans && !x->spans[x->nspans - 1].until_us);
+        fputs("osrca_service_up{service=\"", f);
+        prom_label(f, x->service);
+        fputs("\",host=\"", f);
+        prom_label(f, x->host[0] ? x->host : x->addr);
+        fprintf(f, "\"} %d\n", up);
+    }
     prom_head(f, "osrca_decode_errors_total", "counter",
               "Parser errors (a direction stopped or resynchronised).");
     fprintf(f, "osrca_decode_errors_total %" PRIu64 "\n",
@@ -587,6 +630,61 @@ static void on_report(void *ctx, const struct report *r)
             w > L->clock_us ? (double)(w - L->clock_us) / 1e6 : -(double)(L->clock_us - w) / 1e6);
 }
 
+/* An incident opened, took a verdict or resolved: a line on stdout (and
+ * in --output), the incident's JSON to the webhook, and its alert to the
+ * Alertmanager. */
+static void on_incident(void *ctx, const struct incident *inc, int what)
+{
+    struct live *L = ctx;
+    const char *event = out_incident_change(what);
+    if (what == INCIDENT_OPENED)
+        L->incidents_opened++;
+    else if (what == INCIDENT_RESOLVED)
+        L->incidents_resolved++;
+    char *json = NULL;
+    size_t n = 0;
+    FILE *mf = open_memstream(&json, &n);
+    if (mf) {
+        out_incident_json(mf, inc, event);
+        if (fclose(mf) != 0) {
+            free(json);
+            json = NULL;
+        }
+    }
+    if (L->o.json) {
+        if (json)
+            fwrite(json, 1, n, stdout);
+    } else {
+        char t[40];
+        out_time(what == INCIDENT_RESOLVED ? inc->end_us : inc->last_us, t, sizeof(t));
+        printf("INCIDENT %" PRIu32 " %s: %s@%s %s, %" PRIu32 " operation%s affected (%s)\n",
+               inc->id, event, inc->service, inc->host[0] ? inc->host : inc->addr,
+               inc->category, inc->verdicts, inc->verdicts == 1 ? "" : "s", t);
+    }
+    fflush(stdout);
+    if (json && n && json[n - 1] == '\n')
+        n--;
+    if (json && L->out) {
+        fwrite(json, 1, n, L->out);
+        fputc('\n', L->out);
+        fflush(L->out);
+    }
+    if (json && L->wh)
+        webhook_post(L->wh, json, n);
+    free(json);
+    if (L->am) {
+        char *alert = NULL;
+        size_t an = 0;
+        FILE *af = open_memstream(&alert, &an);
+        if (af) {
+            out_incident_alert(af, inc);
+            if (fclose(af) == 0 && alert)
+                webhook_post(L->am, alert, an);
+        }
+        free(alert);
+    }
+}
+
 static void on_packet(void *ctx, int linktype, const uint8_t *data, uint32_t caplen,
                       uint32_t wirelen, uint64_t ts_us)
 {
@@ -683,6 +781,8 @@ int cmd_live(int argc, char **argv)
     rca_defaults(&rcfg);
     rcfg.settle_us = (uint64_t)(L->o.settle_s * 1e6);
     L->rca = rca_new(&rcfg, L->rules, L->st, on_report, L);
+    if (L->rca)
+        rca_on_incident(L->rca, on_incident, L);
     struct pipeline_cfg pc;
     pipeline_defaults(&pc);
     L->pl = pipeline_new(&pc, rules_svcmap(L->rules), L->st, on_event, on_tick, L);
@@ -733,8 +833,14 @@ int cmd_live(int argc, char **argv)
         wc.url = L->o.webhook;
         L->wh = webhook_new(&wc, err, sizeof(err));
     }
+    if (L->o.alertmanager && (!L->o.listen || L->hd) && (!L->o.webhook || L->wh)) {
+        struct webhook_cfg wc;
+        webhook_defaults(&wc);
+        wc.url = L->o.alertmanager;
+        L->am = webhook_new(&wc, err, sizeof(err));
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if ((L->o.listen && !L->hd) || (L->o.webhook && !L->wh)) {
+    if ((L->o.listen && !L->hd) || (L->o.webhook && !L->wh) || (L->o.alertmanager && !L->am)) {
         fprintf(stderr, "osrca live: %s\n", err);
         goto out;
     }
@@ -771,6 +877,10 @@ int cmd_live(int argc, char **argv)
         webhook_free(L->wh, 3000);
         L->wh = NULL;
     }
+    if (L->am) {
+        webhook_free(L->am, 3000);
+        L->am = NULL;
+    }
     struct source_stats ss;
     int have_ss;
     sync_counters(L, &ss, &have_ss);
@@ -781,6 +891,7 @@ int cmd_live(int argc, char **argv)
 out:
     g_src = NULL;
     webhook_free(L->wh, 0);
+    webhook_free(L->am, 0);
     httpd_free(L->hd);
     if (L->out)
         fclose(L->out);

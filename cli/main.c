@@ -24,6 +24,8 @@
 #include "cli/out_json.h"
 #include "cli/out_text.h"
 #include "cli/out_health.h"
+#include "cli/out_incident.h"
+#include "rca/incident.h"
 #include "cli/pipeline.h"
 #include "rca/rca.h"
 #include "rca/report.h"
@@ -193,6 +195,7 @@ struct run {
     struct rca *rca;
     struct pipeline *pl;
     uint64_t messages;
+    FILE *verdicts; /* analyze, text: verdicts wait here, incidents go first */
 };
 
 static void on_message(void *ctx, struct event *ev)
@@ -233,9 +236,28 @@ static void on_report(void *ctx, const struct report *rep)
         out_dot_report(stdout, rep);
         break;
     default:
-        out_text_report(stdout, rep);
+        out_text_report(r->verdicts ? r->verdicts : stdout, rep);
         break;
     }
+}
+
+/* analyze, text: the incidents, then the verdicts kept until now, then
+ * the instances whose health changed. */
+static void text_epilogue(struct run *r)
+{
+    const struct incident_table *it = rca_incidents(r->rca);
+    for (size_t i = 0; i < incident_count(it); i++)
+        out_incident_text(stdout, incident_at(it, i));
+    if (r->verdicts) {
+        char buf[65536];
+        size_t n;
+        rewind(r->verdicts);
+        while ((n = fread(buf, 1, sizeof(buf), r->verdicts)) > 0)
+            fwrite(buf, 1, n, stdout);
+        fclose(r->verdicts);
+        r->verdicts = NULL;
+    }
+    out_health_text(stdout, rca_cloud(r->rca), 0);
 }
 
 static void on_packet(void *ctx, int linktype, const uint8_t *data, uint32_t caplen,
@@ -267,7 +289,7 @@ static int cmd_run(int argc, char **argv, int analyze)
         stats_free(st);
         return 2;
     }
-    struct run r = {&o, st, NULL, NULL, 0};
+    struct run r = {&o, st, NULL, NULL, 0, NULL};
     int rc = 2;
     struct source *src = NULL;
     if (analyze) {
@@ -286,6 +308,10 @@ static int cmd_run(int argc, char **argv, int analyze)
             fprintf(stderr, "osrca: out of memory\n");
             goto out;
         }
+        /* incidents come first in the text of analyze: the verdicts wait
+         * in a temporary file (any number of them, in no memory) */
+        if (o.fmt == FMT_TEXT && strcmp(o.cmd, "chains") != 0)
+            r.verdicts = tmpfile();
     }
     struct pipeline_cfg pc;
     pipeline_defaults(&pc);
@@ -321,8 +347,14 @@ static int cmd_run(int argc, char **argv, int analyze)
     pipeline_finish(r.pl);
     if (r.rca)
         rca_flush(r.rca, pipeline_last_ts(r.pl));
-    if (r.rca && o.fmt == FMT_TEXT && getenv("OSRCA_HEALTH"))
-        out_health_text(stdout, rca_cloud(r.rca), 1);
+    if (r.rca && o.fmt == FMT_TEXT && analyze && strcmp(o.cmd, "chains") != 0)
+        text_epilogue(&r);
+    if (r.rca && o.fmt == FMT_JSON && strcmp(o.cmd, "chains") != 0) {
+        const struct incident_table *it = rca_incidents(r.rca);
+        for (size_t i = 0; i < incident_count(it); i++)
+            out_incident_json(stdout, incident_at(it, i), NULL);
+        out_health_json(stdout, rca_cloud(r.rca));
+    }
     if (r.rca && o.fmt == FMT_JSON) {
         struct rca_summary s;
         rca_get_summary(r.rca, &s);
@@ -339,6 +371,8 @@ static int cmd_run(int argc, char **argv, int analyze)
 out:
     source_free(src);
     pipeline_free(r.pl);
+    if (r.verdicts)
+        fclose(r.verdicts);
     rca_free(r.rca);
     rules_free(rules);
     stats_free(st);

@@ -25,7 +25,7 @@ void out_health_text(FILE *f, const struct cloud *m, int all)
     size_t n = cloud_count(m), shown = 0;
     for (size_t i = 0; i < n; i++) {
         const struct cloud_inst *x = cloud_at(m, i);
-        if (!all && !x->nspans)
+        if (x->embedded || (!all && !x->nspans))
             continue;
         if (!shown++)
             fputs("SERVICE HEALTH\n", f);
@@ -55,8 +55,75 @@ void out_health_text(FILE *f, const struct cloud *m, int all)
         fputc('\n', f);
 }
 
+static struct jw *writer(void)
+{
+    static _Thread_local struct jw w;
+    static _Thread_local int ready;
+    if (!ready) {
+        jw_init(&w);
+        ready = 1;
+    }
+    return &w;
+}
+
+static void set_time(struct jw *w, struct jw_node *o, const char *k, uint64_t ts_us)
+{
+    char t[40];
+    if (!ts_us) {
+        jw_set(w, o, k, jw_null(w));
+        return;
+    }
+    out_time(ts_us, t, sizeof(t));
+    jw_set(w, o, k, jw_str(w, t));
+}
+
 void out_health_json(FILE *f, const struct cloud *m)
 {
-    (void)f;
-    (void)m;
+    struct jw *w = writer();
+    for (size_t i = 0; i < cloud_count(m); i++) {
+        const struct cloud_inst *x = cloud_at(m, i);
+        if (x->embedded)
+            continue;
+        struct jw_node *o = jw_object(w);
+        jw_set(w, o, "type", jw_str(w, "service"));
+        jw_set(w, o, "service", jw_str(w, x->service));
+        jw_set(w, o, "host", x->host[0] ? jw_str(w, x->host) : x->addr[0] ? jw_str(w, x->addr)
+                                                                          : jw_null(w));
+        jw_set(w, o, "host_name", x->host[0] ? jw_str(w, x->host) : jw_null(w));
+        jw_set(w, o, "addr", x->addr[0] ? jw_str(w, x->addr) : jw_null(w));
+        if (x->port)
+            jw_set(w, o, "port", jw_int(w, x->port));
+        int down = x->nspans && !x->spans[x->nspans - 1].until_us;
+        jw_set(w, o, "state", jw_str(w, down ? cloud_state_name((enum cloud_state)x->spans[x->nspans - 1].state)
+                                             : "up"));
+        set_time(w, o, "first_seen", x->first_us);
+        set_time(w, o, "last_alive", x->alive_us);
+        jw_set(w, o, "messages", jw_int(w, (long long)x->msgs));
+        struct jw_node *ev = jw_object(w);
+        jw_set(w, ev, "refused", jw_int(w, x->refused));
+        jw_set(w, ev, "unreached", jw_int(w, x->unreached));
+        jw_set(w, ev, "no_answer", jw_int(w, x->no_answer));
+        jw_set(w, ev, "no_reply", jw_int(w, x->no_reply));
+        jw_set(w, ev, "unconsumed", jw_int(w, x->unconsumed));
+        jw_set(w, ev, "amqp_opened", jw_int(w, x->amqp_opened));
+        jw_set(w, ev, "amqp_closed", jw_int(w, x->amqp_closed));
+        jw_set(w, ev, "amqp_reset", jw_int(w, x->amqp_reset));
+        jw_set(w, ev, "amqp_forced", jw_int(w, x->amqp_forced));
+        jw_set(w, o, "evidence", ev);
+        if (x->beat_period_us)
+            jw_set(w, o, "report_period_ms", jw_int(w, (long long)(x->beat_period_us / 1000)));
+        struct jw_node *tl = jw_array(w);
+        for (size_t k = 0; k < x->nspans; k++) {
+            const struct cloud_span *sp = &x->spans[k];
+            struct jw_node *p = jw_object(w);
+            jw_set(w, p, "state", jw_str(w, cloud_state_name((enum cloud_state)sp->state)));
+            jw_set(w, p, "why", jw_str(w, cloud_why_name((enum cloud_why)sp->why)));
+            set_time(w, p, "since", sp->since_us);
+            set_time(w, p, "until", sp->until_us);
+            jw_set(w, p, "evidence", jw_int(w, sp->evidence));
+            jw_push(w, tl, p);
+        }
+        jw_set(w, o, "timeline", tl);
+        jw_write_line(w, f, o);
+    }
 }

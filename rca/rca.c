@@ -2,6 +2,7 @@
  * DESIGN.md "Finding the origin of a fault" step 3). */
 #include "rca/rca.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include "rca/chain.h"
 #include "rca/cloud.h"
 #include "rca/fault.h"
+#include "rca/incident.h"
 #include "rca/session.h"
 #include "rca/walk.h"
 
@@ -23,7 +25,10 @@ struct rca {
     struct chain_set *cs;
     struct cloud *cloud; /* the model of the cloud across chains */
     struct session_table *sessions; /* clients' sessions */
-    uint64_t next_expire;
+    struct incident_table *incidents;
+    rca_incident_fn incident_fn;
+    void *incident_ctx;
+    uint64_t next_expire, next_incident_tick;
     struct rca_summary sum;
     uint64_t now;
     const struct mem_pool *ev_pool;
@@ -199,6 +204,24 @@ static struct chain_session attempt_session(void *ctx, const struct event *att)
     return cs;
 }
 
+static void on_incident(void *ctx, const struct incident *inc, enum incident_change what)
+{
+    struct rca *a = ctx;
+    if (a->incident_fn)
+        a->incident_fn(a->incident_ctx, inc, what);
+}
+
+void rca_on_incident(struct rca *a, rca_incident_fn fn, void *ctx)
+{
+    a->incident_fn = fn;
+    a->incident_ctx = ctx;
+}
+
+const struct incident_table *rca_incidents(const struct rca *a)
+{
+    return a->incidents;
+}
+
 /* chain_set's hook: a call got no reply by its deadline. Its consumer
  * never answered it (delivered) or never took it (not delivered): the
  * model learns it now, not when the chain is decided. */
@@ -245,9 +268,11 @@ struct rca *rca_new(const struct rca_cfg *cfg, const struct rules *rules, struct
     chain_set_on_unlink(a->cs, heap_del, a);
     a->cloud = cloud_new(NULL, rules, st);
     a->sessions = session_table_new(NULL, st);
-    if (!a->cloud || !a->sessions) {
+    a->incidents = incident_table_new(NULL, st, on_incident, a);
+    if (!a->cloud || !a->sessions || !a->incidents) {
         cloud_free(a->cloud);
         session_table_free(a->sessions);
+        incident_table_free(a->incidents);
         chain_set_free(a->cs);
         free(a);
         return NULL;
@@ -278,6 +303,7 @@ void rca_free(struct rca *a)
     chain_set_free(a->cs);
     cloud_free(a->cloud);
     session_table_free(a->sessions);
+    incident_table_free(a->incidents);
     free(a->heap);
     free(a->ready);
     free(a);
@@ -328,6 +354,7 @@ struct judgement {
     const char *operation, *request_id;
     struct blame blame; /* what the model says of the culprit */
     char buf[512];      /* the blame's message */
+    uint32_t incident;
 };
 
 static void judge(struct rca *a, const struct chain *c, struct judgement *j)
@@ -369,6 +396,7 @@ static void apply(struct judgement *j, struct report *r)
     r->session = j->session;
     if (r->failed)
         blame_apply(&j->blame, r, j->buf, sizeof(j->buf));
+    r->incident = j->incident;
     if (j->operation)
         r->operation = j->operation;
     if (j->request_id && !r->request_id)
@@ -389,24 +417,41 @@ static void decide(struct rca *a, struct chain *c, int at_end)
     /* a resource seen in ERROR whose failure was already reported: decided
      * on the walk's own evidence, before the model moves the blame */
     int seen_before = r.failed && already_reported(a, c, &r);
-    if (r.failed && !r.background && !seen_before)
+    if (r.failed && !seen_before)
         blame_decide(a->cloud, a->rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &j.blame);
     apply(&j, &r);
     int report = 0;
     if (r.background) {
         a->sum.background++;
-        if (r.failed)
+        if (r.failed) {
             stats_add(a->st, "rca.background_failed", 1);
+            /* a service's own failure: evidence of an incident, no operation */
+            incident_verdict(a->incidents, &r, j.blame.inst, j.blame.span, 0);
+        }
         report = a->cfg.report_background && (r.failed || a->cfg.keep_ok);
     } else {
         a->sum.operations++;
         if (r.failed) {
             a->sum.failed++;
+            struct session *s = c->session ? session_get(a->sessions, c->session) : NULL;
             if (seen_before) {
                 stats_add(a->st, "rca.failure_already_reported", 1);
                 report = a->cfg.keep_ok;
+            } else if (s && s->verdicts && r.root_cause.service &&
+                       !strcmp(s->verdict_svc, r.root_cause.service)) {
+                /* one verdict per failed operation: the client's later
+                 * requests failing for the same cause are the same failure */
+                stats_add(a->st, "rca.session_duplicates", 1);
+                report = a->cfg.keep_ok;
             } else {
                 report = 1;
+                j.incident = incident_verdict(a->incidents, &r, j.blame.inst, j.blame.span, 1);
+                r.incident = j.incident;
+                if (s) {
+                    s->verdicts++;
+                    snprintf(s->verdict_svc, sizeof(s->verdict_svc), "%s", r.root_cause.service ? r.root_cause.service : "");
+                    s->verdict_us = r.end_ts_us;
+                }
             }
             note_failed_resources(a, c);
         } else {
@@ -574,6 +619,10 @@ void rca_tick(struct rca *a, uint64_t now_us)
     if (now_us > a->now)
         a->now = now_us;
     cloud_tick(a->cloud, a->now);
+    if (a->now >= a->next_incident_tick) {
+        incident_tick(a->incidents, a->cloud, a->now);
+        a->next_incident_tick = a->now + 1000000ull;
+    }
     if (a->now >= a->next_expire) {
         session_expire(a->sessions, a->now);
         a->next_expire = a->now + 10000000ull;
@@ -590,6 +639,8 @@ void rca_flush(struct rca *a, uint64_t now_us)
     decide_batch(a, 0);
     chain_set_expire(a->cs, a->now, 1);
     decide_batch(a, 1);
+    incident_tick(a->incidents, a->cloud, a->now);
+    incident_finish(a->incidents);
 }
 
 void rca_get_summary(const struct rca *a, struct rca_summary *s)

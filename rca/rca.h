@@ -82,6 +82,15 @@ struct cloud;
 /* The model of the cloud the analyzer keeps (rca/cloud.h); valid until
  * rca_free. */
 const struct cloud *rca_cloud(const struct rca *a);
+
+struct incident;
+struct incident_table;
+/* Called when an incident opens, takes a verdict or resolves
+ * (enum incident_change of rca/incident.h); inc valid during the call. */
+typedef void (*rca_incident_fn)(void *ctx, const struct incident *inc, int what);
+void rca_on_incident(struct rca *a, rca_incident_fn fn, void *ctx);
+/* The incidents so far (rca/incident.h); valid until rca_free. */
+const struct incident_table *rca_incidents(const struct rca *a);
 void rca_free(struct rca *a);
 
 #endif

@@ -366,23 +366,65 @@ START_TEST(filter_by_request_id)
 }
 END_TEST
 
-START_TEST(refusals_of_one_target_are_one_chain)
+/* A client's login: its request, and keystone's 201 whose token (its
+ * fingerprint fp) opens the client's session. */
+static void login(struct rca *a, uint64_t ms, uint64_t flow, uint64_t fp, const char *rid)
 {
-    /* nova-api down: a client's connections are refused, nothing nests them */
+    rca_event(a, req(ms, flow, "client", UA_OSC, "keystone", "POST", "/v3/auth/tokens", NULL, NULL));
+    struct event *r = resp(ms + 100, flow, "keystone", "client", "POST", "/v3/auth/tokens", 201,
+                           rid, NULL, NULL);
+    r->subject_fp = fp;
+    r->ctx_user = event_cstr(r, "demo");
+    rca_event(a, r);
+}
+
+START_TEST(refusals_of_a_session_are_one_operation)
+{
+    /* nova-api down: a client logs in, then its connections to nova-api
+     * are refused: one failed operation, tied to its login */
+    const char *LOGIN = "req-00000071-0000-4000-8000-000000000000";
     struct rca *a = new_rca_cfg(0, 0, 0);
-    rca_event(a, conn(0, "nova-api", FLOW_EV_REFUSED));
-    rca_event(a, conn(1000, "nova-api", FLOW_EV_REFUSED));
-    rca_event(a, conn(2000, "nova-api", FLOW_EV_REFUSED));
+    login(a, 0, 7, 0xabcdef, LOGIN);
+    rca_event(a, conn(300, "nova-api", FLOW_EV_REFUSED));
+    rca_event(a, conn(301, "nova-api", FLOW_EV_REFUSED));
+    rca_event(a, conn(302, "nova-api", FLOW_EV_REFUSED));
     rca_flush(a, T0 + 5000000ull);
     ck_assert_uint_eq(ngot, 1);
     ck_assert_str_eq(got[0].service, "nova-api");
     ck_assert_str_eq(got[0].kind, "conn_refused");
     ck_assert_str_eq(got[0].category, "service_down");
     ck_assert_uint_eq(got[0].nnodes, 3);
-    ck_assert_uint_eq(got[0].origin_seq, 1);
+    ck_assert_ptr_nonnull(strstr(got[0].json, LOGIN));
+    ck_assert_ptr_nonnull(strstr(got[0].json, "\"user\":\"demo\""));
     (void)INST;
     (void)IMG;
     (void)notif;
+    rca_free(a);
+}
+END_TEST
+
+START_TEST(refusals_without_a_client)
+{
+    /* no client session poised on the address: refusals to keystone are a
+     * client that could not log in (one operation a burst); to another
+     * service, a service's own (no operation); to the broker, never a
+     * client's */
+    struct rca *a = new_rca_cfg(0, 0, 0);
+    rca_event(a, conn(0, "keystone", FLOW_EV_REFUSED));
+    rca_event(a, conn(1, "keystone", FLOW_EV_REFUSED));
+    rca_event(a, conn(3000, "keystone", FLOW_EV_REFUSED));
+    rca_event(a, conn(3001, "keystone", FLOW_EV_REFUSED));
+    rca_event(a, conn(6000, "placement-api", FLOW_EV_REFUSED));
+    struct event *mq = conn(6500, NULL, FLOW_EV_REFUSED);
+    mq->dst.port = 5672;
+    mq->dst.service = event_cstr(mq, "rabbitmq");
+    rca_event(a, mq);
+    rca_flush(a, T0 + 20000000ull);
+    ck_assert_uint_eq(ngot, 2);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_str_eq(got[i].service, "keystone");
+        ck_assert_uint_eq(got[i].nnodes, 2);
+    }
     rca_free(a);
 }
 END_TEST
@@ -529,7 +571,8 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, tick_skip_never_delays);
     tcase_add_test(tc, heap_decides_like_a_full_walk);
     tcase_add_test(tc, filter_by_request_id);
-    tcase_add_test(tc, refusals_of_one_target_are_one_chain);
+    tcase_add_test(tc, refusals_of_a_session_are_one_operation);
+    tcase_add_test(tc, refusals_without_a_client);
     suite_add_tcase(s, tc);
     return s;
 }

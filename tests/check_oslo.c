@@ -778,11 +778,14 @@ START_TEST(owner_from_conn_name)
         content(&s2c, 1, "nova", "compute.h1", (const uint8_t *)"{\"method\": \"pong\"}", 18, NULL);
         struct evs v = {{0}, 0};
         run_bytes(&c2s, &s2c, &v);
-        ck_assert_uint_eq(v.n, 2);
+        /* the connection itself (its owner named), then the two messages */
+        ck_assert_uint_eq(v.n, 3);
+        ck_assert_int_eq(v.e[0]->kind, EV_AMQP_OPEN);
         ck_assert_str_eq(v.e[0]->src.service, want[i]);
+        ck_assert_str_eq(v.e[1]->src.service, want[i]);
         /* the routing key of a Deliver names the consumer (a weaker source
            than a matching connection_name, a stronger one than a guess) */
-        ck_assert_str_eq(v.e[1]->dst.service, "nova-compute");
+        ck_assert_str_eq(v.e[2]->dst.service, "nova-compute");
         static char line[16384];
         for (size_t k = 0; k < v.n; k++) {
             ev_line(v.e[k], line, sizeof(line));

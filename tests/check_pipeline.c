@@ -129,9 +129,14 @@ START_TEST(bogus_ip_length_and_clock)
     n = frame(b, 0, 0x18, c + 1, s + 1, req);
     pipeline_packet(p, 1, b, (uint32_t)n, (uint32_t)n, T0 + 150); /* 50 us back */
     pipeline_finish(p);
-    ck_assert_uint_eq(ngot, 1);
+    /* the request, then the answer it never got before the input ended */
+    ck_assert_uint_eq(ngot, 2);
     ck_assert_int_eq(got[0]->kind, EV_HTTP_REQUEST);
     ck_assert_str_eq(got[0]->path, "/v2.1/servers");
+    ck_assert_int_eq(got[1]->kind, EV_HTTP_RESPONSE);
+    ck_assert(got[1]->flags & EV_F_NO_ANSWER);
+    ck_assert_int_eq(got[1]->end_how, EV_END_CAPTURE);
+    ck_assert_str_eq(got[1]->path, "/v2.1/servers");
     ck_assert_uint_eq(*stats_counter(st, "decode.bad_ip"), 1);
     ck_assert_uint_eq(*stats_counter(st, "reasm.gaps"), 0);
     ck_assert_uint_eq(*stats_counter(st, "capture.time_backwards"), 1);

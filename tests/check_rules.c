@@ -120,7 +120,7 @@ START_TEST(every_error_kind)
     put("a.yaml", "services:\n"
                   "  - name: nova-api\n"
                   "    prots: [{port: 8774, proto: http}]\n"
-                  "  - ports: [{port: 70000, proto: http}, {port: 9, proto: tcp}]\n"
+                  "  - ports: [{port: 70000, proto: http}, {port: 9, proto: udp}]\n"
                   "faults:\n"
                   "  - name: x\n"
                   "    match: {message: \"a(b\", klass: y}\n"
@@ -141,7 +141,7 @@ START_TEST(every_error_kind)
     expect(0, "3:5: services[0].prots: unknown key");
     expect(1, "4:5: services[1]: missing key 'name'");
     expect(2, "4:20: services[1].ports[0].port: expected a port number 1..65535");
-    expect(3, "4:58: services[1].ports[1].proto: expected http or amqp");
+    expect(3, "4:58: services[1].ports[1].proto: expected http, amqp or tcp");
     expect(4, "7:22: faults[0].match.message: bad regex at offset 3: missing closing parenthesis");
     expect(5, "7:29: faults[0].match.klass: unknown key");
     expect(6, "14:12: faults[2].match: at least one field to match is required");

@@ -70,12 +70,14 @@ def op_ids(op):
     return ids
 
 
-def op_broken_ports(op):
-    """Ports of the calls the client saw refused or unanswered."""
+def op_broken_ports(op, how):
+    """Ports of the calls the client saw fail as one of how: refused
+    ('connection_refused', which the CLI also says of a connection the
+    server dropped) or left unanswered ('None')."""
     ports = set()
     for c in op.get('http_calls', []):
         parts = c.split()
-        if len(parts) >= 3 and parts[2] in ('connection_refused', 'None'):
+        if len(parts) >= 3 and parts[2] in how:
             m = PORT_RE.match(c)
             if m:
                 ports.add(int(m.group(1)))
@@ -93,15 +95,18 @@ def verdict_ids(v):
 
 
 def verdict_conns(v):
-    """(time, port) of the refused/unanswered connections and of the
-    requests left without an answer in the chain."""
+    """(time, port, how the client saw it) of the refused or unanswered
+    connections and of the requests left without an answer in the chain."""
     out = []
     for n in v.get('chain', []):
         ev = n.get('event', n)
-        if ev.get('kind') == 'conn' and ev.get('conn_event') in ('REFUSED', 'UNANSWERED'):
-            out.append((ev['ts_us'] / 1e6, ev.get('dst', {}).get('port')))
+        if ev.get('kind') == 'conn' and ev.get('conn_event') == 'REFUSED':
+            out.append((ev['ts_us'] / 1e6, ev.get('dst', {}).get('port'), ('connection_refused',)))
+        elif ev.get('kind') == 'conn' and ev.get('conn_event') == 'UNANSWERED':
+            out.append((ev['ts_us'] / 1e6, ev.get('dst', {}).get('port'), ('None', 'connection_refused')))
         elif ev.get('kind') == 'http_response' and 'no_answer' in ev.get('flags', []):
-            out.append((ev.get('request_ts_us', ev['ts_us']) / 1e6, ev.get('src', {}).get('port')))
+            out.append((ev.get('request_ts_us', ev['ts_us']) / 1e6, ev.get('src', {}).get('port'),
+                        ('None', 'connection_refused')))
     return out
 
 
@@ -152,10 +157,13 @@ def score_one(truth, lines):
     for v in verdicts:
         op = next((by_id[i] for i in verdict_ids(v) if i in by_id), None)
         if op is None:
+            # the operation that saw that call fail the same way, begun
+            # last before it (a client's failed call ends its operation)
             cands = []
-            for t, port in verdict_conns(v):
-                cands = [o for o in ops if port in op_broken_ports(o) and o['_t0'] - 1 <= t <= o['_t1'] + 1]
+            for t, port, how in verdict_conns(v):
+                cands = [o for o in ops if port in op_broken_ports(o, how) and o['_t0'] - 1 <= t <= o['_t1'] + 1]
                 if cands:
+                    cands.sort(key=lambda o: -o['_t0'] if o['_t0'] <= t else float('inf'))
                     break
             free = [o for o in cands if not given[o['_i']]]
             op = (free or cands or [None])[0]
