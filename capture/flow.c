@@ -703,6 +703,8 @@ void flow_packet(struct flow_table *ft, const struct pkt *pkt)
         e->fin[dir] = 1;
         if (!f->fin[0] && !f->fin[1])
             f->fin_first = (int8_t)dir;
+        if (!f->fin[dir])
+            f->fin_us[dir] = ts;
         f->fin[dir] = 1;
         if (e->fin[0] && e->fin[1] && !e->closed && !e->reset) {
             e->closed = 1;

@@ -75,6 +75,7 @@ struct flow {
                                        with a FIN already seen is the abortive
                                        end of a closing connection */
     int8_t fin_first;               /* direction of the first FIN, -1 none */
+    uint64_t fin_us[2];             /* packet time of each direction's FIN, 0 none */
     int8_t rst_dir;                 /* direction of the first RST, -1 none */
     uint8_t end_why;                /* enum flow_end, valid in cb.end */
     uint32_t anomalies;             /* count of anomalies on this flow */

@@ -21,6 +21,7 @@ struct carry {
 struct app_flow {
     int app;       /* APP_HTTP, APP_AMQP, or -1 not decided / ignored */
     int decided;
+    uint8_t shut_told[2]; /* the parser was told the direction's FIN */
     void *conn;
     struct carry c[2];
 };
@@ -172,6 +173,13 @@ static void on_data(void *ctx, struct flow *f, int dir, const uint8_t *d, size_t
         decide(p, f, af, dir, d, n, ts);
     if (af->app < 0)
         return;
+    if (f->fin[!dir] && !af->shut_told[!dir]) {
+        /* the other side closed first and this side still talks: a server
+         * answering a client that is gone, say */
+        af->shut_told[!dir] = 1;
+        if (p->ops[af->app]->shutdown)
+            p->ops[af->app]->shutdown(af->conn, !dir, f->fin_us[!dir]);
+    }
     struct carry *c = &af->c[dir];
     if (c->dead)
         return;

@@ -72,6 +72,9 @@ struct app_parser_ops {
     /* The connection ended (how: enum ev_end): emit what is complete
      * enough, and what was left unanswered, then free everything. */
     void (*end)(void *conn, int how, uint64_t ts_us);
+    /* dir stopped sending (its FIN) at ts_us while the other side still
+     * sends: told once, before the other side's next bytes. May be NULL. */
+    void (*shutdown)(void *conn, int dir, uint64_t ts_us);
 };
 
 #endif

@@ -23,6 +23,7 @@
 struct req_rec {
     uint64_t ordinal;
     uint64_t ts_us;
+    uint64_t gone_us; /* the client closed its side before the answer, 0 */
     char *blob;
     size_t blob_n;
     const char *method, *path, *operation, *gri, *ua;
@@ -986,10 +987,20 @@ static void on_request(struct rest_conn *c, const struct http1_msg *m)
     c->env->sink(c->env->sink_ctx, ev);
 }
 
+static void no_answer(struct rest_conn *c, const struct req_rec *r, int how, uint64_t ts_us,
+                      int late_status);
+
 static void on_response(struct rest_conn *c, const struct http1_msg *m)
 {
     const struct svcmap *map = c->env->map;
     struct req_rec *r = m->ordinal ? rec_find(c, m->ordinal) : NULL;
+    if (r && r->gone_us) {
+        /* the answer came after the client closed its side: it gave up
+         * and never read it */
+        no_answer(c, r, EV_END_CLIENT_CLOSED, r->gone_us, m->status);
+        rec_pop_front(c);
+        return;
+    }
     struct event *ev = event_new(c->env->ev_pool);
     if (!ev) {
         (*c->c_no_event)++;
@@ -1156,7 +1167,8 @@ static void rest_gap(void *conn, int dir, uint64_t len, uint64_t ts_us)
  * ev_end) with it pending. An EV_HTTP_RESPONSE of status 0, flagged
  * EV_F_NO_ANSWER, from the server to the caller, repeating the request's
  * method, path and ids as a response does. */
-static void no_answer(struct rest_conn *c, const struct req_rec *r, int how, uint64_t ts_us)
+static void no_answer(struct rest_conn *c, const struct req_rec *r, int how, uint64_t ts_us,
+                      int late_status)
 {
     static const char *const why[EV_END_COUNT] = {
         "no response",
@@ -1179,6 +1191,12 @@ static void no_answer(struct rest_conn *c, const struct req_rec *r, int how, uin
     ev->flags = EV_F_NO_ANSWER;
     ev->end_how = how > 0 && how < EV_END_COUNT ? how : EV_END_NONE;
     ev->reason = why[ev->end_how];
+    if (late_status) {
+        char buf[128];
+        snprintf(buf, sizeof(buf), "%s (the server answered %d later, to no one)",
+                 why[ev->end_how], late_status);
+        ev->reason = event_cstr(ev, buf);
+    }
     set_peer(&ev->src, c->srv_addr, c->srv_port, r->service, ev);
     set_peer(&ev->dst, c->cli_addr, c->cli_port, r->caller, ev);
     ev->method = event_cstr(ev, r->method);
@@ -1195,6 +1213,20 @@ static void no_answer(struct rest_conn *c, const struct req_rec *r, int how, uin
     c->env->sink(c->env->sink_ctx, ev);
 }
 
+/* The client closed its side (dir: its direction) at ts_us: the requests
+ * it has not had an answer to, it gave up on. */
+static void rest_shutdown(void *conn, int dir, uint64_t ts_us)
+{
+    struct rest_conn *c = conn;
+    if (!c || dir != HTTP1_DIR_REQUEST)
+        return;
+    for (size_t i = 0; i < c->rec_n; i++) {
+        struct req_rec *r = &c->recs[(c->rec_head + i) & (c->rec_cap - 1)];
+        if (!r->gone_us)
+            r->gone_us = ts_us ? ts_us : 1;
+    }
+}
+
 static void rest_end(void *conn, int how, uint64_t ts_us)
 {
     struct rest_conn *c = conn;
@@ -1203,7 +1235,7 @@ static void rest_end(void *conn, int how, uint64_t ts_us)
     http1_end(c->http, ts_us);
     http1_free(c->http);
     while (c->rec_n) {
-        no_answer(c, &c->recs[c->rec_head], how, ts_us);
+        no_answer(c, &c->recs[c->rec_head], how, ts_us, 0);
         rec_pop_front(c);
     }
     mem_free(c->env->pool, c->recs, c->rec_cap * sizeof(*c->recs));
@@ -1216,4 +1248,5 @@ static void rest_end(void *conn, int how, uint64_t ts_us)
 
 const struct app_parser_ops rest_http_ops = {
     "http", rest_global_new, rest_global_free, rest_conn_new, rest_feed, rest_gap, rest_end,
+    rest_shutdown,
 };

@@ -87,6 +87,25 @@ int blame_decide(const struct cloud *m, const struct rules *rules, const struct 
     uint64_t w0 = t0 > BLAME_BEFORE_US ? t0 - BLAME_BEFORE_US : 0, w1 = t1 + BLAME_AFTER_US;
     const struct cloud_inst *x = cloud_find(m, rc->service, rc->host, rc->addr[0] ? rc->addr : NULL);
     const struct cloud_span *xs = cloud_down_during(x, w0, w1);
+    if (!reported_kind(rc->kind)) {
+        out->inst = x; /* its host, at least */
+        out->span = xs;
+        if (xs)
+            out->category = category_of(xs);
+        return x != NULL;
+    }
+    /* a dependency of the reporter down during the call, and first: the
+     * reporter hung or failed because of it (the first to go down
+     * explains the rest) */
+    const struct cloud_span *ds = NULL;
+    const struct cloud_inst *d = down_among(m, rules, NULL, x, x, rc->service, w0, w1, &ds);
+    if (d && (!xs || ds->since_us <= xs->since_us + BLAME_AFTER_US)) {
+        out->inst = d;
+        out->span = ds;
+        out->moved = 1;
+        out->category = category_of(ds);
+        return 1;
+    }
     if (x && xs) {
         /* the service the chain blames was itself down: name it fully */
         out->inst = x;
@@ -94,33 +113,19 @@ int blame_decide(const struct cloud *m, const struct rules *rules, const struct 
         out->category = category_of(xs);
         return 1;
     }
-    if (!reported_kind(rc->kind)) {
-        out->inst = x; /* its host, at least */
-        return x != NULL;
-    }
     /* a rule may say which services' outage explains this failure */
     const struct rules_fault *rule = rule_of(rules, r->rule);
     for (size_t i = 0; rule && i < rule->nwhen_down; i++) {
-        const struct cloud_span *s = NULL;
-        const struct cloud_inst *d =
-            down_among(m, rules, rule->when_down[i], x, NULL, NULL, w0, w1, &s);
-        if (d) {
-            out->inst = d;
-            out->span = s;
+        const struct cloud_span *ws = NULL;
+        const struct cloud_inst *wd =
+            down_among(m, rules, rule->when_down[i], x, NULL, NULL, w0, w1, &ws);
+        if (wd) {
+            out->inst = wd;
+            out->span = ws;
             out->moved = 1;
-            out->category = category_of(s);
+            out->category = category_of(ws);
             return 1;
         }
-    }
-    /* a dependency of the reporter down during the call */
-    const struct cloud_span *s = NULL;
-    const struct cloud_inst *d = down_among(m, rules, NULL, x, x, rc->service, w0, w1, &s);
-    if (d) {
-        out->inst = d;
-        out->span = s;
-        out->moved = 1;
-        out->category = category_of(s);
-        return 1;
     }
     out->inst = x;
     return x != NULL;

@@ -20,6 +20,7 @@
 #define RING 256
 #define DELIVERED_MAX 1024
 #define CHAIN_EVIDENCE_RESERVE 64 /* error-carrying events allowed past the cap */
+#define ATTEMPT_RETRY_US 200000ull /* a service's retries of a refused connection are further apart */
 
 struct slot {
     char *key; /* NULL empty; TOMB deleted */
@@ -34,6 +35,7 @@ static char tomb_mark;
 struct open_req {
     uint64_t seq; /* of the request: cs->open is in seq order */
     uint64_t flow_id;
+    uint64_t attempt_us; /* the last connection attempt nested into it, 0 */
     const struct event *req; /* c->e[idx].ev, without the two hops */
     struct chain *c;
     int32_t idx;
@@ -942,9 +944,16 @@ static struct open_req *nest_find(struct chain_set *cs, const struct event *ev, 
             continue;
         }
         if (ev->kind == EV_CONN) {
-            /* a connection attempt: only by a service seen calling its target */
-            if (cs->may_call && cs->may_call(cs->hook_ctx, req, ev))
+            /* a connection attempt: only by a service seen calling its target,
+             * and not within a moment of the last one nested there (a service
+             * retries after a pause; two attempts a millisecond apart are two
+             * clients, or a client's discovery and login) */
+            if (o->attempt_us && ev->ts_us < o->attempt_us + ATTEMPT_RETRY_US)
+                continue;
+            if (cs->may_call && cs->may_call(cs->hook_ctx, req, ev)) {
+                o->attempt_us = ev->ts_us;
                 return o;
+            }
             continue;
         }
         if (!ev->subject_fp)
@@ -1070,6 +1079,7 @@ static void open_add(struct chain_set *cs, struct chain *c, int32_t idx)
     struct open_req *o = &cs->open[at];
     o->seq = ev->seq;
     o->flow_id = ev->flow_id;
+    o->attempt_us = 0;
     o->req = ev;
     o->c = c;
     o->idx = idx;
@@ -1450,6 +1460,8 @@ static void place_entry(struct chain_set *cs, struct chain *c, int32_t idx, cons
         if (e->deadline_us < cs->min_deadline)
             cs->min_deadline = e->deadline_us;
     }
+    if (ev->kind == EV_CONN && L->nest_parent == CHAIN_NONE && session)
+        e->flags |= CE_SESSION;
     if (ev->kind == EV_CONN && L->nest_parent == CHAIN_NONE && session) {
         char k[40];
         snprintf(k, sizeof(k), "s:%u", session);

@@ -38,6 +38,8 @@
 #define CE_EOC 0x0080         /* call unanswered when the capture ended */
 #define CE_LATE_REPLY 0x0100  /* reply came after the call timed out */
 #define CE_NESTED 0x0200      /* attached by time nesting only (no id linked it) */
+#define CE_SESSION 0x0400     /* a connection attempt tied to the chain's client session */
+#define CE_DISOWNED 0x0800    /* ...which that client outlived: not its failure, no evidence */
 
 #define CHAIN_NONE (-1)
 

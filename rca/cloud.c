@@ -577,8 +577,13 @@ void cloud_observe(struct cloud *m, const struct event *ev)
     case EV_RPC_CAST:
     case EV_RPC_REPLY:
     case EV_NOTIFICATION: {
-        if (ev->verb != EV_VERB_PUBLISH)
-            break; /* the broker hands it on: no sign of the consumer's life */
+        if (ev->verb != EV_VERB_PUBLISH) {
+            /* the broker hands it on: no sign of the consumer's life, but
+             * of the broker's */
+            if (ev->verb == EV_VERB_DELIVER)
+                alive(inst_get(m, "rabbitmq", ev->src.host, ev->src.addr, t, 1), t);
+            break;
+        }
         struct cloud_inst *x = inst_get(m, ev->src.service, ev->src.host, ev->src.addr, t, 1);
         alive(x, t);
         if (ev->kind == EV_RPC_REPLY && ev->failure)
@@ -599,8 +604,10 @@ void cloud_observe(struct cloud *m, const struct event *ev)
         x->amqp_opened++;
         x->conns++;
         alive(x, t);
-        edge_add(m, x, inst_get(m, "rabbitmq", ev->dst.host, ev->dst.addr, t, 1),
-                 CLOUD_EDGE_AMQP, 0, t);
+        /* the broker took a connection: it lives too */
+        struct cloud_inst *b = inst_get(m, "rabbitmq", ev->dst.host, ev->dst.addr, t, 1);
+        alive(b, t);
+        edge_add(m, x, b, CLOUD_EDGE_AMQP, 0, t);
         break;
     }
     case EV_AMQP_END: {

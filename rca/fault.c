@@ -300,7 +300,7 @@ size_t fault_collect(const struct fault_ctx *fx, struct chain *c, struct fault *
         }
         case EV_CONN:
             if ((ev->conn_event == FLOW_EV_REFUSED || ev->conn_event == FLOW_EV_UNANSWERED) &&
-                !nested_conn_irrelevant(fx, c, e)) {
+                !(e->flags & CE_DISOWNED) && !nested_conn_irrelevant(fx, c, e)) {
                 int refused = ev->conn_event == FLOW_EV_REFUSED;
                 struct fault *f = &out[n++];
                 base(f, refused ? FAULT_CONN_REFUSED : FAULT_CONN_UNANSWERED, FAULT_W_STRONG, c,

@@ -357,6 +357,19 @@ struct judgement {
     uint32_t incident;
 };
 
+/* A refused connection was tied to a client session on trust: a client
+ * that went on talking afterwards did not fail there (the attempt was a
+ * service's, or a retry worked). Its entries stop being evidence. */
+static void disown(struct rca *a, struct chain *c)
+{
+    struct session *s = c->session ? session_get(a->sessions, c->session) : NULL;
+    for (size_t i = 0; s && s->fp && i < c->n; i++) {
+        struct chain_entry *e = &c->e[i];
+        if ((e->flags & CE_SESSION) && s->last_us > e->ev->ts_us)
+            e->flags |= CE_DISOWNED;
+    }
+}
+
 static void judge(struct rca *a, const struct chain *c, struct judgement *j)
 {
     memset(j, 0, sizeof(*j));
@@ -410,6 +423,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
     struct fault_ctx fx = {a->cs, a->now, at_end};
     struct report r;
     struct judgement j;
+    disown(a, c);
     /* the verdict first; the node tree only for a report that is printed */
     if (walk_verdict(&fx, c, &r) < 0)
         stats_add(a->st, "rca.report_alloc_failed", 1);

@@ -24,6 +24,8 @@ struct session_table {
     size_t cap, live;
     uint32_t next_id;
     char identity[32]; /* the service that answered clients' logins */
+    uint16_t client_ports[64]; /* ports clients were seen sending requests to */
+    size_t nports;
     struct fmap_slot *by_fp, *by_flow;
     size_t nmap; /* slots of each map, a power of two >= 4 * cap */
     uint64_t *c_new, *c_anon, *c_dropped, *c_refusals_tied;
@@ -37,7 +39,7 @@ void session_defaults(struct session_cfg *cfg)
     cfg->idle_us = 600000000ull;
     cfg->poised_us = 2000000ull;
     cfg->polling_us = 6000000ull;
-    cfg->burst_us = 200000ull;
+    cfg->burst_us = 50000ull;
 }
 
 static int is_client(const char *svc)
@@ -201,11 +203,26 @@ static int is_login(const struct event *ev)
            strstr(ev->path, "/auth/tokens") != NULL;
 }
 
+static int client_port(const struct session_table *t, uint16_t port)
+{
+    for (size_t i = 0; i < t->nports; i++)
+        if (t->client_ports[i] == port)
+            return 1;
+    return 0;
+}
+
+static void note_port(struct session_table *t, uint16_t port)
+{
+    if (port && !client_port(t, port) && t->nports < sizeof(t->client_ports) / sizeof(t->client_ports[0]))
+        t->client_ports[t->nports++] = port;
+}
+
 uint32_t session_observe(struct session_table *t, const struct event *ev)
 {
     if (ev->kind == EV_HTTP_REQUEST) {
         if (!is_client(ev->src.service))
             return 0;
+        note_port(t, ev->dst.port);
         if (!ev->token_fp[0])
             return 0; /* a login or a version document: the answer tells */
         uint32_t sid = map_get(t->by_fp, t->nmap, ev->token_fp[0]);
@@ -262,6 +279,9 @@ uint32_t session_for_refusal(struct session_table *t, const struct event *ev)
     const char *addr = ev->src.addr;
     uint64_t now = ev->ts_us;
     struct session *best = NULL, *burst = NULL;
+    /* a service clients never call (placement, the broker) is called by
+     * services: its refusals are no client's */
+    int clients_call = !t->nports || client_port(t, ev->dst.port);
     for (size_t i = 0; i < t->cap; i++) {
         struct session *s = &t->s[i];
         if (!s->id || strcmp(s->addr, addr) != 0)
@@ -275,7 +295,7 @@ uint32_t session_for_refusal(struct session_table *t, const struct event *ev)
             continue;
         }
         uint64_t window = s->polling ? t->cfg.polling_us : t->cfg.poised_us;
-        if (s->open || now < s->last_us || now - s->last_us > window ||
+        if (!clients_call || s->open || now < s->last_us || now - s->last_us > window ||
             s->last_status >= 500 || (s->login_port && s->login_port == ev->dst.port))
             continue;
         if (!best || s->last_us > best->last_us)

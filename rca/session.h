@@ -12,7 +12,8 @@
  * is poised to send (nothing awaiting an answer, active a moment ago, its
  * last answer not a server error, after which a client gives up; and not
  * a connection to the service that issued its token, which a client with
- * a token has no reason to call again); with none, to an anonymous session
+ * a token has no reason to call again, nor to a service clients are never
+ * seen calling); with none, to an anonymous session
  * that begins there (a client that could not even log in), which takes
  * the refusals of the same burst.
  *
@@ -57,7 +58,7 @@ struct session_cfg {
                               its operation (default 6 s: a client waiting
                               for a server polls every 5 s) */
     uint64_t burst_us;     /* refusals this close belong to one attempt
-                              (default 0.2 s) */
+                              (default 50 ms) */
 };
 
 void session_defaults(struct session_cfg *cfg);
