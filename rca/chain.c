@@ -535,6 +535,8 @@ static int chain_merge(struct chain_set *cs, struct chain *a, struct chain *b)
     a->has_user |= b->has_user;
     if (!a->session)
         a->session = b->session;
+    if (b->hold_until > a->hold_until)
+        a->hold_until = b->hold_until;
     a->dropped += b->dropped;
     if (b->lookup != CHAIN_LOOKUP_NONE && a->lookup == CHAIN_LOOKUP_NONE) {
         a->lookup = b->lookup;
@@ -563,6 +565,8 @@ struct chain_set *chain_set_new(const struct chain_cfg *cfg, const struct rules 
         cs->cfg.max_open_requests = 4096;
     if (!cs->cfg.default_call_timeout_us)
         cs->cfg.default_call_timeout_us = 60000000ull;
+    if (!cs->cfg.session_hold_us)
+        cs->cfg.session_hold_us = 6000000ull;
     cs->rules = rules;
     cs->map = rules_svcmap(rules);
     cs->st = st;
@@ -1460,8 +1464,11 @@ static void place_entry(struct chain_set *cs, struct chain *c, int32_t idx, cons
         if (e->deadline_us < cs->min_deadline)
             cs->min_deadline = e->deadline_us;
     }
-    if (ev->kind == EV_CONN && L->nest_parent == CHAIN_NONE && session)
+    if (ev->kind == EV_CONN && L->nest_parent == CHAIN_NONE && session) {
         e->flags |= CE_SESSION;
+        if (ev->ts_us + cs->cfg.session_hold_us > c->hold_until)
+            c->hold_until = ev->ts_us + cs->cfg.session_hold_us;
+    }
     if (ev->kind == EV_CONN && L->nest_parent == CHAIN_NONE && session) {
         char k[40];
         snprintf(k, sizeof(k), "s:%u", session);

@@ -77,6 +77,9 @@ struct chain {
     uint64_t next_deadline; /* earliest pending deadline, UINT64_MAX if none */
     int has_user;           /* an RPC message carried a user/project context */
     uint32_t session;       /* client session of its root or of its refusals, 0 */
+    uint64_t hold_until;    /* not to be decided before this packet time: a
+                               refusal tied to its client waits to see whether
+                               the client goes on (chain_cfg.session_hold_us) */
     int lookup;             /* enum chain_lookup */
     const char *lookup_name;
     uint64_t dropped; /* events refused at the per-chain cap */
@@ -93,6 +96,8 @@ struct chain_cfg {
     size_t max_events_per_chain;
     uint64_t default_call_timeout_us;
     size_t max_open_requests; /* HTTP requests awaiting a response, all chains */
+    uint64_t session_hold_us; /* hold_until after a refusal tied to a session
+                                 (default 6 s) */
 };
 
 struct chain_set;

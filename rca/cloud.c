@@ -30,6 +30,7 @@ struct addr_host {
     char addr[46];
     char host[64];
     int conflict; /* two instances there named different hosts */
+    uint64_t bg_us; /* last background work (an RPC with no user behind it) sent from it */
 };
 
 struct cloud {
@@ -586,6 +587,13 @@ void cloud_observe(struct cloud *m, const struct event *ev)
         }
         struct cloud_inst *x = inst_get(m, ev->src.service, ev->src.host, ev->src.addr, t, 1);
         alive(x, t);
+        if (!x && (ev->kind == EV_RPC_CALL || ev->kind == EV_RPC_CAST) && !ev->ctx_user &&
+            !ev->ctx_project) {
+            /* background work from a connection whose owner is unknown */
+            struct addr_host *ah = ah_get(m, ev->src.addr, 1);
+            if (ah)
+                ah->bg_us = t;
+        }
         if (ev->kind == EV_RPC_REPLY && ev->failure)
             named_by_error(m, ev, "rpc_failure", t);
         else if (ev->kind == EV_RPC_REPLY && x)
@@ -594,6 +602,11 @@ void cloud_observe(struct cloud *m, const struct event *ev)
             break;
         if (!ev->ctx_user && !ev->ctx_project && !ev->fanout)
             beat(x, t);
+        if (!ev->ctx_user && !ev->ctx_project) {
+            struct addr_host *ah = ah_get(m, ev->src.addr, 1);
+            if (ah)
+                ah->bg_us = t;
+        }
         edge_add(m, x, consumer_of(m, ev, t), CLOUD_EDGE_RPC, 0, t);
         break;
     }
@@ -798,6 +811,29 @@ int cloud_depends(const struct cloud *m, const struct cloud_inst *from, const st
             return 1;
     }
     return 0;
+}
+
+const struct cloud_inst *cloud_busy_caller(const struct cloud *m, const char *addr,
+                                           const struct cloud_inst *to, uint64_t t,
+                                           uint64_t window)
+{
+    if (!addr || !to)
+        return NULL;
+    for (size_t i = 0; i < m->ninst; i++) {
+        const struct cloud_inst *x = &m->inst[i];
+        if (x->embedded || x == to || strcmp(x->addr, addr) != 0 || x->alive_us > t ||
+            x->alive_us + window < t)
+            continue;
+        if (has_edge(m, x, to))
+            return x;
+    }
+    return NULL;
+}
+
+uint64_t cloud_background_at(const struct cloud *m, const char *addr)
+{
+    const struct addr_host *a = ah_get((struct cloud *)m, addr, 0);
+    return a ? a->bg_us : 0;
 }
 
 const char *cloud_inst_name(const struct cloud_inst *x, char *buf, size_t len)

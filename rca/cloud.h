@@ -151,6 +151,17 @@ const struct cloud_edge *cloud_edge_at(const struct cloud *m, size_t i);
  * validating tokens, nova's glance and neutron clients). */
 int cloud_depends(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to);
 
+/* A service instance at addr (not a library embedded in one) seen calling
+ * the instance to, that sent something within [t - window, t]: the likely
+ * author of a connection attempt from addr to `to` at t. NULL if none. */
+const struct cloud_inst *cloud_busy_caller(const struct cloud *m, const char *addr,
+                                           const struct cloud_inst *to, uint64_t t,
+                                           uint64_t window);
+
+/* Packet time of the last background work (an RPC sent with no user
+ * behind it) from addr, 0 if none. */
+uint64_t cloud_background_at(const struct cloud *m, const char *addr);
+
 /* "service@host" (or @addr) of inst into buf. */
 const char *cloud_inst_name(const struct cloud_inst *inst, char *buf, size_t len);
 const char *cloud_state_name(enum cloud_state s);

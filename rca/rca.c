@@ -16,6 +16,9 @@
 #include "rca/session.h"
 #include "rca/walk.h"
 
+#define RCA_MIN_SETTLE_US 1500000ull /* > blame's look-ahead after a failure */
+#define RCA_BUSY_US 200000ull        /* a service this recently busy made the attempt */
+
 struct rca {
     struct rca_cfg cfg;
     const struct rules *rules;
@@ -197,6 +200,19 @@ static struct chain_session attempt_session(void *ctx, const struct event *att)
     const struct svcmap *map = rules_svcmap(a->rules);
     if (map && svcmap_port(map, att->dst.port, &proto) && proto == SVC_PROTO_AMQP)
         return cs;
+    /* a service on that address that calls the target and was busy a
+     * moment ago (a periodic task's RPC just before its REST call): the
+     * attempt is more likely its own than a client's */
+    const struct cloud_inst *t =
+        cloud_find(a->cloud, att->dst.service, att->dst.host, att->dst.addr);
+    int identity = att->dst.service && !strcmp(att->dst.service, session_identity(a->sessions));
+    if (t && cloud_busy_caller(a->cloud, att->src.addr, t, att->ts_us, RCA_BUSY_US) && !identity)
+        return cs;
+    /* background work sent from that address a moment before: the attempt
+     * is its next step (the owner of the work's connection may be unknown) */
+    uint64_t bg = cloud_background_at(a->cloud, att->src.addr);
+    if (!identity && bg && bg <= att->ts_us && att->ts_us - bg <= RCA_BUSY_US)
+        return cs;
     cs.id = session_for_refusal(a->sessions, att);
     const struct session *s = session_get(a->sessions, cs.id);
     if (s && s->op_rid[0])
@@ -259,7 +275,7 @@ struct rca *rca_new(const struct rca_cfg *cfg, const struct rules *rules, struct
     a->st = st;
     a->fn = fn;
     a->ctx = ctx;
-    struct chain_cfg cc = {a->cfg.max_events_per_chain, a->cfg.default_call_timeout_us, 0};
+    struct chain_cfg cc = {a->cfg.max_events_per_chain, a->cfg.default_call_timeout_us, 0, 0};
     a->cs = chain_set_new(&cc, rules, st);
     if (!a->cs) {
         free(a);
@@ -493,12 +509,23 @@ static int root_cmp(const void *x, const void *y)
     return (*a)->id < (*b)->id ? -1 : (*a)->id > (*b)->id;
 }
 
+/* The quiet time before a chain is decided: the configured settle, but
+ * at least what the model needs to see the evidence that follows a
+ * failure (a dependency's refusals just after the error it caused), so
+ * that live mode's short settle decides as analyze does. */
+static uint64_t settle_of(const struct rca *a)
+{
+    return a->cfg.settle_us > RCA_MIN_SETTLE_US ? a->cfg.settle_us : RCA_MIN_SETTLE_US;
+}
+
 /* The earliest packet time at which chain c could be ready (0: now). The
  * settle time runs from the last event, the age limits from the first, and
  * events only move the last one later. */
 static uint64_t ready_bound(const struct rca *a, const struct chain *c)
 {
-    uint64_t b = c->last_ts + a->cfg.settle_us;
+    uint64_t b = c->last_ts + settle_of(a);
+    if (c->hold_until > b)
+        b = c->hold_until;
     if (a->cfg.max_chain_us && c->first_ts + a->cfg.max_chain_us + 1 < b)
         b = c->first_ts + a->cfg.max_chain_us + 1;
     if (a->cfg.max_answered_us) {
@@ -514,7 +541,8 @@ static uint64_t ready_bound(const struct rca *a, const struct chain *c)
 static int chain_ready(struct rca *a, struct chain *c)
 {
     uint64_t quiet = a->now > c->last_ts ? a->now - c->last_ts : 0;
-    if (quiet >= a->cfg.settle_us && c->npending == 0 && chain_root_answered(c))
+    if (quiet >= settle_of(a) && a->now >= c->hold_until && c->npending == 0 &&
+        chain_root_answered(c))
         return 1;
     if (a->cfg.max_chain_us && a->now > c->first_ts && a->now - c->first_ts > a->cfg.max_chain_us) {
         stats_add(a->st, "rca.chains_aged_out", 1);

@@ -279,9 +279,7 @@ uint32_t session_for_refusal(struct session_table *t, const struct event *ev)
     const char *addr = ev->src.addr;
     uint64_t now = ev->ts_us;
     struct session *best = NULL, *burst = NULL;
-    /* a service clients never call (placement, the broker) is called by
-     * services: its refusals are no client's */
-    int clients_call = !t->nports || client_port(t, ev->dst.port);
+    int clients_call = 1;
     for (size_t i = 0; i < t->cap; i++) {
         struct session *s = &t->s[i];
         if (!s->id || strcmp(s->addr, addr) != 0)
