@@ -5,7 +5,8 @@
 #                   and a short fuzz smoke of every libFuzzer target
 #   make all        build $(B)/osrca           make SAN=1 ...  sanitizer build
 #   make release    build-release/osrca: -O3 with profile feedback (GCC)
-#   make unit golden badinput benchcheck fuzz bench golden-update clean
+#   make unit golden badinput benchcheck labscore fuzz bench golden-update clean
+#   make labrecord  record the lab corpus again (root, ../shared/lab installed)
 #
 # Variables: CC, OPT (optimisation), SAN (1 = address,undefined, or a list),
 # WERROR (set to -Werror in CI), FUZZ_SECONDS, FUZZ_RUNS, FUZZ_TARGETS,
@@ -49,6 +50,7 @@ TESTS := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps demo check check-plain check-san unit golden golden-update badinput benchcheck \
+	labscore labrecord \
 	fuzz fuzz-build \
 	fuzz-smoke \
 	release bench clean
@@ -73,6 +75,7 @@ check-plain: all $(TESTS)
 	@$(MAKE) --no-print-directory unit golden
 	@$(MAKE) --no-print-directory BAD_QUICK=1 badinput
 	@$(MAKE) --no-print-directory benchcheck
+	@$(MAKE) --no-print-directory labscore LABSCORE_MIN="$(LABSCORE_CI)"
 
 unit: $(TESTS)
 	@sh tests/run_unit.sh $(TESTS)
@@ -95,6 +98,21 @@ $(B)/bench/%: tests/bench/%.c
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
 benchcheck: $(B)/osrca $(BENCH_TOOLS)
 	@OSRCA=./$(B)/osrca BIN=$(B)/bench sh tests/bench/selftest.sh
+
+# The lab corpus (testdata/lab: real recordings of the fault lab with their
+# truth): precision and recall of the verdicts per recording and per fault
+# class (tests/lab/labscore.py). In check, with thresholds: a regression
+# fails. LABSCORE_MIN="--min-precision P --min-recall R --max-duplicates N".
+LABSCORE_CI := --min-precision 0.96 --min-recall 0.97 --max-duplicates 1
+LABSCORE_MIN ?=
+labscore: $(B)/osrca
+	@python3 tests/lab/labscore.py --osrca ./$(B)/osrca --rules rules $(LABSCORE_MIN) \
+		testdata/lab/*.truth.json
+
+# Record the corpus again with the fault lab (root; `../shared/lab/lab
+# install` once): every line of tests/lab/corpus.list, or LAB_NAMES="a b".
+labrecord:
+	@sh tests/lab/record.sh $(LAB_NAMES)
 
 golden-update: $(B)/osrca
 	@OSRCA=./$(B)/osrca UPDATE=1 sh tests/golden.sh

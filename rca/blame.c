@@ -117,8 +117,10 @@ int blame_decide(const struct cloud *m, const struct rules *rules, const struct 
     const struct rules_fault *rule = rule_of(rules, r->rule);
     for (size_t i = 0; rule && i < rule->nwhen_down; i++) {
         const struct cloud_span *ws = NULL;
+        uint64_t back = rule->when_down_within_s ? rule->when_down_within_s * 1000000ull : 0;
+        uint64_t v0 = back && t0 > back ? t0 - back : w0;
         const struct cloud_inst *wd =
-            down_among(m, rules, rule->when_down[i], x, NULL, NULL, w0, w1, &ws);
+            down_among(m, rules, rule->when_down[i], x, NULL, NULL, v0, w1, &ws);
         if (wd) {
             out->inst = wd;
             out->span = ws;

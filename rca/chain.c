@@ -978,6 +978,26 @@ static struct open_req *nest_find(struct chain_set *cs, const struct event *ev, 
     return newest;
 }
 
+/* The newest open request a service on ev's source address handles
+ * (not the target itself, not keystone), for a service's connection
+ * attempt that no known dependency explains. */
+static struct open_req *nest_loose(struct chain_set *cs, const struct event *ev)
+{
+    for (size_t i = open_lower(cs, ev->seq); i-- > 0;) {
+        struct open_req *o = &cs->open[i];
+        const char *handler = o->req->dst.service;
+        if (!handler || is_client(handler) || !strcmp(handler, "keystone") ||
+            (ev->dst.service && !strcmp(handler, ev->dst.service)) ||
+            strcmp(o->req->dst.addr, ev->src.addr) != 0)
+            continue;
+        if (o->attempt_us && ev->ts_us < o->attempt_us + ATTEMPT_RETRY_US)
+            continue;
+        o->attempt_us = ev->ts_us;
+        return o;
+    }
+    return NULL;
+}
+
 /* Query parameter name=... of q, copied to out; 0 if absent. */
 static int query_name(const char *q, char *out, size_t outlen)
 {
@@ -1347,6 +1367,17 @@ static void find_weak(struct chain_set *cs, const struct event *ev, struct links
     if (!attempt || !cs->attempt_session)
         return;
     struct chain_session se = cs->attempt_session(cs->hook_ctx, ev);
+    if (se.service_side) {
+        /* a service's attempt no known dependency explains: the request
+         * its address is handling, if any */
+        struct open_req *o = nest_loose(cs, ev);
+        if (o) {
+            cand_add(L, o->c);
+            L->nest_parent = o->idx;
+            (*cs->c_nested)++;
+            return;
+        }
+    }
     L->session = se.id;
     struct chain *c = se.op_request_id ? lookup_chain(cs, "r:", se.op_request_id, NULL) : NULL;
     if (!c && se.id) {

@@ -120,6 +120,7 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev, uint32_t ses
 struct chain_session {
     uint32_t id;
     const char *op_request_id;
+    int service_side; /* no client's: a service on the address made it */
 };
 
 /* A refused or unanswered connection nests into an open request only when
@@ -127,7 +128,9 @@ struct chain_session {
  * is one that calls the attempt's target; without the hook it never does.
  * One that does not nest joins the chain of the operation its client
  * session has in progress, else the chain of the session's other
- * attempts, else a chain of its own. Either hook may be NULL. */
+ * attempts; one session_of says is a service's nests into the newest open
+ * request a service on the attempt's address handles (its calls are not
+ * all known yet), else a chain of its own. Either hook may be NULL. */
 void chain_set_on_attempt(struct chain_set *cs,
                           int (*may_call)(void *ctx, const struct event *req,
                                           const struct event *attempt),

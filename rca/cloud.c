@@ -813,6 +813,18 @@ int cloud_depends(const struct cloud *m, const struct cloud_inst *from, const st
     return 0;
 }
 
+int cloud_calls_any(const struct cloud *m, const struct cloud_inst *from)
+{
+    if (!from)
+        return 0;
+    for (size_t i = 0; i < m->nedges; i++) {
+        const struct cloud_inst *x = cloud_by_id(m, m->edges[i].from);
+        if (x == from || (x && x->embedded && from->addr[0] && !strcmp(x->addr, from->addr)))
+            return 1;
+    }
+    return 0;
+}
+
 const struct cloud_inst *cloud_busy_caller(const struct cloud *m, const char *addr,
                                            const struct cloud_inst *to, uint64_t t,
                                            uint64_t window)

@@ -151,6 +151,10 @@ const struct cloud_edge *cloud_edge_at(const struct cloud *m, size_t i);
  * validating tokens, nova's glance and neutron clients). */
 int cloud_depends(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to);
 
+/* 1 if from has been seen calling anything (itself or a library embedded
+ * at its address): its dependencies are known, not just unseen. */
+int cloud_calls_any(const struct cloud *m, const struct cloud_inst *from);
+
 /* A service instance at addr (not a library embedded in one) seen calling
  * the instance to, that sent something within [t - window, t]: the likely
  * author of a connection attempt from addr to `to` at t. NULL if none. */

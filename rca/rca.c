@@ -178,7 +178,9 @@ static size_t heap_due(const struct rca *a, size_t i, uint64_t now, struct chain
 }
 
 /* chain_set's hook: may the service handling open request req have made
- * the connection attempt att? Only if the model saw it call att's target. */
+ * the connection attempt att? If the model saw it call att's target; or,
+ * knowing nothing yet of what it calls (a capture just begun), if it is on
+ * the attempt's address. */
 static int may_call(void *ctx, const struct event *req, const struct event *att)
 {
     struct rca *a = ctx;
@@ -194,7 +196,7 @@ static int may_call(void *ctx, const struct event *req, const struct event *att)
 static struct chain_session attempt_session(void *ctx, const struct event *att)
 {
     struct rca *a = ctx;
-    struct chain_session cs = {0, NULL};
+    struct chain_session cs = {0, NULL, 1};
     /* clients do not speak AMQP: the broker's refusals are services' */
     enum svc_proto proto = SVC_PROTO_UNKNOWN;
     const struct svcmap *map = rules_svcmap(a->rules);
@@ -206,6 +208,7 @@ static struct chain_session attempt_session(void *ctx, const struct event *att)
     const struct cloud_inst *t =
         cloud_find(a->cloud, att->dst.service, att->dst.host, att->dst.addr);
     int identity = att->dst.service && !strcmp(att->dst.service, session_identity(a->sessions));
+    cs.service_side = 1;
     if (t && cloud_busy_caller(a->cloud, att->src.addr, t, att->ts_us, RCA_BUSY_US) && !identity)
         return cs;
     /* background work sent from that address a moment before: the attempt
@@ -215,6 +218,9 @@ static struct chain_session attempt_session(void *ctx, const struct event *att)
         return cs;
     cs.id = session_for_refusal(a->sessions, att);
     const struct session *s = session_get(a->sessions, cs.id);
+    /* a client with no token can only have been logging in: an attempt
+     * to another service no client session explains is a service's */
+    cs.service_side = s && !s->fp && !identity;
     if (s && s->op_rid[0])
         cs.op_request_id = s->op_rid;
     return cs;

@@ -296,6 +296,18 @@ static void rl_fault_item(struct loader *L, const yaml_node_t *item, const char 
             }
             continue;
         }
+        if (!strcmp(key, "when_down_within")) {
+            const char *v = rl_scalar(vn);
+            char *end = NULL;
+            unsigned long x = v ? strtoul(v, &end, 10) : 0;
+            if (!v || !*v || *end || x == 0 || x > 86400) {
+                rl_err(L, vn, p, "expected seconds, 1..86400");
+                bad = 1;
+            } else {
+                f.pub.when_down_within_s = (unsigned)x;
+            }
+            continue;
+        }
         if (!strcmp(key, "when_down")) {
             if (f.pub.when_down) {
                 rl_err(L, kn, p, "duplicate key");

@@ -51,6 +51,8 @@ struct rules_fault {
     const char *const *when_down; /* services whose outage during the failure
                                      explains it (the model is asked) */
     size_t nwhen_down;
+    unsigned when_down_within_s; /* ... or that long before it (an outage
+                                    whose effect lingers), 0 = default */
 };
 
 /* Load every *.yaml in dir (name order). Returns NULL on error; err gets the
