@@ -2,7 +2,7 @@
 """labscore.py -- precision and recall of osrca's verdicts on the lab corpus.
 
 usage: labscore.py [--osrca BIN] [--rules DIR] [--min-precision P] [--min-recall R]
-                   [--max-duplicates N] [--json] [--verbose] RECORDING.truth.json...
+                   [--max-duplicates N] [--disputes FILE] [--verbose] RECORDING.truth.json...
 
 Each recording is NAME.pcap.gz (or NAME.pcap) beside NAME.truth.json, the
 per-operation ground truth the fault lab (../shared/lab) wrote from the
@@ -25,7 +25,11 @@ truth:
   or host, or belonging to no operation. A second verdict on the same
   operation is a duplicate (counted, and wrong for precision).
 - Operations the truth could not explain (`needs_review`, no origin) are
-  left out: the verdicts on them are shown, not scored.
+  left out: the verdicts on them are shown, not scored. So are disputed
+  ones: a `server delete --wait` that left the server in ERROR (the CLI
+  exits 0, the truth says ok, the lab's own rule for create --wait says
+  failed), and those listed with a reason in --disputes (default
+  tests/lab/disputes.list).
 
 precision = right / verdicts scored; recall = failed operations with a
 right verdict / failed operations scored. Exit 1 when a threshold is
@@ -141,7 +145,22 @@ def analyze(osrca, rules, truth_path, workdir):
     return lines
 
 
-def score_one(truth, lines):
+def load_disputes(path):
+    out = {}
+    if not path or not os.path.exists(path):
+        return out
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith('#'):
+                continue
+            parts = line.split(None, 2)
+            if len(parts) == 3:
+                out[(parts[0], parts[1])] = parts[2]
+    return out
+
+
+def score_one(truth, lines, disputes=None, name=''):
     ops = truth['operations']
     for i, o in enumerate(ops):
         o['_i'] = i
@@ -183,6 +202,8 @@ def score_one(truth, lines):
         # with no origin. Such an operation is disputed: left out.
         disputed = (not failed and o.get('operation') == 'server delete'
                     and o.get('server_final_status') == 'ERROR')
+        if disputes and (name, '%s#%s' % (o['client'], o['seq'])) in disputes:
+            disputed = True
         if disputed:
             r['disputed'] += 1
         review = o.get('needs_review') or (failed and not o.get('origin_service')) or disputed
@@ -238,8 +259,11 @@ def main():
     ap.add_argument('--min-precision', type=float, default=None)
     ap.add_argument('--min-recall', type=float, default=None)
     ap.add_argument('--max-duplicates', type=int, default=None)
+    ap.add_argument('--disputes', default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                      'disputes.list'))
     ap.add_argument('--verbose', '-v', action='store_true')
     a = ap.parse_args()
+    disputes = load_disputes(a.disputes)
     total = collections.Counter()
     by_class = collections.defaultdict(collections.Counter)
     fault_free_hits = []
@@ -249,8 +273,8 @@ def main():
             with open(tp) as f:
                 truth = json.load(f)
             lines = analyze(a.osrca, a.rules, tp, wd)
-            r, classes, wrong, incidents = score_one(truth, lines)
             name = os.path.basename(tp)[:-len('.truth.json')]
+            r, classes, wrong, incidents = score_one(truth, lines, disputes, name)
             rows.append((name, truth.get('scenario', '?'), r, len(incidents)))
             total.update(r)
             for c, k in classes.items():
@@ -308,6 +332,9 @@ def main():
         bad.append('duplicates %d > %d' % (r['duplicates'], a.max_duplicates))
     if fault_free_hits:
         bad.append('verdicts on fault-free recordings: %s' % ' '.join(fault_free_hits))
+    for (rec, op), why in sorted(disputes.items()):
+        if any(n == rec for n, _, _, _ in rows):
+            print('disputed: %s %s: %s' % (rec, op, why))
     for b in bad:
         print('labscore: FAIL: ' + b, file=sys.stderr)
     return 1 if bad else 0
