@@ -94,9 +94,12 @@ START_TEST(idle_time_releases_held_data)
     for (size_t i = 0; i < ngot; i++)
         event_free(got[i]);
     ngot = 0;
-    pipeline_free(p);
+    /* the end of input emits what is left (the unanswered request): its
+     * events die before the pools they came from */
+    pipeline_finish(p);
     for (size_t i = 0; i < ngot; i++)
         event_free(got[i]);
+    pipeline_free(p);
     stats_free(st);
     svcmap_free(map);
 }
@@ -193,9 +196,12 @@ START_TEST(new_map_applies_to_open_connections)
     for (size_t i = 0; i < ngot; i++)
         event_free(got[i]);
     ngot = 0;
-    pipeline_free(p);
+    /* the end of input emits what is left (the unanswered request): its
+     * events die before the pools they came from */
+    pipeline_finish(p);
     for (size_t i = 0; i < ngot; i++)
         event_free(got[i]);
+    pipeline_free(p);
     stats_free(st);
     svcmap_free(a);
     svcmap_free(b);

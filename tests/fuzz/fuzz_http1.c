@@ -166,6 +166,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             p += 4;
             n -= 4;
         }
+        if (n >= 2 && p[0] == 0xfc && p[1] == 0xfa) {
+            /* the other side stopped sending (its FIN) before these bytes */
+            rest_http_ops.shutdown(conn, !dir, ts);
+            p += 2;
+            n -= 2;
+        }
         if (opt & 0x01) {
             /* small pieces: resumption at many offsets. Only the first
              * SMALL_MAX bytes of a chunk: each feed re-copies the carried
@@ -184,7 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         dir ^= 1;
         i = j + 3;
     }
-    rest_http_ops.end(conn, EV_END_CAPTURE, ts);
+    rest_http_ops.end(conn, (int)(opt >> 4) % EV_END_COUNT, ts);
     carry_drop(&c[0]);
     carry_drop(&c[1]);
     mem_fail_every(0, 0);
