@@ -1911,7 +1911,7 @@ static void ops_end(void *cp, int how, uint64_t ts)
         return;
     if (c->g) {
         amqp_end(c->a, ts);
-        if (!c->error_closed && how != EV_END_CAPTURE && eff_owner(c).conf > OWN_NONE)
+        if (!c->error_closed && how != EV_END_CAPTURE && eff_owner(c).conf >= OWN_INFERRED)
             conn_event(c, EV_AMQP_END, how, ts);
         fhash_unlink(c->g, c);
         c->g->nconns--;

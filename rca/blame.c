@@ -14,8 +14,31 @@ static int user_error(const struct report *r)
     return k && !strcmp(k, "http_4xx");
 }
 
-/* Kinds of evidence where the error surfaced, not necessarily where it
- * was born: the reporter may have been let down by a dependency. */
+/* Evidence of a service that did not do its part (no answer, a call
+ * never answered or never taken, an operation left in transition), or
+ * answered with a generic server error: it may have been let down by a
+ * dependency. A specific exception it raised (NoValidHost, a spawn
+ * failure, InstanceNotFound) is its own finding, which only a rule's
+ * when_down can move. */
+static int let_down_kind(const struct report *r)
+{
+    static const char *const kinds[] = {"no_answer", "rpc_timeout", "cast_unconsumed", "stuck"};
+    const char *k = r->root_cause.kind;
+    if (!k)
+        return 0;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (!strcmp(k, kinds[i]))
+            return 1;
+    if (strcmp(k, "http_5xx") != 0)
+        return 0;
+    const char *e = r->root_cause.error;
+    return !e || !*e || !strcmp(e, "computeFault") || strstr(e, "InternalServerError") ||
+           strstr(e, "Unavailable") || strstr(e, "Connection") || strstr(e, "Timeout") ||
+           strstr(e, "Gateway") || !strcmp(r->status, "502") || !strcmp(r->status, "503") ||
+           !strcmp(r->status, "504");
+}
+
+/* Kinds a rule's when_down may move: any failure the service reported. */
 static int reported_kind(const char *k)
 {
     static const char *const kinds[] = {"http_5xx",   "no_answer",      "rpc_failure",
@@ -62,11 +85,11 @@ static const struct cloud_inst *down_among(const struct cloud *m, const struct r
         const struct cloud_inst *x = cloud_at(m, i);
         if (x == not || x->embedded || (svc && strcmp(x->service, svc) != 0))
             continue;
-        if (dep_svc && !(dep_of && cloud_depends(m, dep_of, x)) &&
+        if (dep_svc && !(dep_of && cloud_calls(m, dep_of, x)) &&
             !rules_depends(rules, dep_svc, x->service))
             continue;
         const struct cloud_span *s = cloud_down_during(x, t0, t1);
-        if (!s || s->since_us > t1)
+        if (!s || s->since_us > t1 || !cloud_span_solid(s, t1))
             continue;
         if (!bs || s->since_us < bs->since_us) {
             best = x;
@@ -98,7 +121,8 @@ int blame_decide(const struct cloud *m, const struct rules *rules, const struct 
      * reporter hung or failed because of it (the first to go down
      * explains the rest) */
     const struct cloud_span *ds = NULL;
-    const struct cloud_inst *d = down_among(m, rules, NULL, x, x, rc->service, w0, w1, &ds);
+    const struct cloud_inst *d =
+        let_down_kind(r) ? down_among(m, rules, NULL, x, x, rc->service, w0, w1, &ds) : NULL;
     if (d && (!xs || ds->since_us <= xs->since_us + BLAME_AFTER_US)) {
         out->inst = d;
         out->span = ds;

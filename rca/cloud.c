@@ -797,6 +797,17 @@ static int has_edge(const struct cloud *m, const struct cloud_inst *from, const 
     return 0;
 }
 
+int cloud_calls(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to)
+{
+    return from && to && m->nslots && has_edge(m, from, to);
+}
+
+int cloud_span_solid(const struct cloud_span *s, uint64_t now)
+{
+    uint64_t until = s->until_us ? s->until_us : now;
+    return s->evidence >= 2 || (until > s->since_us && until - s->since_us >= 5000000ull);
+}
+
 int cloud_depends(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to)
 {
     if (!from || !to || !m->nslots)

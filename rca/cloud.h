@@ -136,6 +136,11 @@ const struct cloud_inst *cloud_find(const struct cloud *m, const char *svc, cons
 const struct cloud_span *cloud_down_during(const struct cloud_inst *inst, uint64_t t0,
                                            uint64_t t1);
 
+/* Is the period s substantial at now: two pieces of evidence or more, or
+ * lasting 5 s (a single refusal or a connection closed and reopened at
+ * once is not an outage)? */
+int cloud_span_solid(const struct cloud_span *s, uint64_t now);
+
 /* Is inst down or hung at t? */
 int cloud_down_at(const struct cloud_inst *inst, uint64_t t);
 
@@ -150,6 +155,8 @@ const struct cloud_edge *cloud_edge_at(const struct cloud *m, size_t i);
  * library embedded in the services of its address (keystonemiddleware
  * validating tokens, nova's glance and neutron clients). */
 int cloud_depends(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to);
+/* The same without the libraries: from itself was seen calling to. */
+int cloud_calls(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to);
 
 /* 1 if from has been seen calling anything (itself or a library embedded
  * at its address): its dependencies are known, not just unseen. */
