@@ -9,6 +9,7 @@
 #include "rca/chain.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1567,8 +1568,8 @@ static void answer_effects(struct chain_set *cs, struct chain *c, int32_t idx,
 
 struct chain *chain_set_add(struct chain_set *cs, struct event *ev, uint32_t session)
 {
-    struct links L;
-    memset(&L, 0, sizeof(L));
+    struct links L; /* the keys are set by pkey_make, the rest here */
+    memset(&L, 0, offsetof(struct links, ek));
     L.link = L.nest_parent = CHAIN_NONE;
     L.open_i = (size_t)-1;
     L.session = session;

@@ -69,13 +69,9 @@ static const char *or_s(const char *s)
 
 static uint64_t key_hash(uint8_t kind, const char *a, const char *b)
 {
-    char buf[160];
-    int n = snprintf(buf, sizeof(buf), "%u|%s|%s", kind, a, b);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n >= sizeof(buf))
-        n = sizeof(buf) - 1;
-    return str_hash(buf, (size_t)n) | 1; /* 0 never a hash */
+    uint64_t h = str_hash(a, strlen(a)) * 0x9E3779B97F4A7C15ull;
+    h ^= str_hash(b, strlen(b)) + kind;
+    return h | 1; /* 0 never a hash */
 }
 
 static int inst_matches(const struct cloud_inst *x, uint8_t kind, const char *svc, const char *v)
