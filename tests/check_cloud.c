@@ -1,0 +1,411 @@
+/* check_cloud.c -- the model of the cloud (rca/cloud.c), client sessions
+ * (rca/session.c), incidents (rca/incident.c) and blame (rca/blame.c) on
+ * synthetic events: a service's periods from refusals, connections that
+ * leave, answers held until the client gives up, errors that name another
+ * service, missed periodic reports; instances known by address taking a
+ * host name; observed and declared dependencies; a refusal tied to the
+ * poised client session, to a burst of a client that could not log in,
+ * or to nobody; incidents opened by a period, joined by verdicts,
+ * resolved; the Alertmanager payload; blame moving a generic failure onto
+ * a dependency that went down first, and leaving a specific one. */
+#include <jansson.h>
+
+#include "capture/flow.h"
+#include "cli/out_incident.h"
+#include "rca/blame.h"
+#include "rca/cloud.h"
+#include "rca/incident.h"
+#include "rca/session.h"
+#include "tests/rca_scenario.h"
+
+static struct cloud *new_cloud(void)
+{
+    struct cloud *m = cloud_new(NULL, rules, st);
+    ck_assert_ptr_nonnull(m);
+    return m;
+}
+
+/* Show ev to m, then free it. */
+static void see(struct cloud *m, struct event *ev)
+{
+    cloud_observe(m, ev);
+    event_free(ev);
+}
+
+static struct event *amqp(uint64_t ms, enum ev_kind kind, const char *svc, const char *host,
+                          int how)
+{
+    struct event *ev = mk(kind, ms);
+    peer(ev, &ev->src, 41000, svc, host);
+    peer(ev, &ev->dst, 5672, "rabbitmq", NULL);
+    ev->end_how = how;
+    return ev;
+}
+
+START_TEST(refusals_make_a_period_an_answer_ends_it)
+{
+    struct cloud *m = new_cloud();
+    see(m, req(0, 1, "client", UA_OSC, "glance-api", "GET", "/v2/images", NULL, NULL));
+    see(m, resp(10, 1, "glance-api", "client", "GET", "/v2/images", 200, NULL, NULL, NULL));
+    see(m, conn(1000, "glance-api", FLOW_EV_REFUSED));
+    see(m, conn(2000, "glance-api", FLOW_EV_REFUSED));
+    const struct cloud_inst *g = cloud_find(m, "glance-api", NULL, "127.0.0.1");
+    ck_assert_ptr_nonnull(g);
+    ck_assert_uint_eq(g->refused, 2);
+    ck_assert_uint_eq(g->nspans, 1);
+    ck_assert_int_eq(g->spans[0].state, CLOUD_DOWN);
+    ck_assert_int_eq(g->spans[0].why, CLOUD_WHY_REFUSED);
+    ck_assert_uint_eq(g->spans[0].evidence, 2);
+    ck_assert(cloud_down_at(g, T0 + 1500000ull));
+    ck_assert(!cloud_down_at(g, T0 + 500000ull));
+    /* back: its next answer */
+    see(m, resp(9000, 2, "glance-api", "client", "GET", "/v2/images", 200, NULL, NULL, NULL));
+    ck_assert_uint_eq(g->spans[0].until_us, T0 + 9000000ull);
+    ck_assert(!cloud_down_at(g, T0 + 9500000ull));
+    ck_assert(cloud_span_solid(&g->spans[0], T0 + 9000000ull));
+    ck_assert_ptr_null(cloud_down_during(g, T0 + 10000000ull, T0 + 20000000ull));
+    cloud_free(m);
+}
+END_TEST
+
+START_TEST(a_service_that_leaves_the_broker)
+{
+    /* nova-conductor's connections close, it comes back with a new one;
+     * the broker force-closing connections is the broker's period */
+    struct cloud *m = new_cloud();
+    see(m, amqp(0, EV_AMQP_OPEN, "nova-conductor", "ctl", 0));
+    see(m, amqp(1000, EV_AMQP_END, "nova-conductor", "ctl", EV_END_CLIENT_CLOSED));
+    see(m, amqp(1001, EV_AMQP_END, "nova-conductor", "ctl", EV_END_CLIENT_CLOSED));
+    const struct cloud_inst *c = cloud_find(m, "nova-conductor", "ctl", NULL);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(c->amqp_closed, 2);
+    ck_assert(cloud_down_at(c, T0 + 5000000ull));
+    ck_assert_int_eq(c->spans[0].why, CLOUD_WHY_LEFT);
+    see(m, amqp(30000, EV_AMQP_OPEN, "nova-conductor", "ctl", 0));
+    ck_assert(!cloud_down_at(c, T0 + 31000000ull));
+    ck_assert_uint_eq(c->spans[0].until_us, T0 + 30000000ull);
+    struct event *close = mk(EV_AMQP_CLOSE, 40000);
+    peer(close, &close->src, 5672, "rabbitmq", NULL);
+    peer(close, &close->dst, 41000, "nova-conductor", "ctl");
+    close->reply_code = 320;
+    see(m, close);
+    const struct cloud_inst *b = cloud_find(m, "rabbitmq", NULL, "127.0.0.1");
+    ck_assert_ptr_nonnull(b);
+    ck_assert(cloud_down_at(b, T0 + 41000000ull));
+    ck_assert_int_eq(b->spans[0].why, CLOUD_WHY_FORCED);
+    ck_assert(!cloud_down_at(c, T0 + 41000000ull));
+    cloud_free(m);
+}
+END_TEST
+
+START_TEST(held_until_the_client_gave_up_is_hung)
+{
+    struct cloud *m = new_cloud();
+    struct event *na = resp(40000, 3, "nova-api", "client", "DELETE", "/v2.1/servers/x", 0, NULL,
+                            NULL, NULL);
+    na->flags |= EV_F_NO_ANSWER;
+    na->end_how = EV_END_CLIENT_CLOSED;
+    na->req_ts_us = T0 + 1000000ull;
+    see(m, na);
+    const struct cloud_inst *n = cloud_find(m, "nova-api", NULL, "127.0.0.1");
+    ck_assert_ptr_nonnull(n);
+    ck_assert_uint_eq(n->no_answer, 1);
+    ck_assert_int_eq(n->spans[0].state, CLOUD_HUNG);
+    ck_assert_uint_eq(n->spans[0].since_us, T0 + 1000000ull);
+    cloud_free(m);
+}
+END_TEST
+
+START_TEST(errors_that_name_another_service)
+{
+    /* a DB-API error in a failed RPC names the database (a rule whose
+     * culprit is a service); a real answer from a service that depends
+     * on it ends the period */
+    struct cloud *m = new_cloud();
+    see(m, reply(1000, EV_VERB_PUBLISH, "5d1cd2a2f6ab46f78086102b28034c7d",
+                 "4cb2b5abe339499bb1ad385123d4c440", "nova-conductor", "DBConnectionError",
+                 "(pymysql.err.OperationalError) (2003, \"Can't connect to MySQL server on "
+                 "'localhost'\")"));
+    const struct cloud_inst *db = cloud_find(m, "mariadb", NULL, NULL);
+    ck_assert_ptr_nonnull(db);
+    ck_assert(cloud_down_at(db, T0 + 2000000ull));
+    ck_assert_int_eq(db->spans[0].why, CLOUD_WHY_NAMED);
+    /* a version document is no proof; a server read by nova-api is */
+    see(m, resp(3000, 4, "nova-api", "client", "GET", "/v2.1", 200, NULL, NULL, NULL));
+    ck_assert(cloud_down_at(db, T0 + 3500000ull));
+    see(m, resp(4000, 5, "nova-api", "client", "GET", "/v2.1/servers/abc", 200, NULL, NULL, NULL));
+    ck_assert(!cloud_down_at(db, T0 + 4500000ull));
+    cloud_free(m);
+}
+END_TEST
+
+START_TEST(silent_reporter_then_host_from_address)
+{
+    /* nova-compute reports every 10 s (a call with no user behind it),
+     * then stops: silent past three periods */
+    struct cloud *m = new_cloud();
+    for (int i = 0; i < 5; i++) {
+        char uid[40];
+        snprintf(uid, sizeof(uid), "%032d", i);
+        struct event *c = rpc(i * 10000ull, EV_RPC_CALL, EV_VERB_PUBLISH, "conductor",
+                              "nova-conductor", NULL, "object_action", uid, uid, NULL, 0,
+                              "nova-compute", NULL);
+        c->src.host = event_cstr(c, "cmp-1");
+        see(m, c);
+    }
+    const struct cloud_inst *x = cloud_find(m, "nova-compute", "cmp-1", NULL);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_uint_eq(x->beat_period_us, 10000000ull);
+    cloud_tick(m, T0 + 60000000ull);
+    ck_assert(!cloud_down_at(x, T0 + 60000000ull));
+    cloud_tick(m, T0 + 75000000ull);
+    ck_assert(cloud_down_at(x, T0 + 75000000ull));
+    ck_assert_int_eq(x->spans[0].why, CLOUD_WHY_SILENT);
+    ck_assert_uint_eq(x->spans[0].since_us, T0 + 40000000ull);
+    /* an instance known by its address takes the host name an event gives */
+    struct event *o = amqp(80000, EV_AMQP_OPEN, "nova-scheduler", NULL, 0);
+    snprintf(o->src.addr, sizeof(o->src.addr), "10.0.0.9");
+    see(m, o);
+    struct event *p = amqp(81000, EV_AMQP_OPEN, "nova-scheduler", "ctl", 0);
+    snprintf(p->src.addr, sizeof(p->src.addr), "10.0.0.9");
+    see(m, p);
+    const struct cloud_inst *s1 = cloud_find(m, "nova-scheduler", NULL, "10.0.0.9");
+    const struct cloud_inst *s2 = cloud_find(m, "nova-scheduler", "ctl", NULL);
+    ck_assert_ptr_nonnull(s1);
+    ck_assert_ptr_eq(s1, s2);
+    ck_assert_uint_eq(s1->amqp_opened, 2);
+    cloud_free(m);
+}
+END_TEST
+
+START_TEST(dependencies_observed_and_embedded)
+{
+    struct cloud *m = new_cloud();
+    see(m, req(0, 1, "client", UA_OSC, "nova-api", "GET", "/v2.1/servers", NULL, NULL));
+    see(m, req(1, 2, "nova", "python-glanceclient", "glance-api", "GET", "/v2/images/x", NULL, R));
+    see(m, req(2, 3, "nova-scheduler", "nova-scheduler keystoneauth1/5", "placement-api", "GET",
+               "/allocation_candidates", NULL, R));
+    const struct cloud_inst *api = cloud_find(m, "nova-api", NULL, "127.0.0.1");
+    const struct cloud_inst *gl = cloud_find(m, "glance-api", NULL, "127.0.0.1");
+    const struct cloud_inst *sc = cloud_find(m, "nova-scheduler", NULL, "127.0.0.1");
+    const struct cloud_inst *pl = cloud_find(m, "placement-api", NULL, "127.0.0.1");
+    ck_assert_ptr_nonnull(api);
+    ck_assert_ptr_nonnull(gl);
+    /* nova's glance client is a library of the services of its address */
+    ck_assert(cloud_depends(m, api, gl));
+    ck_assert(!cloud_calls(m, api, gl));
+    ck_assert(cloud_calls(m, sc, pl));
+    ck_assert(!cloud_calls(m, pl, sc));
+    cloud_free(m);
+}
+END_TEST
+
+/* ---- sessions ---- */
+
+START_TEST(sessions_and_refusals)
+{
+    struct session_table *t = session_table_new(NULL, NULL);
+    ck_assert_ptr_nonnull(t);
+    /* a login: the token's fingerprint keys the session */
+    struct event *l = resp(100, 7, "keystone", "client", "POST", "/v3/auth/tokens", 201,
+                           "req-00000071-0000-4000-8000-000000000000", NULL, NULL);
+    l->subject_fp = 0xfeed;
+    l->ctx_user = event_cstr(l, "demo");
+    uint32_t sid = session_observe(t, l);
+    event_free(l);
+    ck_assert_uint_ne(sid, 0);
+    struct event *q = req(200, 8, "client", UA_OSC, "nova-api", "DELETE", "/v2.1/servers/x", NULL,
+                          NULL);
+    q->token_fp[0] = 0xfeed;
+    q->operation = event_cstr(q, "server delete");
+    ck_assert_uint_eq(session_observe(t, q), sid);
+    event_free(q);
+    struct event *a = resp(300, 8, "nova-api", "client", "DELETE", "/v2.1/servers/x", 204,
+                           "req-00000072-0000-4000-8000-000000000000", NULL, NULL);
+    a->operation = event_cstr(a, "server delete");
+    ck_assert_uint_eq(session_observe(t, a), sid);
+    event_free(a);
+    struct session *s = session_get(t, sid);
+    ck_assert_str_eq(s->user, "demo");
+    ck_assert_str_eq(s->login_rid, "req-00000071-0000-4000-8000-000000000000");
+    ck_assert_str_eq(s->op, "server delete");
+    ck_assert_str_eq(s->op_rid, "req-00000072-0000-4000-8000-000000000000");
+    /* poised: a refused poll a second later is its */
+    struct event *r1 = conn(1300, "nova-api", FLOW_EV_REFUSED);
+    ck_assert_uint_eq(session_for_refusal(t, r1), sid);
+    event_free(r1);
+    /* but not a refusal of the service that issued its token: a client
+     * that could not log in; its burst is one anonymous session */
+    struct event *k1 = conn(1400, "keystone", FLOW_EV_REFUSED);
+    struct event *k2 = conn(1401, "keystone", FLOW_EV_REFUSED);
+    uint32_t a1 = session_for_refusal(t, k1), a2 = session_for_refusal(t, k2);
+    ck_assert_uint_ne(a1, sid);
+    ck_assert_uint_eq(a1, a2);
+    ck_assert_uint_eq(session_get(t, a1)->fp, 0);
+    struct event *k3 = conn(2400, "keystone", FLOW_EV_REFUSED);
+    ck_assert_uint_ne(session_for_refusal(t, k3), a1);
+    event_free(k1);
+    event_free(k2);
+    event_free(k3);
+    /* long silent: nobody is poised any more */
+    struct event *r2 = conn(60000, "nova-api", FLOW_EV_REFUSED);
+    uint32_t late = session_for_refusal(t, r2);
+    ck_assert_uint_ne(late, sid);
+    ck_assert_uint_eq(session_get(t, late)->fp, 0);
+    event_free(r2);
+    ck_assert_str_eq(session_identity(t), "keystone");
+    session_expire(t, T0 + 1000000000ull);
+    ck_assert_ptr_null(session_get(t, sid));
+    session_table_free(t);
+}
+END_TEST
+
+/* ---- incidents and blame ---- */
+
+static struct incident last_inc;
+static int changes[3];
+
+static void on_inc(void *ctx, const struct incident *inc, enum incident_change what)
+{
+    (void)ctx;
+    last_inc = *inc;
+    changes[what]++;
+}
+
+static void verdict(struct report *r, const char *svc, const char *kind, const char *cat,
+                    uint64_t ms)
+{
+    memset(r, 0, sizeof(*r));
+    r->failed = 1;
+    r->operation = "server create";
+    r->request_id = "req-00000073-0000-4000-8000-000000000000";
+    r->category = cat;
+    r->root_cause.service = svc;
+    r->root_cause.kind = kind;
+    snprintf(r->root_cause.addr, sizeof(r->root_cause.addr), "127.0.0.1");
+    r->root_cause.ts_us = T0 + ms * 1000;
+    r->root_cause.since_us = r->root_cause.ts_us - 500000;
+    r->start_ts_us = r->root_cause.since_us;
+}
+
+START_TEST(incidents_open_join_resolve)
+{
+    memset(changes, 0, sizeof(changes));
+    struct cloud *m = new_cloud();
+    struct incident_table *t = incident_table_new(NULL, st, on_inc, NULL);
+    ck_assert_ptr_nonnull(t);
+    see(m, conn(1000, "placement-api", FLOW_EV_REFUSED));
+    incident_tick(t, m, T0 + 1100000ull);
+    ck_assert_uint_eq(incident_count(t), 0); /* one refusal is no outage yet */
+    see(m, conn(1500, "placement-api", FLOW_EV_REFUSED));
+    incident_tick(t, m, T0 + 2000000ull);
+    ck_assert_uint_eq(incident_count(t), 1);
+    ck_assert_int_eq(changes[INCIDENT_OPENED], 1);
+    const struct cloud_inst *p = cloud_find(m, "placement-api", NULL, "127.0.0.1");
+    struct report r;
+    verdict(&r, "placement-api", "dependency_down", "service_down", 3000);
+    uint32_t id = incident_verdict(t, &r, p, &p->spans[0], 1);
+    ck_assert_uint_eq(id, 1);
+    ck_assert_uint_eq(last_inc.verdicts, 1);
+    ck_assert_str_eq(last_inc.ops[0].request_id, "req-00000073-0000-4000-8000-000000000000");
+    /* a user error makes none; a background failure only joins */
+    verdict(&r, "keystone", "http_4xx", "user_error", 3500);
+    ck_assert_uint_eq(incident_verdict(t, &r, NULL, NULL, 1), 0);
+    verdict(&r, "placement-api", "conn_refused", "service_down", 4000);
+    ck_assert_uint_eq(incident_verdict(t, &r, NULL, NULL, 0), 1);
+    ck_assert_uint_eq(last_inc.background, 1);
+    verdict(&r, "glance-api", "conn_refused", "service_down", 4000);
+    ck_assert_uint_eq(incident_verdict(t, &r, NULL, NULL, 0), 0);
+    /* back, then quiet: resolved */
+    see(m, resp(10000, 9, "placement-api", "nova-scheduler", "GET", "/allocation_candidates",
+                200, NULL, NULL, NULL));
+    incident_tick(t, m, T0 + 11000000ull);
+    ck_assert_uint_eq(incident_at(t, 0)->back_us, T0 + 10000000ull);
+    ck_assert_uint_eq(incident_at(t, 0)->end_us, 0);
+    incident_tick(t, m, T0 + 71000000ull);
+    ck_assert_uint_eq(incident_at(t, 0)->end_us, T0 + 10000000ull);
+    ck_assert_int_eq(changes[INCIDENT_RESOLVED], 1);
+    /* the Alertmanager alert: a list of one, labels, endsAt once resolved */
+    char buf[4096];
+    FILE *f = fmemopen(buf, sizeof(buf), "w");
+    out_incident_alert(f, incident_at(t, 0));
+    fclose(f);
+    json_error_t je;
+    json_t *j = json_loads(buf, 0, &je);
+    ck_assert_ptr_nonnull(j);
+    ck_assert(json_is_array(j));
+    json_t *al = json_array_get(j, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(al, "labels"), "service")),
+                     "placement-api");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(al, "labels"), "severity")),
+                     "critical");
+    ck_assert_ptr_nonnull(json_object_get(al, "startsAt"));
+    ck_assert_ptr_nonnull(json_object_get(al, "endsAt"));
+    json_decref(j);
+    incident_table_free(t);
+    cloud_free(m);
+}
+END_TEST
+
+START_TEST(blame_moves_a_let_down_failure_only)
+{
+    struct cloud *m = new_cloud();
+    /* nova-api calls glance; glance refuses from 1 s on */
+    see(m, req(0, 1, "nova-api", "nova-api keystoneauth1/5", "glance-api", "GET", "/", NULL, NULL));
+    see(m, conn(1000, "glance-api", FLOW_EV_REFUSED));
+    see(m, conn(1100, "glance-api", FLOW_EV_REFUSED));
+    struct report r;
+    struct blame b;
+    char buf[512];
+    /* a generic 500 from nova-api while glance was down: glance's */
+    verdict(&r, "nova-api", "http_5xx", "internal_error", 2000);
+    r.root_cause.error = "computeFault";
+    snprintf(r.status, sizeof(r.status), "500");
+    ck_assert(blame_decide(m, rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &b));
+    ck_assert(b.moved);
+    blame_apply(&b, &r, buf, sizeof(buf));
+    ck_assert_str_eq(r.root_cause.service, "glance-api");
+    ck_assert_str_eq(r.root_cause.kind, "dependency_down");
+    ck_assert_ptr_nonnull(strstr(r.root_cause.message, "glance-api down since"));
+    /* a specific exception nova-api raised stays its own */
+    verdict(&r, "nova-api", "rpc_failure", "not_found", 2000);
+    r.root_cause.error = "InstanceNotFound";
+    blame_decide(m, rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &b);
+    ck_assert(!b.moved);
+    /* a user error is never moved */
+    verdict(&r, "nova-api", "http_4xx", "user_error", 2000);
+    ck_assert(!blame_decide(m, rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &b));
+    cloud_free(m);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    (void)INST; /* the shared scenario helpers this file does not use */
+    (void)IMG;
+    (void)notif;
+    (void)on_report;
+    Suite *s = suite_create("cloud");
+    TCase *tc = tcase_create("model");
+    tcase_add_checked_fixture(tc, load_rules, free_rules);
+    tcase_add_test(tc, refusals_make_a_period_an_answer_ends_it);
+    tcase_add_test(tc, a_service_that_leaves_the_broker);
+    tcase_add_test(tc, held_until_the_client_gave_up_is_hung);
+    tcase_add_test(tc, errors_that_name_another_service);
+    tcase_add_test(tc, silent_reporter_then_host_from_address);
+    tcase_add_test(tc, dependencies_observed_and_embedded);
+    tcase_add_test(tc, sessions_and_refusals);
+    tcase_add_test(tc, incidents_open_join_resolve);
+    tcase_add_test(tc, blame_moves_a_let_down_failure_only);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int nf = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return nf ? 1 : 0;
+}
