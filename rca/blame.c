@@ -24,18 +24,20 @@ static int let_down_kind(const struct report *r)
 {
     static const char *const kinds[] = {"no_answer", "rpc_timeout", "cast_unconsumed", "stuck"};
     const char *k = r->root_cause.kind;
-    if (!k)
-        return 0;
+    if (!k || r->root_cause.untaken)
+        return 0; /* no consumer took the work: the consumer is the one gone */
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
         if (!strcmp(k, kinds[i]))
             return 1;
     if (strcmp(k, "http_5xx") != 0)
         return 0;
     const char *e = r->root_cause.error;
+    /* a generic server error, or one that says a connection failed
+     * (ConnectFailure, ConnectionRefused, GatewayTimeout, ...) */
     return !e || !*e || !strcmp(e, "computeFault") || strstr(e, "InternalServerError") ||
-           strstr(e, "Unavailable") || strstr(e, "Connection") || strstr(e, "Timeout") ||
-           strstr(e, "Gateway") || !strcmp(r->status, "502") || !strcmp(r->status, "503") ||
-           !strcmp(r->status, "504");
+           strstr(e, "Unavailable") || strstr(e, "Connect") || strstr(e, "Timeout") ||
+           strstr(e, "Unreachable") || strstr(e, "Refused") || strstr(e, "Gateway") ||
+           !strcmp(r->status, "502") || !strcmp(r->status, "503") || !strcmp(r->status, "504");
 }
 
 /* Kinds a rule's when_down may move: any failure the service reported. */

@@ -793,9 +793,27 @@ static int has_edge(const struct cloud *m, const struct cloud_inst *from, const 
     return 0;
 }
 
+/* A library named lib ("nova": python-glanceclient) is part of service svc
+ * ("nova-api"): its family prefix. */
+static int family_of(const char *lib, const char *svc)
+{
+    size_t n = strlen(lib);
+    return !strncmp(lib, svc, n) && svc[n] == '-';
+}
+
 int cloud_calls(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to)
 {
-    return from && to && m->nslots && has_edge(m, from, to);
+    if (!from || !to || !m->nslots)
+        return 0;
+    if (has_edge(m, from, to))
+        return 1;
+    for (size_t i = 0; from->addr[0] && i < m->ninst; i++) {
+        const struct cloud_inst *x = &m->inst[i];
+        if (x->embedded && family_of(x->service, from->service) && !strcmp(x->addr, from->addr) &&
+            has_edge(m, x, to))
+            return 1;
+    }
+    return 0;
 }
 
 int cloud_span_solid(const struct cloud_span *s, uint64_t now)

@@ -155,7 +155,9 @@ const struct cloud_edge *cloud_edge_at(const struct cloud *m, size_t i);
  * library embedded in the services of its address (keystonemiddleware
  * validating tokens, nova's glance and neutron clients). */
 int cloud_depends(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to);
-/* The same without the libraries: from itself was seen calling to. */
+/* The same, the libraries counted only when they are from's own family
+ * (nova's API clients for nova-api, not keystonemiddleware, which every
+ * service of the address holds). */
 int cloud_calls(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to);
 
 /* 1 if from has been seen calling anything (itself or a library embedded

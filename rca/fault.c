@@ -239,6 +239,7 @@ size_t fault_collect(const struct fault_ctx *fx, struct chain *c, struct fault *
                 if (eoc && delivered)
                     w = FAULT_W_WEAK;
                 base(f, FAULT_RPC_TIMEOUT, w, c, i);
+                f->untaken = !delivered;
                 f->at_root = i == c->root;
                 call_parties(fx, c, i, f);
                 f->error_class = "MessagingTimeout";
@@ -269,6 +270,7 @@ size_t fault_collect(const struct fault_ctx *fx, struct chain *c, struct fault *
                 !(fx->at_end && fx->now_us < ev->ts_us + CAST_GRACE_US)) {
                 struct fault *f = &out[n++];
                 base(f, FAULT_CAST_UNCONSUMED, FAULT_W_STRONG, c, i);
+                f->untaken = 1;
                 call_parties(fx, c, i, f);
                 f->error_class = "NotConsumed";
                 f->message = chain_fmt(c, "cast %s to '%s' was never delivered although '%s' "
@@ -411,6 +413,7 @@ static int unfinished_work(const struct fault_ctx *fx, struct chain *c, uint64_t
     if (best == CHAIN_NONE)
         return 0;
     call_parties(fx, c, best, f);
+    f->untaken = c->e[best].ndeliver == 0 || c->e[c->e[best].twin].ev->ts_us > t;
     const struct event *ev = c->e[best].ev;
     f->message = chain_fmt(c, "%s %s to '%s' %s", ev->kind == EV_RPC_CALL ? "call" : "cast",
                            or_s(ev->rpc_method, "?"),

@@ -44,6 +44,8 @@ struct fault {
     enum fault_weight weight;
     int32_t entry;    /* chain entry carrying it (a timeout: the call) */
     int at_root;      /* it is the root's own answer */
+    int untaken;      /* work (a call, a cast) no consumer took: the consumer is
+                         gone, not let down by what it depends on */
     uint64_t seq, ts_us;
     const char *service; /* blamed before any rule: where the error was born */
     const char *host;

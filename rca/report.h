@@ -25,6 +25,7 @@ struct report_cause {
     uint64_t seq;        /* the message that carries it (for a timeout: the call) */
     uint64_t ts_us;
     uint64_t since_us;   /* when the failing call began (its request, its publish) */
+    int untaken;         /* the evidence is work no consumer took (in time) */
 };
 
 /* One message of the chain. A Publish and its Deliver(ies) are one node. */
