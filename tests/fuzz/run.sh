@@ -36,6 +36,7 @@ mkdir -p "$FB/findings"
 max_len() {
     case "$1" in
     fuzz_pcap) echo 16384 ;;  # a few dozen packets
+    fuzz_analyze) echo 16384 ;; # a few dozen packets of several connections
     fuzz_oslo) echo 8192 ;;   # all but 6 of the 263 bodies in testdata
     fuzz_rules) echo 2048 ;;  # a few services, operations and faults
     *) echo 4096 ;;           # HTTP exchanges, AMQP frames, JSON

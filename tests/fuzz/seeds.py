@@ -7,6 +7,7 @@ Usage: tests/fuzz/seeds.py OUTDIR [MAXLEN]
 Writes OUTDIR/fuzz_<target>/<name> for every target, each seed at most
 MAXLEN bytes (default 4096; fuzz_oslo and fuzz_pcap allow 4x that), in the
 input format its harness documents:
+  fuzz_analyze  windows of consecutive packets of a testdata capture
   fuzz_pcap   small classic pcaps: the global header of a testdata capture
               plus the packets of one TCP connection (a window of them)
   fuzz_http1  option byte, then one connection's payload chunks from a
@@ -289,12 +290,33 @@ def pcap_seeds(path, parsed, conns):
                 break
 
 
+def analyze_seeds(path, parsed):
+    """fuzz_analyze: windows of consecutive packets (every connection they
+    touch, so that services, sessions and chains meet), from the start and
+    then every 64 packets."""
+    ghdr, _, recs = parsed
+    budget = 4 * MAXLEN
+    if os.path.getsize(path) <= budget:
+        put("fuzz_analyze", open(path, "rb").read(), budget)
+    for s in range(0, len(recs), 64):
+        out = bytearray(ghdr)
+        for rh, data in recs[s:]:
+            if len(out) + len(rh) + len(data) > budget:
+                break
+            out += rh + data
+        if len(out) > 24:
+            put("fuzz_analyze", bytes(out), budget)
+        if s >= 64 * 32:
+            break
+
+
 def main():
     for p in sorted(glob.glob("testdata/*.pcap")):
         parsed = read_pcap(p)
         if parsed is None:
             put("fuzz_pcap", open(p, "rb").read(), 4 * MAXLEN)
             continue
+        analyze_seeds(p, parsed)
         conns = connections(parsed)
         pcap_seeds(p, parsed, conns)
         for c in conns:
@@ -339,8 +361,8 @@ def main():
                         put("fuzz_json", b"\x01" + body)
     rules_seeds()
     print("seeds:", " ".join(f"{k}={counts.get(k, 0)}" for k in
-                             ("fuzz_pcap", "fuzz_http1", "fuzz_amqp", "fuzz_oslo", "fuzz_json",
-                              "fuzz_rules")))
+                             ("fuzz_pcap", "fuzz_analyze", "fuzz_http1", "fuzz_amqp", "fuzz_oslo",
+                              "fuzz_json", "fuzz_rules")))
 
 
 def rules_seeds():
