@@ -433,7 +433,7 @@ static void publish_metrics(struct live *L)
     const struct cloud *cm = rca_cloud(L->rca);
     for (size_t i = 0; i < cloud_count(cm); i++) {
         const struct cloud_inst *x = cloud_at(cm, i);
-        if (x->embedded)
+        if (x->embedded || x->alias)
             continue;
         int up = !(x->nspans && !x->spans[x->nspans - 1].until_us);
         fputs("osrca_service_up{service=\"", f);

@@ -25,7 +25,7 @@ void out_health_text(FILE *f, const struct cloud *m, int all)
     size_t n = cloud_count(m), shown = 0;
     for (size_t i = 0; i < n; i++) {
         const struct cloud_inst *x = cloud_at(m, i);
-        if (x->embedded || (!all && !x->nspans))
+        if (x->embedded || x->alias || (!all && !x->nspans))
             continue;
         if (!shown++)
             fputs("SERVICE HEALTH\n", f);
@@ -82,7 +82,7 @@ void out_health_json(FILE *f, const struct cloud *m)
     struct jw *w = writer();
     for (size_t i = 0; i < cloud_count(m); i++) {
         const struct cloud_inst *x = cloud_at(m, i);
-        if (x->embedded)
+        if (x->embedded || x->alias)
             continue;
         struct jw_node *o = jw_object(w);
         jw_set(w, o, "type", jw_str(w, "service"));

@@ -85,7 +85,7 @@ static const struct cloud_inst *down_among(const struct cloud *m, const struct r
     const struct cloud_span *bs = NULL;
     for (size_t i = 0; i < cloud_count(m); i++) {
         const struct cloud_inst *x = cloud_at(m, i);
-        if (x == not || x->embedded || (svc && strcmp(x->service, svc) != 0))
+        if (x == not || x->embedded || x->alias || (svc && strcmp(x->service, svc) != 0))
             continue;
         if (dep_svc && !(dep_of && cloud_calls(m, dep_of, x)) &&
             !rules_depends(rules, dep_svc, x->service))

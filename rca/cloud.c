@@ -208,7 +208,65 @@ static struct cloud_inst *inst_lookup(const struct cloud *m, uint8_t kind, const
         return NULL;
     struct inst_key k = {kind, svc, v};
     struct slot *s = slot_find(m, key_hash(kind, svc, v), kind, inst_eq, &k);
-    return s && s->idx ? &m->inst[s->idx - 1] : NULL;
+    struct cloud_inst *x = s && s->idx ? &m->inst[s->idx - 1] : NULL;
+    while (x && x->alias) /* merged: the instance it became */
+        x = &m->inst[x->alias - 1];
+    return x;
+}
+
+static void span_merge(struct cloud_inst *x, const struct cloud_inst *y)
+{
+    struct cloud_span all[2 * CLOUD_SPANS];
+    size_t n = 0, i = 0, j = 0;
+    while (i < x->nspans || j < y->nspans) {
+        if (j >= y->nspans || (i < x->nspans && x->spans[i].since_us <= y->spans[j].since_us))
+            all[n++] = x->spans[i++];
+        else
+            all[n++] = y->spans[j++];
+    }
+    size_t from = n > CLOUD_SPANS ? n - CLOUD_SPANS : 0;
+    memcpy(x->spans, all + from, (n - from) * sizeof(all[0]));
+    x->nspans = n - from;
+}
+
+/* y (known by its address only) is x (known by its host name, now at that
+ * address too): what y saw goes to x, and y becomes x's alias. */
+static void inst_merge(struct cloud *m, struct cloud_inst *x, struct cloud_inst *y)
+{
+    if (x == y || y->alias)
+        return;
+    if (y->first_us && (!x->first_us || y->first_us < x->first_us))
+        x->first_us = y->first_us;
+    if (y->alive_us > x->alive_us)
+        x->alive_us = y->alive_us;
+    x->msgs += y->msgs;
+    x->amqp_opened += y->amqp_opened;
+    x->amqp_closed += y->amqp_closed;
+    x->amqp_reset += y->amqp_reset;
+    x->amqp_forced += y->amqp_forced;
+    x->refused += y->refused;
+    x->unreached += y->unreached;
+    x->no_answer += y->no_answer;
+    x->no_reply += y->no_reply;
+    x->unconsumed += y->unconsumed;
+    x->conns += y->conns;
+    if (!x->port)
+        x->port = y->port;
+    if (!x->beat_period_us) {
+        x->beat_period_us = y->beat_period_us;
+        x->beat_last_us = y->beat_last_us;
+        x->beats = y->beats;
+    }
+    span_merge(x, y);
+    y->alias = x->id;
+    /* edges of y are left under y's id: they still count as its calls */
+    for (size_t i = 0; i < m->nedges; i++) {
+        if (m->edges[i].from == y->id)
+            m->edges[i].from = x->id;
+        if (m->edges[i].to == y->id)
+            m->edges[i].to = x->id;
+    }
+    (void)m;
 }
 
 static void inst_index(struct cloud *m, struct cloud_inst *x, uint8_t kind)
@@ -243,6 +301,15 @@ static struct cloud_inst *inst_get(struct cloud *m, const char *svc, const char 
             inst_index(m, x, 0);
         }
         if (addr && !x->addr[0]) {
+            /* an instance seen so far by that address only is this one */
+            struct cloud_inst *y = inst_lookup(m, 1, svc, addr);
+            if (y && y != x && !y->host[0] && !y->embedded && !x->embedded) {
+                inst_merge(m, x, y);
+                struct inst_key k = {1, svc, addr};
+                struct slot *sl = slot_find(m, key_hash(1, svc, addr), 1, inst_eq, &k);
+                if (sl && sl->idx)
+                    sl->idx = x->id; /* the address key now leads to x */
+            }
             str_copy(x->addr, sizeof(x->addr), addr);
             inst_index(m, x, 1);
         }
@@ -254,7 +321,7 @@ static struct cloud_inst *inst_get(struct cloud *m, const char *svc, const char 
         /* a service known only by name (the database behind the errors
          * that name it): its one instance */
         for (size_t i = 0; i < m->ninst; i++)
-            if (!strcmp(m->inst[i].service, svc) && !m->inst[i].embedded)
+            if (!strcmp(m->inst[i].service, svc) && !m->inst[i].embedded && !m->inst[i].alias)
                 return &m->inst[i];
     }
     if (!create)
@@ -495,7 +562,7 @@ static void witness_ok(struct cloud *m, const char *svc, uint64_t t)
         return;
     for (size_t i = 0; i < m->ninst; i++) {
         struct cloud_inst *x = &m->inst[i];
-        struct cloud_span *s = open_span(x);
+        struct cloud_span *s = x->alias ? NULL : open_span(x);
         if (!s || s->why != CLOUD_WHY_NAMED || t < s->since_us + 1000000ull ||
             !rules_depends(m->rules, svc, x->service))
             continue;
@@ -691,7 +758,7 @@ void cloud_tick(struct cloud *m, uint64_t now)
     m->next_tick = now + TICK_EVERY_US;
     for (size_t i = 0; i < m->ninst; i++) {
         struct cloud_inst *x = &m->inst[i];
-        if (x->beats < 2 || !x->beat_period_us || open_span(x))
+        if (x->alias || x->beats < 2 || !x->beat_period_us || open_span(x))
             continue;
         uint64_t quiet = (uint64_t)m->cfg.silent_beats * x->beat_period_us;
         if (now > x->beat_last_us + quiet && x->alive_us < x->beat_last_us + quiet)
@@ -730,7 +797,7 @@ const struct cloud_inst *cloud_find(const struct cloud *m, const char *svc, cons
         return x;
     const struct cloud_inst *only = NULL;
     for (size_t i = 0; i < m->ninst; i++) {
-        if (strcmp(m->inst[i].service, svc) != 0)
+        if (m->inst[i].alias || strcmp(m->inst[i].service, svc) != 0)
             continue;
         if (only)
             return NULL;
@@ -858,7 +925,7 @@ const struct cloud_inst *cloud_busy_caller(const struct cloud *m, const char *ad
         return NULL;
     for (size_t i = 0; i < m->ninst; i++) {
         const struct cloud_inst *x = &m->inst[i];
-        if (x->embedded || x == to || strcmp(x->addr, addr) != 0 || x->alive_us > t ||
+        if (x->embedded || x->alias || x == to || strcmp(x->addr, addr) != 0 || x->alive_us > t ||
             x->alive_us + window < t)
             continue;
         if (has_edge(m, x, to))

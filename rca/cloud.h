@@ -64,6 +64,8 @@ struct cloud_inst {
     uint32_t id;         /* 1, 2, ... in order of discovery */
     int embedded;        /* a library inside the services of its address
                             (keystonemiddleware, nova's API clients) */
+    uint32_t alias;      /* merged into instance alias (known first by its
+                            address, then found to be that one): skip it */
     const char *service; /* canonical name */
     char host[64];       /* host name the traffic gives it, "" unknown */
     char addr[46];       /* its address, "" unknown */

@@ -266,7 +266,7 @@ void incident_tick(struct incident_table *t, const struct cloud *m, uint64_t now
     t->now = now;
     for (size_t i = 0; m && i < cloud_count(m); i++) {
         const struct cloud_inst *x = cloud_at(m, i);
-        for (size_t k = 0; k < x->nspans; k++)
+        for (size_t k = 0; !x->alias && k < x->nspans; k++)
             follow_span(t, x, &x->spans[k], now);
     }
     for (size_t i = 0; i < t->n; i++) {

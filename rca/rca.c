@@ -260,6 +260,16 @@ static void call_timed_out(void *ctx, const struct chain *c, int32_t i)
         addr = c->e[e->twin].ev->dst.addr;
     else if (ev->verb == EV_VERB_DELIVER)
         addr = ev->dst.addr;
+    if (!addr) {
+        /* never delivered: the consumer the topic had before, if any */
+        const char *a2 = NULL, *h2 = NULL;
+        if (chain_set_topic_consumer(a->cs, ev->routing_key, &a2, &h2) ||
+            (!ev->target_server && chain_set_topic_consumer(a->cs, ev->topic, &a2, &h2))) {
+            addr = a2;
+            if (!host)
+                host = h2;
+        }
+    }
     if (svc)
         cloud_note(a->cloud, svc, host, addr, delivered ? CLOUD_WHY_NO_REPLY : CLOUD_WHY_UNCONSUMED,
                    ev->ts_us);
