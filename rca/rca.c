@@ -341,12 +341,44 @@ void rca_free(struct rca *a)
     free(a);
 }
 
-/* Resource ids a chain owns ("i:" index keys). */
+/* The uuid inside a request id ("req-<uuid>"), or NULL. */
+static const char *rid_uuid(const char *rid)
+{
+    return rid && !strncmp(rid, "req-", 4) && strlen(rid) == 40 ? rid + 4 : NULL;
+}
+
+/* Remember what a reported failure touched: the resource ids it owns
+ * ("i:" index keys) and its request ids, so that later evidence of the same
+ * failure is known for what it is. */
 static void note_failed_resources(struct rca *a, const struct chain *c)
 {
-    for (size_t i = 0; i < c->nkeys; i++)
-        if (!strncmp(c->keys[i].text, "i:", 2))
-            chain_set_note_failed(a->cs, c->keys[i].text + 2);
+    for (size_t i = 0; i < c->nkeys; i++) {
+        const char *k = c->keys[i].text;
+        if (!strncmp(k, "i:", 2))
+            chain_set_note_failed(a->cs, k + 2);
+        else if (!strncmp(k, "r:", 2) && rid_uuid(k + 2))
+            chain_set_note_failed(a->cs, rid_uuid(k + 2));
+    }
+}
+
+/* Work a service did late under the request id of an operation already
+ * reported failed: a cast the broker held while its consumer was down and
+ * delivered after the client had given up. It has no request of its own
+ * (its root is the delivery, not a client's call), and what it hits (the
+ * resource gone, its state moved on) is the tail of that failure, not a
+ * new one. */
+static int late_tail(const struct rca *a, const struct chain *c)
+{
+    const struct event *root = chain_root(c);
+    if (!root || root->kind == EV_HTTP_REQUEST || root->kind == EV_CONN)
+        return 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct event *ev = c->e[i].ev;
+        if (chain_set_was_failed(a->cs, rid_uuid(ev->request_id)) ||
+            chain_set_was_failed(a->cs, rid_uuid(ev->global_request_id)))
+            return 1;
+    }
+    return 0;
 }
 
 /* A failure whose only evidence is a resource the client saw in ERROR,
@@ -463,7 +495,8 @@ static void decide(struct rca *a, struct chain *c, int at_end)
     /* a resource seen in ERROR whose failure was already reported: decided
      * on the walk's own evidence, before the model moves the blame */
     int seen_before = r.failed && already_reported(a, c, &r);
-    if (r.failed && !seen_before)
+    int tail = r.failed && !seen_before && late_tail(a, c);
+    if (r.failed && !seen_before && !tail)
         blame_decide(a->cloud, a->rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &j.blame);
     apply(&j, &r);
     int report = 0;
@@ -482,6 +515,9 @@ static void decide(struct rca *a, struct chain *c, int at_end)
             struct session *s = c->session ? session_get(a->sessions, c->session) : NULL;
             if (seen_before) {
                 stats_add(a->st, "rca.failure_already_reported", 1);
+                report = a->cfg.keep_ok;
+            } else if (tail) {
+                stats_add(a->st, "rca.failure_late_tail", 1);
                 report = a->cfg.keep_ok;
             } else if (s && s->verdicts && r.root_cause.service &&
                        !strcmp(s->verdict_svc, r.root_cause.service)) {

@@ -346,6 +346,45 @@ START_TEST(tick_skip_never_delays)
 }
 END_TEST
 
+/* A cast held by the broker while its consumer was down is delivered after
+ * the client gave up: the work it starts runs under the request id of the
+ * operation already reported, and what fails there is that failure's tail.
+ * The same late work under a request id never reported is a failure of
+ * its own. */
+static void late_work(struct rca *a, uint64_t ms, const char *rid, const char *mid)
+{
+    rca_event(a, rpc(ms, EV_RPC_CAST, EV_VERB_DELIVER, "compute.compute-1", "nova-compute",
+                     "compute-1", "terminate_instance", NULL, "u-late", rid, 1, NULL,
+                     "nova-compute"));
+    rca_event(a, rpc(ms + 5, EV_RPC_CALL, EV_VERB_PUBLISH, "conductor", "nova-conductor", NULL,
+                     "object_action", mid, "u-call", rid, 1, "nova-compute", NULL));
+    rca_event(a, reply(ms + 9, EV_VERB_PUBLISH, mid, "u-reply", "nova-conductor",
+                       "InstanceNotFound", "Instance could not be found."));
+}
+
+START_TEST(late_work_of_a_reported_failure)
+{
+    struct rca *a = new_rca_cfg(0, 0, 0);
+    rca_event(a, req(0, 1, "client", UA_NOVACLIENT, "nova-api", "DELETE", "/v2.1/servers/x",
+                     NULL, NULL));
+    rca_event(a, resp(20, 1, "nova-api", "client", "DELETE", "/v2.1/servers/x", 500, R,
+                      "InternalServerError", "Unexpected API Error."));
+    rca_tick(a, T0 + 30000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_int_eq(got[0].failed, 1);
+    late_work(a, 60000, R, "m-late-1");
+    rca_flush(a, T0 + 90000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_uint_eq(counter("rca.failure_late_tail"), 1);
+    late_work(a, 100000, "req-99999999-0000-4000-8000-000000000000", "m-late-2");
+    rca_flush(a, T0 + 130000000ull);
+    ck_assert_uint_eq(ngot, 2);
+    ck_assert_int_eq(got[1].failed, 1);
+    ck_assert_str_eq(got[1].error, "InstanceNotFound");
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(filter_by_request_id)
 {
     struct rca_cfg cfg;
@@ -570,6 +609,7 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, settle_and_pending_calls);
     tcase_add_test(tc, tick_skip_never_delays);
     tcase_add_test(tc, heap_decides_like_a_full_walk);
+    tcase_add_test(tc, late_work_of_a_reported_failure);
     tcase_add_test(tc, filter_by_request_id);
     tcase_add_test(tc, refusals_of_a_session_are_one_operation);
     tcase_add_test(tc, refusals_without_a_client);
