@@ -39,6 +39,12 @@ struct fent {
         data_seen : 1, rst_seen : 1;
     unsigned fin[2];
     uint32_t isn[2];
+    /* stall watch: the end of the highest data sent per direction, the
+     * retransmissions since the peer last sent anything, each direction's
+     * last packet */
+    uint32_t snd_end[2];
+    uint8_t snd_known[2], rtx_quiet[2];
+    uint64_t dir_last_us[2];
     struct reasm r[2];
     struct classify_flow *cls;
 };
@@ -64,11 +70,11 @@ struct flow_table {
     struct reasm_env env;
     uint64_t *c_created, *c_evicted, *c_expired, *c_non_tcp, *c_reused, *c_alloc_failed,
         *c_syn_retrans, *c_rst, *c_midstream, *c_anomalies, *c_not_ip,
-        *c_syn_unanswered;
+        *c_syn_unanswered, *c_stalled;
 };
 
 static const char *const event_names[FLOW_EV_COUNT] = {
-    "SYN", "ESTABLISHED", "REFUSED", "UNANSWERED", "RESET", "CLOSED", "MIDSTREAM",
+    "SYN", "ESTABLISHED", "REFUSED", "UNANSWERED", "RESET", "CLOSED", "MIDSTREAM", "STALLED",
 };
 
 const char *flow_event_name(enum flow_event ev)
@@ -570,7 +576,7 @@ static struct fent *flow_create(struct flow_table *ft, const struct fent *k, uin
     e->f.cli.port = e->cli_is_a ? e->pa : e->pb;
     e->f.srv.port = e->cli_is_a ? e->pb : e->pa;
     e->f.first_us = e->f.last_us = ts;
-    e->f.fin_first = e->f.rst_dir = -1;
+    e->f.fin_first = e->f.rst_dir = e->f.stall_dir = -1;
     reasm_init(&e->r[0]);
     reasm_init(&e->r[1]);
     classify_flow_begin(ft->cls, &e->f, &e->cls);
@@ -591,6 +597,48 @@ static struct fent *flow_create(struct flow_table *ft, const struct fent *k, uin
         emit(ft, e, FLOW_EV_MIDSTREAM, ts);
     }
     return e;
+}
+
+/* The stall watch, for a packet of direction dir: the peer speaking ends
+ * a silence of its own; data dir sent before (wholly at or below the
+ * highest end it sent) is a retransmission, and enough of them into the
+ * peer's silence make the flow STALLED. A flow whose peer was never seen
+ * (a capture of one direction) never stalls. */
+static void stall_watch(struct flow_table *ft, struct fent *e, int dir, const struct pkt *pkt,
+                        uint32_t dseq, uint64_t ts)
+{
+    struct flow *f = &e->f;
+    e->rtx_quiet[!dir] = 0;
+    if (f->stall_dir == !dir)
+        f->stall_dir = -1; /* the silent side spoke again */
+    e->dir_last_us[dir] = ts;
+    if (pkt->payload_wire == 0 || (pkt->tcp_flags & (DECODE_TCP_RST | DECODE_TCP_SYN)))
+        return;
+    uint32_t end = dseq + pkt->payload_wire;
+    if (!e->snd_known[dir] || (int32_t)(end - e->snd_end[dir]) > 0) {
+        e->snd_end[dir] = end;
+        e->snd_known[dir] = 1;
+        return;
+    }
+    if (e->rtx_quiet[dir] < UINT8_MAX)
+        e->rtx_quiet[dir]++;
+    uint64_t heard = e->dir_last_us[!dir];
+    if (f->stall_dir >= 0 || !heard || e->rtx_quiet[dir] < FLOW_STALL_RETRANSMITS ||
+        ts < heard + FLOW_STALL_QUIET_US)
+        return;
+    f->stall_dir = (int8_t)dir;
+    f->stall_since_us = heard;
+    const struct flow_endpoint *to = dir == FLOW_C2S ? &f->srv : &f->cli;
+    if (!ft->c_stalled || *ft->c_stalled < STATS_DIAG_PER_KIND) {
+        stats_diag(ft->st, "flow.stalled", ts,
+                   "flow %llu: data to %s:%u retransmitted %u times, nothing from it for %.1f s",
+                   (unsigned long long)f->id, to->addr, to->port, (unsigned)e->rtx_quiet[dir],
+                   (double)(ts - heard) / 1e6);
+        ft->c_stalled = stats_counter(ft->st, "flow.stalled"); /* created on first use */
+    } else {
+        (*ft->c_stalled)++;
+    }
+    emit(ft, e, FLOW_EV_STALLED, ts);
 }
 
 /* Is a SYN on existing flow e the start of a new connection on the same
@@ -671,6 +719,7 @@ void flow_packet(struct flow_table *ft, const struct pkt *pkt)
             }
         }
     }
+    stall_watch(ft, e, dir, pkt, dseq, ts);
     /* Mid-stream, the first segment carrying data starts the stream (in
      * reasm_segment). Not a bare ACK: a TCP keep-alive probe is sent at
      * SND.NXT - 1 with no data (RFC 9293 3.8.4), and anchoring on it would

@@ -37,6 +37,14 @@ enum flow_event {
     FLOW_EV_RESET,          /* RST after data or establishment */
     FLOW_EV_CLOSED,         /* FIN seen in both directions */
     FLOW_EV_MIDSTREAM,      /* joined without a handshake */
+    FLOW_EV_STALLED,        /* one side sent data its peer never acknowledged:
+                               retransmitted FLOW_STALL_RETRANSMITS times
+                               with no packet at all from the peer for at
+                               least FLOW_STALL_QUIET_US (the peer is
+                               unreachable: host down, link cut); struct
+                               flow.stall_dir and stall_since_us say who and
+                               since when. Once per silence: the peer's next
+                               packet ends it. Counted flow.stalled */
     FLOW_EV_COUNT
 };
 
@@ -48,6 +56,9 @@ enum flow_end {
     FLOW_END_REUSED,   /* a new SYN on the same 5-tuple */
     FLOW_END_INPUT     /* end of the input (or flush) */
 };
+
+#define FLOW_STALL_RETRANSMITS 3        /* RTO backoff: >= 1.4 s on Linux */
+#define FLOW_STALL_QUIET_US 1000000ull
 
 const char *flow_event_name(enum flow_event ev);
 const char *flow_app_name(enum flow_app app);
@@ -77,6 +88,11 @@ struct flow {
     int8_t fin_first;               /* direction of the first FIN, -1 none */
     uint64_t fin_us[2];             /* packet time of each direction's FIN, 0 none */
     int8_t rst_dir;                 /* direction of the first RST, -1 none */
+    int8_t stall_dir;               /* direction whose data its peer stopped
+                                       acknowledging (FLOW_EV_STALLED), -1 */
+    uint64_t stall_since_us;        /* the silent peer's last packet (its
+                                       last sign of life), or the first
+                                       unacknowledged data if it never sent */
     uint8_t end_why;                /* enum flow_end, valid in cb.end */
     uint32_t anomalies;             /* count of anomalies on this flow */
     void *user;                     /* the consumer's state; freed by it in cb.end */

@@ -126,6 +126,11 @@ void out_event_summary(FILE *f, const struct event *ev)
         break;
     case EV_CONN:
         fputs(flow_event_name((enum flow_event)ev->conn_event), f);
+        if (ev->quiet_since_us) {
+            char q[40];
+            out_time(ev->quiet_since_us, q, sizeof(q));
+            fprintf(f, " (nothing from it since %s)", q);
+        }
         break;
     case EV_AMQP_OPEN:
         fputs("connection opened", f);
@@ -246,6 +251,11 @@ struct jw_node *out_event_json(struct jw *w, const struct event *ev, const char 
     jw_t_str(w, "priority", ev->priority);
     jw_t_str(w, "publisher_id", ev->publisher_id);
     jw_t_str(w, "query", ev->query);
+    if (ev->kind == EV_CONN && ev->quiet_since_us) {
+        char q[40];
+        out_time(ev->quiet_since_us, q, sizeof(q));
+        jw_t_str(w, "quiet_since", q);
+    }
     if (http_resp)
         jw_t_str(w, "reason", ev->reason);
     if (amqp_reply)

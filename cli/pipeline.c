@@ -253,7 +253,8 @@ static void on_event(void *ctx, struct flow *f, enum flow_event fe, uint64_t ts)
     struct pipeline *p = ctx;
     if (fe == FLOW_EV_CLOSED || fe == FLOW_EV_RESET)
         app_end(p, f, ts);
-    if (fe != FLOW_EV_REFUSED && fe != FLOW_EV_UNANSWERED && fe != FLOW_EV_RESET)
+    if (fe != FLOW_EV_REFUSED && fe != FLOW_EV_UNANSWERED && fe != FLOW_EV_RESET &&
+        fe != FLOW_EV_STALLED)
         return;
     /* an RST answering a FIN ends a connection that was closing anyway
      * (RabbitMQ does this to every client that leaves): not trouble */
@@ -266,11 +267,19 @@ static void on_event(void *ctx, struct flow *f, enum flow_event fe, uint64_t ts)
     ev->ts_us = ts;
     ev->flow_id = f->id;
     ev->conn_event = (int)fe;
-    snprintf(ev->src.addr, sizeof(ev->src.addr), "%s", f->cli.addr);
-    ev->src.port = f->cli.port;
-    snprintf(ev->dst.addr, sizeof(ev->dst.addr), "%s", f->srv.addr);
-    ev->dst.port = f->srv.port;
-    ev->dst.service = event_cstr(ev, svcmap_port(p->map, f->srv.port, NULL));
+    /* src talks, dst is the one refusing, not answering, or silent */
+    int rev = fe == FLOW_EV_STALLED && f->stall_dir == FLOW_S2C;
+    const struct flow_endpoint *from = rev ? &f->srv : &f->cli, *to = rev ? &f->cli : &f->srv;
+    snprintf(ev->src.addr, sizeof(ev->src.addr), "%s", from->addr);
+    ev->src.port = from->port;
+    snprintf(ev->dst.addr, sizeof(ev->dst.addr), "%s", to->addr);
+    ev->dst.port = to->port;
+    if (!rev)
+        ev->dst.service = event_cstr(ev, svcmap_port(p->map, f->srv.port, NULL));
+    else
+        ev->src.service = event_cstr(ev, svcmap_port(p->map, f->srv.port, NULL));
+    if (fe == FLOW_EV_STALLED)
+        ev->quiet_since_us = f->stall_since_us;
     emit(p, ev);
 }
 

@@ -144,8 +144,11 @@ struct event {
     uint16_t reply_code;       /* Basic.Return / Close */
     const char *reply_text;
 
-    /* TCP connection events (EV_CONN): enum flow_event value */
+    /* TCP connection events (EV_CONN): enum flow_event value. For
+     * FLOW_EV_STALLED dst is the silent side (either end of the
+     * connection) and quiet_since_us its last packet */
     int conn_event;
+    uint64_t quiet_since_us;
     /* EV_AMQP_END and a no-answer response: enum ev_end */
     int end_how;
 

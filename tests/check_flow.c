@@ -695,6 +695,97 @@ START_TEST(syn_unanswered_counted)
 }
 END_TEST
 
+/* ---- the stall watch: data retransmitted into a peer's silence ---- */
+
+static int nstalled;
+static struct flow stalled_flow;
+static uint64_t stalled_at;
+
+static void on_stall_event(void *ctx, struct flow *f, enum flow_event ev, uint64_t ts)
+{
+    (void)ctx;
+    if (ev != FLOW_EV_STALLED)
+        return;
+    nstalled++;
+    stalled_flow = *f;
+    stalled_at = ts;
+}
+
+static void stall_table(void)
+{
+    struct flow_cfg cfg;
+    flow_defaults(&cfg);
+    cfg.use_ndpi = 0;
+    struct flow_cb cb = {NULL, NULL, NULL, NULL, on_stall_event, NULL};
+    flow_table_free(ft);
+    ft = flow_table_new(&cfg, st, &cb);
+    ck_assert_ptr_nonnull(ft);
+    nstalled = 0;
+    memset(&stalled_flow, 0, sizeof(stalled_flow));
+}
+
+#define MS 1000ull
+
+/* client 10.0.0.1:40000 -> server 10.0.0.2:5672, handshake and one
+ * exchange; the client's last packet is at 10 ms */
+static void stall_prologue(void)
+{
+    raw_tcp(0, 40000, 5672, 0x02, 100, 0, NULL, 0);
+    raw_tcp(1, 40000, 5672, 0x12, 500, 101, NULL, 1 * MS);
+    raw_tcp(0, 40000, 5672, 0x10, 101, 501, NULL, 2 * MS);
+    raw_tcp(0, 40000, 5672, 0x18, 101, 501, "ping", 10 * MS);
+    raw_tcp(1, 40000, 5672, 0x10, 501, 105, NULL, 11 * MS);
+}
+
+START_TEST(stall_on_retransmissions_into_silence)
+{
+    stall_table();
+    stall_prologue();
+    /* the server hands the client data; the client never answers: RTO
+     * backoff retransmits it at 0.2, 0.6, 1.4 s */
+    raw_tcp(1, 40000, 5672, 0x18, 501, 105, "deliver", 1000 * MS);
+    raw_tcp(1, 40000, 5672, 0x18, 501, 105, "deliver", 1200 * MS);
+    raw_tcp(1, 40000, 5672, 0x18, 501, 105, "deliver", 1600 * MS);
+    ck_assert_int_eq(nstalled, 0); /* two retransmissions */
+    raw_tcp(1, 40000, 5672, 0x18, 501, 105, "deliver", 2400 * MS);
+    ck_assert_int_eq(nstalled, 1);
+    ck_assert_uint_eq(stalled_at, 2400 * MS);
+    ck_assert_int_eq(stalled_flow.stall_dir, FLOW_S2C);
+    ck_assert_uint_eq(stalled_flow.stall_since_us, 10 * MS); /* the client's last packet */
+    raw_tcp(1, 40000, 5672, 0x18, 501, 105, "deliver", 4000 * MS);
+    ck_assert_int_eq(nstalled, 1); /* once per silence */
+    /* the client is back: the silence is over, a new one counts again */
+    raw_tcp(0, 40000, 5672, 0x10, 105, 508, NULL, 5000 * MS);
+    raw_tcp(1, 40000, 5672, 0x18, 508, 105, "more", 6000 * MS);
+    for (int i = 1; i <= 3; i++)
+        raw_tcp(1, 40000, 5672, 0x18, 508, 105, "more", (6000 + 600 * (uint64_t)i) * MS);
+    ck_assert_int_eq(nstalled, 2);
+    ck_assert_uint_eq(stalled_flow.stall_since_us, 5000 * MS);
+    ck_assert_uint_eq(*stats_counter(st, "flow.stalled"), 2);
+}
+END_TEST
+
+START_TEST(no_stall_while_the_peer_talks)
+{
+    stall_table();
+    stall_prologue();
+    /* lossy but alive: every retransmission is followed by a duplicate ACK */
+    for (int i = 0; i < 6; i++) {
+        raw_tcp(1, 40000, 5672, 0x18, 501, 105, "deliver", (1000 + 500 * (uint64_t)i) * MS);
+        raw_tcp(0, 40000, 5672, 0x10, 105, 501, NULL, (1001 + 500 * (uint64_t)i) * MS);
+    }
+    /* retransmitted fast (within 1 s of the peer's last packet) */
+    for (int i = 0; i < 5; i++)
+        raw_tcp(1, 40000, 5672, 0x18, 501, 105, "deliver", (4000 + 100 * (uint64_t)i) * MS);
+    ck_assert_int_eq(nstalled, 0);
+    /* a capture of one direction: the peer never seen, never stalls */
+    for (int i = 0; i < 6; i++)
+        raw_tcp(1, 40001, 5672, 0x18, 900, 1, "deliver", (1000 + 2000 * (uint64_t)i) * MS);
+    ck_assert_int_eq(nstalled, 0);
+    ck_assert_uint_eq(*stats_counter(st, "flow.stalled"), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("flow");
@@ -705,6 +796,8 @@ int main(void)
     tcase_add_test(tc, bounded_on_endless_flows);
     tcase_add_test(tc, expiry_on_packet_time);
     tcase_add_test(tc, syn_unanswered_counted);
+    tcase_add_test(tc, stall_on_retransmissions_into_silence);
+    tcase_add_test(tc, no_stall_while_the_peer_talks);
     tcase_add_test(tc, direction_rules);
     tcase_add_test(tc, direction_details);
     tcase_add_test(tc, non_tcp_and_ipv6);
