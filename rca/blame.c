@@ -8,6 +8,11 @@
 #define BLAME_BEFORE_US 2000000ull /* a dependency down just before the call counts */
 #define BLAME_AFTER_US 1000000ull
 
+static const char *or_s(const char *s)
+{
+    return s ? s : "";
+}
+
 static int user_error(const struct report *r)
 {
     const char *k = r->root_cause.kind;
@@ -68,7 +73,7 @@ static const struct rules_fault *rule_of(const struct rules *rules, const char *
 
 static const char *category_of(const struct cloud_span *s)
 {
-    return s->state == CLOUD_HUNG ? "service_hung" : "service_down";
+    return cloud_span_category(s);
 }
 
 /* Among the instances of svc (every one when svc is NULL) other than not,
@@ -102,14 +107,41 @@ static const struct cloud_inst *down_among(const struct cloud *m, const struct r
     return best;
 }
 
+/* The rule's when_down: the first of its services with an instance
+ * (other than x) down during the failure, or within when_down_within
+ * seconds before it. */
+static int rule_when_down(const struct cloud *m, const struct rules *rules, const struct report *r,
+                          const struct cloud_inst *x, uint64_t t0, uint64_t w0, uint64_t w1,
+                          struct blame *out)
+{
+    const struct rules_fault *rule = rule_of(rules, r->rule);
+    for (size_t i = 0; rule && i < rule->nwhen_down; i++) {
+        const struct cloud_span *ws = NULL;
+        uint64_t back = rule->when_down_within_s ? rule->when_down_within_s * 1000000ull : 0;
+        uint64_t v0 = back && t0 > back ? t0 - back : w0;
+        const struct cloud_inst *wd =
+            down_among(m, rules, rule->when_down[i], x, NULL, NULL, v0, w1, &ws);
+        if (wd) {
+            out->inst = wd;
+            out->span = ws;
+            out->moved = 1;
+            out->category = category_of(ws);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int blame_decide(const struct cloud *m, const struct rules *rules, const struct report *r,
                  uint64_t t0, uint64_t t1, struct blame *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!m || !r->failed || !r->root_cause.service || user_error(r))
+    if (!m || !r->failed || user_error(r))
         return 0;
     const struct report_cause *rc = &r->root_cause;
     uint64_t w0 = t0 > BLAME_BEFORE_US ? t0 - BLAME_BEFORE_US : 0, w1 = t1 + BLAME_AFTER_US;
+    if (!rc->service) /* the chain names nobody: only a rule's when_down can */
+        return reported_kind(rc->kind) && rule_when_down(m, rules, r, NULL, t0, w0, w1, out);
     const struct cloud_inst *x = cloud_find(m, rc->service, rc->host, rc->addr[0] ? rc->addr : NULL);
     const struct cloud_span *xs = cloud_down_during(x, w0, w1);
     if (!reported_kind(rc->kind)) {
@@ -140,21 +172,8 @@ int blame_decide(const struct cloud *m, const struct rules *rules, const struct 
         return 1;
     }
     /* a rule may say which services' outage explains this failure */
-    const struct rules_fault *rule = rule_of(rules, r->rule);
-    for (size_t i = 0; rule && i < rule->nwhen_down; i++) {
-        const struct cloud_span *ws = NULL;
-        uint64_t back = rule->when_down_within_s ? rule->when_down_within_s * 1000000ull : 0;
-        uint64_t v0 = back && t0 > back ? t0 - back : w0;
-        const struct cloud_inst *wd =
-            down_among(m, rules, rule->when_down[i], x, NULL, NULL, v0, w1, &ws);
-        if (wd) {
-            out->inst = wd;
-            out->span = ws;
-            out->moved = 1;
-            out->category = category_of(ws);
-            return 1;
-        }
-    }
+    if (rule_when_down(m, rules, r, x, t0, w0, w1, out))
+        return 1;
     out->inst = x;
     return x != NULL;
 }
@@ -175,11 +194,16 @@ void blame_apply(const struct blame *b, struct report *r, char *buf, size_t len)
         snprintf(since, sizeof(since), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                  (unsigned)(b->span->since_us % 1000000u / 1000u));
-        snprintf(buf, len, "%s %s since %s (%s, %u piece%s of evidence) while %s handled the "
-                           "call: %s",
-                 d->service, cloud_state_name((enum cloud_state)b->span->state), since,
+        char during[160];
+        if (rc->service)
+            snprintf(during, sizeof(during), "while %s handled the call", was);
+        else
+            snprintf(during, sizeof(during), "while the operation was %s",
+                     rc->kind && !strcmp(rc->kind, "stuck") ? "stuck" : "failing");
+        snprintf(buf, len, "%s %s since %s (%s, %u piece%s of evidence) %s: %s", d->service,
+                 cloud_state_name((enum cloud_state)b->span->state), since,
                  cloud_why_name((enum cloud_why)b->span->why), b->span->evidence,
-                 b->span->evidence == 1 ? "" : "s", was, rc->message ? rc->message : "");
+                 b->span->evidence == 1 ? "" : "s", during, rc->message ? rc->message : "");
         rc->message = buf;
         rc->kind = "dependency_down";
         rc->error = b->span->state == CLOUD_HUNG ? "DependencyHung" : "DependencyDown";
@@ -197,4 +221,21 @@ void blame_apply(const struct blame *b, struct report *r, char *buf, size_t len)
         snprintf(rc->addr, sizeof(rc->addr), "%s", d->addr);
     if (b->category)
         r->category = b->category;
+}
+
+int blame_home(const struct cloud *m, struct report *r, const char *uuid, char *buf, size_t len)
+{
+    struct report_cause *rc = &r->root_cause;
+    if (!m || !r->failed || rc->service || !rc->kind || strcmp(rc->kind, "stuck") != 0)
+        return 0;
+    const struct cloud_inst *h = cloud_home(m, uuid);
+    if (!h)
+        return 0;
+    rc->service = h->service;
+    rc->host = h->host[0] ? h->host : NULL;
+    snprintf(rc->addr, sizeof(rc->addr), "%s", h->addr);
+    snprintf(buf, len, "%s; server %s lives on %s%s%s, which holds its work", or_s(rc->message),
+             uuid, h->service, h->host[0] ? "@" : "", h->host);
+    rc->message = buf;
+    return 1;
 }

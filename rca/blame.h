@@ -38,6 +38,13 @@ struct blame {
 int blame_decide(const struct cloud *m, const struct rules *rules, const struct report *r,
                  uint64_t t0_us, uint64_t t1_us, struct blame *out);
 
+/* A stuck operation (kind "stuck") whose chain names nobody: the server
+ * it was about, uuid, lives on a host (cloud_home), and that host's
+ * instance holds its work. Names it in r's root cause (the message,
+ * written into buf of len bytes, says so) before blame_decide looks at
+ * its health. 1 when it did. */
+int blame_home(const struct cloud *m, struct report *r, const char *uuid, char *buf, size_t len);
+
 /* Lay the blame on r: service, host, address; for a moved culprit the
  * evidence becomes the dependency's period (kind "dependency_down", the
  * message names both, written into buf of len bytes, which must live as

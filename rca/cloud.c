@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "capture/flow.h"
 #include "capture/str.h"
@@ -31,10 +32,21 @@ struct addr_host {
     char host[64];
     int conflict; /* two instances there named different hosts */
     uint64_t bg_us; /* last background work (an RPC with no user behind it) sent from it */
+    uint64_t alive_us; /* last message sent from it, by any instance */
+};
+
+/* Where a resource lives: the instance that last got work on it through
+ * its host's own topic ("compute.<host>"). A cache: direct-mapped,
+ * a collision forgets the older entry. */
+#define HOME_SLOTS 4096
+struct home {
+    char id[37];
+    uint32_t inst; /* instance id, 0 = empty */
 };
 
 struct cloud {
     struct cloud_cfg cfg;
+    struct home *homes;
     const struct rules *rules;
     struct stats *st;
     struct cloud_inst *inst;
@@ -47,8 +59,8 @@ struct cloud {
     size_t nslots; /* power of two, at least 2x what it holds */
     uint64_t next_tick;
     size_t named_open; /* open periods opened by errors naming an instance */
-    uint64_t *c_full, *c_edges_full, *c_down, *c_hung;
-    uint64_t local[4];
+    uint64_t *c_full, *c_edges_full, *c_down, *c_hung, *c_stall_heard;
+    uint64_t local[5];
 };
 
 void cloud_defaults(struct cloud_cfg *cfg)
@@ -453,12 +465,15 @@ struct cloud *cloud_new(const struct cloud_cfg *cfg, const struct rules *rules, 
     m->inst = calloc(m->cfg.max_instances, sizeof(*m->inst));
     m->edges = calloc(m->cfg.max_edges, sizeof(*m->edges));
     m->ah = calloc(m->cfg.max_instances, sizeof(*m->ah));
-    uint64_t **cs[4] = {&m->c_full, &m->c_edges_full, &m->c_down, &m->c_hung};
-    static const char *const names[4] = {"cloud.instances_full", "cloud.edges_full",
-                                         "cloud.down_periods", "cloud.hung_periods"};
-    for (int i = 0; i < 4; i++)
+    m->homes = calloc(HOME_SLOTS, sizeof(*m->homes));
+    uint64_t **cs[5] = {&m->c_full, &m->c_edges_full, &m->c_down, &m->c_hung,
+                        &m->c_stall_heard};
+    static const char *const names[5] = {"cloud.instances_full", "cloud.edges_full",
+                                         "cloud.down_periods", "cloud.hung_periods",
+                                         "cloud.stall_contradicted"};
+    for (int i = 0; i < 5; i++)
         *cs[i] = st ? stats_counter(st, names[i]) : &m->local[i];
-    if (!m->inst || !m->edges || !m->ah) {
+    if (!m->inst || !m->edges || !m->ah || !m->homes) {
         cloud_free(m);
         return NULL;
     }
@@ -472,6 +487,7 @@ void cloud_free(struct cloud *m)
     free(m->inst);
     free(m->edges);
     free(m->ah);
+    free(m->homes);
     free(m->slots);
     free(m);
 }
@@ -582,9 +598,63 @@ static int real_path(const char *p)
     return segs >= 2;
 }
 
+static struct home *home_slot(const struct cloud *m, const char *id)
+{
+    return &m->homes[str_hash(id, strlen(id)) & (HOME_SLOTS - 1)];
+}
+
+/* A call or cast delivered through its host's own topic: the servers it
+ * names live there. */
+static void homes_learn(struct cloud *m, const struct event *ev)
+{
+    if ((ev->kind != EV_RPC_CALL && ev->kind != EV_RPC_CAST) || !ev->target_server ||
+        !ev->topic_service || !ev->nuuids)
+        return;
+    const struct cloud_inst *x =
+        inst_get(m, ev->topic_service, ev->target_server, ev->dst.addr, ev->ts_us, 1);
+    if (!x)
+        return;
+    for (size_t i = 0; i < ev->nuuids; i++) {
+        if (ev->uuids[i].res != EV_RES_INSTANCE)
+            continue;
+        struct home *h = home_slot(m, ev->uuids[i].id);
+        str_copy(h->id, sizeof(h->id), ev->uuids[i].id);
+        h->inst = x->id;
+    }
+}
+
+/* A connection stalled: the address of ev->dst stopped acknowledging
+ * what was sent to it. Unless something was heard from that address
+ * since (then it is that connection, not the host), every instance there
+ * is unreachable since the address's last sign of life. */
+static void host_stalled(struct cloud *m, const struct event *ev)
+{
+    struct addr_host *ah = ah_get(m, ev->dst.addr, 0);
+    uint64_t since = ev->quiet_since_us;
+    if (ah && ah->alive_us > since)
+        since = ah->alive_us;
+    if (since + FLOW_STALL_QUIET_US > ev->ts_us) {
+        (*m->c_stall_heard)++;
+        return;
+    }
+    for (size_t i = 0; i < m->ninst; i++) {
+        struct cloud_inst *x = &m->inst[i];
+        if (x->alias || x->embedded || strcmp(x->addr, ev->dst.addr) != 0)
+            continue;
+        if (x->alive_us > since)
+            continue;
+        went_down(m, x, CLOUD_DOWN, CLOUD_WHY_STALLED, since);
+    }
+}
+
 void cloud_observe(struct cloud *m, const struct event *ev)
 {
     uint64_t t = ev->ts_us;
+    if (ev->kind != EV_CONN && ev->kind != EV_AMQP_END) {
+        struct addr_host *ah = ah_get(m, ev->src.addr, 0);
+        if (ah && t > ah->alive_us)
+            ah->alive_us = t;
+    }
     switch (ev->kind) {
     case EV_HTTP_REQUEST: {
         struct cloud_inst *srv = inst_get(m, ev->dst.service, ev->dst.host, ev->dst.addr, t, 1);
@@ -644,8 +714,10 @@ void cloud_observe(struct cloud *m, const struct event *ev)
         if (ev->verb != EV_VERB_PUBLISH) {
             /* the broker hands it on: no sign of the consumer's life, but
              * of the broker's */
-            if (ev->verb == EV_VERB_DELIVER)
+            if (ev->verb == EV_VERB_DELIVER) {
                 alive(inst_get(m, "rabbitmq", ev->src.host, ev->src.addr, t, 1), t);
+                homes_learn(m, ev);
+            }
             break;
         }
         struct cloud_inst *x = inst_get(m, ev->src.service, ev->src.host, ev->src.addr, t, 1);
@@ -732,6 +804,10 @@ void cloud_observe(struct cloud *m, const struct event *ev)
         break;
     }
     case EV_CONN: {
+        if (ev->conn_event == FLOW_EV_STALLED) {
+            host_stalled(m, ev);
+            break;
+        }
         struct cloud_inst *x = inst_get(m, ev->dst.service, ev->dst.host, ev->dst.addr, t, 1);
         if (!x)
             break;
@@ -784,6 +860,19 @@ void cloud_note(struct cloud *m, const char *svc, const char *host, const char *
 }
 
 /* ---- queries ---- */
+
+const struct cloud_inst *cloud_home(const struct cloud *m, const char *uuid)
+{
+    if (!uuid || !*uuid)
+        return NULL;
+    const struct home *h = home_slot(m, uuid);
+    if (!h->inst || strcasecmp(h->id, uuid) != 0)
+        return NULL;
+    const struct cloud_inst *x = &m->inst[h->inst - 1];
+    while (x->alias) /* merged: the instance it became */
+        x = &m->inst[x->alias - 1];
+    return x;
+}
 
 const struct cloud_inst *cloud_find(const struct cloud *m, const char *svc, const char *host,
                                     const char *addr)
@@ -951,11 +1040,19 @@ const char *cloud_state_name(enum cloud_state s)
     return s == CLOUD_DOWN ? "down" : s == CLOUD_HUNG ? "hung" : "up";
 }
 
+const char *cloud_span_category(const struct cloud_span *s)
+{
+    if (s->why == CLOUD_WHY_STALLED)
+        return "host_unreachable";
+    return s->state == CLOUD_HUNG ? "service_hung" : "service_down";
+}
+
 const char *cloud_why_name(enum cloud_why w)
 {
     static const char *const names[CLOUD_WHY_COUNT] = {
         "",           "refused",     "unreachable", "left the broker", "force-closed",
         "no answer",  "no reply",    "unconsumed",  "silent", "named by errors",
+        "not acknowledging",
     };
     return (unsigned)w < CLOUD_WHY_COUNT ? names[w] : "";
 }

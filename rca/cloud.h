@@ -46,6 +46,10 @@ enum cloud_why {
     CLOUD_WHY_SILENT,     /* its periodic reports stopped */
     CLOUD_WHY_NAMED,      /* other services' errors name it (a fault rule's
                              culprit: the database, keystone behind a 503) */
+    CLOUD_WHY_STALLED,    /* its host stopped acknowledging data sent to it
+                             (TCP retransmissions into silence): unreachable,
+                             a cut link or a dead host; since its address's
+                             last packet */
     CLOUD_WHY_COUNT
 };
 
@@ -133,6 +137,11 @@ void cloud_note(struct cloud *m, const char *svc, const char *host, const char *
 const struct cloud_inst *cloud_find(const struct cloud *m, const char *svc, const char *host,
                                     const char *addr);
 
+/* The instance holding server uuid: the one that last got work on it
+ * through its host's own topic (nova-compute of the server's host), or
+ * NULL when none was seen (the last 4096 servers, roughly). */
+const struct cloud_inst *cloud_home(const struct cloud *m, const char *uuid);
+
 /* The period of inst that was down or hung at some time in [t0, t1]
  * (the latest such), or NULL when it was up all along. */
 const struct cloud_span *cloud_down_during(const struct cloud_inst *inst, uint64_t t0,
@@ -180,6 +189,9 @@ uint64_t cloud_background_at(const struct cloud *m, const char *addr);
 /* "service@host" (or @addr) of inst into buf. */
 const char *cloud_inst_name(const struct cloud_inst *inst, char *buf, size_t len);
 const char *cloud_state_name(enum cloud_state s);
+/* The category a period gives a verdict or an incident: host_unreachable
+ * (CLOUD_WHY_STALLED), service_hung, service_down. */
+const char *cloud_span_category(const struct cloud_span *s);
 const char *cloud_why_name(enum cloud_why w);
 
 #endif

@@ -230,8 +230,7 @@ static void follow_span(struct incident_table *t, const struct cloud_inst *x,
         if (!inc) {
             inc = open_new(t, s->since_us);
             place_from(inc, x->service, x->host, x->addr);
-            str_copy(inc->category, sizeof(inc->category),
-                     s->state == CLOUD_HUNG ? "service_hung" : "service_down");
+            str_copy(inc->category, sizeof(inc->category), cloud_span_category(s));
             inc->inst_id = x->id;
             inc->span_since = s->since_us;
             span_kind(s, inc->kind, sizeof(inc->kind));

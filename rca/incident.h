@@ -42,7 +42,7 @@ struct incident {
     char host[64];      /* host name, "" unknown */
     char addr[46];      /* address, "" unknown */
     char category[24];  /* "service_down", "service_hung", "capacity", ... */
-    char kind[24];      /* the model's reading ("down (refused)") or the verdicts' evidence kind */
+    char kind[40];      /* the model's reading ("down (refused)") or the verdicts' evidence kind */
     uint64_t start_us;  /* first evidence */
     uint64_t last_us;   /* latest evidence */
     uint64_t end_us;    /* resolved at (0 = still open) */

@@ -361,6 +361,25 @@ static void note_failed_resources(struct rca *a, const struct chain *c)
     }
 }
 
+/* The server an operation is about: the uuid in its request's path
+ * (DELETE /v2.1/servers/<uuid>), else in the path of the first poll of
+ * its resource (a create's GET /v2.1/servers/<uuid>). */
+static int operation_server(const struct chain *c, char *out, size_t len)
+{
+    const struct event *root = chain_root(c);
+    if (!root || root->kind != EV_HTTP_REQUEST)
+        return 0;
+    if (root->path && strstr(root->path, "/servers/") && chain_path_uuid(root->path, out, len))
+        return 1;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct event *ev = c->e[i].ev;
+        if ((c->e[i].flags & CE_POLL) && ev->kind == EV_HTTP_REQUEST && ev->path &&
+            strstr(ev->path, "/servers/") && chain_path_uuid(ev->path, out, len))
+            return 1;
+    }
+    return 0;
+}
+
 /* Work a service did late under the request id of an operation already
  * reported failed: a cast the broker held while its consumer was down and
  * delivered after the client had given up. It has no request of its own
@@ -418,6 +437,9 @@ struct judgement {
     const char *operation, *request_id;
     struct blame blame; /* what the model says of the culprit */
     char buf[512];      /* the blame's message */
+    char home_buf[384]; /* a stuck operation's message naming its server's host */
+    char server[40];    /* the server the operation is about, "" */
+    const struct cloud *cloud;
     uint32_t incident;
 };
 
@@ -471,6 +493,8 @@ static void judge(struct rca *a, const struct chain *c, struct judgement *j)
 static void apply(struct judgement *j, struct report *r)
 {
     r->session = j->session;
+    if (r->failed && j->server[0])
+        blame_home(j->cloud, r, j->server, j->home_buf, sizeof(j->home_buf));
     if (r->failed)
         blame_apply(&j->blame, r, j->buf, sizeof(j->buf));
     r->incident = j->incident;
@@ -496,6 +520,10 @@ static void decide(struct rca *a, struct chain *c, int at_end)
      * on the walk's own evidence, before the model moves the blame */
     int seen_before = r.failed && already_reported(a, c, &r);
     int tail = r.failed && !seen_before && late_tail(a, c);
+    if (r.failed && !r.root_cause.service && operation_server(c, j.server, sizeof(j.server))) {
+        j.cloud = a->cloud;
+        blame_home(a->cloud, &r, j.server, j.home_buf, sizeof(j.home_buf));
+    }
     if (r.failed && !seen_before && !tail)
         blame_decide(a->cloud, a->rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &j.blame);
     apply(&j, &r);

@@ -380,11 +380,99 @@ START_TEST(blame_moves_a_let_down_failure_only)
 }
 END_TEST
 
+/* A cast for server uuid delivered to the nova-compute of host at addr. */
+static void build_on(struct cloud *m, uint64_t ms, const char *host, const char *addr,
+                     const char *uuid)
+{
+    char rk[64];
+    snprintf(rk, sizeof(rk), "compute.%s", host);
+    struct event *d = rpc(ms, EV_RPC_CAST, EV_VERB_DELIVER, rk, "nova-compute", host,
+                          "build_and_run_instance", NULL, "u-b", R, 1, NULL, "nova-compute");
+    snprintf(d->dst.addr, sizeof(d->dst.addr), "%s", addr);
+    ck_assert_int_eq(event_add_uuid(d, uuid, strlen(uuid), EV_RES_INSTANCE), 0);
+    see(m, d);
+}
+
+/* A connection to addr stalled at ms: nothing from addr since quiet_ms. */
+static struct event *stalled(uint64_t ms, const char *addr, uint64_t quiet_ms)
+{
+    struct event *ev = mk(EV_CONN, ms);
+    peer(ev, &ev->src, 5672, "rabbitmq", NULL);
+    peer(ev, &ev->dst, 50010, NULL, NULL);
+    snprintf(ev->dst.addr, sizeof(ev->dst.addr), "%s", addr);
+    ev->conn_event = FLOW_EV_STALLED;
+    ev->quiet_since_us = T0 + quiet_ms * 1000;
+    return ev;
+}
+
+START_TEST(unreachable_host_and_server_homes)
+{
+    const char *S1 = "11111111-2222-4333-8444-555555555555";
+    struct cloud *m = new_cloud();
+    build_on(m, 0, "cmp-1", "10.0.0.21", INST);
+    build_on(m, 100, "cmp-2", "10.0.0.22", S1);
+    const struct cloud_inst *c1 = cloud_find(m, "nova-compute", "cmp-1", NULL);
+    const struct cloud_inst *c2 = cloud_find(m, "nova-compute", "cmp-2", NULL);
+    ck_assert_ptr_nonnull(c1);
+    ck_assert_ptr_nonnull(c2);
+    ck_assert_str_eq(c2->addr, "10.0.0.22");
+    /* where each server lives */
+    ck_assert_ptr_eq(cloud_home(m, INST), c1);
+    ck_assert_ptr_eq(cloud_home(m, S1), c2);
+    ck_assert_ptr_null(cloud_home(m, IMG));
+    /* cmp-2 publishes at 2 s, then nothing: data to it stalls at 20 s */
+    struct event *n = notif(2000, "compute.cmp-2", "compute.instance.update", "INFO", R, NULL,
+                            NULL, "u-n");
+    n->src.service = event_cstr(n, "nova-compute");
+    n->src.host = event_cstr(n, "cmp-2");
+    snprintf(n->src.addr, sizeof(n->src.addr), "10.0.0.22");
+    see(m, n);
+    see(m, stalled(20000, "10.0.0.22", 1000));
+    ck_assert_uint_eq(c2->nspans, 1);
+    ck_assert_int_eq(c2->spans[0].why, CLOUD_WHY_STALLED);
+    ck_assert_uint_eq(c2->spans[0].since_us, T0 + 2000000ull); /* its last message */
+    ck_assert_str_eq(cloud_span_category(&c2->spans[0]), "host_unreachable");
+    ck_assert_uint_eq(c1->nspans, 0);
+    /* a stall contradicted by a message from the address since: that
+     * connection's trouble, not the host's */
+    struct event *n1 = notif(29500, "compute.cmp-1", "compute.instance.update", "INFO", R, NULL,
+                             NULL, "u-n1");
+    n1->src.service = event_cstr(n1, "nova-compute");
+    n1->src.host = event_cstr(n1, "cmp-1");
+    snprintf(n1->src.addr, sizeof(n1->src.addr), "10.0.0.21");
+    see(m, n1);
+    see(m, stalled(30000, "10.0.0.21", 1000));
+    ck_assert_uint_eq(c1->nspans, 0);
+    ck_assert_uint_eq(*stats_counter(st, "cloud.stall_contradicted"), 1);
+    /* a stuck operation on S1 that its chain pins on nobody: its server's
+     * host holds it, and that host was unreachable */
+    struct report r;
+    struct blame b;
+    char hb[384], buf[512];
+    verdict(&r, NULL, "stuck", "service_down", 40000);
+    r.root_cause.addr[0] = '\0';
+    r.root_cause.message = "the client stopped waiting";
+    ck_assert(blame_home(m, &r, S1, hb, sizeof(hb)));
+    ck_assert_str_eq(r.root_cause.service, "nova-compute");
+    ck_assert_str_eq(r.root_cause.host, "cmp-2");
+    ck_assert(blame_decide(m, rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &b));
+    blame_apply(&b, &r, buf, sizeof(buf));
+    ck_assert_str_eq(r.category, "host_unreachable");
+    /* no home known: the stuck rule's when_down names the compute down */
+    verdict(&r, NULL, "stuck", "service_down", 40000);
+    r.rule = "stuck";
+    ck_assert(!blame_home(m, &r, IMG, hb, sizeof(hb)));
+    ck_assert(blame_decide(m, rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &b));
+    ck_assert(b.moved);
+    ck_assert_ptr_eq(b.inst, c2);
+    cloud_free(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     (void)INST; /* the shared scenario helpers this file does not use */
     (void)IMG;
-    (void)notif;
     (void)on_report;
     Suite *s = suite_create("cloud");
     TCase *tc = tcase_create("model");
@@ -398,6 +486,7 @@ static Suite *suite(void)
     tcase_add_test(tc, sessions_and_refusals);
     tcase_add_test(tc, incidents_open_join_resolve);
     tcase_add_test(tc, blame_moves_a_let_down_failure_only);
+    tcase_add_test(tc, unreachable_host_and_server_homes);
     suite_add_tcase(s, tc);
     return s;
 }
