@@ -60,6 +60,7 @@ struct chain_set {
     size_t nfailed;
     struct topic_seen *delivered; /* topics / routing keys seen delivered */
     size_t ndelivered;
+    int local_amqp; /* AMQP between a broker and its own host was seen */
     uint64_t *c_dropped, *c_merged, *c_open_evicted, *c_nested, *c_polls, *c_uuid_links;
     uint64_t *c_tok_matched, *c_tok_unmatched;
     /* no pending call of any chain is due before this (a lower bound:
@@ -675,6 +676,11 @@ static struct topic_seen *topic_find(const struct chain_set *cs, const char *top
 int chain_set_topic_consumed(const struct chain_set *cs, const char *topic)
 {
     return topic_find(cs, topic) != NULL;
+}
+
+int chain_set_delivery_visible(const struct chain_set *cs, const struct event *ev)
+{
+    return cs->local_amqp || topic_find(cs, ev->routing_key) || topic_find(cs, ev->topic);
 }
 
 int chain_set_topic_consumer(const struct chain_set *cs, const char *topic, const char **addr,
@@ -1578,6 +1584,10 @@ struct chain *chain_set_add(struct chain_set *cs, struct event *ev, uint32_t ses
     pkey_make(cs, &L.ek.u, "u:", ev->unique_id);
     pkey_make(cs, &L.ek.m, "m:", (ev->kind == EV_RPC_REPLY || is_call(ev)) ? ev->msg_id : NULL);
 
+    /* AMQP between the broker and a peer on its own host: the capture
+     * sees that host's local traffic, every consumer's deliveries with it */
+    if (ev->verb != EV_VERB_NONE && ev->src.addr[0] && !strcmp(ev->src.addr, ev->dst.addr))
+        cs->local_amqp = 1;
     if (ev->verb == EV_VERB_DELIVER && (is_rpc_msg(ev) || ev->kind == EV_NOTIFICATION)) {
         note_delivered(cs, ev->topic ? ev->topic : ev->routing_key, ev);
         if (ev->topic && ev->routing_key && strcmp(ev->topic, ev->routing_key) != 0)

@@ -162,6 +162,13 @@ void chain_set_remove(struct chain_set *cs, struct chain *c);
 /* 1 when some Deliver on topic (or routing key) was seen: the topic
  * normally has consumers. */
 int chain_set_topic_consumed(const struct chain_set *cs, const char *topic);
+/* 1 when deliveries of call or cast ev's queue would show in this
+ * capture: some were seen (its routing key, or its topic), or AMQP between
+ * a broker and a peer on its own host was (then every consumer's
+ * deliveries show). A span port that leaves out the broker's host shows
+ * only those to other hosts: a message for a consumer beside the broker,
+ * not seen delivered, may still have been. */
+int chain_set_delivery_visible(const struct chain_set *cs, const struct event *ev);
 /* The address and host name (NULL when unknown) of the latest connection a
  * message on topic was delivered to. Returns 1 if topic was ever delivered. */
 int chain_set_topic_consumer(const struct chain_set *cs, const char *topic, const char **addr,

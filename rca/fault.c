@@ -234,12 +234,13 @@ size_t fault_collect(const struct fault_ctx *fx, struct chain *c, struct fault *
             if (e->flags & CE_TIMED_OUT) {
                 struct fault *f = &out[n++];
                 int delivered = e->ndeliver > 0 || ev->verb == EV_VERB_DELIVER;
+                int unseen = !delivered && !chain_set_delivery_visible(fx->cs, ev);
                 int eoc = (e->flags & CE_EOC) != 0;
                 enum fault_weight w = FAULT_W_STRONG;
                 if (eoc && delivered)
                     w = FAULT_W_WEAK;
                 base(f, FAULT_RPC_TIMEOUT, w, c, i);
-                f->untaken = !delivered;
+                f->untaken = !delivered && !unseen;
                 f->at_root = i == c->root;
                 call_parties(fx, c, i, f);
                 f->error_class = "MessagingTimeout";
@@ -249,7 +250,13 @@ size_t fault_collect(const struct fault_ctx *fx, struct chain *c, struct fault *
                     f->message = chain_fmt(c, "no reply to %s on '%s' before the capture ended (%s)",
                                      or_s(ev->rpc_method, "call"), tgt,
                                      delivered ? "delivered, never answered"
+                                     : unseen  ? "its delivery out of sight"
                                                : "never delivered: no consumer");
+                else if (unseen)
+                    f->message = chain_fmt(c,
+                                     "no reply to %s on '%s' within %u s (the queue's deliveries "
+                                     "are out of this capture's sight)",
+                                     or_s(ev->rpc_method, "call"), tgt, secs);
                 else if (!delivered)
                     f->message = chain_fmt(c,
                                      "no reply to %s on '%s' within %u s: the call was never "
@@ -383,6 +390,40 @@ static int is_transitional(const char *state)
     return 0;
 }
 
+/* The service that held the last step of c when nothing of it is seen
+ * left unfinished: the consumer of the last cast delivered to it, or call
+ * delivered and never answered (work handed over whose end the wire does
+ * not show: the consumer died or was cut off with it). Fills f like
+ * unfinished_work; 0 when c delivered nothing. */
+static int last_holder(const struct fault_ctx *fx, struct chain *c, struct fault *f)
+{
+    int32_t best = CHAIN_NONE;
+    for (int32_t i = 0; i < (int32_t)c->n; i++) {
+        const struct chain_entry *e = &c->e[i];
+        const struct event *ev = e->ev;
+        if ((e->flags & CE_TWIN) || (ev->kind != EV_RPC_CALL && ev->kind != EV_RPC_CAST) ||
+            ev->fanout)
+            continue;
+        int delivered = ev->verb == EV_VERB_DELIVER || (ev->verb == EV_VERB_PUBLISH && e->ndeliver);
+        if (!delivered || (ev->kind == EV_RPC_CALL && (e->flags & CE_ANSWERED)))
+            continue;
+        if (best == CHAIN_NONE || ev->ts_us >= c->e[best].ev->ts_us)
+            best = i;
+    }
+    if (best == CHAIN_NONE)
+        return 0;
+    call_parties(fx, c, best, f);
+    const struct event *ev = c->e[best].ev;
+    if (ev->verb == EV_VERB_DELIVER && ev->dst.addr[0])
+        snprintf(f->addr, sizeof(f->addr), "%s", ev->dst.addr);
+    if (ev->verb == EV_VERB_DELIVER && ev->dst.host && !f->host)
+        f->host = f->topic_host = ev->dst.host;
+    f->message = chain_fmt(c, "%s %s to '%s' delivered, its work never finished",
+                           ev->kind == EV_RPC_CALL ? "call" : "cast", or_s(ev->rpc_method, "?"),
+                           or_s(ev->routing_key, or_s(ev->topic, "?")));
+    return 1;
+}
+
 /* The service holding the unfinished work of c as seen at time t: the
  * earliest call or cast of the operation never delivered, delivered and
  * never answered, or delivered only after t. Fills f->service, host, addr,
@@ -399,7 +440,16 @@ static int unfinished_work(const struct fault_ctx *fx, struct chain *c, uint64_t
             (ev->kind != EV_RPC_CALL && ev->kind != EV_RPC_CAST) || ev->fanout)
             continue;
         const char *w = NULL;
-        if (e->ndeliver == 0)
+        /* a call answered was delivered, seen or not; work for a topic whose
+         * deliveries this capture never shows (a consumer on the broker's
+         * own host, behind a span port) may have been taken unseen */
+        int answered = ev->kind == EV_RPC_CALL && (e->flags & CE_ANSWERED);
+        int visible = chain_set_delivery_visible(fx->cs, ev);
+        if (e->ndeliver == 0 && answered)
+            continue;
+        if (e->ndeliver == 0 && !visible)
+            w = ev->kind == EV_RPC_CALL ? "sent, never answered" : NULL;
+        else if (e->ndeliver == 0)
             w = "never delivered";
         else if (e->twin != CHAIN_NONE && c->e[e->twin].ev->ts_us > t)
             w = "delivered only after the client's last poll";
@@ -411,9 +461,10 @@ static int unfinished_work(const struct fault_ctx *fx, struct chain *c, uint64_t
         }
     }
     if (best == CHAIN_NONE)
-        return 0;
+        return last_holder(fx, c, f);
     call_parties(fx, c, best, f);
-    f->untaken = c->e[best].ndeliver == 0 || c->e[c->e[best].twin].ev->ts_us > t;
+    f->untaken = (c->e[best].ndeliver == 0 && strcmp(why, "sent, never answered") != 0) ||
+                 (c->e[best].ndeliver && c->e[c->e[best].twin].ev->ts_us > t);
     const struct event *ev = c->e[best].ev;
     f->message = chain_fmt(c, "%s %s to '%s' %s", ev->kind == EV_RPC_CALL ? "call" : "cast",
                            or_s(ev->rpc_method, "?"),

@@ -357,6 +357,10 @@ static const char *node_note(const struct chain_set *cs, struct chain *c, int32_
     if (ev->kind == EV_RPC_CALL && (e->flags & CE_TIMED_OUT))
         return (e->flags & CE_EOC) ? "no reply before the capture ended" : "no reply: timed out";
     if ((ev->kind == EV_RPC_CALL || ev->kind == EV_RPC_CAST) && ev->verb == EV_VERB_PUBLISH) {
+        if (e->ndeliver == 0 && ev->kind == EV_RPC_CALL && (e->flags & CE_ANSWERED))
+            return "answered, its delivery not seen";
+        if (e->ndeliver == 0 && !chain_set_delivery_visible(cs, ev))
+            return "its delivery out of sight";
         if (e->ndeliver == 0)
             return "never delivered";
         const char *host = NULL;

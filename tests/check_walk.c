@@ -459,6 +459,43 @@ START_TEST(create_delete_ok)
 }
 END_TEST
 
+/* Behind a span port the broker's host is out of sight: of a create only
+ * the delivery of the build to compute-2 and compute-2's own calls are
+ * seen. The client polls BUILD until it gives up: the host that took the
+ * work holds it. compute-2's call to the conductor was answered (its
+ * reply came back): delivered, though its delivery was never seen. */
+START_TEST(stuck_on_the_host_that_took_the_work)
+{
+    struct rca *a = new_rca();
+    rca_event(a, req(1000, 3, "client", UA_NOVACLIENT, "nova-api", "POST", "/v2.1/servers", NULL,
+                     NULL));
+    struct event *r202 =
+        resp(1012, 3, "nova-api", "client", "POST", "/v2.1/servers", 202, R, NULL, NULL);
+    event_add_uuid(r202, INST, 36, EV_RES_INSTANCE);
+    rca_event(a, r202);
+    rca_event(a, rpc(1500, EV_RPC_CAST, EV_VERB_DELIVER, "compute.compute-2", "nova-compute",
+                     "compute-2", "build_and_run_instance", NULL, "u-b-2", R, 1, NULL,
+                     "nova-compute"));
+    rca_event(a, rpc(1510, EV_RPC_CALL, EV_VERB_PUBLISH, "conductor", "nova-conductor", NULL,
+                     "object_action", "m-oa-1", "u-oa-1", R, 1, "nova-compute", NULL));
+    rca_event(a, reply(1520, EV_VERB_DELIVER, "m-oa-1", "u-oa-r", NULL, NULL, NULL));
+    for (uint64_t k = 0; k < 8; k++)
+        poll(a, 2000 + 5000 * k, 7, "BUILD", NULL);
+    rca_flush(a, T0 + 120000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_int_eq(got[0].failed, 1);
+    ck_assert_str_eq(got[0].kind, "stuck");
+    ck_assert_str_eq(got[0].service, "nova-compute");
+    ck_assert_str_eq(got[0].host, "compute-2");
+    ck_assert_msg(strstr(got[0].json, "build_and_run_instance to 'compute.compute-2' delivered, "
+                                      "its work never finished") != NULL,
+                  "%.900s", strstr(got[0].json, "root_cause"));
+    ck_assert_msg(strstr(got[0].json, "never delivered") == NULL, "%.900s",
+                  strstr(got[0].json, "root_cause"));
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(spawn_failure)
 {
     struct rca *a = new_rca();
@@ -682,6 +719,7 @@ static Suite *walk_suite(void)
     tcase_add_test(tc, event_budget_decides_oldest);
     tcase_add_test(tc, busy_answered_chain_decided);
     tcase_add_test(tc, create_delete_ok);
+    tcase_add_test(tc, stuck_on_the_host_that_took_the_work);
     tcase_add_test(tc, ok_chain_user_saw);
     tcase_add_test(tc, spawn_failure);
     tcase_add_test(tc, rpc_chain_novalidhost);
