@@ -395,6 +395,10 @@ static void went_down(struct cloud *m, struct cloud_inst *x, enum cloud_state st
     s->why = (uint8_t)why;
     s->evidence = 1;
     s->since_us = t;
+    /* news of the past (a call judged once its timeout passed): it has
+     * shown life since, so the period was over by then at the latest */
+    if (x->alive_us > t)
+        s->until_us = x->alive_us;
     (*(st == CLOUD_HUNG ? m->c_hung : m->c_down))++;
 }
 
@@ -850,8 +854,9 @@ void cloud_note(struct cloud *m, const char *svc, const char *host, const char *
         x = (struct cloud_inst *)cloud_find(m, svc, NULL, NULL);
     if (!x)
         return;
-    if (why == CLOUD_WHY_NO_REPLY) {
-        x->no_reply++;
+    if (why == CLOUD_WHY_NO_REPLY || why == CLOUD_WHY_HELD) {
+        if (why == CLOUD_WHY_NO_REPLY)
+            x->no_reply++;
         went_down(m, x, CLOUD_HUNG, why, t);
     } else if (why == CLOUD_WHY_UNCONSUMED) {
         x->unconsumed++;
@@ -1052,7 +1057,7 @@ const char *cloud_why_name(enum cloud_why w)
     static const char *const names[CLOUD_WHY_COUNT] = {
         "",           "refused",     "unreachable", "left the broker", "force-closed",
         "no answer",  "no reply",    "unconsumed",  "silent", "named by errors",
-        "not acknowledging",
+        "held work",  "not acknowledging",
     };
     return (unsigned)w < CLOUD_WHY_COUNT ? names[w] : "";
 }

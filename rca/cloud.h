@@ -46,6 +46,8 @@ enum cloud_why {
     CLOUD_WHY_SILENT,     /* its periodic reports stopped */
     CLOUD_WHY_NAMED,      /* other services' errors name it (a fault rule's
                              culprit: the database, keystone behind a 503) */
+    CLOUD_WHY_HELD,       /* work delivered to it never finished while a
+                             client waited for it (a stuck operation) */
     CLOUD_WHY_STALLED,    /* its host stopped acknowledging data sent to it
                              (TCP retransmissions into silence): unreachable,
                              a cut link or a dead host; since its address's
@@ -127,7 +129,8 @@ void cloud_tick(struct cloud *m, uint64_t now_us);
 /* Evidence found while deciding a chain, that the model could not see in
  * the events alone: a call delivered to (svc, host, addr) that was never
  * answered by its deadline (why CLOUD_WHY_NO_REPLY), or published and
- * never delivered (CLOUD_WHY_UNCONSUMED); t_us is when it was sent. */
+ * never delivered (CLOUD_WHY_UNCONSUMED); work delivered to it that a
+ * stuck operation waited on (CLOUD_WHY_HELD); t_us is when it was sent. */
 void cloud_note(struct cloud *m, const char *svc, const char *host, const char *addr,
                 enum cloud_why why, uint64_t t_us);
 

@@ -418,6 +418,7 @@ static int last_holder(const struct fault_ctx *fx, struct chain *c, struct fault
         snprintf(f->addr, sizeof(f->addr), "%s", ev->dst.addr);
     if (ev->verb == EV_VERB_DELIVER && ev->dst.host && !f->host)
         f->host = f->topic_host = ev->dst.host;
+    f->held_us = ev->ts_us;
     f->message = chain_fmt(c, "%s %s to '%s' delivered, its work never finished",
                            ev->kind == EV_RPC_CALL ? "call" : "cast", or_s(ev->rpc_method, "?"),
                            or_s(ev->routing_key, or_s(ev->topic, "?")));

@@ -46,6 +46,8 @@ struct fault {
     int at_root;      /* it is the root's own answer */
     int untaken;      /* work (a call, a cast) no consumer took: the consumer is
                          gone, not let down by what it depends on */
+    uint64_t held_us; /* stuck: the delivery of the work its holder never
+                         finished; 0 */
     uint64_t seq, ts_us;
     const char *service; /* blamed before any rule: where the error was born */
     const char *host;

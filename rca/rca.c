@@ -270,6 +270,10 @@ static void call_timed_out(void *ctx, const struct chain *c, int32_t i)
                 host = h2;
         }
     }
+    /* a call whose queue's deliveries this capture cannot see was maybe
+     * taken: only the weaker reading (no reply) */
+    if (!delivered && !addr && !chain_set_delivery_visible(a->cs, ev))
+        delivered = 1;
     if (svc)
         cloud_note(a->cloud, svc, host, addr, delivered ? CLOUD_WHY_NO_REPLY : CLOUD_WHY_UNCONSUMED,
                    ev->ts_us);
@@ -520,6 +524,12 @@ static void decide(struct rca *a, struct chain *c, int at_end)
      * on the walk's own evidence, before the model moves the blame */
     int seen_before = r.failed && already_reported(a, c, &r);
     int tail = r.failed && !seen_before && late_tail(a, c);
+    /* work its holder never finished while the client waited: evidence
+     * for the model (the holder hung or gone since it took it) */
+    if (r.failed && !seen_before && !tail && r.root_cause.held_us && r.root_cause.service)
+        cloud_note(a->cloud, r.root_cause.service, r.root_cause.host,
+                   r.root_cause.addr[0] ? r.root_cause.addr : NULL, CLOUD_WHY_HELD,
+                   r.root_cause.held_us);
     if (r.failed && !r.root_cause.service && operation_server(c, j.server, sizeof(j.server))) {
         j.cloud = a->cloud;
         blame_home(a->cloud, &r, j.server, j.home_buf, sizeof(j.home_buf));

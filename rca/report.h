@@ -26,6 +26,8 @@ struct report_cause {
     uint64_t ts_us;
     uint64_t since_us;   /* when the failing call began (its request, its publish) */
     int untaken;         /* the evidence is work no consumer took (in time) */
+    uint64_t held_us;    /* a stuck operation held by the service named: when
+                            its last work was delivered to it; 0 */
 };
 
 /* One message of the chain. A Publish and its Deliver(ies) are one node. */

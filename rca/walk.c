@@ -424,6 +424,7 @@ static int walk_build(const struct fault_ctx *fx, struct chain *c, struct report
         rc->seq = o->seq;
         rc->ts_us = o->ts_us;
         rc->untaken = o->untaken;
+        rc->held_us = o->held_us;
         int32_t pe = o->entry >= 0 ? c->e[o->entry].pair : CHAIN_NONE;
         rc->since_us = o->kind == FAULT_STUCK ? c->first_ts
                        : pe != CHAIN_NONE      ? c->e[pe].ev->ts_us
