@@ -107,29 +107,34 @@ static const struct cloud_inst *down_among(const struct cloud *m, const struct r
     return best;
 }
 
-/* The rule's when_down: the first of its services with an instance
- * (other than x) down during the failure, or within when_down_within
- * seconds before it. */
+/* The rule's when_down: of the instances of its services (other than x)
+ * down during the failure, or within when_down_within seconds before it,
+ * the one that went down first (it explains the rest). */
 static int rule_when_down(const struct cloud *m, const struct rules *rules, const struct report *r,
                           const struct cloud_inst *x, uint64_t t0, uint64_t w0, uint64_t w1,
                           struct blame *out)
 {
     const struct rules_fault *rule = rule_of(rules, r->rule);
+    uint64_t back = rule && rule->when_down_within_s ? rule->when_down_within_s * 1000000ull : 0;
+    uint64_t v0 = back && t0 > back ? t0 - back : w0;
+    const struct cloud_inst *best = NULL;
+    const struct cloud_span *bs = NULL;
     for (size_t i = 0; rule && i < rule->nwhen_down; i++) {
         const struct cloud_span *ws = NULL;
-        uint64_t back = rule->when_down_within_s ? rule->when_down_within_s * 1000000ull : 0;
-        uint64_t v0 = back && t0 > back ? t0 - back : w0;
         const struct cloud_inst *wd =
             down_among(m, rules, rule->when_down[i], x, NULL, NULL, v0, w1, &ws);
-        if (wd) {
-            out->inst = wd;
-            out->span = ws;
-            out->moved = 1;
-            out->category = category_of(ws);
-            return 1;
+        if (wd && (!bs || ws->since_us < bs->since_us)) {
+            best = wd;
+            bs = ws;
         }
     }
-    return 0;
+    if (!best)
+        return 0;
+    out->inst = best;
+    out->span = bs;
+    out->moved = 1;
+    out->category = category_of(bs);
+    return 1;
 }
 
 int blame_decide(const struct cloud *m, const struct rules *rules, const struct report *r,

@@ -18,6 +18,8 @@
 
 #define BEAT_MIN_US 2000000ull    /* gaps shorter than this are one burst */
 #define BEAT_MAX_US 300000000ull  /* longer than this is no period */
+#define TROUBLE_GAP_US 5000000ull     /* a run of trouble: no pause longer */
+#define BACKDATE_MAX_US 30000000ull   /* how far a named outage is backdated */
 #define TICK_EVERY_US 1000000ull  /* silence is looked for once a second */
 
 struct slot {
@@ -369,9 +371,13 @@ static struct cloud_span *open_span(struct cloud_inst *x)
 }
 
 /* Evidence that x is down (or hung) since t. */
+static void trouble(struct cloud_inst *x, uint64_t t);
+
 static void went_down(struct cloud *m, struct cloud_inst *x, enum cloud_state st,
                       enum cloud_why why, uint64_t t)
 {
+    if (why == CLOUD_WHY_NO_ANSWER || why == CLOUD_WHY_NO_REPLY || why == CLOUD_WHY_NAMED)
+        trouble(x, t);
     struct cloud_span *s = open_span(x);
     if (s) {
         s->evidence++;
@@ -400,6 +406,18 @@ static void went_down(struct cloud *m, struct cloud_inst *x, enum cloud_state st
     if (x->alive_us > t)
         s->until_us = x->alive_us;
     (*(st == CLOUD_HUNG ? m->c_hung : m->c_down))++;
+}
+
+/* x failed something at t (in the generic way an outage of what it
+ * depends on shows): extend or begin its run of trouble. */
+static void trouble(struct cloud_inst *x, uint64_t t)
+{
+    if (!x)
+        return;
+    if (!x->trouble_last_us || t > x->trouble_last_us + TROUBLE_GAP_US)
+        x->trouble_first_us = t;
+    if (t > x->trouble_last_us)
+        x->trouble_last_us = t;
 }
 
 /* x sent something at t: it lives. */
@@ -545,6 +563,37 @@ static struct cloud_inst *consumer_of(struct cloud *m, const struct event *ev, u
 /* Errors that name another service as their cause (a fault rule whose
  * culprit is a service: the database behind a DBConnectionError, keystone
  * behind keystonemiddleware's 503) are evidence that it is down. */
+static int has_edge(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to);
+
+/* Errors first named x down at t. Services that depend on x were failing
+ * in the generic way its outage shows (server errors, requests closed
+ * unanswered) in a run still going at t: the outage began with the first
+ * of those (at most BACKDATE_MAX_US before), the errors saying so only
+ * came later. */
+static void backdate_named(struct cloud *m, struct cloud_inst *x, uint64_t t)
+{
+    struct cloud_span *s = open_span(x);
+    if (!s)
+        return;
+    uint64_t floor = x->nspans > 1 ? x->spans[x->nspans - 2].until_us : 0;
+    if (t > BACKDATE_MAX_US && floor < t - BACKDATE_MAX_US)
+        floor = t - BACKDATE_MAX_US;
+    uint64_t since = s->since_us;
+    for (size_t i = 0; i < m->ninst; i++) {
+        const struct cloud_inst *y = &m->inst[i];
+        if (y == x || y->alias || !y->trouble_last_us || y->trouble_last_us + TROUBLE_GAP_US < t ||
+            y->trouble_first_us < floor || y->trouble_first_us >= since)
+            continue;
+        if (!rules_depends(m->rules, y->service, x->service) && !has_edge(m, y, x))
+            continue;
+        since = y->trouble_first_us;
+    }
+    if (since < s->since_us) {
+        s->since_us = since;
+        s->evidence++; /* the dependents' failures are evidence too */
+    }
+}
+
 static void named_by_error(struct cloud *m, const struct event *ev, const char *kind, uint64_t t)
 {
     const char *subject[RULES_F_COUNT] = {0};
@@ -570,8 +619,10 @@ static void named_by_error(struct cloud *m, const struct event *ev, const char *
         return;
     int was_open = open_span(x) != NULL;
     went_down(m, x, CLOUD_DOWN, CLOUD_WHY_NAMED, t);
-    if (!was_open && open_span(x))
+    if (!was_open && open_span(x)) {
         m->named_open++;
+        backdate_named(m, x, t);
+    }
 }
 
 /* A service that answered a real request (not a version document) works:
@@ -683,6 +734,8 @@ void cloud_observe(struct cloud *m, const struct event *ev)
             caller_svc ? inst_get(m, ev->dst.service, ev->dst.host, ev->dst.addr, t, 0) : NULL;
         if (!(ev->flags & EV_F_NO_ANSWER)) {
             alive(srv, t);
+            if (ev->status >= 500)
+                trouble(srv, t);
             if (cl && ev->status >= 500)
                 edge_add(m, cl, srv, CLOUD_EDGE_REST, 1, t);
             if (ev->status >= 500)
@@ -697,6 +750,7 @@ void cloud_observe(struct cloud *m, const struct event *ev)
         case EV_END_SERVER_CLOSED:
         case EV_END_SERVER_RESET:
             srv->no_answer++;
+            trouble(srv, t);
             break;
         case EV_END_CLIENT_CLOSED:
         case EV_END_CLIENT_RESET:

@@ -83,6 +83,9 @@ struct cloud_inst {
     uint32_t amqp_opened, amqp_closed, amqp_reset, amqp_forced;
     uint32_t refused, unreached, no_answer, no_reply, unconsumed;
     uint32_t conns;      /* AMQP connections known open now */
+    /* its current run of trouble (server errors, requests closed or held
+     * unanswered, calls unanswered, errors naming it), gaps under 5 s */
+    uint64_t trouble_first_us, trouble_last_us;
     /* periodic reports (a background call it repeats with no user behind) */
     uint64_t beat_last_us, beat_period_us;
     uint32_t beats;

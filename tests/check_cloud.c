@@ -139,6 +139,47 @@ START_TEST(errors_that_name_another_service)
 }
 END_TEST
 
+/* keystone fails in the generic way (server errors, a request closed
+ * unanswered) from 1 s on; at 6 s an error first names the database: its
+ * outage began with keystone's trouble. Trouble that paused longer than
+ * a moment, or of a service that does not depend on it, does not count. */
+START_TEST(named_outage_backdated_to_dependents_trouble)
+{
+    struct cloud *m = new_cloud();
+    see(m, req(0, 1, "keystonemiddleware", "python-keystoneclient", "keystone", "GET",
+               "/v3/auth/tokens", NULL, NULL));
+    see(m, resp(1000, 1, "keystone", "keystonemiddleware", "GET", "/v3/auth/tokens", 500, NULL,
+                "Internal Server Error", "An unexpected error prevented the server"));
+    struct event *na = resp(3000, 2, "keystone", "client", "POST", "/v3/auth/tokens", 0, NULL,
+                            NULL, NULL);
+    na->flags |= EV_F_NO_ANSWER;
+    na->end_how = EV_END_SERVER_CLOSED;
+    see(m, na);
+    see(m, reply(6000, EV_VERB_PUBLISH, "5d1cd2a2f6ab46f78086102b28034c7d",
+                 "4cb2b5abe339499bb1ad385123d4c440", "nova-conductor", "DBConnectionError",
+                 "(pymysql.err.OperationalError) (2003, \"Can't connect to MySQL server on "
+                 "'localhost'\")"));
+    const struct cloud_inst *db = cloud_find(m, "mariadb", NULL, NULL);
+    ck_assert_ptr_nonnull(db);
+    ck_assert_uint_eq(db->spans[0].since_us, T0 + 1000000ull);
+    ck_assert_uint_eq(db->spans[0].evidence, 2);
+    cloud_free(m);
+    /* the same, keystone's trouble paused 10 s before the naming: not backdated */
+    m = new_cloud();
+    see(m, resp(1000, 1, "keystone", "keystonemiddleware", "GET", "/v3/auth/tokens", 500, NULL,
+                "Internal Server Error", "An unexpected error prevented the server"));
+    see(m, reply(12000, EV_VERB_PUBLISH, "5d1cd2a2f6ab46f78086102b28034c7d",
+                 "4cb2b5abe339499bb1ad385123d4c440", "nova-conductor", "DBConnectionError",
+                 "(pymysql.err.OperationalError) (2003, \"Can't connect to MySQL server on "
+                 "'localhost'\")"));
+    db = cloud_find(m, "mariadb", NULL, NULL);
+    ck_assert_ptr_nonnull(db);
+    ck_assert_uint_eq(db->spans[0].since_us, T0 + 12000000ull);
+    ck_assert_uint_eq(db->spans[0].evidence, 1);
+    cloud_free(m);
+}
+END_TEST
+
 START_TEST(silent_reporter_then_host_from_address)
 {
     /* nova-compute reports every 10 s (a call with no user behind it),
@@ -481,6 +522,7 @@ static Suite *suite(void)
     tcase_add_test(tc, a_service_that_leaves_the_broker);
     tcase_add_test(tc, held_until_the_client_gave_up_is_hung);
     tcase_add_test(tc, errors_that_name_another_service);
+    tcase_add_test(tc, named_outage_backdated_to_dependents_trouble);
     tcase_add_test(tc, silent_reporter_then_host_from_address);
     tcase_add_test(tc, dependencies_observed_and_embedded);
     tcase_add_test(tc, sessions_and_refusals);
