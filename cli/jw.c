@@ -44,6 +44,17 @@ void jw_reset(struct jw *w)
     w->tdepth = 0;
 }
 
+struct jw *jw_thread_writer(void)
+{
+    static _Thread_local struct jw w;
+    static _Thread_local int ready;
+    if (!ready) {
+        jw_init(&w);
+        ready = 1;
+    }
+    return &w;
+}
+
 void jw_free(struct jw *w)
 {
     arena_reset(&w->arena);

@@ -38,6 +38,9 @@ struct jw {
 };
 
 void jw_init(struct jw *w);
+/* The calling thread's writer for output lines, initialized on first use
+ * and kept (its buffers are reused from line to line). */
+struct jw *jw_thread_writer(void);
 /* Drop every value built (keeps the memory of the biggest line). */
 void jw_reset(struct jw *w);
 void jw_free(struct jw *w);

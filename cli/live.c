@@ -581,21 +581,44 @@ static size_t chain_resources(const struct report *r, const char **res, size_t m
     return n;
 }
 
+
+/* A JSON line written to memory (open_memstream): line_open, write to
+ * its f, line_close for the text (the caller frees it; NULL when the
+ * stream failed) and its length. */
+struct mem_line {
+    FILE *f;
+    char *buf;
+    size_t n;
+};
+
+static FILE *line_open(struct mem_line *m)
+{
+    m->buf = NULL;
+    m->n = 0;
+    m->f = open_memstream(&m->buf, &m->n);
+    return m->f;
+}
+
+static char *line_close(struct mem_line *m, size_t *n)
+{
+    if (m->f && fclose(m->f) != 0) {
+        free(m->buf);
+        m->buf = NULL;
+    }
+    *n = m->buf ? m->n : 0;
+    return m->buf;
+}
+
 static void on_report(void *ctx, const struct report *r)
 {
     struct live *L = ctx;
     L->verdicts++;
     count_verdict(L, r);
-    char *json = NULL;
+    struct mem_line ml;
+    if (line_open(&ml))
+        out_json_report(ml.f, r);
     size_t n = 0;
-    FILE *mf = open_memstream(&json, &n);
-    if (mf) {
-        out_json_report(mf, r);
-        if (fclose(mf) != 0) {
-            free(json);
-            json = NULL;
-        }
-    }
+    char *json = line_close(&ml, &n);
     if (L->o.json) {
         if (json)
             fwrite(json, 1, n, stdout);
@@ -641,16 +664,11 @@ static void on_incident(void *ctx, const struct incident *inc, int what)
         L->incidents_opened++;
     else if (what == INCIDENT_RESOLVED)
         L->incidents_resolved++;
-    char *json = NULL;
+    struct mem_line ml;
+    if (line_open(&ml))
+        out_incident_json(ml.f, inc, event);
     size_t n = 0;
-    FILE *mf = open_memstream(&json, &n);
-    if (mf) {
-        out_incident_json(mf, inc, event);
-        if (fclose(mf) != 0) {
-            free(json);
-            json = NULL;
-        }
-    }
+    char *json = line_close(&ml, &n);
     if (L->o.json) {
         if (json)
             fwrite(json, 1, n, stdout);

@@ -16,6 +16,17 @@ static void digits(char *p, unsigned v, int n)
     }
 }
 
+void out_json_time(struct jw *w, struct jw_node *o, const char *k, uint64_t ts_us)
+{
+    char t[40];
+    if (!ts_us) {
+        jw_set(w, o, k, jw_null(w));
+        return;
+    }
+    out_time(ts_us, t, sizeof(t));
+    jw_set(w, o, k, jw_str(w, t));
+}
+
 void out_time(uint64_t ts_us, char *buf, size_t len)
 {
     uint64_t s = ts_us / 1000000u;

@@ -12,6 +12,9 @@
 
 /* "2026-11-22T08:26:59.123456Z" into buf (>= 28 bytes). */
 void out_time(uint64_t ts_us, char *buf, size_t len);
+/* Member k of object o: the time ts_us as out_time writes it, or null
+ * when ts_us is 0. */
+void out_json_time(struct jw *w, struct jw_node *o, const char *k, uint64_t ts_us);
 
 /* One line, no trailing newline: time, seq, kind, sender -> receiver, and
  * the message summary. */

@@ -55,31 +55,9 @@ void out_health_text(FILE *f, const struct cloud *m, int all)
         fputc('\n', f);
 }
 
-static struct jw *writer(void)
-{
-    static _Thread_local struct jw w;
-    static _Thread_local int ready;
-    if (!ready) {
-        jw_init(&w);
-        ready = 1;
-    }
-    return &w;
-}
-
-static void set_time(struct jw *w, struct jw_node *o, const char *k, uint64_t ts_us)
-{
-    char t[40];
-    if (!ts_us) {
-        jw_set(w, o, k, jw_null(w));
-        return;
-    }
-    out_time(ts_us, t, sizeof(t));
-    jw_set(w, o, k, jw_str(w, t));
-}
-
 void out_health_json(FILE *f, const struct cloud *m)
 {
-    struct jw *w = writer();
+    struct jw *w = jw_thread_writer();
     for (size_t i = 0; i < cloud_count(m); i++) {
         const struct cloud_inst *x = cloud_at(m, i);
         if (x->embedded || x->alias)
@@ -96,8 +74,8 @@ void out_health_json(FILE *f, const struct cloud *m)
         int down = x->nspans && !x->spans[x->nspans - 1].until_us;
         jw_set(w, o, "state", jw_str(w, down ? cloud_state_name((enum cloud_state)x->spans[x->nspans - 1].state)
                                              : "up"));
-        set_time(w, o, "first_seen", x->first_us);
-        set_time(w, o, "last_alive", x->alive_us);
+        out_json_time(w, o, "first_seen", x->first_us);
+        out_json_time(w, o, "last_alive", x->alive_us);
         jw_set(w, o, "messages", jw_int(w, (long long)x->msgs));
         struct jw_node *ev = jw_object(w);
         jw_set(w, ev, "refused", jw_int(w, x->refused));
@@ -118,8 +96,8 @@ void out_health_json(FILE *f, const struct cloud *m)
             struct jw_node *p = jw_object(w);
             jw_set(w, p, "state", jw_str(w, cloud_state_name((enum cloud_state)sp->state)));
             jw_set(w, p, "why", jw_str(w, cloud_why_name((enum cloud_why)sp->why)));
-            set_time(w, p, "since", sp->since_us);
-            set_time(w, p, "until", sp->until_us);
+            out_json_time(w, p, "since", sp->since_us);
+            out_json_time(w, p, "until", sp->until_us);
             jw_set(w, p, "evidence", jw_int(w, sp->evidence));
             jw_push(w, tl, p);
         }

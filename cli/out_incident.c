@@ -51,36 +51,14 @@ void out_incident_text(FILE *f, const struct incident *inc)
     fputc('\n', f);
 }
 
-static struct jw *writer(void)
-{
-    static _Thread_local struct jw w;
-    static _Thread_local int ready;
-    if (!ready) {
-        jw_init(&w);
-        ready = 1;
-    }
-    return &w;
-}
-
 static void set_str(struct jw *w, struct jw_node *o, const char *k, const char *v)
 {
     jw_set(w, o, k, v && *v ? jw_str(w, v) : jw_null(w));
 }
 
-static void set_time(struct jw *w, struct jw_node *o, const char *k, uint64_t ts_us)
-{
-    char t[40];
-    if (!ts_us) {
-        jw_set(w, o, k, jw_null(w));
-        return;
-    }
-    out_time(ts_us, t, sizeof(t));
-    jw_set(w, o, k, jw_str(w, t));
-}
-
 void out_incident_json(FILE *f, const struct incident *inc, const char *event)
 {
-    struct jw *w = writer();
+    struct jw *w = jw_thread_writer();
     struct jw_node *o = jw_object(w);
     jw_set(w, o, "type", jw_str(w, "incident"));
     if (event)
@@ -93,10 +71,10 @@ void out_incident_json(FILE *f, const struct incident *inc, const char *event)
     set_str(w, o, "category", inc->category);
     set_str(w, o, "evidence_kind", inc->kind);
     jw_set(w, o, "state", jw_str(w, inc->end_us ? "resolved" : "open"));
-    set_time(w, o, "start", inc->start_us);
-    set_time(w, o, "end", inc->end_us);
-    set_time(w, o, "back", inc->back_us);
-    set_time(w, o, "last", inc->last_us);
+    out_json_time(w, o, "start", inc->start_us);
+    out_json_time(w, o, "end", inc->end_us);
+    out_json_time(w, o, "back", inc->back_us);
+    out_json_time(w, o, "last", inc->last_us);
     jw_set(w, o, "evidence", jw_int(w, inc->evidence));
     jw_set(w, o, "background_failures", jw_int(w, inc->background));
     jw_set(w, o, "operations", jw_int(w, inc->verdicts));
@@ -107,7 +85,7 @@ void out_incident_json(FILE *f, const struct incident *inc, const char *event)
         set_str(w, x, "operation", op->operation);
         set_str(w, x, "request_id", op->request_id);
         set_str(w, x, "login_request_id", op->session_login);
-        set_time(w, x, "start", op->ts_us);
+        out_json_time(w, x, "start", op->ts_us);
         jw_push(w, ops, x);
     }
     jw_set(w, o, "affected", ops);
@@ -116,7 +94,7 @@ void out_incident_json(FILE *f, const struct incident *inc, const char *event)
 
 void out_incident_alert(FILE *f, const struct incident *inc)
 {
-    struct jw *w = writer();
+    struct jw *w = jw_thread_writer();
     struct jw_node *list = jw_array(w);
     struct jw_node *a = jw_object(w);
     struct jw_node *labels = jw_object(w);

@@ -4,34 +4,15 @@
 #include "cli/jw.h"
 #include "cli/out_event.h"
 
-/* The writer of this thread's lines (kept: its buffers are reused). */
-static struct jw *writer(void)
-{
-    static _Thread_local struct jw w;
-    static _Thread_local int ready;
-    if (!ready) {
-        jw_init(&w);
-        ready = 1;
-    }
-    return &w;
-}
-
 /* v, or null when v is NULL */
 static void set_str(struct jw *w, struct jw_node *o, const char *k, const char *v)
 {
     jw_set(w, o, k, v ? jw_str(w, v) : jw_null(w));
 }
 
-static void set_time(struct jw *w, struct jw_node *o, const char *k, uint64_t ts_us)
-{
-    char t[40];
-    out_time(ts_us, t, sizeof(t));
-    jw_set(w, o, k, jw_str(w, t));
-}
-
 void out_json_report(FILE *f, const struct report *r)
 {
-    struct jw *w = writer();
+    struct jw *w = jw_thread_writer();
     struct jw_node *o = jw_object(w);
     jw_set(w, o, "type", jw_str(w, "verdict"));
     set_str(w, o, "operation", r->operation);
@@ -41,8 +22,8 @@ void out_json_report(FILE *f, const struct report *r)
     jw_set(w, o, "failed", jw_bool(w, r->failed));
     jw_set(w, o, "background", jw_bool(w, r->background));
     set_str(w, o, "user_saw", r->user_saw);
-    set_time(w, o, "start", r->start_ts_us);
-    set_time(w, o, "end", r->end_ts_us);
+    out_json_time(w, o, "start", r->start_ts_us);
+    out_json_time(w, o, "end", r->end_ts_us);
     jw_set(w, o, "root_seq", jw_int(w, (long long)r->root_seq));
     jw_set(w, o, "events", jw_int(w, (long long)r->nevents));
     if (r->failed) {
@@ -57,7 +38,7 @@ void out_json_report(FILE *f, const struct report *r)
         set_str(w, rc, "error", c->error);
         set_str(w, rc, "message", c->message);
         jw_set(w, rc, "seq", jw_int(w, (long long)c->seq));
-        set_time(w, rc, "time", c->ts_us);
+        out_json_time(w, rc, "time", c->ts_us);
         jw_set(w, o, "root_cause", rc);
     } else {
         jw_set(w, o, "root_cause", jw_null(w));
@@ -88,7 +69,7 @@ void out_json_report(FILE *f, const struct report *r)
         if (n->hop) {
             struct jw_node *hop = jw_object(w);
             jw_set(w, hop, "seq", jw_int(w, (long long)n->hop->seq));
-            set_time(w, hop, "time", n->hop->ts_us);
+            out_json_time(w, hop, "time", n->hop->ts_us);
             set_str(w, hop, "consumer", n->hop->dst.service);
             set_str(w, hop, "consumer_host", n->hop->dst.host);
             jw_set(w, hop, "deliveries", jw_int(w, n->nhops));
@@ -108,7 +89,7 @@ void out_json_report(FILE *f, const struct report *r)
 
 void out_json_summary(FILE *f, const struct rca_summary *s, const struct stats *st)
 {
-    struct jw *w = writer();
+    struct jw *w = jw_thread_writer();
     struct jw_node *o = jw_object(w);
     jw_set(w, o, "type", jw_str(w, "summary"));
     jw_set(w, o, "operations", jw_int(w, (long long)s->operations));
@@ -135,6 +116,6 @@ void out_json_summary(FILE *f, const struct rca_summary *s, const struct stats *
 
 void out_json_message(FILE *f, const struct event *ev)
 {
-    struct jw *w = writer();
+    struct jw *w = jw_thread_writer();
     jw_write_line(w, f, out_event_json(w, ev, "message"));
 }

@@ -843,6 +843,24 @@ static void set_peer(struct ev_peer *p, const char *addr, uint16_t port, const c
     p->service = service ? event_cstr(ev, service) : NULL;
 }
 
+/* What a response event tells of its request r: method, path, operation,
+ * the caller's global id and user agent, when it was sent, and the UUIDs
+ * of its path (after the service's prefix, map). */
+static void from_request(struct event *ev, const struct req_rec *r, const struct svcmap *map)
+{
+    ev->method = event_cstr(ev, r->method);
+    ev->path = event_cstr(ev, r->path);
+    ev->operation = event_cstr(ev, r->operation);
+    ev->global_request_id = event_cstr(ev, r->gri);
+    ev->user_agent = event_cstr(ev, r->ua);
+    ev->req_ts_us = r->ts_us;
+    if (r->path) {
+        size_t pfx = 0;
+        svcmap_path_prefix(map, r->path, &pfx);
+        rest_uuids_from_path(ev, r->path + pfx);
+    }
+}
+
 /* Mask the path segment after "tokens" (keystone v2 /v2.0/tokens/<token>)
  * and any Fernet token. In place. */
 static void redact_path(char *path)
@@ -1021,19 +1039,8 @@ static void on_response(struct rest_conn *c, const struct http1_msg *m)
     const char *service = r ? r->service : svcmap_port(map, c->srv_port, NULL);
     set_peer(&ev->src, c->srv_addr, c->srv_port, service, ev);
     set_peer(&ev->dst, c->cli_addr, c->cli_port, r ? r->caller : NULL, ev);
-    if (r) {
-        ev->method = event_cstr(ev, r->method);
-        ev->path = event_cstr(ev, r->path);
-        ev->operation = event_cstr(ev, r->operation);
-        ev->global_request_id = event_cstr(ev, r->gri);
-        ev->user_agent = event_cstr(ev, r->ua);
-        ev->req_ts_us = r->ts_us;
-        if (r->path) {
-            size_t pfx = 0;
-            svcmap_path_prefix(map, r->path, &pfx);
-            rest_uuids_from_path(ev, r->path + pfx);
-        }
-    }
+    if (r)
+        from_request(ev, r, map);
     struct span rid = hdr(m, "x-openstack-request-id");
     if (!rid.p)
         rid = hdr(m, "x-compute-request-id");
@@ -1199,17 +1206,7 @@ static void no_answer(struct rest_conn *c, const struct req_rec *r, int how, uin
     }
     set_peer(&ev->src, c->srv_addr, c->srv_port, r->service, ev);
     set_peer(&ev->dst, c->cli_addr, c->cli_port, r->caller, ev);
-    ev->method = event_cstr(ev, r->method);
-    ev->path = event_cstr(ev, r->path);
-    ev->operation = event_cstr(ev, r->operation);
-    ev->global_request_id = event_cstr(ev, r->gri);
-    ev->user_agent = event_cstr(ev, r->ua);
-    ev->req_ts_us = r->ts_us;
-    if (r->path) {
-        size_t pfx = 0;
-        svcmap_path_prefix(c->env->map, r->path, &pfx);
-        rest_uuids_from_path(ev, r->path + pfx);
-    }
+    from_request(ev, r, c->env->map);
     c->env->sink(c->env->sink_ctx, ev);
 }
 

@@ -77,6 +77,24 @@ static int benign_404(const struct fault_ctx *fx, const struct chain *c, int32_t
     return 0;
 }
 
+/* The next fault of out, for HTTP response i of c: its server (the
+ * answer's sender) and caller (its receiver) filled in. */
+static struct fault *answer_fault(const struct fault_ctx *fx, struct chain *c, int32_t i,
+                                  enum fault_kind kind, enum fault_weight w, int at_root,
+                                  struct fault *out, size_t *n)
+{
+    const struct event *ev = c->e[i].ev;
+    struct fault *f = &out[(*n)++];
+    base(f, kind, w, c, i);
+    f->at_root = at_root;
+    f->service = port_service(fx, &ev->src);
+    f->host = ev->src.host;
+    snprintf(f->addr, sizeof(f->addr), "%s", ev->src.addr);
+    f->caller = ev->dst.service;
+    f->caller_host = ev->dst.host;
+    return f;
+}
+
 static void from_http(const struct fault_ctx *fx, struct chain *c, int32_t i, struct fault *out,
                       size_t *n, size_t max)
 {
@@ -91,14 +109,7 @@ static void from_http(const struct fault_ctx *fx, struct chain *c, int32_t i, st
          * it until the client gave up; not news when the input just ended */
         if (ev->end_how == EV_END_CAPTURE || ev->end_how == EV_END_IDLE)
             return;
-        struct fault *f = &out[(*n)++];
-        base(f, FAULT_NO_ANSWER, FAULT_W_STRONG, c, i);
-        f->at_root = at_root;
-        f->service = port_service(fx, &ev->src);
-        f->host = ev->src.host;
-        snprintf(f->addr, sizeof(f->addr), "%s", ev->src.addr);
-        f->caller = ev->dst.service;
-        f->caller_host = ev->dst.host;
+        struct fault *f = answer_fault(fx, c, i, FAULT_NO_ANSWER, FAULT_W_STRONG, at_root, out, n);
         f->error_class = "NoResponse";
         f->message = chain_fmt(c, "%s %s %s", or_s(ev->method, "?"), or_s(ev->path, "?"),
                                or_s(ev->reason, "no response"));
@@ -109,16 +120,11 @@ static void from_http(const struct fault_ctx *fx, struct chain *c, int32_t i, st
             return;
         if (req_i != CHAIN_NONE && (c->e[req_i].flags & CE_LOOKUP_LIST))
             return; /* the list itself failing is part of the lookup */
-        struct fault *f = &out[(*n)++];
         int is5 = ev->status >= 500;
-        base(f, is5 ? FAULT_HTTP_5XX : FAULT_HTTP_4XX,
-             is5 ? FAULT_W_STRONG : (at_root ? FAULT_W_USER : FAULT_W_WEAK), c, i);
-        f->at_root = at_root;
-        f->service = port_service(fx, &ev->src);
-        f->host = ev->src.host;
-        snprintf(f->addr, sizeof(f->addr), "%s", ev->src.addr);
-        f->caller = ev->dst.service;
-        f->caller_host = ev->dst.host;
+        struct fault *f =
+            answer_fault(fx, c, i, is5 ? FAULT_HTTP_5XX : FAULT_HTTP_4XX,
+                         is5 ? FAULT_W_STRONG : (at_root ? FAULT_W_USER : FAULT_W_WEAK), at_root,
+                         out, n);
         if (req_i != CHAIN_NONE && !f->caller)
             f->caller = c->e[req_i].ev->src.service;
         f->error_class = ev->error_class;
@@ -132,13 +138,8 @@ static void from_http(const struct fault_ctx *fx, struct chain *c, int32_t i, st
         return;
     }
     if (is_error_state(ev->resource_state)) {
-        struct fault *f = &out[(*n)++];
-        base(f, FAULT_RESOURCE_ERROR, FAULT_W_USER, c, i);
-        f->at_root = at_root;
-        f->service = port_service(fx, &ev->src);
-        f->host = ev->src.host;
-        snprintf(f->addr, sizeof(f->addr), "%s", ev->src.addr);
-        f->caller = ev->dst.service;
+        struct fault *f =
+            answer_fault(fx, c, i, FAULT_RESOURCE_ERROR, FAULT_W_USER, at_root, out, n);
         f->message = chain_fmt(c, "status %s%s%s", ev->resource_state, ev->fault_message ? ": " : "",
                          ev->fault_message ? ev->fault_message : "");
         f->error_class = ev->error_class;

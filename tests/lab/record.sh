@@ -1,5 +1,6 @@
 #!/bin/sh
-# record.sh [NAME...] -- record the lab corpus (tests/lab/corpus.list) with
+# record.sh [NAME...] -- record the lab corpus (tests/lab/corpus.list, or
+# the list file $LAB_LIST names) with
 # the fault lab (../shared/lab, run as root: `lab install` once). Each
 # recording's pcap and truth go to testdata/lab/ (the pcap gzipped); the
 # full run (client and service logs) stays in $LAB_OUT (default
@@ -16,7 +17,8 @@ DEST=${LAB_DEST:-$top/testdata/lab}
 mkdir -p "$OUT" "$DEST"
 mode_now() { "$LAB" status 2>/dev/null | sed -n "s/^lab: \([a-z]*\)-host mode.*/\1/p" | head -1; }
 SEL="$*"
-list=$(grep -v '^[[:space:]]*#' "$here/corpus.list" | grep -v '^[[:space:]]*$')
+LIST=${LAB_LIST:-$here/corpus.list}
+list=$(grep -v '^[[:space:]]*#' "$LIST" | grep -v '^[[:space:]]*$')
 # the list on fd 3: the lab commands inside must not read it
 while read -r name mode scen rest <&3; do
     if [ -n "$SEL" ]; then
