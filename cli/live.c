@@ -599,6 +599,21 @@ static FILE *line_open(struct mem_line *m)
     return m->f;
 }
 
+/* A JSON object (n bytes, no newline) to the --output file, as a line,
+ * and to the webhook. */
+static void line_deliver(struct live *L, const char *json, size_t n)
+{
+    if (!json)
+        return;
+    if (L->out) {
+        fwrite(json, 1, n, L->out);
+        fputc('\n', L->out);
+        fflush(L->out);
+    }
+    if (L->wh)
+        webhook_post(L->wh, json, n);
+}
+
 static char *line_close(struct mem_line *m, size_t *n)
 {
     if (m->f && fclose(m->f) != 0) {
@@ -628,13 +643,7 @@ static void on_report(void *ctx, const struct report *r)
     fflush(stdout);
     if (json && n && json[n - 1] == '\n')
         n--; /* the object without its newline */
-    if (json && L->out) {
-        fwrite(json, 1, n, L->out);
-        fputc('\n', L->out);
-        fflush(L->out);
-    }
-    if (json && L->wh)
-        webhook_post(L->wh, json, n);
+    line_deliver(L, json, n);
     if (json && L->hd) {
         const char *res[HTTPD_MAX_RES];
         size_t nres = chain_resources(r, res, HTTPD_MAX_RES);
@@ -682,13 +691,7 @@ static void on_incident(void *ctx, const struct incident *inc, int what)
     fflush(stdout);
     if (json && n && json[n - 1] == '\n')
         n--;
-    if (json && L->out) {
-        fwrite(json, 1, n, L->out);
-        fputc('\n', L->out);
-        fflush(L->out);
-    }
-    if (json && L->wh)
-        webhook_post(L->wh, json, n);
+    line_deliver(L, json, n);
     free(json);
     if (L->am) {
         char *alert = NULL;

@@ -434,6 +434,18 @@ static void build_on(struct cloud *m, uint64_t ms, const char *host, const char 
     see(m, d);
 }
 
+/* nova-compute on host at addr tells of a server at ms (a sign of life). */
+static void compute_speaks(struct cloud *m, uint64_t ms, const char *host, const char *addr)
+{
+    char pub[64];
+    snprintf(pub, sizeof(pub), "compute.%s", host);
+    struct event *n = notif(ms, pub, "compute.instance.update", "INFO", R, NULL, NULL, "u-n");
+    n->src.service = event_cstr(n, "nova-compute");
+    n->src.host = event_cstr(n, host);
+    snprintf(n->src.addr, sizeof(n->src.addr), "%s", addr);
+    see(m, n);
+}
+
 /* A connection to addr stalled at ms: nothing from addr since quiet_ms. */
 static struct event *stalled(uint64_t ms, const char *addr, uint64_t quiet_ms)
 {
@@ -462,12 +474,7 @@ START_TEST(unreachable_host_and_server_homes)
     ck_assert_ptr_eq(cloud_home(m, S1), c2);
     ck_assert_ptr_null(cloud_home(m, IMG));
     /* cmp-2 publishes at 2 s, then nothing: data to it stalls at 20 s */
-    struct event *n = notif(2000, "compute.cmp-2", "compute.instance.update", "INFO", R, NULL,
-                            NULL, "u-n");
-    n->src.service = event_cstr(n, "nova-compute");
-    n->src.host = event_cstr(n, "cmp-2");
-    snprintf(n->src.addr, sizeof(n->src.addr), "10.0.0.22");
-    see(m, n);
+    compute_speaks(m, 2000, "cmp-2", "10.0.0.22");
     see(m, stalled(20000, "10.0.0.22", 1000));
     ck_assert_uint_eq(c2->nspans, 1);
     ck_assert_int_eq(c2->spans[0].why, CLOUD_WHY_STALLED);
@@ -476,12 +483,7 @@ START_TEST(unreachable_host_and_server_homes)
     ck_assert_uint_eq(c1->nspans, 0);
     /* a stall contradicted by a message from the address since: that
      * connection's trouble, not the host's */
-    struct event *n1 = notif(29500, "compute.cmp-1", "compute.instance.update", "INFO", R, NULL,
-                             NULL, "u-n1");
-    n1->src.service = event_cstr(n1, "nova-compute");
-    n1->src.host = event_cstr(n1, "cmp-1");
-    snprintf(n1->src.addr, sizeof(n1->src.addr), "10.0.0.21");
-    see(m, n1);
+    compute_speaks(m, 29500, "cmp-1", "10.0.0.21");
     see(m, stalled(30000, "10.0.0.21", 1000));
     ck_assert_uint_eq(c1->nspans, 0);
     ck_assert_uint_eq(*stats_counter(st, "cloud.stall_contradicted"), 1);
