@@ -895,7 +895,7 @@ void cloud_tick(struct cloud *m, uint64_t now)
         if (x->alias || x->beats < 2 || !x->beat_period_us || open_span(x))
             continue;
         uint64_t quiet = (uint64_t)m->cfg.silent_beats * x->beat_period_us;
-        if (now > x->beat_last_us + quiet && x->alive_us < x->beat_last_us + quiet)
+        if (now > x->beat_last_us + quiet && now > x->alive_us + quiet)
             went_down(m, x, CLOUD_HUNG, CLOUD_WHY_SILENT, x->alive_us);
     }
 }
