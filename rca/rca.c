@@ -447,6 +447,23 @@ struct judgement {
     uint32_t incident;
 };
 
+/* A refused connection tied to a session that went on talking afterwards
+ * was not that client's end: another client on the address, poised then
+ * and silent ever since, is the one that gave up there (two clients
+ * logged in together, one refused). */
+static void retie(struct rca *a, struct chain *c)
+{
+    const struct event *root = chain_root(c);
+    struct session *s = c->session ? session_get(a->sessions, c->session) : NULL;
+    if (!root || root->kind != EV_CONN || !s || !s->fp || s->last_us <= c->last_ts)
+        return;
+    uint32_t alt = session_silent_after(a->sessions, root, s->id);
+    if (!alt)
+        return;
+    c->session = alt;
+    stats_add(a->st, "rca.refusals_retied", 1);
+}
+
 /* A refused connection was tied to a client session on trust: a client
  * that went on talking afterwards did not fail there (the attempt was a
  * service's, or a retry worked). Its entries stop being evidence. */
@@ -515,6 +532,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
     struct fault_ctx fx = {a->cs, a->now, at_end};
     struct report r;
     struct judgement j;
+    retie(a, c);
     disown(a, c);
     /* the verdict first; the node tree only for a report that is printed */
     if (walk_verdict(&fx, c, &r) < 0)

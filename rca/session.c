@@ -310,6 +310,24 @@ uint32_t session_for_refusal(struct session_table *t, const struct event *ev)
     return s->id;
 }
 
+uint32_t session_silent_after(struct session_table *t, const struct event *ev, uint32_t not_id)
+{
+    uint64_t now = ev->ts_us;
+    const struct session *best = NULL;
+    for (size_t i = 0; i < t->cap; i++) {
+        const struct session *s = &t->s[i];
+        if (!s->id || s->id == not_id || !s->fp || strcmp(s->addr, ev->src.addr) != 0)
+            continue;
+        uint64_t window = s->polling ? t->cfg.polling_us : t->cfg.poised_us;
+        if (s->last_us > now || now - s->last_us > window || s->last_status >= 500 ||
+            (s->login_port && s->login_port == ev->dst.port))
+            continue;
+        if (!best || s->last_us > best->last_us)
+            best = s;
+    }
+    return best ? best->id : 0;
+}
+
 const char *session_identity(const struct session_table *t)
 {
     return t->identity[0] ? t->identity : "keystone";

@@ -79,6 +79,14 @@ uint32_t session_observe(struct session_table *t, const struct event *ev);
  * client's (allocation failure). */
 uint32_t session_for_refusal(struct session_table *t, const struct event *ev);
 
+/* Looked at again once a refused connection (ev) is judged, when the
+ * session it was tied to went on talking afterwards (so the refusal was
+ * not its end): the other session on that address, other than not_id,
+ * that was poised then (active just before, its last answer no server
+ * error, not the login service refused) and has said nothing since, the
+ * latest such; 0 when none. */
+uint32_t session_silent_after(struct session_table *t, const struct event *ev, uint32_t not_id);
+
 /* The service clients log in to: the one that answered their logins
  * (POST .../auth/tokens), "keystone" before any was seen. */
 const char *session_identity(const struct session_table *t);

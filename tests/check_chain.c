@@ -442,6 +442,34 @@ START_TEST(refusals_of_a_session_are_one_operation)
 }
 END_TEST
 
+START_TEST(refusal_retied_to_the_client_that_gave_up)
+{
+    /* two clients on one address log in together; connections to
+     * nova-api are refused right after. The later login is the poised
+     * one, but its client goes on (to glance): the refusal was the other
+     * client's, which never said anything again */
+    const char *LB = "req-000000b0-0000-4000-8000-000000000000";
+    const char *LA = "req-000000a1-0000-4000-8000-000000000000";
+    struct rca *a = new_rca_cfg(0, 0, 0);
+    login(a, 0, 7, 0xb0b, LB);
+    login(a, 28, 8, 0xa11ce, LA);
+    rca_event(a, conn(170, "nova-api", FLOW_EV_REFUSED));
+    rca_event(a, conn(171, "nova-api", FLOW_EV_REFUSED));
+    struct event *g = req(210, 9, "client", UA_OSC, "glance-api", "GET", "/v2/images", NULL, NULL);
+    g->token_fp[0] = 0xa11ce;
+    rca_event(a, g);
+    rca_event(a, resp(215, 9, "glance-api", "client", "GET", "/v2/images", 200,
+                      "req-000000c0-0000-4000-8000-000000000000", NULL, NULL));
+    rca_flush(a, T0 + 5000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_str_eq(got[0].kind, "conn_refused");
+    ck_assert_ptr_nonnull(strstr(got[0].json, LB));
+    ck_assert_ptr_null(strstr(got[0].json, LA));
+    ck_assert_uint_eq(counter("rca.refusals_retied"), 1);
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(refusals_without_a_client)
 {
     /* no client session poised on the address: refusals to keystone are a
@@ -612,6 +640,7 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, late_work_of_a_reported_failure);
     tcase_add_test(tc, filter_by_request_id);
     tcase_add_test(tc, refusals_of_a_session_are_one_operation);
+    tcase_add_test(tc, refusal_retied_to_the_client_that_gave_up);
     tcase_add_test(tc, refusals_without_a_client);
     suite_add_tcase(s, tc);
     return s;
