@@ -508,6 +508,10 @@ enum fault_outcome fault_user_outcome(const struct fault_ctx *fx, struct chain *
         return FAULT_OUT_ERROR;
     if (!del && !is_transitional(pv->resource_state) && !pv->resource_task)
         return FAULT_OUT_DONE;
+    /* a server read back as DELETED (nova still shows it a moment) is gone */
+    if (del && pv->resource_state && !strcasecmp(pv->resource_state, "DELETED") &&
+        !pv->resource_task)
+        return FAULT_OUT_DONE;
     if (stuck) {
         base(stuck, FAULT_STUCK, FAULT_W_USER, c, pa);
         stuck->error_class = "Stuck";

@@ -496,6 +496,39 @@ START_TEST(stuck_on_the_host_that_took_the_work)
 }
 END_TEST
 
+/* A delete whose terminate was delivered late (its compute was down)
+ * and raised InstanceInfoCacheNotFound on the way, while the client's
+ * last poll read the server back as DELETED: what the user finally saw
+ * decides, the delete is done (slow, not failed). */
+START_TEST(delete_read_back_deleted_is_done)
+{
+    struct rca *a = new_rca();
+    const char *RD = "req-3dd05e85-5042-4435-839a-3b8b124c2a76";
+    char path[80];
+    snprintf(path, sizeof(path), "/v2.1/servers/%s", INST);
+    rca_event(a, req(1000, 8, "client", UA_NOVACLIENT, "nova-api", "DELETE", path, NULL, NULL));
+    struct event *tc = rpc(1005, EV_RPC_CAST, EV_VERB_PUBLISH, "compute.compute-1", "nova-compute",
+                           "compute-1", "terminate_instance", NULL, "u-t-2", RD, 1, NULL, NULL);
+    event_add_uuid(tc, INST, 36, EV_RES_INSTANCE);
+    rca_event(a, tc);
+    rca_event(a, resp(1010, 8, "nova-api", "client", "DELETE", path, 204, RD, NULL, NULL));
+    for (uint64_t k = 0; k < 6; k++)
+        poll(a, 2000 + 5000 * k, 8, "ACTIVE", NULL);
+    rca_event(a, rpc(30000, EV_RPC_CAST, EV_VERB_DELIVER, "compute.compute-1", "nova-compute",
+                     "compute-1", "terminate_instance", NULL, "u-t-2", RD, 1, NULL, "nova-compute"));
+    rca_event(a, rpc(30010, EV_RPC_CALL, EV_VERB_PUBLISH, "conductor", "nova-conductor", NULL,
+                     "object_action", "m-oa-9", "u-oa-9", RD, 1, "nova-compute", NULL));
+    rca_event(a, reply(30020, EV_VERB_PUBLISH, "m-oa-9", "u-oa-9r", "nova-conductor",
+                       "InstanceInfoCacheNotFound", "Info cache for instance could not be found."));
+    poll(a, 32000, 8, "DELETED", NULL);
+    rca_flush(a, T0 + 90000000ull);
+    for (size_t i = 0; i < ngot; i++)
+        ck_assert_msg(0, "unexpected verdict %s: %s (%s)", got[i].operation, got[i].user_saw,
+                      got[i].kind);
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(spawn_failure)
 {
     struct rca *a = new_rca();
@@ -720,6 +753,7 @@ static Suite *walk_suite(void)
     tcase_add_test(tc, busy_answered_chain_decided);
     tcase_add_test(tc, create_delete_ok);
     tcase_add_test(tc, stuck_on_the_host_that_took_the_work);
+    tcase_add_test(tc, delete_read_back_deleted_is_done);
     tcase_add_test(tc, ok_chain_user_saw);
     tcase_add_test(tc, spawn_failure);
     tcase_add_test(tc, rpc_chain_novalidhost);
