@@ -477,6 +477,46 @@ static void disown(struct rca *a, struct chain *c)
     }
 }
 
+/* What a verdict tells of session s. */
+static void session_fill(struct report_session *rs, const struct session *s)
+{
+    rs->id = s->id;
+    rs->client = s->addr;
+    rs->login_request_id = s->login_rid[0] ? s->login_rid : NULL;
+    rs->user = s->user[0] ? s->user : NULL;
+    rs->project = s->project[0] ? s->project : NULL;
+}
+
+/* One verdict of failed report r is counted in session s: its later
+ * failures for the same cause are that one. */
+static void session_took(struct session *s, const struct report *r)
+{
+    if (!s)
+        return;
+    s->verdicts++;
+    snprintf(s->verdict_svc, sizeof(s->verdict_svc), "%s",
+             r->root_cause.service ? r->root_cause.service : "");
+    s->verdict_us = r->end_ts_us;
+}
+
+#define RCA_SIBLINGS 8
+
+/* Refused connections judged a fresh session's failure: the other
+ * sessions on that address that had just logged in too and never said a
+ * thing after were refused with it (one address, several clients: a
+ * jump host, a CI runner, Horizon). Each gets the verdict as its own
+ * failed operation. */
+static size_t siblings_of(struct rca *a, const struct chain *c, const struct report *r,
+                          uint32_t *out)
+{
+    const struct event *root = chain_root(c);
+    struct session *s = c->session ? session_get(a->sessions, c->session) : NULL;
+    if (!r->failed || r->background || !root || root->kind != EV_CONN || !s || !s->fp ||
+        s->requests || s->last_us > c->last_ts)
+        return 0;
+    return session_siblings(a->sessions, root, s->id, out, RCA_SIBLINGS);
+}
+
 static void judge(struct rca *a, const struct chain *c, struct judgement *j)
 {
     memset(j, 0, sizeof(*j));
@@ -488,11 +528,7 @@ static void judge(struct rca *a, const struct chain *c, struct judgement *j)
             j->not_users = 1;
         return;
     }
-    j->session.id = s->id;
-    j->session.client = s->addr;
-    j->session.login_request_id = s->login_rid[0] ? s->login_rid : NULL;
-    j->session.user = s->user[0] ? s->user : NULL;
-    j->session.project = s->project[0] ? s->project : NULL;
+    session_fill(&j->session, s);
     if (!root || root->kind != EV_CONN)
         return;
     /* a client with no token can only have been logging in: refusals by
@@ -556,6 +592,8 @@ static void decide(struct rca *a, struct chain *c, int at_end)
         blame_decide(a->cloud, a->rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &j.blame);
     apply(&j, &r);
     int report = 0;
+    uint32_t sib[RCA_SIBLINGS];
+    size_t nsib = 0;
     if (r.background) {
         a->sum.background++;
         if (r.failed) {
@@ -585,11 +623,8 @@ static void decide(struct rca *a, struct chain *c, int at_end)
                 report = 1;
                 j.incident = incident_verdict(a->incidents, &r, j.blame.inst, j.blame.span, 1);
                 r.incident = j.incident;
-                if (s) {
-                    s->verdicts++;
-                    snprintf(s->verdict_svc, sizeof(s->verdict_svc), "%s", r.root_cause.service ? r.root_cause.service : "");
-                    s->verdict_us = r.end_ts_us;
-                }
+                session_took(s, &r);
+                nsib = siblings_of(a, c, &r, sib);
             }
             note_failed_resources(a, c);
         } else {
@@ -602,8 +637,22 @@ static void decide(struct rca *a, struct chain *c, int at_end)
             stats_add(a->st, "rca.report_alloc_failed", 1);
         apply(&j, &r);
         a->fn(a->ctx, &r);
-        walk_report_free(&r);
     }
+    for (size_t k = 0; k < nsib; k++) {
+        struct session *o = session_get(a->sessions, sib[k]);
+        if (!o)
+            continue;
+        session_fill(&r.session, o);
+        r.incident = incident_verdict(a->incidents, &r, j.blame.inst, j.blame.span, 1);
+        session_took(o, &r);
+        a->sum.operations++;
+        a->sum.failed++;
+        stats_add(a->st, "rca.refused_siblings", 1);
+        if (report && wanted(a, c) && a->fn)
+            a->fn(a->ctx, &r);
+    }
+    if (report && wanted(a, c) && a->fn)
+        walk_report_free(&r);
     chain_set_remove(a->cs, c);
 }
 

@@ -39,7 +39,7 @@ void session_defaults(struct session_cfg *cfg)
     cfg->idle_us = 600000000ull;
     cfg->poised_us = 2000000ull;
     cfg->polling_us = 6000000ull;
-    cfg->burst_us = 50000ull;
+    cfg->burst_us = 20000ull;
 }
 
 static int is_client(const char *svc)
@@ -326,6 +326,24 @@ uint32_t session_silent_after(struct session_table *t, const struct event *ev, u
             best = s;
     }
     return best ? best->id : 0;
+}
+
+size_t session_siblings(struct session_table *t, const struct event *ev, uint32_t not_id,
+                        uint32_t *out, size_t max)
+{
+    uint64_t now = ev->ts_us;
+    size_t n = 0;
+    for (size_t i = 0; i < t->cap && n < max; i++) {
+        const struct session *s = &t->s[i];
+        if (!s->id || s->id == not_id || !s->fp || s->requests || s->verdicts ||
+            strcmp(s->addr, ev->src.addr) != 0)
+            continue;
+        if (s->last_us > now || now - s->last_us > t->cfg.poised_us || s->last_status >= 500 ||
+            (s->login_port && s->login_port == ev->dst.port))
+            continue;
+        out[n++] = s->id;
+    }
+    return n;
 }
 
 const char *session_identity(const struct session_table *t)

@@ -470,6 +470,28 @@ START_TEST(refusal_retied_to_the_client_that_gave_up)
 }
 END_TEST
 
+START_TEST(clients_refused_together_each_fail)
+{
+    /* two clients behind one address log in together; the first
+     * connections after are refused and neither says anything again:
+     * two failed operations, one per login */
+    const char *L1 = "req-000000d1-0000-4000-8000-000000000000";
+    const char *L2 = "req-000000d2-0000-4000-8000-000000000000";
+    struct rca *a = new_rca_cfg(0, 0, 0);
+    login(a, 0, 7, 0xd1, L1);
+    login(a, 10, 8, 0xd2, L2);
+    rca_event(a, conn(150, "glance-api", FLOW_EV_REFUSED));
+    rca_event(a, conn(151, "glance-api", FLOW_EV_REFUSED));
+    rca_flush(a, T0 + 5000000ull);
+    ck_assert_uint_eq(ngot, 2);
+    int s1 = strstr(got[0].json, L1) || strstr(got[1].json, L1);
+    int s2 = strstr(got[0].json, L2) || strstr(got[1].json, L2);
+    ck_assert(s1 && s2);
+    ck_assert_uint_eq(counter("rca.refused_siblings"), 1);
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(refusals_without_a_client)
 {
     /* no client session poised on the address: refusals to keystone are a
@@ -641,6 +663,7 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, filter_by_request_id);
     tcase_add_test(tc, refusals_of_a_session_are_one_operation);
     tcase_add_test(tc, refusal_retied_to_the_client_that_gave_up);
+    tcase_add_test(tc, clients_refused_together_each_fail);
     tcase_add_test(tc, refusals_without_a_client);
     suite_add_tcase(s, tc);
     return s;
