@@ -243,6 +243,9 @@ static void span_merge(struct cloud_inst *x, const struct cloud_inst *y)
     x->nspans = n - from;
 }
 
+static struct cloud_edge *edge_get(struct cloud *m, uint32_t from, uint32_t to, uint8_t kind,
+                                   uint64_t t);
+
 /* y (known by its address only) is x (known by its host name, now at that
  * address too): what y saw goes to x, and y becomes x's alias. */
 static void inst_merge(struct cloud *m, struct cloud_inst *x, struct cloud_inst *y)
@@ -273,14 +276,23 @@ static void inst_merge(struct cloud *m, struct cloud_inst *x, struct cloud_inst 
     }
     span_merge(x, y);
     y->alias = x->id;
-    /* edges of y are left under y's id: they still count as its calls */
-    for (size_t i = 0; i < m->nedges; i++) {
-        if (m->edges[i].from == y->id)
-            m->edges[i].from = x->id;
-        if (m->edges[i].to == y->id)
-            m->edges[i].to = x->id;
+    /* y's edges are added into x's (they stay under y's id, unread: y is
+     * an alias now) */
+    for (size_t i = 0, n = m->nedges; i < n; i++) {
+        const struct cloud_edge *o = &m->edges[i];
+        uint32_t from = o->from == y->id ? x->id : o->from, to = o->to == y->id ? x->id : o->to;
+        if ((from == o->from && to == o->to) || from == to)
+            continue;
+        struct cloud_edge *e = edge_get(m, from, to, o->kind, o->first_us);
+        if (!e)
+            continue;
+        e->calls += o->calls;
+        e->errors += o->errors;
+        if (o->first_us < e->first_us)
+            e->first_us = o->first_us;
+        if (o->last_us > e->last_us)
+            e->last_us = o->last_us;
     }
-    (void)m;
 }
 
 static void inst_index(struct cloud *m, struct cloud_inst *x, uint8_t kind)
@@ -435,30 +447,40 @@ static void alive(struct cloud_inst *x, uint64_t t)
 
 /* ---- edges ---- */
 
+/* The edge from -> to (instance ids) of kind, created first seen at t;
+ * NULL when the edge table is full. */
+static struct cloud_edge *edge_get(struct cloud *m, uint32_t from, uint32_t to, uint8_t kind,
+                                   uint64_t t)
+{
+    struct edge_key k = {from, to, kind};
+    uint64_t h = ((uint64_t)from * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)to << 8) ^ kind;
+    h |= 1;
+    struct slot *s = m->nslots ? slot_find(m, h, 2, edge_eq, &k) : NULL;
+    if (s && s->idx)
+        return &m->edges[s->idx - 1];
+    if (m->nedges >= m->cfg.max_edges) {
+        (*m->c_edges_full)++;
+        return NULL;
+    }
+    if (slot_put(m, h, 2, (uint32_t)m->nedges, edge_eq, &k) < 0)
+        return NULL;
+    struct cloud_edge *e = &m->edges[m->nedges++];
+    memset(e, 0, sizeof(*e));
+    e->from = from;
+    e->to = to;
+    e->kind = kind;
+    e->first_us = t;
+    return e;
+}
+
 static void edge_add(struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to,
                      enum cloud_edge_kind kind, int error, uint64_t t)
 {
     if (!from || !to || from == to)
         return;
-    struct edge_key k = {from->id, to->id, (uint8_t)kind};
-    uint64_t h = ((uint64_t)from->id * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)to->id << 8) ^ kind;
-    h |= 1;
-    struct slot *s = m->nslots ? slot_find(m, h, 2, edge_eq, &k) : NULL;
-    struct cloud_edge *e = s && s->idx ? &m->edges[s->idx - 1] : NULL;
-    if (!e) {
-        if (m->nedges >= m->cfg.max_edges) {
-            (*m->c_edges_full)++;
-            return;
-        }
-        if (slot_put(m, h, 2, (uint32_t)m->nedges, edge_eq, &k) < 0)
-            return;
-        e = &m->edges[m->nedges++];
-        memset(e, 0, sizeof(*e));
-        e->from = from->id;
-        e->to = to->id;
-        e->kind = (uint8_t)kind;
-        e->first_us = t;
-    }
+    struct cloud_edge *e = edge_get(m, from->id, to->id, (uint8_t)kind, t);
+    if (!e)
+        return;
     e->calls++;
     if (error)
         e->errors++;
