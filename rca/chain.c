@@ -1512,7 +1512,9 @@ static void place_entry(struct chain_set *cs, struct chain *c, int32_t idx, cons
         snprintf(k, sizeof(k), "s:%u", session);
         map_put(cs, k, c, idx);
     }
-    if (session && !c->session && (ev->kind == EV_CONN || e->rank == 3))
+    /* a login carries no token: its answer (or its failure) tells */
+    if (session && !c->session &&
+        (ev->kind == EV_CONN || e->rank == 3 || ev->kind == EV_HTTP_RESPONSE))
         c->session = session;
     register_keys(cs, c, idx, &L->ek);
     if (e->rank && (c->root == CHAIN_NONE || e->rank > c->e[c->root].rank))

@@ -426,8 +426,11 @@ static void trouble(struct cloud_inst *x, uint64_t t)
 {
     if (!x)
         return;
-    if (!x->trouble_last_us || t > x->trouble_last_us + TROUBLE_GAP_US)
+    if (!x->trouble_last_us || t > x->trouble_last_us + TROUBLE_GAP_US) {
         x->trouble_first_us = t;
+        x->trouble_n = 0;
+    }
+    x->trouble_n++;
     if (t > x->trouble_last_us)
         x->trouble_last_us = t;
 }
@@ -616,6 +619,54 @@ static void backdate_named(struct cloud *m, struct cloud_inst *x, uint64_t t)
     }
 }
 
+#define BACKEND_MIN_FAILURES 3 /* a run of trouble this long points at a backend */
+#define BACKEND_DEPS 8
+
+/* x fails: when it has failed every real request of a run of trouble
+ * (BACKEND_MIN_FAILURES at least) while answering what needs no backend
+ * (a version document) in it, the process is up and what it depends on
+ * is not. Of its declared dependencies (depends_on), none seen down, the
+ * only one the wire cannot show (no instance of it seen at an address:
+ * the database on a unix socket) is down since the run began. */
+static void backend_failing(struct cloud *m, struct cloud_inst *x, uint64_t t)
+{
+    if (x->trouble_n < BACKEND_MIN_FAILURES || x->version_ok_us < x->trouble_first_us ||
+        x->real_ok_us >= x->trouble_first_us || open_span(x))
+        return;
+    const char *deps[BACKEND_DEPS];
+    size_t nd = rules_depends_of(m->rules, x->service, deps, BACKEND_DEPS);
+    const char *hidden = NULL;
+    for (size_t i = 0; i < nd; i++) {
+        int seen = 0;
+        for (size_t k = 0; k < m->ninst; k++) {
+            struct cloud_inst *y = &m->inst[k];
+            if (y->alias || strcmp(y->service, deps[i]) != 0)
+                continue;
+            if (open_span(y) && !(y->addr[0] == '\0' && y->spans[y->nspans - 1].why ==
+                                                            CLOUD_WHY_BACKEND))
+                return; /* a dependency seen down explains it */
+            if (y->addr[0])
+                seen = 1;
+        }
+        if (seen)
+            continue;
+        if (hidden)
+            return; /* two out of sight: which one is not for the wire to say */
+        hidden = deps[i];
+    }
+    if (!hidden)
+        return;
+    struct cloud_inst *d = inst_get(m, hidden, NULL, NULL, t, 1);
+    if (!d || open_span(d))
+        return;
+    went_down(m, d, CLOUD_DOWN, CLOUD_WHY_BACKEND, x->trouble_first_us);
+    struct cloud_span *s = open_span(d);
+    if (s) {
+        s->evidence = x->trouble_n; /* the dependent's failures */
+        m->named_open++;
+    }
+}
+
 static void named_by_error(struct cloud *m, const struct event *ev, const char *kind, uint64_t t)
 {
     const char *subject[RULES_F_COUNT] = {0};
@@ -656,7 +707,8 @@ static void witness_ok(struct cloud *m, const char *svc, uint64_t t)
     for (size_t i = 0; i < m->ninst; i++) {
         struct cloud_inst *x = &m->inst[i];
         struct cloud_span *s = x->alias ? NULL : open_span(x);
-        if (!s || s->why != CLOUD_WHY_NAMED || t < s->since_us + 1000000ull ||
+        if (!s || (s->why != CLOUD_WHY_NAMED && s->why != CLOUD_WHY_BACKEND) ||
+            t < s->since_us + 1000000ull ||
             !rules_depends(m->rules, svc, x->service))
             continue;
         s->until_us = t;
@@ -756,8 +808,14 @@ void cloud_observe(struct cloud *m, const struct event *ev)
             caller_svc ? inst_get(m, ev->dst.service, ev->dst.host, ev->dst.addr, t, 0) : NULL;
         if (!(ev->flags & EV_F_NO_ANSWER)) {
             alive(srv, t);
-            if (ev->status >= 500)
+            if (ev->status >= 200 && ev->status < 400 && !real_path(ev->path))
+                srv->version_ok_us = t;
+            else if (ev->status >= 200 && ev->status < 300)
+                srv->real_ok_us = t;
+            if (ev->status >= 500) {
                 trouble(srv, t);
+                backend_failing(m, srv, t);
+            }
             if (cl && ev->status >= 500)
                 edge_add(m, cl, srv, CLOUD_EDGE_REST, 1, t);
             if (ev->status >= 500)
@@ -773,6 +831,7 @@ void cloud_observe(struct cloud *m, const struct event *ev)
         case EV_END_SERVER_RESET:
             srv->no_answer++;
             trouble(srv, t);
+            backend_failing(m, srv, t);
             break;
         case EV_END_CLIENT_CLOSED:
         case EV_END_CLIENT_RESET:
@@ -1133,7 +1192,7 @@ const char *cloud_why_name(enum cloud_why w)
     static const char *const names[CLOUD_WHY_COUNT] = {
         "",           "refused",     "unreachable", "left the broker", "force-closed",
         "no answer",  "no reply",    "unconsumed",  "silent", "named by errors",
-        "held work",  "not acknowledging",
+        "failing its dependents", "held work",  "not acknowledging",
     };
     return (unsigned)w < CLOUD_WHY_COUNT ? names[w] : "";
 }

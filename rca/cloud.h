@@ -46,6 +46,10 @@ enum cloud_why {
     CLOUD_WHY_SILENT,     /* its periodic reports stopped */
     CLOUD_WHY_NAMED,      /* other services' errors name it (a fault rule's
                              culprit: the database, keystone behind a 503) */
+    CLOUD_WHY_BACKEND,    /* a service that depends on it (and on nothing
+                             else out of the wire's sight, nothing it
+                             depends on seen down) fails every real request
+                             while it answers what needs no backend */
     CLOUD_WHY_HELD,       /* work delivered to it never finished while a
                              client waited for it (a stuck operation) */
     CLOUD_WHY_STALLED,    /* its host stopped acknowledging data sent to it
@@ -86,6 +90,9 @@ struct cloud_inst {
     /* its current run of trouble (server errors, requests closed or held
      * unanswered, calls unanswered, errors naming it), gaps under 5 s */
     uint64_t trouble_first_us, trouble_last_us;
+    uint32_t trouble_n;  /* failures in that run */
+    uint64_t version_ok_us; /* it last answered a version document (no backend needed) */
+    uint64_t real_ok_us;    /* it last answered a real request (2xx) */
     /* periodic reports (a background call it repeats with no user behind) */
     uint64_t beat_last_us, beat_period_us;
     uint32_t beats;

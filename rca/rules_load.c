@@ -1085,6 +1085,15 @@ int rules_depends(const struct rules *r, const char *svc, const char *on)
     return 0;
 }
 
+size_t rules_depends_of(const struct rules *r, const char *svc, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; r && svc && i + 1 < r->ndeps && n < max; i += 2)
+        if (!strcmp(r->deps[i], svc))
+            out[n++] = r->deps[i + 1];
+    return n;
+}
+
 size_t rules_fault_count(const struct rules *r)
 {
     return r ? r->nfaults : 0;

@@ -84,6 +84,9 @@ int rules_is_embedded(const struct rules *r, const char *name);
 /* 1 if the rules say svc depends on service on (services.yaml depends_on:
  * a dependency the wire may not show, such as the database). */
 int rules_depends(const struct rules *r, const char *svc, const char *on);
+/* The services svc depends on (depends_on), up to max into out; returns
+ * how many. */
+size_t rules_depends_of(const struct rules *r, const char *svc, const char **out, size_t max);
 
 size_t rules_fault_count(const struct rules *r);
 /* The i-th fault signature (i < rules_fault_count), or NULL. */

@@ -217,6 +217,31 @@ static void note_port(struct session_table *t, uint16_t port)
         t->client_ports[t->nports++] = port;
 }
 
+/* 1 when anonymous session s is in the burst of attempts still going
+ * at now. */
+static int in_burst(const struct session_table *t, const struct session *s, uint64_t now)
+{
+    return !s->fp && s->last_refusal_us && now >= s->last_refusal_us &&
+           now - s->last_refusal_us <= t->cfg.burst_us;
+}
+
+static struct session *anon_burst(struct session_table *t, const char *addr, uint64_t now)
+{
+    struct session *burst = NULL;
+    for (size_t i = 0; i < t->cap; i++) {
+        struct session *s = &t->s[i];
+        if (s->id && !strcmp(s->addr, addr) && in_burst(t, s, now) &&
+            (!burst || s->last_refusal_us > burst->last_refusal_us))
+            burst = s;
+    }
+    if (!burst) {
+        burst = session_new(t, 0, addr, now);
+        if (burst)
+            (*t->c_anon)++;
+    }
+    return burst;
+}
+
 uint32_t session_observe(struct session_table *t, const struct event *ev)
 {
     if (ev->kind == EV_HTTP_REQUEST) {
@@ -247,6 +272,15 @@ uint32_t session_observe(struct session_table *t, const struct event *ev)
     if (ev->kind != EV_HTTP_RESPONSE || !is_client(ev->dst.service))
         return 0;
     if (is_login(ev)) {
+        if ((ev->flags & EV_F_NO_ANSWER) || ev->status >= 500) {
+            /* a client that could not log in: its attempts of one burst
+             * are one operation (a library retries a dropped login) */
+            struct session *a = anon_burst(t, ev->dst.addr, ev->ts_us);
+            if (!a)
+                return 0;
+            a->last_refusal_us = ev->ts_us;
+            return a->id;
+        }
         if (ev->status < 200 || ev->status >= 300 || !ev->subject_fp)
             return 0;
         struct session *s = session_get(t, map_get(t->by_fp, t->nmap, ev->subject_fp));
@@ -286,9 +320,7 @@ uint32_t session_for_refusal(struct session_table *t, const struct event *ev)
             continue;
         if (!s->fp) {
             /* an anonymous session takes the refusals of its burst */
-            if (s->last_refusal_us && now >= s->last_refusal_us &&
-                now - s->last_refusal_us <= t->cfg.burst_us &&
-                (!burst || s->last_refusal_us > burst->last_refusal_us))
+            if (in_burst(t, s, now) && (!burst || s->last_refusal_us > burst->last_refusal_us))
                 burst = s;
             continue;
         }

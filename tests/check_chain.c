@@ -492,6 +492,28 @@ START_TEST(clients_refused_together_each_fail)
 }
 END_TEST
 
+START_TEST(dropped_login_retried_is_one_failure)
+{
+    /* keystone closes a client's login unanswered; the client's library
+     * retries at once and is dropped again: one failed operation */
+    struct rca *a = new_rca_cfg(0, 0, 0);
+    for (uint64_t k = 0; k < 2; k++) {
+        rca_event(a, req(100 + 13 * k, 20 + k, "client", UA_OSC, "keystone", "POST",
+                         "/v3/auth/tokens", NULL, NULL));
+        struct event *na = resp(105 + 13 * k, 20 + k, "keystone", "client", "POST",
+                                "/v3/auth/tokens", 0, NULL, NULL, NULL);
+        na->flags |= EV_F_NO_ANSWER;
+        na->end_how = EV_END_SERVER_CLOSED;
+        rca_event(a, na);
+    }
+    rca_flush(a, T0 + 5000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_str_eq(got[0].kind, "no_answer");
+    ck_assert_uint_eq(counter("rca.session_duplicates"), 1);
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(refusals_without_a_client)
 {
     /* no client session poised on the address: refusals to keystone are a
@@ -664,6 +686,7 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, refusals_of_a_session_are_one_operation);
     tcase_add_test(tc, refusal_retied_to_the_client_that_gave_up);
     tcase_add_test(tc, clients_refused_together_each_fail);
+    tcase_add_test(tc, dropped_login_retried_is_one_failure);
     tcase_add_test(tc, refusals_without_a_client);
     suite_add_tcase(s, tc);
     return s;

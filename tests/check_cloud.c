@@ -180,6 +180,57 @@ START_TEST(named_outage_backdated_to_dependents_trouble)
 }
 END_TEST
 
+/* Behind a span port the database never shows: keystone, up (it answers
+ * its version document), closes every login unanswered. What it depends
+ * on out of the wire's sight is down since its first failure; when a
+ * dependency it has that the wire shows is down instead, that one
+ * explains it and nothing is inferred. */
+static void keystone_version_ok(struct cloud *m, uint64_t ms, uint64_t flow)
+{
+    see(m, resp(ms, flow, "keystone", "client", "GET", "/v3", 200, NULL, NULL, NULL));
+}
+
+static void keystone_login_closed(struct cloud *m, uint64_t ms, uint64_t flow)
+{
+    struct event *na =
+        resp(ms, flow, "keystone", "client", "POST", "/v3/auth/tokens", 0, NULL, NULL, NULL);
+    na->flags |= EV_F_NO_ANSWER;
+    na->end_how = EV_END_SERVER_CLOSED;
+    see(m, na);
+}
+
+START_TEST(backend_out_of_sight_inferred)
+{
+    struct cloud *m = new_cloud();
+    keystone_version_ok(m, 0, 1);
+    keystone_login_closed(m, 1000, 2);
+    keystone_login_closed(m, 1010, 3);
+    ck_assert_ptr_null(cloud_find(m, "mariadb", NULL, NULL)); /* two: not yet a run */
+    keystone_version_ok(m, 2000, 4);
+    keystone_login_closed(m, 2010, 5);
+    const struct cloud_inst *db = cloud_find(m, "mariadb", NULL, NULL);
+    ck_assert_ptr_nonnull(db);
+    ck_assert_uint_eq(db->nspans, 1);
+    ck_assert_int_eq(db->spans[0].why, CLOUD_WHY_BACKEND);
+    ck_assert_uint_eq(db->spans[0].since_us, T0 + 1000000ull);
+    ck_assert_uint_eq(db->spans[0].evidence, 3);
+    /* a real answer from keystone: the database works again */
+    see(m, resp(9000, 6, "keystone", "client", "POST", "/v3/auth/tokens", 201, NULL, NULL, NULL));
+    ck_assert(!cloud_down_at(db, T0 + 9500000ull));
+    cloud_free(m);
+    /* nova-api failing the same way while keystone (which it depends on,
+     * and which the wire shows) refuses: keystone explains it */
+    m = new_cloud();
+    see(m, resp(0, 1, "nova-api", "client", "GET", "/", 200, NULL, NULL, NULL));
+    see(m, conn(500, "keystone", FLOW_EV_REFUSED));
+    for (int i = 0; i < 4; i++)
+        see(m, resp(1000 + 10 * (uint64_t)i, 2 + (uint64_t)i, "nova-api", "client", "GET",
+                    "/v2.1/servers", 503, NULL, "HTTPServiceUnavailable", "Service Unavailable"));
+    ck_assert_ptr_null(cloud_find(m, "mariadb", NULL, NULL));
+    cloud_free(m);
+}
+END_TEST
+
 START_TEST(silent_reporter_then_host_from_address)
 {
     /* nova-compute reports every 10 s (a call with no user behind it),
@@ -525,6 +576,7 @@ static Suite *suite(void)
     tcase_add_test(tc, held_until_the_client_gave_up_is_hung);
     tcase_add_test(tc, errors_that_name_another_service);
     tcase_add_test(tc, named_outage_backdated_to_dependents_trouble);
+    tcase_add_test(tc, backend_out_of_sight_inferred);
     tcase_add_test(tc, silent_reporter_then_host_from_address);
     tcase_add_test(tc, dependencies_observed_and_embedded);
     tcase_add_test(tc, sessions_and_refusals);
