@@ -58,6 +58,8 @@ struct chain_set {
     size_t ndeleted;
     char failed[RING][37];
     size_t nfailed;
+    char failed_ops[RING][37];
+    size_t nfailed_ops;
     struct topic_seen *delivered; /* topics / routing keys seen delivered */
     size_t ndelivered;
     int local_amqp; /* AMQP between a broker and its own host was seen */
@@ -661,6 +663,17 @@ void chain_set_note_failed(struct chain_set *cs, const char *uuid)
 int chain_set_was_failed(const struct chain_set *cs, const char *uuid)
 {
     return uuid && ring_has(cs->failed, cs->nfailed, uuid);
+}
+
+void chain_set_note_failed_op(struct chain_set *cs, const char *rid_uuid)
+{
+    if (rid_uuid && *rid_uuid)
+        ring_add(cs->failed_ops, &cs->nfailed_ops, rid_uuid);
+}
+
+int chain_set_was_failed_op(const struct chain_set *cs, const char *rid_uuid)
+{
+    return rid_uuid && ring_has(cs->failed_ops, cs->nfailed_ops, rid_uuid);
 }
 
 static struct topic_seen *topic_find(const struct chain_set *cs, const char *topic)

@@ -178,6 +178,10 @@ int chain_set_was_deleted(const struct chain_set *cs, const char *uuid);
 /* Remember / ask about resources of operations already reported failed. */
 void chain_set_note_failed(struct chain_set *cs, const char *uuid);
 int chain_set_was_failed(const struct chain_set *cs, const char *uuid);
+/* The same for the request ids of reported failed operations (the uuid
+ * part of "req-<uuid>"), in a ring of their own. */
+void chain_set_note_failed_op(struct chain_set *cs, const char *rid_uuid);
+int chain_set_was_failed_op(const struct chain_set *cs, const char *rid_uuid);
 
 const struct rules *chain_set_rules(const struct chain_set *cs);
 /* Use rules from now on (rules reload). The old rules must stay alive while

@@ -352,17 +352,14 @@ static const char *rid_uuid(const char *rid)
 }
 
 /* Remember what a reported failure touched: the resource ids it owns
- * ("i:" index keys) and its request ids, so that later evidence of the same
- * failure is known for what it is. */
-static void note_failed_resources(struct rca *a, const struct chain *c)
+ * ("i:" index keys) and the operation's request id r, so that later
+ * evidence of the same failure is known for what it is. */
+static void note_failed_resources(struct rca *a, const struct chain *c, const struct report *r)
 {
-    for (size_t i = 0; i < c->nkeys; i++) {
-        const char *k = c->keys[i].text;
-        if (!strncmp(k, "i:", 2))
-            chain_set_note_failed(a->cs, k + 2);
-        else if (!strncmp(k, "r:", 2) && rid_uuid(k + 2))
-            chain_set_note_failed(a->cs, rid_uuid(k + 2));
-    }
+    for (size_t i = 0; i < c->nkeys; i++)
+        if (!strncmp(c->keys[i].text, "i:", 2))
+            chain_set_note_failed(a->cs, c->keys[i].text + 2);
+    chain_set_note_failed_op(a->cs, rid_uuid(r->request_id));
 }
 
 /* The server an operation is about: the uuid in its request's path
@@ -397,8 +394,8 @@ static int late_tail(const struct rca *a, const struct chain *c)
         return 0;
     for (size_t i = 0; i < c->n; i++) {
         const struct event *ev = c->e[i].ev;
-        if (chain_set_was_failed(a->cs, rid_uuid(ev->request_id)) ||
-            chain_set_was_failed(a->cs, rid_uuid(ev->global_request_id)))
+        if (chain_set_was_failed_op(a->cs, rid_uuid(ev->request_id)) ||
+            chain_set_was_failed_op(a->cs, rid_uuid(ev->global_request_id)))
             return 1;
     }
     return 0;
@@ -626,7 +623,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
                 session_took(s, &r);
                 nsib = siblings_of(a, c, &r, sib);
             }
-            note_failed_resources(a, c);
+            note_failed_resources(a, c, &r);
         } else {
             a->sum.ok++;
             report = a->cfg.keep_ok;

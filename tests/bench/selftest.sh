@@ -12,7 +12,8 @@
 #   2. gen: the same seed gives the same bytes, another seed other bytes;
 #      every copy in the truth file; each copy has its own tokens.
 #   3. accuracy under concurrency at CI size: gen -> osrca analyze -> score
-#      for two seeds (one --warm), precision and recall >= 99 %.
+#      for three seeds (two --warm, one at 200 in flight), precision and
+#      recall >= 99 %.
 #   4. cputime: the command's exit status passes through; one line written.
 #
 # Environment: OSRCA (the analyzer), BIN (where gen, score and cputime are
@@ -125,6 +126,10 @@ accuracy cold 11 --bytes 5M
 # --warm cuts the copies running when the capture begins (over the longest
 # template's length): 10 MB at 20 in flight leaves ~25 faulty copies whole
 accuracy warm 12 --bytes 10M --concurrency 20 --warm
+# 200 in flight, half faulty: the memory of reported failures (resources
+# in ERROR, operations' request ids) must not forget what is still polled
+# (a ring flooded by every request id of each failed chain once read 92 %)
+accuracy busy 13 --bytes 60M --concurrency 200 --warm
 
 # ---- 4. cputime --------------------------------------------------------------
 "$BIN/cputime" -o "$T/ct" sh -c 'exit 3'; rc=$?
