@@ -56,6 +56,7 @@ struct cloud {
     struct cloud_edge *edges;
     size_t nedges;
     struct addr_host *ah;
+    struct addr_host *ah_last; /* the last one looked up (most events come from a few addresses) */
     size_t nah;
     struct slot *slots;
     size_t nslots; /* power of two, at least 2x what it holds */
@@ -185,10 +186,12 @@ static struct addr_host *ah_get(struct cloud *m, const char *addr, int create)
 {
     if (!addr || !*addr || !m->nslots)
         return NULL;
+    if (m->ah_last && !strcmp(m->ah_last->addr, addr))
+        return m->ah_last;
     uint64_t h = key_hash(3, addr, "");
     struct slot *s = slot_find(m, h, 3, ah_eq, addr);
     if (s && s->idx)
-        return &m->ah[s->idx - 1];
+        return m->ah_last = &m->ah[s->idx - 1];
     if (!create || m->nah >= m->cfg.max_instances)
         return NULL;
     struct addr_host *a = &m->ah[m->nah];

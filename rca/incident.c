@@ -27,7 +27,7 @@ struct incident_table {
 void incident_defaults(struct incident_cfg *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->max_incidents = 1024;
+    cfg->max_incidents = 512;
     cfg->join_us = 120000000ull;
     cfg->resolve_us = 60000000ull;
 }
@@ -43,7 +43,7 @@ struct incident_table *incident_table_new(const struct incident_cfg *cfg, struct
     else
         incident_defaults(&t->cfg);
     if (!t->cfg.max_incidents)
-        t->cfg.max_incidents = 1024;
+        t->cfg.max_incidents = 512;
     t->v = calloc(t->cfg.max_incidents, sizeof(*t->v));
     if (!t->v) {
         free(t);

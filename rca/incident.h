@@ -26,7 +26,7 @@
 #include "rca/cloud.h"
 #include "rca/report.h"
 
-#define INCIDENT_OPS 32
+#define INCIDENT_OPS 16
 
 /* One operation an incident broke. */
 struct incident_op {
@@ -59,7 +59,7 @@ struct incident {
 enum incident_change { INCIDENT_OPENED = 0, INCIDENT_UPDATED, INCIDENT_RESOLVED };
 
 struct incident_cfg {
-    size_t max_incidents;  /* default 1024 */
+    size_t max_incidents;  /* default 512 */
     uint64_t join_us;      /* a verdict this close to an incident's evidence
                               joins it (default 120 s) */
     uint64_t resolve_us;   /* quiet time before an incident is resolved
