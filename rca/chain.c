@@ -1499,6 +1499,12 @@ static void place_entry(struct chain_set *cs, struct chain *c, int32_t idx, cons
     }
     if (L->poll)
         e->flags |= CE_POLL;
+    /* a client polling its resource waits between polls (5 s, the CLI):
+     * until the next one is due it has not stopped, whatever the settle */
+    if (L->poll || ((L->rel == 2 || L->rel == 3) && (c->e[L->link].flags & CE_POLL))) {
+        if (ev->ts_us + cs->cfg.session_hold_us > c->hold_until)
+            c->hold_until = ev->ts_us + cs->cfg.session_hold_us;
+    }
     if (L->lookup_follow)
         e->flags |= CE_LOOKUP_LIST;
     if (L->poll || L->lookup_follow)

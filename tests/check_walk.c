@@ -529,6 +529,32 @@ START_TEST(delete_read_back_deleted_is_done)
 }
 END_TEST
 
+/* With a short settle (--settle 0.5) a create whose client polls every
+ * 5 s must not be judged between two polls: the client has not given up
+ * until its next poll is due. */
+START_TEST(polling_client_not_judged_between_polls)
+{
+    struct rca_cfg cfg;
+    rca_defaults(&cfg);
+    cfg.settle_us = 500000;
+    struct rca *a = rca_new(&cfg, rules, st, on_report, NULL);
+    ck_assert_ptr_nonnull(a);
+    create_start(a, 1000);
+    schedule(a, 1100, 1, NULL);
+    for (uint64_t k = 0; k < 3; k++) {
+        poll(a, 2000 + 5000 * k, 7, "BUILD", NULL);
+        for (uint64_t t = 2100 + 5000 * k; t < 7000 + 5000 * k; t += 500)
+            rca_tick(a, T0 + t * 1000);
+    }
+    poll(a, 17000, 7, "ACTIVE", NULL);
+    rca_flush(a, T0 + 60000000ull);
+    for (size_t i = 0; i < ngot; i++)
+        ck_assert_msg(0, "unexpected verdict %s: %s (%s)", got[i].operation, got[i].user_saw,
+                      got[i].kind);
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(spawn_failure)
 {
     struct rca *a = new_rca();
@@ -754,6 +780,7 @@ static Suite *walk_suite(void)
     tcase_add_test(tc, create_delete_ok);
     tcase_add_test(tc, stuck_on_the_host_that_took_the_work);
     tcase_add_test(tc, delete_read_back_deleted_is_done);
+    tcase_add_test(tc, polling_client_not_judged_between_polls);
     tcase_add_test(tc, ok_chain_user_saw);
     tcase_add_test(tc, spawn_failure);
     tcase_add_test(tc, rpc_chain_novalidhost);
