@@ -3,7 +3,10 @@
  * payload version 4: {"alerts":[{"labels","annotations","startsAt",...}]}).
  *
  * Matching, per alert: (1) a resource UUID (or request id) found in any
- * label or annotation value that the verdict's chain names; else (2) the
+ * label or annotation value that the verdict's chain names (the latest
+ * such verdict, one whose origin is a failure rather than the resource
+ * seen in ERROR first: a later read of a failed server is its symptom);
+ * else (2) the
  * alert's service (label "service", else "job") equal to the verdict's
  * root-cause service (or its project prefix: "nova" matches "nova-api"),
  * with the verdict's time span within --window seconds of startsAt; the
@@ -159,12 +162,18 @@ size_t annotate_payload(json_t *payload, const json_t *verdicts, uint64_t window
         const json_t *ann = json_object_get(alert, "annotations");
         const json_t *best = NULL;
         uint64_t best_end = 0;
+        int best_origin = 0;
         json_array_foreach((json_t *)verdicts, j, v) {
-            if (!json_is_true(json_object_get(v, "failed")))
+            if (!json_is_true(json_object_get(v, "failed")) || !match_resource(labels, ann, v))
                 continue;
-            if (match_resource(labels, ann, v) && (!best || vtime(v, "end") >= best_end)) {
+            const char *k =
+                json_string_value(json_object_get(json_object_get(v, "root_cause"), "kind"));
+            int origin = !k || strcmp(k, "resource_error") != 0;
+            if (!best || origin > best_origin ||
+                (origin == best_origin && vtime(v, "end") >= best_end)) {
                 best = v;
                 best_end = vtime(v, "end");
+                best_origin = origin;
             }
         }
         if (best) {

@@ -168,7 +168,13 @@ START_TEST(annotate_by_resource_then_service)
         "{\"id\":\"ed201e37256a44999a4996e2489f55f5\",\"type\":\"project\"}]}}]},"
         " {\"type\":\"verdict\",\"failed\":true,\"request_id\":\"req-2\",\"category\":\"service_down\","
         "\"start\":\"2026-11-22T08:28:27.0Z\",\"end\":\"2026-11-22T08:28:32.0Z\","
-        "\"root_cause\":{\"service\":\"glance-api\",\"kind\":\"conn_refused\"},\"chain\":[]}]",
+        "\"root_cause\":{\"service\":\"glance-api\",\"kind\":\"conn_refused\"},\"chain\":[]},"
+        /* a later read of the server in ERROR: a symptom of req-1, not chosen */
+        " {\"type\":\"verdict\",\"failed\":true,\"request_id\":\"req-3\",\"category\":\"capacity\","
+        "\"start\":\"2026-11-22T08:50:30.0Z\",\"end\":\"2026-11-22T08:50:31.0Z\","
+        "\"root_cause\":{\"service\":\"nova-scheduler\",\"kind\":\"resource_error\"},"
+        "\"chain\":[{\"event\":{\"resources\":"
+        "[{\"id\":\"37308832-ef62-48b2-b227-4541f3912c4f\",\"type\":\"instance\"}]}}]}]",
         0, &je);
     ck_assert_msg(verdicts != NULL, "%s", je.text);
     json_t *p = json_loads(
