@@ -385,9 +385,9 @@ static struct cloud_span *open_span(struct cloud_inst *x)
     return s->until_us ? NULL : s;
 }
 
-/* Evidence that x is down (or hung) since t. */
 static void trouble(struct cloud_inst *x, uint64_t t);
 
+/* Evidence that x is down (or hung) since t. */
 static void went_down(struct cloud *m, struct cloud_inst *x, enum cloud_state st,
                       enum cloud_why why, uint64_t t)
 {
@@ -453,24 +453,36 @@ static void alive(struct cloud_inst *x, uint64_t t)
 
 /* ---- edges ---- */
 
+static uint64_t edge_hash(uint32_t from, uint32_t to, uint8_t kind)
+{
+    return (((uint64_t)from * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)to << 8) ^ kind) | 1;
+}
+
+/* The edge from -> to (instance ids) of kind, or NULL. */
+static struct cloud_edge *edge_find(const struct cloud *m, uint32_t from, uint32_t to,
+                                    uint8_t kind)
+{
+    struct edge_key k = {from, to, kind};
+    struct slot *s = m->nslots ? slot_find(m, edge_hash(from, to, kind), 2, edge_eq, &k) : NULL;
+    return s && s->idx ? &m->edges[s->idx - 1] : NULL;
+}
+
 /* The edge from -> to (instance ids) of kind, created first seen at t;
  * NULL when the edge table is full. */
 static struct cloud_edge *edge_get(struct cloud *m, uint32_t from, uint32_t to, uint8_t kind,
                                    uint64_t t)
 {
+    struct cloud_edge *e = edge_find(m, from, to, kind);
+    if (e)
+        return e;
     struct edge_key k = {from, to, kind};
-    uint64_t h = ((uint64_t)from * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)to << 8) ^ kind;
-    h |= 1;
-    struct slot *s = m->nslots ? slot_find(m, h, 2, edge_eq, &k) : NULL;
-    if (s && s->idx)
-        return &m->edges[s->idx - 1];
     if (m->nedges >= m->cfg.max_edges) {
         (*m->c_edges_full)++;
         return NULL;
     }
-    if (slot_put(m, h, 2, (uint32_t)m->nedges, edge_eq, &k) < 0)
+    if (slot_put(m, edge_hash(from, to, kind), 2, (uint32_t)m->nedges, edge_eq, &k) < 0)
         return NULL;
-    struct cloud_edge *e = &m->edges[m->nedges++];
+    e = &m->edges[m->nedges++];
     memset(e, 0, sizeof(*e));
     e->from = from;
     e->to = to;
@@ -577,20 +589,16 @@ static void beat(struct cloud_inst *x, uint64_t t)
 
 /* The consumer instance of a call or cast (its topic's service; the
  * server of "topic.server" is its host). */
-static struct cloud_inst *consumer_of(struct cloud *m, const struct event *ev, uint64_t t)
+static struct cloud_inst *consumer_of(struct cloud *m, const struct event *ev)
 {
     const char *svc = ev->topic_service;
     if (!svc)
         return NULL;
-    (void)t;
     if (ev->target_server)
         return inst_lookup(m, 0, svc, ev->target_server);
     return (struct cloud_inst *)cloud_find(m, svc, NULL, NULL);
 }
 
-/* Errors that name another service as their cause (a fault rule whose
- * culprit is a service: the database behind a DBConnectionError, keystone
- * behind keystonemiddleware's 503) are evidence that it is down. */
 static int has_edge(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to);
 
 /* Errors first named x down at t. Services that depend on x were failing
@@ -670,6 +678,17 @@ static void backend_failing(struct cloud *m, struct cloud_inst *x, uint64_t t)
     }
 }
 
+/* x failed a request in the generic way (a server error, closed
+ * unanswered): its run of trouble, and what it may say of its backend. */
+static void failing(struct cloud *m, struct cloud_inst *x, uint64_t t)
+{
+    trouble(x, t);
+    backend_failing(m, x, t);
+}
+
+/* Errors that name another service as their cause (a fault rule whose
+ * culprit is a service: the database behind a DBConnectionError, keystone
+ * behind keystonemiddleware's 503) are evidence that it is down. */
 static void named_by_error(struct cloud *m, const struct event *ev, const char *kind, uint64_t t)
 {
     const char *subject[RULES_F_COUNT] = {0};
@@ -816,15 +835,12 @@ void cloud_observe(struct cloud *m, const struct event *ev)
             else if (ev->status >= 200 && ev->status < 300)
                 srv->real_ok_us = t;
             if (ev->status >= 500) {
-                trouble(srv, t);
-                backend_failing(m, srv, t);
-            }
-            if (cl && ev->status >= 500)
+                failing(m, srv, t);
                 edge_add(m, cl, srv, CLOUD_EDGE_REST, 1, t);
-            if (ev->status >= 500)
                 named_by_error(m, ev, "http_5xx", t);
-            else if (ev->status >= 200 && ev->status < 300 && real_path(ev->path))
+            } else if (ev->status >= 200 && ev->status < 300 && real_path(ev->path)) {
                 witness_ok(m, srv->service, t);
+            }
             break;
         }
         /* a request left unanswered: the server closed or reset the
@@ -833,8 +849,7 @@ void cloud_observe(struct cloud *m, const struct event *ev)
         case EV_END_SERVER_CLOSED:
         case EV_END_SERVER_RESET:
             srv->no_answer++;
-            trouble(srv, t);
-            backend_failing(m, srv, t);
+            failing(m, srv, t);
             break;
         case EV_END_CLIENT_CLOSED:
         case EV_END_CLIENT_RESET:
@@ -864,9 +879,10 @@ void cloud_observe(struct cloud *m, const struct event *ev)
         }
         struct cloud_inst *x = inst_get(m, ev->src.service, ev->src.host, ev->src.addr, t, 1);
         alive(x, t);
-        if (!x && (ev->kind == EV_RPC_CALL || ev->kind == EV_RPC_CAST) && !ev->ctx_user &&
-            !ev->ctx_project) {
-            /* background work from a connection whose owner is unknown */
+        int background = (ev->kind == EV_RPC_CALL || ev->kind == EV_RPC_CAST) && !ev->ctx_user &&
+                         !ev->ctx_project;
+        if (background) {
+            /* background work from that address, its owner known or not */
             struct addr_host *ah = ah_get(m, ev->src.addr, 1);
             if (ah)
                 ah->bg_us = t;
@@ -877,14 +893,9 @@ void cloud_observe(struct cloud *m, const struct event *ev)
             witness_ok(m, x->service, t);
         if (!x || ev->kind == EV_RPC_REPLY || ev->kind == EV_NOTIFICATION)
             break;
-        if (!ev->ctx_user && !ev->ctx_project && !ev->fanout)
+        if (background && !ev->fanout)
             beat(x, t);
-        if (!ev->ctx_user && !ev->ctx_project) {
-            struct addr_host *ah = ah_get(m, ev->src.addr, 1);
-            if (ah)
-                ah->bg_us = t;
-        }
-        edge_add(m, x, consumer_of(m, ev, t), CLOUD_EDGE_RPC, 0, t);
+        edge_add(m, x, consumer_of(m, ev), CLOUD_EDGE_RPC, 0, t);
         break;
     }
     case EV_AMQP_OPEN: {
@@ -1065,30 +1076,11 @@ const struct cloud_inst *cloud_at(const struct cloud *m, size_t i)
     return i < m->ninst ? &m->inst[i] : NULL;
 }
 
-const struct cloud_inst *cloud_by_id(const struct cloud *m, uint32_t id)
-{
-    return id && id <= m->ninst ? &m->inst[id - 1] : NULL;
-}
-
-size_t cloud_edge_count(const struct cloud *m)
-{
-    return m->nedges;
-}
-
-const struct cloud_edge *cloud_edge_at(const struct cloud *m, size_t i)
-{
-    return i < m->nedges ? &m->edges[i] : NULL;
-}
-
 static int has_edge(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to)
 {
-    for (uint8_t kind = 0; kind <= CLOUD_EDGE_AMQP; kind++) {
-        struct edge_key k = {from->id, to->id, kind};
-        uint64_t h = ((uint64_t)from->id * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)to->id << 8) ^ kind;
-        struct slot *s = slot_find(m, h | 1, 2, edge_eq, &k);
-        if (s && s->idx)
+    for (uint8_t kind = 0; kind <= CLOUD_EDGE_AMQP; kind++)
+        if (edge_find(m, from->id, to->id, kind))
             return 1;
-    }
     return 0;
 }
 
@@ -1100,7 +1092,10 @@ static int family_of(const char *lib, const char *svc)
     return !strncmp(lib, svc, n) && svc[n] == '-';
 }
 
-int cloud_calls(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to)
+/* from calls to, itself or through a library embedded at its address
+ * (of its own family only, when family). */
+static int calls_through(const struct cloud *m, const struct cloud_inst *from,
+                         const struct cloud_inst *to, int family)
 {
     if (!from || !to || !m->nslots)
         return 0;
@@ -1108,11 +1103,16 @@ int cloud_calls(const struct cloud *m, const struct cloud_inst *from, const stru
         return 1;
     for (size_t i = 0; from->addr[0] && i < m->ninst; i++) {
         const struct cloud_inst *x = &m->inst[i];
-        if (x->embedded && family_of(x->service, from->service) && !strcmp(x->addr, from->addr) &&
-            has_edge(m, x, to))
+        if (x->embedded && (!family || family_of(x->service, from->service)) &&
+            !strcmp(x->addr, from->addr) && has_edge(m, x, to))
             return 1;
     }
     return 0;
+}
+
+int cloud_calls(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to)
+{
+    return calls_through(m, from, to, 1);
 }
 
 int cloud_span_solid(const struct cloud_span *s, uint64_t now)
@@ -1123,30 +1123,7 @@ int cloud_span_solid(const struct cloud_span *s, uint64_t now)
 
 int cloud_depends(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to)
 {
-    if (!from || !to || !m->nslots)
-        return 0;
-    if (has_edge(m, from, to))
-        return 1;
-    if (!from->addr[0])
-        return 0;
-    for (size_t i = 0; i < m->ninst; i++) {
-        const struct cloud_inst *x = &m->inst[i];
-        if (x->embedded && !strcmp(x->addr, from->addr) && has_edge(m, x, to))
-            return 1;
-    }
-    return 0;
-}
-
-int cloud_calls_any(const struct cloud *m, const struct cloud_inst *from)
-{
-    if (!from)
-        return 0;
-    for (size_t i = 0; i < m->nedges; i++) {
-        const struct cloud_inst *x = cloud_by_id(m, m->edges[i].from);
-        if (x == from || (x && x->embedded && from->addr[0] && !strcmp(x->addr, from->addr)))
-            return 1;
-    }
-    return 0;
+    return calls_through(m, from, to, 0);
 }
 
 const struct cloud_inst *cloud_busy_caller(const struct cloud *m, const char *addr,

@@ -168,13 +168,10 @@ int cloud_span_solid(const struct cloud_span *s, uint64_t now);
 /* Is inst down or hung at t? */
 int cloud_down_at(const struct cloud_inst *inst, uint64_t t);
 
-/* Instances and edges, for outputs and for blame. Indices 0..count-1;
- * NULL past the end. */
+/* Instances, for outputs and for blame. Indices 0..count-1; NULL past
+ * the end. */
 size_t cloud_count(const struct cloud *m);
 const struct cloud_inst *cloud_at(const struct cloud *m, size_t i);
-const struct cloud_inst *cloud_by_id(const struct cloud *m, uint32_t id);
-size_t cloud_edge_count(const struct cloud *m);
-const struct cloud_edge *cloud_edge_at(const struct cloud *m, size_t i);
 /* 1 if from has been seen calling to (any kind), itself or through a
  * library embedded in the services of its address (keystonemiddleware
  * validating tokens, nova's glance and neutron clients). */
@@ -184,9 +181,6 @@ int cloud_depends(const struct cloud *m, const struct cloud_inst *from, const st
  * service of the address holds). */
 int cloud_calls(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to);
 
-/* 1 if from has been seen calling anything (itself or a library embedded
- * at its address): its dependencies are known, not just unseen. */
-int cloud_calls_any(const struct cloud *m, const struct cloud_inst *from);
 
 /* A service instance at addr (not a library embedded in one) seen calling
  * the instance to, that sent something within [t - window, t]: the likely
