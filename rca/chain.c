@@ -696,10 +696,12 @@ int chain_set_delivery_visible(const struct chain_set *cs, const struct event *e
     return cs->local_amqp || topic_find(cs, ev->routing_key) || topic_find(cs, ev->topic);
 }
 
-int chain_set_topic_consumer(const struct chain_set *cs, const char *topic, const char **addr,
-                             const char **host)
+int chain_set_topic_consumer(const struct chain_set *cs, const struct event *ev,
+                             const char **addr, const char **host)
 {
-    const struct topic_seen *t = topic_find(cs, topic);
+    const struct topic_seen *t = topic_find(cs, ev->routing_key);
+    if (!t && !ev->target_server)
+        t = topic_find(cs, ev->topic);
     if (!t)
         return 0;
     *addr = t->addr[0] ? t->addr : NULL;

@@ -169,10 +169,11 @@ int chain_set_topic_consumed(const struct chain_set *cs, const char *topic);
  * only those to other hosts: a message for a consumer beside the broker,
  * not seen delivered, may still have been. */
 int chain_set_delivery_visible(const struct chain_set *cs, const struct event *ev);
-/* The address and host name (NULL when unknown) of the latest connection a
- * message on topic was delivered to. Returns 1 if topic was ever delivered. */
-int chain_set_topic_consumer(const struct chain_set *cs, const char *topic, const char **addr,
-                             const char **host);
+/* The address and host name (NULL when unknown) of the latest connection
+ * a message for call or cast ev's queue was delivered to: its routing key,
+ * else (no server named) its topic. Returns 1 if one was ever delivered. */
+int chain_set_topic_consumer(const struct chain_set *cs, const struct event *ev,
+                             const char **addr, const char **host);
 /* 1 when a client recently DELETEd the resource uuid (2xx). */
 int chain_set_was_deleted(const struct chain_set *cs, const char *uuid);
 /* Remember / ask about resources of operations already reported failed. */

@@ -163,9 +163,7 @@ static void call_parties(const struct fault_ctx *fx, struct chain *c, int32_t ci
         /* never delivered: name the consumer the topic had before, if any */
         const char *addr = NULL, *chost = NULL;
         const struct event *ev = e->ev;
-        int known = chain_set_topic_consumer(fx->cs, ev->routing_key, &addr, &chost);
-        if (!known && !ev->target_server && ev->topic)
-            known = chain_set_topic_consumer(fx->cs, ev->topic, &addr, &chost);
+        int known = chain_set_topic_consumer(fx->cs, ev, &addr, &chost);
         if (known && addr)
             snprintf(f->addr, sizeof(f->addr), "%s", addr);
         if (known && !f->host)

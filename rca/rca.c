@@ -263,8 +263,7 @@ static void call_timed_out(void *ctx, const struct chain *c, int32_t i)
     if (!addr) {
         /* never delivered: the consumer the topic had before, if any */
         const char *a2 = NULL, *h2 = NULL;
-        if (chain_set_topic_consumer(a->cs, ev->routing_key, &a2, &h2) ||
-            (!ev->target_server && chain_set_topic_consumer(a->cs, ev->topic, &a2, &h2))) {
+        if (chain_set_topic_consumer(a->cs, ev, &a2, &h2)) {
             addr = a2;
             if (!host)
                 host = h2;
@@ -440,9 +439,14 @@ struct judgement {
     char buf[512];      /* the blame's message */
     char home_buf[384]; /* a stuck operation's message naming its server's host */
     char server[40];    /* the server the operation is about, "" */
-    const struct cloud *cloud;
     uint32_t incident;
 };
+
+/* The client session chain c is tied to, NULL (none, or forgotten). */
+static struct session *session_of(const struct rca *a, const struct chain *c)
+{
+    return c->session ? session_get(a->sessions, c->session) : NULL;
+}
 
 /* A refused connection tied to a session that went on talking afterwards
  * was not that client's end: another client on the address, poised then
@@ -451,7 +455,7 @@ struct judgement {
 static void retie(struct rca *a, struct chain *c)
 {
     const struct event *root = chain_root(c);
-    struct session *s = c->session ? session_get(a->sessions, c->session) : NULL;
+    struct session *s = session_of(a, c);
     if (!root || root->kind != EV_CONN || !s || !s->fp || s->last_us <= c->last_ts)
         return;
     uint32_t alt = session_silent_after(a->sessions, root, s->id);
@@ -466,7 +470,7 @@ static void retie(struct rca *a, struct chain *c)
  * service's, or a retry worked). Its entries stop being evidence. */
 static void disown(struct rca *a, struct chain *c)
 {
-    struct session *s = c->session ? session_get(a->sessions, c->session) : NULL;
+    struct session *s = session_of(a, c);
     for (size_t i = 0; s && s->fp && i < c->n; i++) {
         struct chain_entry *e = &c->e[i];
         if ((e->flags & CE_SESSION) && s->last_us > e->ev->ts_us)
@@ -507,7 +511,7 @@ static size_t siblings_of(struct rca *a, const struct chain *c, const struct rep
                           uint32_t *out)
 {
     const struct event *root = chain_root(c);
-    struct session *s = c->session ? session_get(a->sessions, c->session) : NULL;
+    struct session *s = session_of(a, c);
     if (!r->failed || r->background || !root || root->kind != EV_CONN || !s || !s->fp ||
         s->requests || s->last_us > c->last_ts)
         return 0;
@@ -517,7 +521,7 @@ static size_t siblings_of(struct rca *a, const struct chain *c, const struct rep
 static void judge(struct rca *a, const struct chain *c, struct judgement *j)
 {
     memset(j, 0, sizeof(*j));
-    struct session *s = c->session ? session_get(a->sessions, c->session) : NULL;
+    struct session *s = session_of(a, c);
     const struct event *root = chain_root(c);
     if (!s) {
         /* a connection attempt no client session took is a service's */
@@ -544,11 +548,11 @@ static void judge(struct rca *a, const struct chain *c, struct judgement *j)
         j->request_id = s->op_rid;
 }
 
-static void apply(struct judgement *j, struct report *r)
+static void apply(const struct rca *a, struct judgement *j, struct report *r)
 {
     r->session = j->session;
     if (r->failed && j->server[0])
-        blame_home(j->cloud, r, j->server, j->home_buf, sizeof(j->home_buf));
+        blame_home(a->cloud, r, j->server, j->home_buf, sizeof(j->home_buf));
     if (r->failed)
         blame_apply(&j->blame, r, j->buf, sizeof(j->buf));
     r->incident = j->incident;
@@ -581,13 +585,11 @@ static void decide(struct rca *a, struct chain *c, int at_end)
         cloud_note(a->cloud, r.root_cause.service, r.root_cause.host,
                    r.root_cause.addr[0] ? r.root_cause.addr : NULL, CLOUD_WHY_HELD,
                    r.root_cause.held_us);
-    if (r.failed && !r.root_cause.service && operation_server(c, j.server, sizeof(j.server))) {
-        j.cloud = a->cloud;
+    if (r.failed && !r.root_cause.service && operation_server(c, j.server, sizeof(j.server)))
         blame_home(a->cloud, &r, j.server, j.home_buf, sizeof(j.home_buf));
-    }
     if (r.failed && !seen_before && !tail)
         blame_decide(a->cloud, a->rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &j.blame);
-    apply(&j, &r);
+    apply(a, &j, &r);
     int report = 0;
     uint32_t sib[RCA_SIBLINGS];
     size_t nsib = 0;
@@ -603,7 +605,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
         a->sum.operations++;
         if (r.failed) {
             a->sum.failed++;
-            struct session *s = c->session ? session_get(a->sessions, c->session) : NULL;
+            struct session *s = session_of(a, c);
             if (seen_before) {
                 stats_add(a->st, "rca.failure_already_reported", 1);
                 report = a->cfg.keep_ok;
@@ -629,10 +631,11 @@ static void decide(struct rca *a, struct chain *c, int at_end)
             report = a->cfg.keep_ok;
         }
     }
-    if (report && wanted(a, c) && a->fn) {
+    int out = report && wanted(a, c) && a->fn;
+    if (out) {
         if (walk_report(&fx, c, &r) < 0)
             stats_add(a->st, "rca.report_alloc_failed", 1);
-        apply(&j, &r);
+        apply(a, &j, &r);
         a->fn(a->ctx, &r);
     }
     for (size_t k = 0; k < nsib; k++) {
@@ -645,10 +648,10 @@ static void decide(struct rca *a, struct chain *c, int at_end)
         a->sum.operations++;
         a->sum.failed++;
         stats_add(a->st, "rca.refused_siblings", 1);
-        if (report && wanted(a, c) && a->fn)
+        if (out)
             a->fn(a->ctx, &r);
     }
-    if (report && wanted(a, c) && a->fn)
+    if (out)
         walk_report_free(&r);
     chain_set_remove(a->cs, c);
 }
