@@ -225,7 +225,10 @@ static int in_burst(const struct session_table *t, const struct session *s, uint
            now - s->last_refusal_us <= t->cfg.burst_us;
 }
 
-static struct session *anon_burst(struct session_table *t, const char *addr, uint64_t now)
+/* The anonymous session of addr whose burst of attempts is still going
+ * at now (*found = 1), else a new one (*found = 0). */
+static struct session *anon_burst(struct session_table *t, const char *addr, uint64_t now,
+                                  int *found)
 {
     struct session *burst = NULL;
     for (size_t i = 0; i < t->cap; i++) {
@@ -234,12 +237,25 @@ static struct session *anon_burst(struct session_table *t, const char *addr, uin
             (!burst || s->last_refusal_us > burst->last_refusal_us))
             burst = s;
     }
+    *found = burst != NULL;
     if (!burst) {
         burst = session_new(t, 0, addr, now);
-        if (burst)
-            (*t->c_anon)++;
+        (*t->c_anon)++;
     }
     return burst;
+}
+
+/* 1 when client session s (with a token) may have made connection
+ * attempt ev: active just before it (longer when it polls a resource),
+ * its last answer no server error, the service refused not its login's. */
+static int poised(const struct session_table *t, const struct session *s,
+                  const struct event *ev)
+{
+    uint64_t now = ev->ts_us;
+    uint64_t window = s->polling ? t->cfg.polling_us : t->cfg.poised_us;
+    return s->fp && !strcmp(s->addr, ev->src.addr) && now >= s->last_us &&
+           now - s->last_us <= window && s->last_status < 500 &&
+           !(s->login_port && s->login_port == ev->dst.port);
 }
 
 uint32_t session_observe(struct session_table *t, const struct event *ev)
@@ -275,9 +291,8 @@ uint32_t session_observe(struct session_table *t, const struct event *ev)
         if ((ev->flags & EV_F_NO_ANSWER) || ev->status >= 500) {
             /* a client that could not log in: its attempts of one burst
              * are one operation (a library retries a dropped login) */
-            struct session *a = anon_burst(t, ev->dst.addr, ev->ts_us);
-            if (!a)
-                return 0;
+            int found;
+            struct session *a = anon_burst(t, ev->dst.addr, ev->ts_us, &found);
             a->last_refusal_us = ev->ts_us;
             return a->id;
         }
@@ -310,51 +325,28 @@ uint32_t session_observe(struct session_table *t, const struct event *ev)
 
 uint32_t session_for_refusal(struct session_table *t, const struct event *ev)
 {
-    const char *addr = ev->src.addr;
-    uint64_t now = ev->ts_us;
-    struct session *best = NULL, *burst = NULL;
-    int clients_call = 1;
+    struct session *s = NULL;
     for (size_t i = 0; i < t->cap; i++) {
-        struct session *s = &t->s[i];
-        if (!s->id || strcmp(s->addr, addr) != 0)
-            continue;
-        if (!s->fp) {
-            /* an anonymous session takes the refusals of its burst */
-            if (in_burst(t, s, now) && (!burst || s->last_refusal_us > burst->last_refusal_us))
-                burst = s;
-            continue;
-        }
-        uint64_t window = s->polling ? t->cfg.polling_us : t->cfg.poised_us;
-        if (!clients_call || s->open || now < s->last_us || now - s->last_us > window ||
-            s->last_status >= 500 || (s->login_port && s->login_port == ev->dst.port))
-            continue;
-        if (!best || s->last_us > best->last_us)
-            best = s;
+        struct session *o = &t->s[i];
+        if (o->id && !o->open && poised(t, o, ev) && (!s || o->last_us > s->last_us))
+            s = o;
     }
-    struct session *s = best ? best : burst;
-    if (!s) {
-        s = session_new(t, 0, addr, now);
-        (*t->c_anon)++;
-    } else {
+    /* none poised: an anonymous session takes the refusals of its burst */
+    int found = 1;
+    if (!s)
+        s = anon_burst(t, ev->src.addr, ev->ts_us, &found);
+    if (found)
         (*t->c_refusals_tied)++;
-    }
-    s->last_refusal_us = now;
+    s->last_refusal_us = ev->ts_us;
     return s->id;
 }
 
 uint32_t session_silent_after(struct session_table *t, const struct event *ev, uint32_t not_id)
 {
-    uint64_t now = ev->ts_us;
     const struct session *best = NULL;
     for (size_t i = 0; i < t->cap; i++) {
         const struct session *s = &t->s[i];
-        if (!s->id || s->id == not_id || !s->fp || strcmp(s->addr, ev->src.addr) != 0)
-            continue;
-        uint64_t window = s->polling ? t->cfg.polling_us : t->cfg.poised_us;
-        if (s->last_us > now || now - s->last_us > window || s->last_status >= 500 ||
-            (s->login_port && s->login_port == ev->dst.port))
-            continue;
-        if (!best || s->last_us > best->last_us)
+        if (s->id && s->id != not_id && poised(t, s, ev) && (!best || s->last_us > best->last_us))
             best = s;
     }
     return best ? best->id : 0;
@@ -363,17 +355,12 @@ uint32_t session_silent_after(struct session_table *t, const struct event *ev, u
 size_t session_siblings(struct session_table *t, const struct event *ev, uint32_t not_id,
                         uint32_t *out, size_t max)
 {
-    uint64_t now = ev->ts_us;
     size_t n = 0;
     for (size_t i = 0; i < t->cap && n < max; i++) {
         const struct session *s = &t->s[i];
-        if (!s->id || s->id == not_id || !s->fp || s->requests || s->verdicts ||
-            strcmp(s->addr, ev->src.addr) != 0)
-            continue;
-        if (s->last_us > now || now - s->last_us > t->cfg.poised_us || s->last_status >= 500 ||
-            (s->login_port && s->login_port == ev->dst.port))
-            continue;
-        out[n++] = s->id;
+        /* no request made: not polling, the poised window itself */
+        if (s->id && s->id != not_id && !s->requests && !s->verdicts && poised(t, s, ev))
+            out[n++] = s->id;
     }
     return n;
 }
