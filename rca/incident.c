@@ -130,6 +130,22 @@ static const char *span_kind(const struct cloud_span *s, char *buf, size_t len)
     return buf;
 }
 
+/* 1 if incident x follows the model's period of instance inst_id begun
+ * at since. */
+static int follows(const struct incident *x, uint32_t inst_id, uint64_t since)
+{
+    return x->inst_id == inst_id && x->span_since == since;
+}
+
+/* The incident following that period, NULL. */
+static struct incident *by_span(struct incident_table *t, uint32_t inst_id, uint64_t since)
+{
+    for (size_t i = t->n; i-- > 0;)
+        if (follows(&t->v[i], inst_id, since))
+            return &t->v[i];
+    return NULL;
+}
+
 uint32_t incident_verdict(struct incident_table *t, const struct report *r,
                           const struct cloud_inst *inst, const struct cloud_span *span, int user)
 {
@@ -142,7 +158,7 @@ uint32_t incident_verdict(struct incident_table *t, const struct report *r,
     struct incident *inc = NULL;
     for (size_t i = t->n; i-- > 0 && !inc;) {
         struct incident *x = &t->v[i];
-        if (inst && span && x->inst_id == inst->id && x->span_since == span->since_us) {
+        if (inst && span && follows(x, inst->id, span->since_us)) {
             inc = x;
             break;
         }
@@ -206,12 +222,7 @@ uint32_t incident_verdict(struct incident_table *t, const struct report *r,
 static void follow_span(struct incident_table *t, const struct cloud_inst *x,
                         const struct cloud_span *s, uint64_t now)
 {
-    struct incident *inc = NULL;
-    for (size_t i = t->n; i-- > 0;)
-        if (t->v[i].inst_id == x->id && t->v[i].span_since == s->since_us) {
-            inc = &t->v[i];
-            break;
-        }
+    struct incident *inc = by_span(t, x->id, s->since_us);
     if (!inc) {
         uint64_t until = s->until_us ? s->until_us : now;
         if (s->evidence < SPAN_MIN_EVIDENCE && until - s->since_us < SPAN_MIN_US)
@@ -307,10 +318,4 @@ const struct incident *incident_at(const struct incident_table *t, size_t i)
     return i < t->n ? &t->v[i] : NULL;
 }
 
-const struct incident *incident_by_id(const struct incident_table *t, uint32_t id)
-{
-    for (size_t i = t->n; i-- > 0;)
-        if (t->v[i].id == id)
-            return &t->v[i];
-    return NULL;
-}
+

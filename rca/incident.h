@@ -96,6 +96,5 @@ void incident_finish(struct incident_table *t);
 
 size_t incident_count(const struct incident_table *t);
 const struct incident *incident_at(const struct incident_table *t, size_t i); /* by id order */
-const struct incident *incident_by_id(const struct incident_table *t, uint32_t id);
 
 #endif
