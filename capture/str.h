@@ -18,6 +18,18 @@ static inline size_t str_copy(char *dst, size_t cap, const char *src)
     return n;
 }
 
+/* The value of hexadecimal digit c (either case), -1 when c is none. */
+static inline int str_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* Hash of [s, s+n), 8 bytes a step: the keys hashed per message (ids of
  * 30 to 50 bytes) made a byte-at-a-time hash a visible part of a run. */
 static inline uint64_t str_hash(const char *s, size_t n)

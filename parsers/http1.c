@@ -17,6 +17,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "capture/str.h"
+
 enum dstate {
     S_START = 0,  /* before a message: skip stray CRLF */
     S_HEAD,       /* waiting for the blank line */
@@ -231,11 +233,6 @@ static void diag_plain(struct http1 *h, int ci, uint64_t ts, const char *msg)
         (*h->c[ci])++;
 }
 
-static int lc(int c)
-{
-    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-}
-
 /* RFC 9110 tchar: ALPHA, DIGIT and !#$%&'*+-.^_`|~ */
 static const uint8_t tchar[256] = {
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
@@ -262,15 +259,6 @@ static int is_digit(uint8_t c)
     return c >= '0' && c <= '9';
 }
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (uint8_t)lc(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
 
 static const uint8_t *find_lf(const uint8_t *p, size_t n)
 {
@@ -1053,13 +1041,13 @@ struct parse_result http1_feed(struct http1 *h, int dir, const uint8_t *p, size_
             size_t digits = 0;
             uint64_t v = 0;
             /* the digit limit is checked on what is there, before the LF */
-            while (digits < avail && hexval(q[digits]) >= 0) {
+            while (digits < avail && str_hexval(q[digits]) >= 0) {
                 if (digits == h->cfg.max_chunk_digits) {
                     diag(h, C_CHUNK_SIZE, ts_us, "chunk size digits", digits + 1,
                          h->cfg.max_chunk_digits);
                     return fail(h, dir, HTTP1_E_CHUNK_SIZE, p, off + digits, ts_us);
                 }
-                v = (v << 4) | (uint64_t)hexval(q[digits]);
+                v = (v << 4) | (uint64_t)str_hexval(q[digits]);
                 digits++;
             }
             if (!lf) {

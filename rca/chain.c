@@ -153,12 +153,6 @@ static void keyf(char *buf, size_t len, const char *pfx, const char *a)
     kb_end(&k);
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 static int is_client(const char *svc)
 {
     return !svc || !strcmp(svc, "client");
@@ -1220,7 +1214,7 @@ static int list_found(const struct event *resp, const char *name)
     size_t n = 0;
     for (const char *p = name; *p && n < sizeof(dec); p++) {
         int hi, lo;
-        if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+        if (p[0] == '%' && (hi = str_hexval(p[1])) >= 0 && (lo = str_hexval(p[2])) >= 0) {
             dec[n++] = (char)(hi * 16 + lo);
             p += 2;
         } else {
