@@ -459,6 +459,13 @@ static void recompute_root(struct chain *c)
     c->root = best;
 }
 
+/* c is not decided before until (a client's next step is due then). */
+static void hold(struct chain *c, uint64_t until)
+{
+    if (until > c->hold_until)
+        c->hold_until = until;
+}
+
 /* Move every entry and key of b into a; b is freed. Returns 0, or -1 on
  * allocation failure (both chains unchanged, counted). */
 static int chain_merge(struct chain_set *cs, struct chain *a, struct chain *b)
@@ -533,8 +540,7 @@ static int chain_merge(struct chain_set *cs, struct chain *a, struct chain *b)
     a->has_user |= b->has_user;
     if (!a->session)
         a->session = b->session;
-    if (b->hold_until > a->hold_until)
-        a->hold_until = b->hold_until;
+    hold(a, b->hold_until);
     a->dropped += b->dropped;
     if (b->lookup != CHAIN_LOOKUP_NONE && a->lookup == CHAIN_LOOKUP_NONE) {
         a->lookup = b->lookup;
@@ -1342,6 +1348,20 @@ static void find_client_followup(struct chain_set *cs, const struct event *ev, s
  * a service handles an open request; a connection attempt by a service
  * that calls the target), and for a refused or unanswered connection no
  * request explains, the client session it is tied to. */
+/* ev nests into open request o: a time-nesting link. */
+static void nest_into(struct chain_set *cs, struct links *L, const struct open_req *o)
+{
+    cand_add(L, o->c);
+    L->nest_parent = o->idx;
+    (*cs->c_nested)++;
+}
+
+/* k = the key of the refused connections tied to client session id. */
+static void session_key(char *k, size_t len, uint32_t id)
+{
+    snprintf(k, len, "s:%u", id);
+}
+
 static void find_weak(struct chain_set *cs, const struct event *ev, struct links *L)
 {
     if (ev->kind == EV_HTTP_REQUEST && is_client(ev->src.service) && ev->method &&
@@ -1374,9 +1394,7 @@ static void find_weak(struct chain_set *cs, const struct event *ev, struct links
         }
         struct open_req *o = try ? nest_find(cs, ev, caller) : NULL;
         if (o) {
-            cand_add(L, o->c);
-            L->nest_parent = o->idx;
-            (*cs->c_nested)++;
+            nest_into(cs, L, o);
             return;
         }
     }
@@ -1388,9 +1406,7 @@ static void find_weak(struct chain_set *cs, const struct event *ev, struct links
          * its address is handling, if any */
         struct open_req *o = nest_loose(cs, ev);
         if (o) {
-            cand_add(L, o->c);
-            L->nest_parent = o->idx;
-            (*cs->c_nested)++;
+            nest_into(cs, L, o);
             return;
         }
     }
@@ -1398,7 +1414,7 @@ static void find_weak(struct chain_set *cs, const struct event *ev, struct links
     struct chain *c = se.op_request_id ? lookup_chain(cs, "r:", se.op_request_id, NULL) : NULL;
     if (!c && se.id) {
         char k[40];
-        snprintf(k, sizeof(k), "s:%u", se.id);
+        session_key(k, sizeof(k), se.id);
         struct slot *s = map_find(cs, k);
         c = s ? s->c : NULL;
     }
@@ -1497,10 +1513,8 @@ static void place_entry(struct chain_set *cs, struct chain *c, int32_t idx, cons
         e->flags |= CE_POLL;
     /* a client polling its resource waits between polls (5 s, the CLI):
      * until the next one is due it has not stopped, whatever the settle */
-    if (L->poll || ((L->rel == 2 || L->rel == 3) && (c->e[L->link].flags & CE_POLL))) {
-        if (ev->ts_us + cs->cfg.session_hold_us > c->hold_until)
-            c->hold_until = ev->ts_us + cs->cfg.session_hold_us;
-    }
+    if (L->poll || ((L->rel == 2 || L->rel == 3) && (c->e[L->link].flags & CE_POLL)))
+        hold(c, ev->ts_us + cs->cfg.session_hold_us);
     if (L->lookup_follow)
         e->flags |= CE_LOOKUP_LIST;
     if (L->poll || L->lookup_follow)
@@ -1518,13 +1532,11 @@ static void place_entry(struct chain_set *cs, struct chain *c, int32_t idx, cons
             cs->min_deadline = e->deadline_us;
     }
     if (ev->kind == EV_CONN && L->nest_parent == CHAIN_NONE && session) {
-        e->flags |= CE_SESSION;
-        if (ev->ts_us + cs->cfg.session_hold_us > c->hold_until)
-            c->hold_until = ev->ts_us + cs->cfg.session_hold_us;
-    }
-    if (ev->kind == EV_CONN && L->nest_parent == CHAIN_NONE && session) {
+        /* a refusal tied to a client: wait to see whether it goes on */
         char k[40];
-        snprintf(k, sizeof(k), "s:%u", session);
+        e->flags |= CE_SESSION;
+        hold(c, ev->ts_us + cs->cfg.session_hold_us);
+        session_key(k, sizeof(k), session);
         map_put(cs, k, c, idx);
     }
     /* a login carries no token: its answer (or its failure) tells */
