@@ -389,6 +389,14 @@ static int is_transitional(const char *state)
     return 0;
 }
 
+/* "cast terminate_instance to 'compute.cmp-1' <why>": call or cast ev of c. */
+static const char *work_message(struct chain *c, const struct event *ev, const char *why)
+{
+    return chain_fmt(c, "%s %s to '%s' %s", ev->kind == EV_RPC_CALL ? "call" : "cast",
+                     or_s(ev->rpc_method, "?"), or_s(ev->routing_key, or_s(ev->topic, "?")),
+                     why);
+}
+
 /* The service that held the last step of c when nothing of it is seen
  * left unfinished: the consumer of the last cast delivered to it, or call
  * delivered and never answered (work handed over whose end the wire does
@@ -418,9 +426,7 @@ static int last_holder(const struct fault_ctx *fx, struct chain *c, struct fault
     if (ev->verb == EV_VERB_DELIVER && ev->dst.host && !f->host)
         f->host = f->topic_host = ev->dst.host;
     f->held_us = ev->ts_us;
-    f->message = chain_fmt(c, "%s %s to '%s' delivered, its work never finished",
-                           ev->kind == EV_RPC_CALL ? "call" : "cast", or_s(ev->rpc_method, "?"),
-                           or_s(ev->routing_key, or_s(ev->topic, "?")));
+    f->message = work_message(c, ev, "delivered, its work never finished");
     return 1;
 }
 
@@ -433,6 +439,7 @@ static int unfinished_work(const struct fault_ctx *fx, struct chain *c, uint64_t
 {
     int32_t best = CHAIN_NONE;
     const char *why = NULL;
+    int untaken = 0;
     for (int32_t i = 0; i < (int32_t)c->n; i++) {
         const struct chain_entry *e = &c->e[i];
         const struct event *ev = e->ev;
@@ -440,6 +447,7 @@ static int unfinished_work(const struct fault_ctx *fx, struct chain *c, uint64_t
             (ev->kind != EV_RPC_CALL && ev->kind != EV_RPC_CAST) || ev->fanout)
             continue;
         const char *w = NULL;
+        int u = 0; /* no consumer took it (in time) */
         /* a call answered was delivered, seen or not; work for a topic whose
          * deliveries this capture never shows (a consumer on the broker's
          * own host, behind a span port) may have been taken unseen */
@@ -449,26 +457,26 @@ static int unfinished_work(const struct fault_ctx *fx, struct chain *c, uint64_t
             continue;
         if (e->ndeliver == 0 && !visible)
             w = ev->kind == EV_RPC_CALL ? "sent, never answered" : NULL;
-        else if (e->ndeliver == 0)
+        else if (e->ndeliver == 0) {
             w = "never delivered";
-        else if (e->twin != CHAIN_NONE && c->e[e->twin].ev->ts_us > t)
+            u = 1;
+        } else if (e->twin != CHAIN_NONE && c->e[e->twin].ev->ts_us > t) {
             w = "delivered only after the client's last poll";
-        else if (ev->kind == EV_RPC_CALL && !(e->flags & CE_ANSWERED))
+            u = 1;
+        } else if (ev->kind == EV_RPC_CALL && !(e->flags & CE_ANSWERED)) {
             w = "delivered, never answered";
+        }
         if (w && (best == CHAIN_NONE || ev->ts_us < c->e[best].ev->ts_us)) {
             best = i;
             why = w;
+            untaken = u;
         }
     }
     if (best == CHAIN_NONE)
         return last_holder(fx, c, f);
     call_parties(fx, c, best, f);
-    f->untaken = (c->e[best].ndeliver == 0 && strcmp(why, "sent, never answered") != 0) ||
-                 (c->e[best].ndeliver && c->e[c->e[best].twin].ev->ts_us > t);
-    const struct event *ev = c->e[best].ev;
-    f->message = chain_fmt(c, "%s %s to '%s' %s", ev->kind == EV_RPC_CALL ? "call" : "cast",
-                           or_s(ev->rpc_method, "?"),
-                           or_s(ev->routing_key, or_s(ev->topic, "?")), why);
+    f->untaken = untaken;
+    f->message = work_message(c, c->e[best].ev, why);
     return 1;
 }
 
