@@ -187,6 +187,12 @@ const char *event_res_name(enum ev_res r)
     return (unsigned)r < EV_RES_COUNT ? names[r] : "unknown";
 }
 
+int event_is_login(const struct event *ev)
+{
+    return ev->method && !strcmp(ev->method, "POST") && ev->path &&
+           strstr(ev->path, "/auth/tokens") != NULL;
+}
+
 uint32_t event_name_hash(const char *s, size_t n)
 {
     /* FNV-1a, 32 bits: names are short and only compared for equality */

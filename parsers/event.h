@@ -202,5 +202,8 @@ uint32_t event_name_hash(const char *s, size_t n);
 
 /* 1 if [p, p+n) is a UUID, with dashes (36) or plain hex (32). */
 int event_is_uuid(const char *p, size_t n);
+/* 1 when HTTP event ev (request or response) is a login: POST of a token
+ * (.../auth/tokens). */
+int event_is_login(const struct event *ev);
 
 #endif

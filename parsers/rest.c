@@ -1049,8 +1049,7 @@ static void on_response(struct rest_conn *c, const struct http1_msg *m)
     struct jv *j = decode_json(c, ev, m->body);
     if (m->status >= 400)
         rest_error_from_body(ev, j, j ? NULL : m->body.p, j ? 0 : m->body.n);
-    if (m->status >= 200 && m->status < 300 && ev->method && !strcmp(ev->method, "POST") &&
-        ev->path && strstr(ev->path, "/auth/tokens")) {
+    if (m->status >= 200 && m->status < 300 && event_is_login(ev)) {
         /* a login: the token's fingerprint (a session's key), and whose */
         token_fps(ev, m);
         const struct jv *tok = jv_get(j, "token");

@@ -197,12 +197,6 @@ static int mutating(const char *m)
     return m && strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0;
 }
 
-static int is_login(const struct event *ev)
-{
-    return ev->method && !strcmp(ev->method, "POST") && ev->path &&
-           strstr(ev->path, "/auth/tokens") != NULL;
-}
-
 static int client_port(const struct session_table *t, uint16_t port)
 {
     for (size_t i = 0; i < t->nports; i++)
@@ -287,7 +281,7 @@ uint32_t session_observe(struct session_table *t, const struct event *ev)
     }
     if (ev->kind != EV_HTTP_RESPONSE || !is_client(ev->dst.service))
         return 0;
-    if (is_login(ev)) {
+    if (event_is_login(ev)) {
         if ((ev->flags & EV_F_NO_ANSWER) || ev->status >= 500) {
             /* a client that could not log in: its attempts of one burst
              * are one operation (a library retries a dropped login) */
