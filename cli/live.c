@@ -693,15 +693,12 @@ static void on_incident(void *ctx, const struct incident *inc, int what)
         n--;
     line_deliver(L, json, n);
     free(json);
-    if (L->am) {
-        char *alert = NULL;
+    if (L->am && line_open(&ml)) {
+        out_incident_alert(ml.f, inc);
         size_t an = 0;
-        FILE *af = open_memstream(&alert, &an);
-        if (af) {
-            out_incident_alert(af, inc);
-            if (fclose(af) == 0 && alert)
-                webhook_post(L->am, alert, an);
-        }
+        char *alert = line_close(&ml, &an);
+        if (alert)
+            webhook_post(L->am, alert, an);
         free(alert);
     }
 }
