@@ -435,7 +435,7 @@ static void publish_metrics(struct live *L)
         const struct cloud_inst *x = cloud_at(cm, i);
         if (x->embedded || x->alias)
             continue;
-        int up = !(x->nspans && !x->spans[x->nspans - 1].until_us);
+        int up = !cloud_current_span(x);
         fputs("osrca_service_up{service=\"", f);
         prom_label(f, x->service);
         fputs("\",host=\"", f);

@@ -30,8 +30,8 @@ void out_health_text(FILE *f, const struct cloud *m, int all)
         if (!shown++)
             fputs("SERVICE HEALTH\n", f);
         char name[128];
-        fprintf(f, "  %-40s %s%s msgs %" PRIu64, cloud_inst_name(x, name, sizeof(name)),
-                x->addr[0] ? x->addr : "-", x->port ? "" : "", x->msgs);
+        fprintf(f, "  %-40s %s msgs %" PRIu64, cloud_inst_name(x, name, sizeof(name)),
+                x->addr[0] ? x->addr : "-", x->msgs);
         if (x->refused)
             fprintf(f, " refused %u", x->refused);
         if (x->unreached)
@@ -71,9 +71,9 @@ void out_health_json(FILE *f, const struct cloud *m)
         jw_set(w, o, "addr", x->addr[0] ? jw_str(w, x->addr) : jw_null(w));
         if (x->port)
             jw_set(w, o, "port", jw_int(w, x->port));
-        int down = x->nspans && !x->spans[x->nspans - 1].until_us;
-        jw_set(w, o, "state", jw_str(w, down ? cloud_state_name((enum cloud_state)x->spans[x->nspans - 1].state)
-                                             : "up"));
+        const struct cloud_span *now = cloud_current_span(x);
+        jw_set(w, o, "state",
+               jw_str(w, now ? cloud_state_name((enum cloud_state)now->state) : "up"));
         out_json_time(w, o, "first_seen", x->first_us);
         out_json_time(w, o, "last_alive", x->alive_us);
         jw_set(w, o, "messages", jw_int(w, (long long)x->msgs));

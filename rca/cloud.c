@@ -377,12 +377,17 @@ static struct cloud_inst *inst_get(struct cloud *m, const char *svc, const char 
     return x;
 }
 
-static struct cloud_span *open_span(struct cloud_inst *x)
+const struct cloud_span *cloud_current_span(const struct cloud_inst *x)
 {
     if (!x->nspans)
         return NULL;
-    struct cloud_span *s = &x->spans[x->nspans - 1];
+    const struct cloud_span *s = &x->spans[x->nspans - 1];
     return s->until_us ? NULL : s;
+}
+
+static struct cloud_span *open_span(struct cloud_inst *x)
+{
+    return (struct cloud_span *)cloud_current_span(x);
 }
 
 static void trouble(struct cloud_inst *x, uint64_t t);

@@ -155,6 +155,9 @@ const struct cloud_inst *cloud_find(const struct cloud *m, const char *svc, cons
  * NULL when none was seen (the last 4096 servers, roughly). */
 const struct cloud_inst *cloud_home(const struct cloud *m, const char *uuid);
 
+/* The period of x still going (down or hung now), NULL when it is up. */
+const struct cloud_span *cloud_current_span(const struct cloud_inst *x);
+
 /* The period of inst that was down or hung at some time in [t0, t1]
  * (the latest such), or NULL when it was up all along. */
 const struct cloud_span *cloud_down_during(const struct cloud_inst *inst, uint64_t t0,
