@@ -3,6 +3,8 @@
 
 #include "cli/jw.h"
 #include "cli/out_event.h"
+#include "cli/out_perf.h"
+#include "rca/timeline.h"
 
 /* v, or null when v is NULL */
 static void set_str(struct jw *w, struct jw_node *o, const char *k, const char *v)
@@ -20,13 +22,16 @@ void out_json_report(FILE *f, const struct report *r)
     set_str(w, o, "global_request_id", r->global_request_id);
     set_str(w, o, "status", r->status);
     jw_set(w, o, "failed", jw_bool(w, r->failed));
+    jw_set(w, o, "kind", jw_str(w, r->failed ? "failure" : r->slow ? "slow" : "ok"));
+    if (r->timeline)
+        jw_set(w, o, "wall_us", jw_int(w, (long long)(r->timeline->end - r->timeline->start)));
     jw_set(w, o, "background", jw_bool(w, r->background));
     set_str(w, o, "user_saw", r->user_saw);
     out_json_time(w, o, "start", r->start_ts_us);
     out_json_time(w, o, "end", r->end_ts_us);
     jw_set(w, o, "root_seq", jw_int(w, (long long)r->root_seq));
     jw_set(w, o, "events", jw_int(w, (long long)r->nevents));
-    if (r->failed) {
+    if (r->failed || r->slow) {
         const struct report_cause *c = &r->root_cause;
         struct jw_node *rc = jw_object(w);
         set_str(w, rc, "service", c->service);
@@ -57,6 +62,8 @@ void out_json_report(FILE *f, const struct report *r)
     }
     if (r->incident)
         jw_set(w, o, "incident", jw_int(w, r->incident));
+    if (r->slow)
+        jw_set(w, o, "performance", out_perf_json(w, r));
     struct jw_node *chain = jw_array(w);
     for (size_t i = 0; i < r->nnodes; i++) {
         const struct report_node *n = &r->nodes[i];
@@ -94,6 +101,7 @@ void out_json_summary(FILE *f, const struct rca_summary *s, const struct stats *
     jw_set(w, o, "type", jw_str(w, "summary"));
     jw_set(w, o, "operations", jw_int(w, (long long)s->operations));
     jw_set(w, o, "failed", jw_int(w, (long long)s->failed));
+    jw_set(w, o, "slow", jw_int(w, (long long)s->slow));
     jw_set(w, o, "ok", jw_int(w, (long long)s->ok));
     jw_set(w, o, "background", jw_int(w, (long long)s->background));
     jw_set(w, o, "events", jw_int(w, (long long)s->events));

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 
 #include "cli/out_event.h"
+#include "cli/out_perf.h"
 
 static const char *or_dash(const char *s)
 {
@@ -14,7 +15,7 @@ void out_text_report(FILE *f, const struct report *r)
 {
     char line[1024], t[40];
     out_time(r->start_ts_us, t, sizeof(t));
-    fprintf(f, "%s %s%s\n", r->failed ? "FAILED" : "OK", or_dash(r->operation),
+    fprintf(f, "%s %s%s\n", r->failed ? "FAILED" : r->slow ? "SLOW" : "OK", or_dash(r->operation),
             r->background ? " (background)" : "");
     fprintf(f, "  request id:  %s   global: %s   started %s\n", or_dash(r->request_id),
             or_dash(r->global_request_id), t);
@@ -30,12 +31,16 @@ void out_text_report(FILE *f, const struct report *r)
     }
     if (r->user_saw[0])
         fprintf(f, "  user saw:    %s\n", r->user_saw);
-    if (r->failed) {
+    if (r->failed || r->slow) {
         report_cause_line(r, line, sizeof(line));
         fprintf(f, "  root cause:  %s\n", line);
         fprintf(f, "  category:    %s   rule: %s\n", or_dash(r->category), or_dash(r->rule));
         if (r->hint)
             fprintf(f, "  hint:        %s\n", r->hint);
+    }
+    if (r->slow) {
+        out_perf_text(f, r);
+        out_waterfall_text(f, r, 60);
     }
     fprintf(f, "  chain (%zu messages):\n", r->nevents);
     for (size_t i = 0; i < r->nnodes; i++) {

@@ -183,6 +183,16 @@ int blame_decide(const struct cloud *m, const struct rules *rules, const struct 
     return x != NULL;
 }
 
+const char *blame_time(uint64_t us, char *buf, size_t len)
+{
+    time_t sec = (time_t)(us / 1000000u);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(us % 1000000u / 1000u));
+    return buf;
+}
+
 void blame_apply(const struct blame *b, struct report *r, char *buf, size_t len)
 {
     struct report_cause *rc = &r->root_cause;
@@ -193,12 +203,7 @@ void blame_apply(const struct blame *b, struct report *r, char *buf, size_t len)
         char was[128], since[48];
         snprintf(was, sizeof(was), "%s%s%s", rc->service ? rc->service : "?",
                  rc->kind ? " " : "", rc->kind ? rc->kind : "");
-        time_t sec = (time_t)(b->span->since_us / 1000000u);
-        struct tm tm;
-        gmtime_r(&sec, &tm);
-        snprintf(since, sizeof(since), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 (unsigned)(b->span->since_us % 1000000u / 1000u));
+        blame_time(b->span->since_us, since, sizeof(since));
         char during[160];
         if (rc->service)
             snprintf(during, sizeof(during), "while %s handled the call", was);

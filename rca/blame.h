@@ -51,4 +51,8 @@ int blame_home(const struct cloud *m, struct report *r, const char *uuid, char *
  * long as r) and the category the period's. */
 void blame_apply(const struct blame *b, struct report *r, char *buf, size_t len);
 
+/* Packet time us as "2026-12-06T02:08:43.869Z" (UTC, milliseconds) into
+ * buf, for the words of a verdict. */
+const char *blame_time(uint64_t us, char *buf, size_t len);
+
 #endif

@@ -150,7 +150,7 @@ uint32_t incident_verdict(struct incident_table *t, const struct report *r,
                           const struct cloud_inst *inst, const struct cloud_span *span, int user)
 {
     const struct report_cause *rc = &r->root_cause;
-    if (!r->failed || !rc->service || user_caused(r->category))
+    if (!(r->failed || r->slow) || !rc->service || user_caused(r->category))
         return 0;
     uint64_t t0 = rc->since_us ? rc->since_us : r->start_ts_us, t1 = rc->ts_us;
     if (t1 < t0)

@@ -8,12 +8,16 @@
 
 #include "capture/mem.h"
 #include "capture/stats.h"
+#include "rca/baseline.h"
 #include "rca/blame.h"
 #include "rca/chain.h"
 #include "rca/cloud.h"
 #include "rca/fault.h"
+#include "rca/graph.h"
 #include "rca/incident.h"
 #include "rca/session.h"
+#include "rca/slow.h"
+#include "rca/timeline.h"
 #include "rca/walk.h"
 
 #define RCA_MIN_SETTLE_US 1500000ull /* > blame's look-ahead after a failure */
@@ -29,6 +33,9 @@ struct rca {
     struct cloud *cloud; /* the model of the cloud across chains */
     struct session_table *sessions; /* clients' sessions */
     struct incident_table *incidents;
+    struct baseline *bl;  /* usual durations (slow operations) */
+    struct graph *graph;  /* the service map, NULL unless asked */
+    struct slow_table *slowt; /* operations awaiting their usual */
     rca_incident_fn incident_fn;
     void *incident_ctx;
     uint64_t next_expire, next_incident_tick;
@@ -304,7 +311,17 @@ struct rca *rca_new(const struct rca_cfg *cfg, const struct rules *rules, struct
     a->cloud = cloud_new(NULL, rules, st);
     a->sessions = session_table_new(NULL, st);
     a->incidents = incident_table_new(NULL, st, on_incident, a);
-    if (!a->cloud || !a->sessions || !a->incidents) {
+    a->bl = baseline_new(0, st);
+    a->slowt = a->bl ? slow_table_new(rules, a->bl, a->cloud, 0, st) : NULL;
+    if (a->cfg.service_map) {
+        struct graph_cfg gc = {0, a->cfg.map_window_us};
+        a->graph = graph_new(&gc, st);
+    }
+    if (!a->cloud || !a->sessions || !a->incidents || !a->bl || !a->slowt ||
+        (a->cfg.service_map && !a->graph)) {
+        slow_table_free(a->slowt);
+        baseline_free(a->bl);
+        graph_free(a->graph);
         cloud_free(a->cloud);
         session_table_free(a->sessions);
         incident_table_free(a->incidents);
@@ -323,11 +340,22 @@ void rca_use_rules(struct rca *a, const struct rules *rules)
     a->rules = rules;
     chain_set_use_rules(a->cs, rules);
     cloud_use_rules(a->cloud, rules);
+    slow_table_use_rules(a->slowt, rules);
 }
 
 const struct cloud *rca_cloud(const struct rca *a)
 {
     return a->cloud;
+}
+
+struct graph *rca_graph(const struct rca *a)
+{
+    return a->graph;
+}
+
+struct baseline *rca_baseline(const struct rca *a)
+{
+    return a->bl;
 }
 
 void rca_free(struct rca *a)
@@ -339,6 +367,9 @@ void rca_free(struct rca *a)
     cloud_free(a->cloud);
     session_table_free(a->sessions);
     incident_table_free(a->incidents);
+    slow_table_free(a->slowt);
+    baseline_free(a->bl);
+    graph_free(a->graph);
     free(a->heap);
     free(a->ready);
     free(a);
@@ -440,6 +471,11 @@ struct judgement {
     char home_buf[384]; /* a stuck operation's message naming its server's host */
     char server[40];    /* the server the operation is about, "" */
     uint32_t incident;
+    int slow;           /* it succeeded, slowly: */
+    struct report_cause slow_cause;
+    struct report_perf perf;
+    struct slow_words words;
+    const struct timeline *tl;
 };
 
 /* The client session chain c is tied to, NULL (none, or forgotten). */
@@ -562,6 +598,95 @@ static void apply(const struct rca *a, struct judgement *j, struct report *r)
         r->request_id = j->request_id;
     if (j->not_users)
         r->background = 1;
+    r->timeline = j->tl;
+    if (j->slow) {
+        r->slow = 1;
+        r->root_cause = j->slow_cause;
+        r->perf = j->perf;
+        r->category = "performance";
+        r->rule = NULL;
+        r->hint = NULL;
+    }
+}
+
+/* A parked operation found slow once its usual was known: its verdict,
+ * with its timeline and no message tree (its chain is gone). */
+static void late_slow(void *ctx, const struct slow_op *op, const struct timeline *tl,
+                      const struct report_cause *cause, const struct report_perf *perf)
+{
+    struct rca *a = ctx;
+    struct report r;
+    memset(&r, 0, sizeof(r));
+    r.operation = op->operation;
+    r.request_id = op->request_id[0] ? op->request_id : NULL;
+    r.global_request_id = op->global_request_id[0] ? op->global_request_id : NULL;
+    snprintf(r.status, sizeof(r.status), "%s", op->status);
+    r.slow = 1;
+    r.root_cause = *cause;
+    r.perf = *perf;
+    r.category = "performance";
+    r.root_seq = op->root_seq;
+    r.start_ts_us = tl->start;
+    r.end_ts_us = tl->end;
+    r.nevents = op->nevents;
+    r.origin_node = REPORT_NO_PARENT;
+    r.timeline = tl;
+    r.session.id = op->session;
+    r.session.client = op->client[0] ? op->client : NULL;
+    r.session.login_request_id = op->login_request_id[0] ? op->login_request_id : NULL;
+    r.session.user = op->user[0] ? op->user : NULL;
+    r.session.project = op->project[0] ? op->project : NULL;
+    const struct cloud_inst *inst = cloud_find(a->cloud, cause->service, cause->host, cause->addr);
+    const struct cloud_span *span = cloud_down_during(inst, cause->since_us, cause->ts_us);
+    a->sum.slow++;
+    r.incident = incident_verdict(a->incidents, &r, inst, span, 1);
+    if (a->fn && (!a->cfg.only_request_id ||
+                  (r.request_id && !strcmp(r.request_id, a->cfg.only_request_id))) &&
+        !a->cfg.only_resource)
+        a->fn(a->ctx, &r);
+}
+
+static void slow_op_of(struct slow_op *op, const char *operation, const struct report *r,
+                       const struct judgement *j)
+{
+    memset(op, 0, sizeof(*op));
+#define CP(dst, src) snprintf(dst, sizeof(dst), "%s", (src) ? (src) : "")
+    CP(op->operation, operation);
+    CP(op->request_id, j->request_id && !r->request_id ? j->request_id : r->request_id);
+    CP(op->global_request_id, r->global_request_id);
+    CP(op->status, r->status);
+    CP(op->client, j->session.client);
+    CP(op->login_request_id, j->session.login_request_id);
+    CP(op->user, j->session.user);
+    CP(op->project, j->session.project);
+#undef CP
+    op->session = j->session.id;
+    op->root_seq = r->root_seq;
+    op->nevents = r->nevents;
+}
+
+/* Where the time of chain c went: the service map and the baselines learn
+ * from it, and a successful user operation is judged slow, not slow, or
+ * parked until its usual is known. */
+static void time_of(struct rca *a, const struct report *r, struct judgement *j,
+                    struct timeline *tl)
+{
+    const char *op = j->operation ? j->operation : r->operation;
+    int user_ok = !r->failed && !r->background && !j->not_users && op;
+    if (a->graph)
+        graph_add(a->graph, a->cloud, tl);
+    slow_learn(a->bl, NULL, tl);
+    if (!user_ok || a->cfg.no_slow)
+        return;
+    struct slow_op so;
+    slow_op_of(&so, op, r, j);
+    if (slow_take(a->slowt, &so, tl, &j->slow_cause, &j->perf, &j->words, late_slow, a) ==
+        SLOW_YES) {
+        j->slow = 1;
+        const struct report_cause *rc = &j->slow_cause;
+        j->blame.inst = cloud_find(a->cloud, rc->service, rc->host, rc->addr);
+        j->blame.span = cloud_down_during(j->blame.inst, rc->since_us, rc->ts_us);
+    }
 }
 
 static void decide(struct rca *a, struct chain *c, int at_end)
@@ -575,6 +700,10 @@ static void decide(struct rca *a, struct chain *c, int at_end)
     if (walk_verdict(&fx, c, &r) < 0)
         stats_add(a->st, "rca.report_alloc_failed", 1);
     judge(a, c, &j);
+    struct timeline tl;
+    if (timeline_build(a->cs, c, &tl) < 0)
+        stats_add(a->st, "rca.timeline_alloc_failed", 1);
+    j.tl = &tl;
     /* a resource seen in ERROR whose failure was already reported: decided
      * on the walk's own evidence, before the model moves the blame */
     int seen_before = r.failed && already_reported(a, c, &r);
@@ -589,6 +718,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
         blame_home(a->cloud, &r, j.server, j.home_buf, sizeof(j.home_buf));
     if (r.failed && !seen_before && !tail)
         blame_decide(a->cloud, a->rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &j.blame);
+    time_of(a, &r, &j, &tl);
     apply(a, &j, &r);
     int report = 0;
     uint32_t sib[RCA_SIBLINGS];
@@ -626,6 +756,12 @@ static void decide(struct rca *a, struct chain *c, int at_end)
                 nsib = siblings_of(a, c, &r, sib);
             }
             note_failed_resources(a, c, &r);
+        } else if (r.slow) {
+            a->sum.ok++;
+            a->sum.slow++;
+            report = 1;
+            j.incident = incident_verdict(a->incidents, &r, j.blame.inst, j.blame.span, 1);
+            r.incident = j.incident;
         } else {
             a->sum.ok++;
             report = a->cfg.keep_ok;
@@ -653,6 +789,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
     }
     if (out)
         walk_report_free(&r);
+    timeline_free(&tl);
     chain_set_remove(a->cs, c);
 }
 
@@ -838,6 +975,7 @@ void rca_flush(struct rca *a, uint64_t now_us)
     decide_batch(a, 0);
     chain_set_expire(a->cs, a->now, 1);
     decide_batch(a, 1);
+    slow_flush(a->slowt);
     incident_tick(a->incidents, a->cloud, a->now);
     incident_finish(a->incidents);
 }

@@ -35,6 +35,9 @@ struct rca_cfg {
     const char *only_resource;   /* report only chains naming this resource uuid */
     int walk_all; /* (tests) each tick looks at every open chain, not only at
                      those the heap of ready times says can be due */
+    int service_map;       /* keep the service map (rca/graph.h) */
+    uint64_t map_window_us; /* ... per window of this length (0: one) */
+    int no_slow;           /* judge no operation slow (baselines still learned) */
 };
 
 /* Defaults: 10000 open chains, 2000 events per chain, 60 s call timeout,
@@ -59,6 +62,7 @@ void rca_flush(struct rca *a, uint64_t now_us);
 struct rca_summary {
     uint64_t operations; /* user operations decided */
     uint64_t failed, ok;
+    uint64_t slow;       /* successful ones reported slow (counted in ok too) */
     uint64_t background; /* background chains decided */
     uint64_t events;
     uint64_t open_chains;
@@ -77,6 +81,17 @@ void rca_set_event_budget(struct rca *a, const struct mem_pool *pool, size_t bud
  * The old rules must outlive the analyzer (chains and reports may still
  * point into them): the caller frees them after rca_free. */
 void rca_use_rules(struct rca *a, const struct rules *rules);
+
+struct graph;
+/* The service map (rca/graph.h), NULL unless cfg.service_map; valid until
+ * rca_free. Edges join it as chains are decided. */
+struct graph *rca_graph(const struct rca *a);
+
+struct baseline;
+/* The usual durations the analyzer learns and judges slowness by
+ * (rca/baseline.h): load one into it before the first event
+ * (--baseline), save it at the end. Valid until rca_free. */
+struct baseline *rca_baseline(const struct rca *a);
 
 struct cloud;
 /* The model of the cloud the analyzer keeps (rca/cloud.h); valid until

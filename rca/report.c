@@ -8,7 +8,7 @@ void report_cause_line(const struct report *r, char *buf, size_t len)
     const struct report_cause *c = &r->root_cause;
     if (!len)
         return;
-    if (!r->failed) {
+    if (!r->failed && !r->slow) {
         snprintf(buf, len, "none");
         return;
     }

@@ -51,6 +51,34 @@ struct report_session {
     const char *user, *project;   /* names from the login answer */
 };
 
+/* One holder's share of a slow operation's wall time (rca/timeline.h). */
+struct report_share {
+    const char *service; /* NULL: work out of the wire's sight */
+    char host[64];       /* or its address, "" */
+    uint8_t how;         /* enum tl_how of its longest part */
+    uint64_t held_us;    /* its time in the operation */
+    uint64_t usual_us;   /* what it usually holds in this operation, 0 unknown */
+};
+
+#define REPORT_SHARES 8
+
+/* Where the time of a slow operation went (issue 19 §3). */
+struct report_perf {
+    uint64_t wall_us;    /* the operation's wall time */
+    uint64_t usual_us;   /* its usual (median) wall time, 0 unknown */
+    uint64_t samples;    /* operations the usual rests on */
+    uint64_t excess_us;  /* wall - usual */
+    const char *hop;     /* the hop that holds the excess, in words */
+    const char *hop_kind; /* "http", "rpc_call", "rpc_cast", "queue", "work", ... */
+    const char *hop_label; /* its operation / topic.method, or NULL */
+    uint64_t hop_t0_us, hop_us, hop_usual_us;
+    const char *why;     /* what the wire shows about it, or NULL */
+    struct report_share shares[REPORT_SHARES]; /* largest first */
+    size_t nshares;
+};
+
+struct timeline;
+
 struct report {
     const char *operation;         /* "server create", "rpc conductor.build_instances" */
     const char *request_id;        /* the operation's request id, or NULL */
@@ -71,6 +99,11 @@ struct report {
     size_t origin_node;            /* index into nodes, REPORT_NO_PARENT if none */
     struct report_session session;
     uint32_t incident;             /* the incident it belongs to (rca/incident.h), 0 */
+    int slow;                      /* 1 = it succeeded, far slower than usual:
+                                      root_cause names the culprit, perf says
+                                      where the time went; category "performance" */
+    struct report_perf perf;       /* meaningful when slow */
+    const struct timeline *timeline; /* the chain's hops and holding, or NULL */
 };
 
 /* One line "service@host (addr): kind error: message" into buf. */

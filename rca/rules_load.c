@@ -39,6 +39,8 @@ struct rules {
     struct rl_fault *faults;
     size_t nfaults, capfaults;
     size_t noperations;
+    struct rules_perf *perf; /* performance rules, in file order */
+    size_t nperf, capperf;
     /* for every match: only whether it matched is asked, so one pair of
      * offsets does for any pattern (pcre2_match returns 0 when they do not
      * hold all the groups), made once instead of once per match */
@@ -702,6 +704,76 @@ static void rl_operation_item(struct loader *L, const yaml_node_t *item, const c
         L->r->noperations++;
 }
 
+static void rl_perf_item(struct loader *L, const yaml_node_t *item, const char *path)
+{
+    if (item->type != YAML_MAPPING_NODE) {
+        rl_err(L, item, path, "expected a mapping");
+        return;
+    }
+    struct rules_perf pf = {NULL, 2.0, 10.0, 3, 0.0};
+    const char *op = NULL;
+    int bad = 0;
+    char p[RL_PATH_MAX];
+    for (yaml_node_pair_t *pr = item->data.mapping.pairs.start; pr < item->data.mapping.pairs.top;
+         pr++) {
+        yaml_node_t *kn = rl_node(L, pr->key), *vn = rl_node(L, pr->value);
+        const char *key = rl_scalar(kn);
+        if (!key || !vn) {
+            rl_err(L, kn, path, "keys must be plain strings");
+            bad = 1;
+            continue;
+        }
+        rl_path(p, sizeof(p), path, key);
+        const char *v = rl_scalar(vn);
+        if (!v || !*v) {
+            rl_err(L, vn, p, "expected a value");
+            bad = 1;
+            continue;
+        }
+        if (!strcmp(key, "operation")) {
+            op = v;
+            continue;
+        }
+        char *end = NULL;
+        double d = strtod(v, &end);
+        if (!end || *end || d < 0 || d > 86400) {
+            rl_err(L, vn, p, "expected a number 0..86400");
+            bad = 1;
+        } else if (!strcmp(key, "relative")) {
+            if (d < 1) {
+                rl_err(L, vn, p, "relative must be >= 1");
+                bad = 1;
+            }
+            pf.relative = d;
+        } else if (!strcmp(key, "absolute")) {
+            pf.absolute_s = d;
+        } else if (!strcmp(key, "min_samples")) {
+            if (d < 1 || d != (double)(unsigned)d) {
+                rl_err(L, vn, p, "min_samples must be a whole number >= 1");
+                bad = 1;
+            }
+            pf.min_samples = (unsigned)d;
+        } else if (!strcmp(key, "max")) {
+            pf.max_s = d;
+        } else {
+            rl_err(L, kn, p, "unknown key");
+            bad = 1;
+        }
+    }
+    if (!op && !bad) {
+        rl_err(L, item, path, "missing key 'operation'");
+        bad = 1;
+    }
+    if (bad)
+        return;
+    if (rl_grow((void **)&L->r->perf, &L->r->capperf, L->r->nperf, sizeof(*L->r->perf)) < 0 ||
+        !(pf.operation = rl_strdup(op))) {
+        rl_err(L, item, path, "out of memory");
+        return;
+    }
+    L->r->perf[L->r->nperf++] = pf;
+}
+
 /* ---- files ---- */
 
 static void rl_section(struct loader *L, const yaml_node_t *v, const char *key,
@@ -903,7 +975,7 @@ static void rl_file(struct loader *L, const char *path)
         } else if (rl_is_null(root)) {
             /* empty file */
         } else if (root->type != YAML_MAPPING_NODE) {
-            rl_err(L, root, "(top)", "expected a mapping with services, operations, faults");
+            rl_err(L, root, "(top)", "expected a mapping with services, operations, faults, performance");
         } else {
             for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
                  pr < root->data.mapping.pairs.top; pr++) {
@@ -917,6 +989,8 @@ static void rl_file(struct loader *L, const char *path)
                     rl_section(L, vn, key, rl_operation_item);
                 else if (!strcmp(key, "faults"))
                     rl_section(L, vn, key, rl_fault_item);
+                else if (!strcmp(key, "performance"))
+                    rl_section(L, vn, key, rl_perf_item);
                 else
                     rl_err(L, kn, key, "unknown key");
             }
@@ -1151,6 +1225,20 @@ void rules_free(struct rules *r)
     for (size_t i = 0; i < r->nfaults; i++)
         rl_fault_free(&r->faults[i]);
     free(r->faults);
+    for (size_t i = 0; i < r->nperf; i++)
+        free((char *)r->perf[i].operation);
+    free(r->perf);
     pcre2_match_data_free(r->md);
     free(r);
+}
+
+const struct rules_perf *rules_perf_for(const struct rules *r, const char *operation)
+{
+    static const struct rules_perf builtin = {"*", 2.0, 10.0, 3, 0.0};
+    for (size_t i = 0; r && i < r->nperf; i++) {
+        const char *o = r->perf[i].operation;
+        if (!strcmp(o, "*") || (operation && !strcmp(o, operation)))
+            return &r->perf[i];
+    }
+    return &builtin;
 }

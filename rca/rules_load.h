@@ -88,6 +88,22 @@ int rules_depends(const struct rules *r, const char *svc, const char *on);
  * how many. */
 size_t rules_depends_of(const struct rules *r, const char *svc, const char **out, size_t max);
 
+/* When a successful operation is slow (rules/performance.yaml, issue 19):
+ * its wall time is over relative x its usual (the median of the same
+ * operation's, learned from the traffic or loaded from a baseline) plus
+ * absolute_s, once the usual rests on min_samples operations; or over
+ * max_s whatever the usual (0: no such ceiling). */
+struct rules_perf {
+    const char *operation; /* exact operation name, "*" any */
+    double relative;
+    double absolute_s;
+    unsigned min_samples;
+    double max_s;
+};
+/* The first performance rule for operation ("*" matches any); never NULL:
+ * built-in defaults (2 x usual + 10 s, 3 samples) when none is given. */
+const struct rules_perf *rules_perf_for(const struct rules *r, const char *operation);
+
 size_t rules_fault_count(const struct rules *r);
 /* The i-th fault signature (i < rules_fault_count), or NULL. */
 const struct rules_fault *rules_fault_at(const struct rules *r, size_t i);

@@ -32,7 +32,17 @@ truth:
   tests/lab/disputes.list).
 
 precision = right / verdicts scored; recall = failed operations with a
-right verdict / failed operations scored. Exit 1 when a threshold is
+right verdict / failed operations scored.
+
+Slow verdicts ("kind":"slow": an operation that succeeded far slower
+than usual) are scored apart, against the operations the truth notes
+"succeeded but slow" (the lab's rule: over 2 x the median of the same
+operation outside fault windows + 10 s). A slow verdict belongs to an
+operation by its request ids as above; it is right when that operation is
+noted slow and the verdict names the service (and host, as above) of the
+fault in effect during it; any other slow verdict is wrong. Slow precision
+= right / slow verdicts; slow recall = noted-slow operations with a right
+slow verdict / noted-slow operations. Exit 1 when a threshold is
 missed or a verdict lands on a fault-free recording, 2 on usage errors.
 """
 import argparse
@@ -169,7 +179,9 @@ def score_one(truth, lines, disputes=None, name=''):
     for o in ops:
         for rid in op_ids(o):
             by_id.setdefault(rid, o)
-    verdicts = [d for d in lines if d.get('type') == 'verdict']
+    verdicts = [d for d in lines if d.get('type') == 'verdict' and d.get('kind') != 'slow']
+    slow_score(truth, ops, by_id, [d for d in lines if d.get('type') == 'verdict' and d.get('kind') == 'slow'],
+               r_slow := collections.Counter(), slow_wrong := [])
     incidents = [d for d in lines if d.get('type') == 'incident']
     given = collections.defaultdict(list)
     unattributed = []
@@ -244,7 +256,58 @@ def score_one(truth, lines, disputes=None, name=''):
         r['verdicts'] += 1
         classes['unattributed']['verdicts'] += 1
         wrong.append(('unattributed', None, v))
+    r.update(r_slow)
+    wrong.extend(slow_wrong)
     return r, classes, wrong, incidents
+
+
+def is_noted_slow(o):
+    return o.get('outcome') == 'ok' and (o.get('note') or '').startswith('succeeded but slow')
+
+
+def fault_during(truth, o):
+    """The fault in effect while o ran (up to 30 s after it was undone)."""
+    for f in truth.get('faults', []):
+        t0 = utc(f.get('injected_utc') or f['begin_utc'])
+        t1 = utc(f.get('end_utc') or f.get('undo_begin_utc') or f['begin_utc']) + 30
+        if o['_t0'] <= t1 and o['_t1'] >= t0:
+            return f
+    return None
+
+
+def slow_score(truth, ops, by_id, verdicts, r, wrong):
+    given = collections.defaultdict(list)
+    for v in verdicts:
+        op = next((by_id[i] for i in verdict_ids(v) if i in by_id), None)
+        if op is None:
+            r['slow_verdicts'] += 1
+            wrong.append(('slow unattributed', None, v))
+            continue
+        given[op['_i']].append(v)
+    for o in ops:
+        slow = is_noted_slow(o)
+        if slow:
+            r['slow_ops'] += 1
+        vs = given.get(o['_i'], [])
+        if o.get('outcome') != 'ok' or o.get('needs_review') or o.get('server_final_status') == 'ERROR':
+            # a failed operation osrca took for a successful one: its
+            # failure recall says so; the slow verdict is not scored
+            r['slow_unscored'] += len(vs)
+            continue
+        for j, v in enumerate(vs):
+            r['slow_verdicts'] += 1
+            rc = v.get('root_cause') or {}
+            f = fault_during(truth, o) if slow else None
+            if j > 0:
+                wrong.append(('slow duplicate', o, v))
+            elif slow and f and rc.get('service') == f.get('service') and host_ok(
+                    v, {'origin_host': f.get('host'), 'origin_address': f.get('address'),
+                        'origin_service': f.get('service')}):
+                r['slow_right'] += 1
+            else:
+                wrong.append(('slow wrong' if slow else 'slow on a usual op', o, v))
+        if slow and not vs:
+            wrong.append(('slow missed', o, None))
 
 
 def pct(a, b):
@@ -259,6 +322,8 @@ def main():
     ap.add_argument('--min-precision', type=float, default=None)
     ap.add_argument('--min-recall', type=float, default=None)
     ap.add_argument('--max-duplicates', type=int, default=None)
+    ap.add_argument('--min-slow-precision', type=float, default=None)
+    ap.add_argument('--min-slow-recall', type=float, default=None)
     ap.add_argument('--disputes', default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       'disputes.list'))
     ap.add_argument('--verbose', '-v', action='store_true')
@@ -280,7 +345,7 @@ def main():
             for c, k in classes.items():
                 by_class[c].update(k)
             if not truth.get('faults') and truth.get('n_failed', 0) == 0 and (
-                    r['verdicts'] or r['unscored_verdicts']):
+                    r['verdicts'] or r['unscored_verdicts'] or r['slow_verdicts']):
                 fault_free_hits.append(name)
             if a.verbose:
                 for why, o, v in wrong:
@@ -289,19 +354,22 @@ def main():
                     vd = ''
                     if v:
                         rc = v.get('root_cause', {})
+                        rc = rc or {}
                         vd = '-> %s@%s %s %s [%s]' % (rc.get('service'), rc.get('host'), rc.get('kind'),
                                                      v.get('operation'), v.get('request_id'))
+                        if v.get('kind') == 'slow':
+                            vd += ' %s' % ((v.get('performance') or {}).get('hop') or {}).get('text')
                     print('  %-22s %-16s %s %s' % (name, why, desc, vd))
-    hdr = '%-26s %-20s %5s %6s %6s %8s %5s %5s %4s %10s %8s %9s' % (
+    hdr = '%-26s %-20s %5s %6s %6s %8s %5s %5s %4s %10s %8s %9s %5s %5s %5s' % (
         'recording', 'class', 'ops', 'failed', 'review', 'verdicts', 'right', 'wrong', 'dups',
-        'precision', 'recall', 'incidents')
+        'precision', 'recall', 'incidents', 'slow', 'sv', 'sright')
     print(hdr)
     print('-' * len(hdr))
     for name, cls, r, ni in rows:
-        print('%-26s %-20s %5d %6d %6d %8d %5d %5d %4d %10s %8s %9d' % (
+        print('%-26s %-20s %5d %6d %6d %8d %5d %5d %4d %10s %8s %9d %5d %5d %5d' % (
             name, cls, r['ops'], r['failed'], r['review'], r['verdicts'], r['right'],
             r['verdicts'] - r['right'], r['duplicates'], pct(r['right'], r['verdicts']),
-            pct(r['detected'], r['scored']), ni))
+            pct(r['detected'], r['scored']), ni, r['slow_ops'], r['slow_verdicts'], r['slow_right']))
     print('-' * len(hdr))
     r = total
     print('%-26s %-20s %5d %6d %6d %8d %5d %5d %4d %10s %8s' % (
@@ -323,7 +391,15 @@ def main():
           'unscored_verdicts=%d disputed=%d fault_free_with_verdicts=%d' % (
               prec, rec, r['verdicts'], r['right'], r['scored'], r['detected'], r['duplicates'],
               r['unscored_verdicts'], r['disputed'], len(fault_free_hits)))
+    sprec = r['slow_right'] / r['slow_verdicts'] if r['slow_verdicts'] else 1.0
+    srec = r['slow_right'] / r['slow_ops'] if r['slow_ops'] else 1.0
+    print('slow: precision=%.4f recall=%.4f slow_ops=%d slow_verdicts=%d right=%d' % (
+        sprec, srec, r['slow_ops'], r['slow_verdicts'], r['slow_right']))
     bad = []
+    if a.min_slow_precision is not None and sprec < a.min_slow_precision:
+        bad.append('slow precision %.4f < %.4f' % (sprec, a.min_slow_precision))
+    if a.min_slow_recall is not None and srec < a.min_slow_recall:
+        bad.append('slow recall %.4f < %.4f' % (srec, a.min_slow_recall))
     if a.min_precision is not None and prec < a.min_precision:
         bad.append('precision %.4f < %.4f' % (prec, a.min_precision))
     if a.min_recall is not None and rec < a.min_recall:

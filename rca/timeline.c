@@ -1,0 +1,334 @@
+/* timeline.c -- hops and holding of one chain (see timeline.h). */
+#include "rca/timeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/str.h"
+
+static const char *const kind_names[TL_KINDS] = {"http", "rpc_call", "rpc_cast", "notification"};
+static const char *const how_names[] = {"work", "answer", "queue", "unseen", "client"};
+
+const char *timeline_kind_name(enum tl_kind k)
+{
+    return (unsigned)k < TL_KINDS ? kind_names[k] : "?";
+}
+
+const char *timeline_how_name(enum tl_how h)
+{
+    return (unsigned)h <= TL_CLIENT ? how_names[h] : "?";
+}
+
+const char *timeline_peer_name(const struct tl_peer *p, char *buf, size_t len)
+{
+    const char *at = p->host[0] ? p->host : p->addr;
+    if (*at)
+        snprintf(buf, len, "%s@%s", p->service[0] ? p->service : "?", at);
+    else
+        snprintf(buf, len, "%s", p->service[0] ? p->service : "?");
+    return buf;
+}
+
+static int is_version(const char *s, size_t n)
+{
+    if (n < 2 || s[0] != 'v' || s[1] < '0' || s[1] > '9')
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
+            return 0;
+    return 1;
+}
+
+void timeline_path_label(const char *method, const char *path, char *out, size_t len)
+{
+    size_t o = (size_t)snprintf(out, len, "%s ", method ? method : "?");
+    if (o >= len)
+        return;
+    if (!path || !*path) {
+        snprintf(out + o, len - o, "/");
+        return;
+    }
+    const char *p = path;
+    int segs = 0;
+    while (*p && o + 1 < len) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        const char *s = p;
+        while (*p && *p != '/')
+            p++;
+        size_t n = (size_t)(p - s);
+        if (++segs > 6) {
+            o += (size_t)snprintf(out + o, len - o, "/...");
+            break;
+        }
+        int digit = 0;
+        for (size_t i = 0; i < n; i++)
+            if (s[i] >= '0' && s[i] <= '9')
+                digit = 1;
+        if ((digit && !is_version(s, n)) || n > 24)
+            o += (size_t)snprintf(out + o, len - o, "/{id}");
+        else
+            o += (size_t)snprintf(out + o, len - o, "/%.*s", (int)n, s);
+        if (o >= len) {
+            out[len - 1] = '\0';
+            return;
+        }
+    }
+    if (segs == 0)
+        snprintf(out + o, len - o, "/");
+}
+
+static void peer_set(struct tl_peer *p, const struct ev_peer *e)
+{
+    str_copy(p->service, sizeof(p->service), e->service ? e->service : "");
+    str_copy(p->host, sizeof(p->host), e->host ? e->host : "");
+    str_copy(p->addr, sizeof(p->addr), e->addr);
+}
+
+static int same(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static int is_rpc(const struct event *ev)
+{
+    return ev->kind == EV_RPC_CALL || ev->kind == EV_RPC_CAST || ev->kind == EV_NOTIFICATION;
+}
+
+/* A client's poll of its resource, the answer to one, or a message made
+ * while a service handled one (nested into it, or answering such). */
+static int is_poll(const struct chain *c, const struct chain_entry *e)
+{
+    for (int depth = 0; e && depth < 16; depth++) {
+        if ((e->flags & CE_POLL) || (e->pair != CHAIN_NONE && (c->e[e->pair].flags & CE_POLL)))
+            return 1;
+        int32_t up = e->parent != CHAIN_NONE ? e->parent
+                     : e->pair != CHAIN_NONE && c->e[e->pair].parent != CHAIN_NONE
+                         ? c->e[e->pair].parent
+                         : CHAIN_NONE;
+        e = up != CHAIN_NONE && (size_t)up < c->n ? &c->e[up] : NULL;
+    }
+    return 0;
+}
+
+static void hop_of(const struct chain *c, int32_t i, struct tl_hop *h)
+{
+    const struct chain_entry *e = &c->e[i];
+    const struct event *ev = e->ev;
+    memset(h, 0, sizeof(*h));
+    h->entry = i;
+    h->end = CHAIN_NONE;
+    h->t0 = ev->ts_us;
+    h->wait_us = -1;
+    if (ev->kind == EV_HTTP_REQUEST) {
+        h->kind = TL_HTTP;
+        peer_set(&h->client, &ev->src);
+        peer_set(&h->server, &ev->dst);
+        if (ev->operation)
+            snprintf(h->label, sizeof(h->label), "%s", ev->operation);
+        else
+            timeline_path_label(ev->method, ev->path, h->label, sizeof(h->label));
+        if (e->pair != CHAIN_NONE) {
+            const struct event *r = c->e[e->pair].ev;
+            h->end = e->pair;
+            h->t1 = r->ts_us;
+            h->status = r->status;
+            if ((r->flags & EV_F_NO_ANSWER) || r->status >= 500)
+                h->error = 1;
+            else if (r->status >= 400)
+                h->client_error = 1;
+        }
+        return;
+    }
+    h->kind = ev->kind == EV_RPC_CALL ? TL_CALL : ev->kind == EV_RPC_CAST ? TL_CAST : TL_NOTIFY;
+    if (ev->verb == EV_VERB_PUBLISH) {
+        peer_set(&h->client, &ev->src);
+        peer_set(&h->via, &ev->dst);
+    }
+    if (ev->kind == EV_NOTIFICATION)
+        snprintf(h->label, sizeof(h->label), "%s", ev->event_type ? ev->event_type : "?");
+    else
+        snprintf(h->label, sizeof(h->label), "%s.%s", ev->topic ? ev->topic : "?",
+                 ev->rpc_method ? ev->rpc_method : "?");
+    const struct event *d = NULL;
+    if (ev->verb == EV_VERB_DELIVER)
+        d = ev;
+    else if (e->twin != CHAIN_NONE)
+        d = c->e[e->twin].ev;
+    if (d) {
+        peer_set(&h->server, &d->dst);
+        if (d != ev)
+            h->wait_us = d->ts_us >= ev->ts_us ? (int64_t)(d->ts_us - ev->ts_us) : 0;
+    } else if (ev->kind == EV_NOTIFICATION) {
+        peer_set(&h->server, &ev->dst); /* the broker: nobody took it here */
+    } else {
+        str_copy(h->server.service, sizeof(h->server.service),
+                 ev->topic_service ? ev->topic_service : "");
+        str_copy(h->server.host, sizeof(h->server.host),
+                 ev->target_server ? ev->target_server : "");
+    }
+    if (h->kind == TL_CALL) {
+        if (e->pair != CHAIN_NONE) {
+            const struct event *r = c->e[e->pair].ev;
+            h->end = e->pair;
+            h->t1 = r->ts_us;
+            h->error = r->failure;
+        }
+        if (e->flags & CE_TIMED_OUT)
+            h->error = 1;
+    } else if (d) {
+        h->end = d == ev ? i : e->twin;
+        h->t1 = d->ts_us;
+    } else if (h->kind == TL_NOTIFY) {
+        h->t1 = h->t0;
+    }
+}
+
+/* Made under one of the request ids ids (a poll's). */
+static int by_poll(const struct event *ev, const char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((ev->request_id && !strcmp(ev->request_id, ids[i])) ||
+            (ev->global_request_id && !strcmp(ev->global_request_id, ids[i])))
+            return 1;
+    return 0;
+}
+
+struct ord {
+    uint64_t ts, seq;
+    int32_t i;
+};
+
+static int ord_cmp(const void *a, const void *b)
+{
+    const struct ord *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int timeline_build(const struct chain_set *cs, const struct chain *c, struct timeline *tl)
+{
+    (void)cs;
+    memset(tl, 0, sizeof(*tl));
+    if (!c->n)
+        return 0;
+    tl->hops = malloc(c->n * sizeof(*tl->hops));
+    tl->holds = malloc((c->n + 1) * sizeof(*tl->holds));
+    int32_t *hop_at = malloc(c->n * sizeof(*hop_at));
+    struct ord *o = malloc(c->n * sizeof(*o));
+    if (!tl->hops || !tl->holds || !hop_at || !o) {
+        free(hop_at);
+        free(o);
+        timeline_free(tl);
+        return -1;
+    }
+    const struct chain_entry *root = c->root >= 0 ? &c->e[c->root] : NULL;
+    const struct event *rev = root ? root->ev : NULL;
+    tl->start = rev ? rev->ts_us : c->first_ts;
+    tl->end = 0;
+    /* the request ids the answers to polls carry: what a service did with
+     * that id (nova-api asking neutron for the server's ports) is the
+     * poll's too */
+    const char **pids = malloc(c->n * sizeof(*pids));
+    size_t npids = 0;
+    for (size_t k = 0; pids && k < c->n; k++) {
+        const struct chain_entry *e = &c->e[k];
+        if (e->ev->kind == EV_HTTP_RESPONSE && e->ev->request_id && e->pair != CHAIN_NONE &&
+            (c->e[e->pair].flags & CE_POLL))
+            pids[npids++] = e->ev->request_id;
+    }
+    size_t no = 0;
+    for (size_t k = 0; k < c->n; k++) {
+        const struct chain_entry *e = &c->e[k];
+        const struct event *ev = e->ev;
+        hop_at[k] = -1;
+        if (ev->kind == EV_HTTP_REQUEST || (is_rpc(ev) && !(e->flags & CE_TWIN))) {
+            hop_of(c, (int32_t)k, &tl->hops[tl->nhops]);
+            hop_at[k] = (int32_t)tl->nhops++;
+        }
+        /* the client's last answer ends the operation */
+        if (rev && rev->kind == EV_HTTP_REQUEST && ev->kind == EV_HTTP_RESPONSE &&
+            !strcmp(ev->dst.addr, rev->src.addr) && same(ev->dst.service, rev->src.service) &&
+            ev->ts_us > tl->end)
+            tl->end = ev->ts_us;
+        if (ev->kind == EV_CONN || ev->kind >= EV_AMQP_RETURN)
+            continue;
+        if (ev->kind != EV_HTTP_REQUEST && ev->kind != EV_HTTP_RESPONSE && !is_rpc(ev) &&
+            ev->kind != EV_RPC_REPLY)
+            continue;
+        if (is_poll(c, e) || (int32_t)k == c->root || by_poll(ev, pids, npids))
+            continue;
+        o[no].ts = ev->ts_us;
+        o[no].seq = ev->seq;
+        o[no].i = (int32_t)k;
+        no++;
+    }
+    /* an answer's and a delivery's hop: the hop of what they answer or carry */
+    for (size_t h = 0; h < tl->nhops; h++)
+        if (tl->hops[h].end != CHAIN_NONE && hop_at[tl->hops[h].end] < 0)
+            hop_at[tl->hops[h].end] = (int32_t)h;
+    if (!tl->end)
+        tl->end = c->last_ts;
+    if (tl->end < tl->start)
+        tl->end = tl->start;
+    qsort(o, no, sizeof(*o), ord_cmp);
+    uint64_t t = tl->start;
+    int32_t prev = c->root;
+    for (size_t k = 0; k < no && t < tl->end; k++) {
+        const struct chain_entry *e = &c->e[o[k].i];
+        const struct event *ev = e->ev;
+        uint64_t at = ev->ts_us > tl->end ? tl->end : ev->ts_us;
+        if (at > t) {
+            struct tl_hold *x = &tl->holds[tl->nholds++];
+            memset(x, 0, sizeof(*x));
+            x->t0 = t;
+            x->t1 = at;
+            x->from = prev;
+            x->to = o[k].i;
+            x->hop = hop_at[o[k].i];
+            if (ev->verb == EV_VERB_DELIVER) {
+                if (e->flags & CE_TWIN) {
+                    x->how = TL_QUEUE;
+                    peer_set(&x->who, &ev->dst);
+                } else {
+                    x->how = TL_UNSEEN;
+                }
+            } else if (ev->kind == EV_HTTP_RESPONSE || ev->kind == EV_RPC_REPLY) {
+                x->how = TL_ANSWER;
+                peer_set(&x->who, &ev->src);
+            } else {
+                x->how = TL_WORK;
+                peer_set(&x->who, &ev->src);
+            }
+            t = at;
+        }
+        prev = o[k].i;
+    }
+    if (tl->end > t) {
+        struct tl_hold *x = &tl->holds[tl->nholds++];
+        memset(x, 0, sizeof(*x));
+        x->t0 = t;
+        x->t1 = tl->end;
+        x->how = TL_CLIENT;
+        x->from = prev;
+        x->to = CHAIN_NONE;
+        x->hop = -1;
+        if (rev)
+            peer_set(&x->who, &rev->src);
+    }
+    free(hop_at);
+    free(o);
+    free(pids);
+    return 0;
+}
+
+void timeline_free(struct timeline *tl)
+{
+    free(tl->hops);
+    free(tl->holds);
+    memset(tl, 0, sizeof(*tl));
+}
