@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +23,13 @@
 #include "cli/out_dot.h"
 #include "cli/out_event.h"
 #include "cli/out_json.h"
+#include "cli/out_map.h"
+#include "cli/out_perf.h"
 #include "cli/out_text.h"
 #include "cli/out_health.h"
 #include "cli/out_incident.h"
+#include "rca/baseline.h"
+#include "rca/graph.h"
 #include "rca/incident.h"
 #include "cli/pipeline.h"
 #include "rca/rca.h"
@@ -48,6 +53,10 @@ struct opts {
     const char *resource;
     int background;
     double settle_s; /* < 0: the analyzer's default */
+    double window_s; /* map: per window of this length (0: one) */
+    const char *baseline;      /* usual durations to start from */
+    const char *save_baseline; /* where to write them at the end */
+    const char *svg;           /* waterfall: SVG file */
 };
 
 static void usage(FILE *f)
@@ -57,6 +66,10 @@ static void usage(FILE *f)
           "commands:\n"
           "  analyze FILE.pcap   one verdict per failed operation, with its root cause\n"
           "  chains FILE.pcap    every operation's chain (--request-id ID, --resource UUID)\n"
+          "  map FILE.pcap       the service map: who calls whom, rate, errors, latency\n"
+          "                      (--window S, --format text|json|dot; -i IFACE until INT)\n"
+          "  waterfall FILE.pcap --request-id ID [--svg FILE]\n"
+          "                      where the time of one operation went, hop by hop\n"
           "  messages FILE.pcap  every decoded REST/RPC message, one per line\n"
           "  flows FILE.pcap     every TCP connection, one per line\n"
           "  rules check DIR     validate a rules directory\n"
@@ -76,6 +89,9 @@ static void usage(FILE *f)
           "                      before its fate is decided (default 10; live: 0.5)\n"
           "  --background        also report failures of background work (periodic\n"
           "                      tasks, service heartbeats), not only user operations\n"
+          "  --baseline FILE     start from the usual durations saved in FILE (slow\n"
+          "                      operations are judged against them from the first one)\n"
+          "  --save-baseline FILE  write the usual durations learned at the end\n"
           "\n"
           "exit status: 0 ok, 1 damaged input (results so far printed), 2 usage/environment error\n",
           f);
@@ -90,6 +106,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"resource", required_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'},
         {"background", no_argument, NULL, 'B'},
         {"settle", required_argument, NULL, 'E'},
+        {"window", required_argument, NULL, 'W'},
+        {"baseline", required_argument, NULL, 'L'},
+        {"save-baseline", required_argument, NULL, 'V'},
+        {"svg", required_argument, NULL, 'G'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -142,6 +162,24 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'E':
             if (common_parse_secs(o->cmd, "--settle", optarg, &o->settle_s) < 0)
                 return -1;
+            break;
+        case 'W':
+            if (common_parse_secs(o->cmd, "--window", optarg, &o->window_s) < 0 ||
+                o->window_s < 1) {
+                if (o->window_s < 1)
+                    fprintf(stderr, "osrca %s: --window %s: expected seconds >= 1\n", o->cmd,
+                            optarg);
+                return -1;
+            }
+            break;
+        case 'L':
+            o->baseline = optarg;
+            break;
+        case 'V':
+            o->save_baseline = optarg;
+            break;
+        case 'G':
+            o->svg = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -196,7 +234,12 @@ struct run {
     struct pipeline *pl;
     uint64_t messages;
     FILE *verdicts; /* analyze, text: verdicts wait here, incidents go first */
+    int mode;       /* enum run_mode */
+    int waterfalls; /* waterfall: operations drawn */
+    uint64_t first_ts; /* first packet time (map rates) */
 };
+
+enum run_mode { RUN_ANALYZE = 0, RUN_CHAINS, RUN_MAP, RUN_WATERFALL };
 
 static void on_message(void *ctx, struct event *ev)
 {
@@ -225,9 +268,43 @@ static void on_tick(void *ctx, uint64_t now)
         rca_tick(r->rca, now);
 }
 
+/* waterfall: the operation's hops as text, and as SVG into --svg (the
+ * first operation carrying the id; later ones into FILE.2.svg, ...). */
+static void on_waterfall(struct run *r, const struct report *rep)
+{
+    r->waterfalls++;
+    printf("%s %s  %s  %s\n", rep->failed ? "FAILED" : rep->slow ? "SLOW" : "OK",
+           rep->operation ? rep->operation : "-", rep->request_id ? rep->request_id : "-",
+           rep->status);
+    if (rep->slow)
+        out_perf_text(stdout, rep);
+    out_waterfall_text(stdout, rep, 72);
+    fputc('\n', stdout);
+    if (!r->o->svg)
+        return;
+    char path[4096];
+    if (r->waterfalls == 1)
+        snprintf(path, sizeof(path), "%s", r->o->svg);
+    else
+        snprintf(path, sizeof(path), "%s.%d.svg", r->o->svg, r->waterfalls);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "osrca waterfall: %s: cannot write\n", path);
+        return;
+    }
+    out_waterfall_svg(f, rep);
+    fclose(f);
+}
+
 static void on_report(void *ctx, const struct report *rep)
 {
-    const struct run *r = ctx;
+    struct run *r = ctx;
+    if (r->mode == RUN_MAP)
+        return;
+    if (r->mode == RUN_WATERFALL) {
+        on_waterfall(r, rep);
+        return;
+    }
     switch (r->o->fmt) {
     case FMT_JSON:
         out_json_report(stdout, rep);
@@ -264,17 +341,37 @@ static void on_packet(void *ctx, int linktype, const uint8_t *data, uint32_t cap
                       uint32_t wirelen, uint64_t ts_us)
 {
     struct run *r = ctx;
+    if (!r->first_ts)
+        r->first_ts = ts_us;
     pipeline_packet(r->pl, linktype, data, caplen, wirelen, ts_us);
+}
+
+/* map -i: INT or TERM ends the capture, then the map is printed. */
+static struct source *volatile g_map_src;
+
+static void on_map_stop(int sig)
+{
+    (void)sig;
+    if (g_map_src)
+        source_break(g_map_src);
 }
 
 static int cmd_run(int argc, char **argv, int analyze)
 {
+    int mode = !strcmp(argv[0], "chains")      ? RUN_CHAINS
+               : !strcmp(argv[0], "map")       ? RUN_MAP
+               : !strcmp(argv[0], "waterfall") ? RUN_WATERFALL
+                                               : RUN_ANALYZE;
     struct opts o = {0};
     o.cmd = argv[0];
     o.snaplen = 262144;
     o.settle_s = -1;
     if (parse_opts(argc, argv, &o) < 0) {
         usage(stderr);
+        return 2;
+    }
+    if (mode == RUN_WATERFALL && !o.request_id) {
+        fputs("osrca waterfall: --request-id ID is required\n", stderr);
         return 2;
     }
     /* a file's results into a file or pipe in big writes (a 100 MB capture
@@ -289,7 +386,7 @@ static int cmd_run(int argc, char **argv, int analyze)
         stats_free(st);
         return 2;
     }
-    struct run r = {&o, st, NULL, NULL, 0, NULL};
+    struct run r = {&o, st, NULL, NULL, 0, NULL, mode, 0, 0};
     int rc = 2;
     struct source *src = NULL;
     if (analyze) {
@@ -298,19 +395,30 @@ static int cmd_run(int argc, char **argv, int analyze)
         rc_cfg.report_background = o.background;
         if (o.settle_s >= 0)
             rc_cfg.settle_us = (uint64_t)(o.settle_s * 1e6);
-        if (strcmp(o.cmd, "chains") == 0) {
+        if (mode == RUN_CHAINS || mode == RUN_WATERFALL) {
             rc_cfg.keep_ok = 1;
             rc_cfg.only_request_id = o.request_id;
             rc_cfg.only_resource = o.resource;
+        }
+        if (mode == RUN_MAP) {
+            rc_cfg.service_map = 1;
+            rc_cfg.map_window_us = (uint64_t)(o.window_s * 1e6);
         }
         r.rca = rca_new(&rc_cfg, rules, st, on_report, &r);
         if (!r.rca) {
             fprintf(stderr, "osrca: out of memory\n");
             goto out;
         }
+        if (o.baseline) {
+            char berr[512];
+            if (baseline_load(rca_baseline(r.rca), o.baseline, berr, sizeof(berr)) < 0) {
+                fprintf(stderr, "osrca: --baseline %s\n", berr);
+                goto out;
+            }
+        }
         /* incidents come first in the text of analyze: the verdicts wait
          * in a temporary file (any number of them, in no memory) */
-        if (o.fmt == FMT_TEXT && strcmp(o.cmd, "chains") != 0)
+        if (o.fmt == FMT_TEXT && mode == RUN_ANALYZE)
             r.verdicts = tmpfile();
     }
     struct pipeline_cfg pc;
@@ -336,7 +444,16 @@ static int cmd_run(int argc, char **argv, int analyze)
         goto out;
     }
     common_heap_for_packets();
+    if (mode == RUN_MAP && o.iface) {
+        g_map_src = src;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_map_stop;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
     int srs = source_run(src, on_packet, &r, err, sizeof(err));
+    g_map_src = NULL;
     rc = 0;
     if (srs < 0) {
         fprintf(stderr, "osrca: %s (results up to this point follow)\n", err);
@@ -347,9 +464,33 @@ static int cmd_run(int argc, char **argv, int analyze)
     pipeline_finish(r.pl);
     if (r.rca)
         rca_flush(r.rca, pipeline_last_ts(r.pl));
-    if (r.rca && o.fmt == FMT_TEXT && analyze && strcmp(o.cmd, "chains") != 0)
+    if (r.rca && o.save_baseline) {
+        FILE *bf = fopen(o.save_baseline, "w");
+        if (!bf || baseline_save(rca_baseline(r.rca), bf) < 0) {
+            fprintf(stderr, "osrca: --save-baseline %s: cannot write\n", o.save_baseline);
+            rc = 2;
+        }
+        if (bf)
+            fclose(bf);
+    }
+    if (mode == RUN_MAP) {
+        struct graph *g = rca_graph(r.rca);
+        uint64_t last = pipeline_last_ts(r.pl);
+        if (o.fmt == FMT_JSON)
+            out_map_json(stdout, g, rca_cloud(r.rca), r.first_ts, last);
+        else if (o.fmt == FMT_DOT)
+            out_map_dot(stdout, g, rca_cloud(r.rca), r.first_ts, last);
+        else
+            out_map_text(stdout, g, rca_cloud(r.rca), r.first_ts, last);
+        if (o.stats)
+            print_stats(stderr, st);
+        goto out;
+    }
+    if (mode == RUN_WATERFALL && !r.waterfalls)
+        fprintf(stderr, "osrca waterfall: no operation carries request id %s\n", o.request_id);
+    if (r.rca && o.fmt == FMT_TEXT && mode == RUN_ANALYZE)
         text_epilogue(&r);
-    if (r.rca && o.fmt == FMT_JSON && strcmp(o.cmd, "chains") != 0) {
+    if (r.rca && o.fmt == FMT_JSON && mode == RUN_ANALYZE) {
         const struct incident_table *it = rca_incidents(r.rca);
         for (size_t i = 0; i < incident_count(it); i++)
             out_incident_json(stdout, incident_at(it, i), NULL);
@@ -440,7 +581,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     argc--;
     argv++;
-    if (strcmp(cmd, "analyze") == 0 || strcmp(cmd, "chains") == 0)
+    if (strcmp(cmd, "analyze") == 0 || strcmp(cmd, "chains") == 0 || strcmp(cmd, "map") == 0 ||
+        strcmp(cmd, "waterfall") == 0)
         return cmd_run(argc, argv, 1);
     if (strcmp(cmd, "messages") == 0)
         return cmd_run(argc, argv, 0);

@@ -75,14 +75,14 @@ const char *graph_node_name(const struct cloud *m, const struct graph_node *n, c
     const struct cloud_inst *x = inst_of(m, n->inst);
     if (x)
         return cloud_inst_name(x, buf, len);
-    snprintf(buf, len, "client@%s", n->client[0] ? n->client : "?");
+    snprintf(buf, len, "%s@%s", n->unknown ? "unknown" : "client", n->client[0] ? n->client : "?");
     return buf;
 }
 
 const char *graph_node_service(const struct cloud *m, const struct graph_node *n)
 {
     const struct cloud_inst *x = inst_of(m, n->inst);
-    return x ? x->service : "client";
+    return x ? x->service : n->unknown ? "unknown" : "client";
 }
 
 /* The node of a hop's end: its instance, or a user's client. 0 unknown. */
@@ -95,11 +95,14 @@ static int node_of(const struct cloud *m, const struct tl_peer *p, struct graph_
         str_copy(out->client, sizeof(out->client), p->addr);
         return 1;
     }
-    if (!p->service[0])
-        return 0;
-    const struct cloud_inst *x = cloud_find(m, p->service, p->host, p->addr);
-    if (!x)
-        return 0;
+    const struct cloud_inst *x = p->service[0] ? cloud_find(m, p->service, p->host, p->addr) : NULL;
+    if (!x) {
+        if (!p->addr[0])
+            return 0;
+        out->unknown = 1; /* a sender the wire does not name: kept by address */
+        str_copy(out->client, sizeof(out->client), p->addr);
+        return 1;
+    }
     out->inst = x->id;
     return 1;
 }
@@ -113,6 +116,8 @@ static uint64_t edge_hash(const struct graph_node *a, const struct graph_node *b
     MIX(b->inst);
     MIX(kind);
     MIX(w);
+    MIX(a->unknown);
+    MIX(b->unknown);
     for (const char *s = a->client; *s; s++)
         MIX((unsigned char)*s);
     MIX('|');
@@ -129,6 +134,7 @@ static int same_edge(const struct graph_edge *e, const struct graph_node *a,
                      const struct graph_node *b, uint8_t kind, const char *label, uint64_t w)
 {
     return e->from.inst == a->inst && e->to.inst == b->inst && e->kind == kind && e->window == w &&
+           e->from.unknown == a->unknown && e->to.unknown == b->unknown &&
            !strcmp(e->from.client, a->client) && !strcmp(e->to.client, b->client) &&
            !strcmp(e->label, label);
 }

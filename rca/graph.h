@@ -31,8 +31,9 @@
 extern const double graph_bucket_le[GRAPH_BUCKETS];
 
 struct graph_node {
-    uint32_t inst;       /* cloud instance id, 0: a client */
-    char client[46];     /* a client's address */
+    uint32_t inst;       /* cloud instance id, 0: a client or an unknown sender */
+    uint8_t unknown;     /* 0: a user's client; 1: a service the wire does not name */
+    char client[46];     /* their address */
 };
 
 struct graph_edge {
@@ -72,7 +73,7 @@ void graph_sort(struct graph *g, const struct cloud *m);
 uint64_t graph_window_us(const struct graph *g);
 
 /* The name of a node: "service@host" of its instance (as the model names
- * it now), or "client@ADDR". */
+ * it now), "client@ADDR", or "unknown@ADDR". */
 const char *graph_node_name(const struct cloud *m, const struct graph_node *n, char *buf,
                             size_t len);
 /* The service of a node ("client" for a client), for labels. */

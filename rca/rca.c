@@ -701,7 +701,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
         stats_add(a->st, "rca.report_alloc_failed", 1);
     judge(a, c, &j);
     struct timeline tl;
-    if (timeline_build(a->cs, c, &tl) < 0)
+    if (timeline_build(a->cs, c, a->cloud, &tl) < 0)
         stats_add(a->st, "rca.timeline_alloc_failed", 1);
     j.tl = &tl;
     /* a resource seen in ERROR whose failure was already reported: decided

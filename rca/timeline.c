@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "capture/str.h"
+#include "rca/cloud.h"
 
 static const char *const kind_names[TL_KINDS] = {"http", "rpc_call", "rpc_cast", "notification"};
 static const char *const how_names[] = {"work", "answer", "queue", "unseen", "client"};
@@ -210,7 +211,33 @@ static int ord_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-int timeline_build(const struct chain_set *cs, const struct chain *c, struct timeline *tl)
+/* The sender of an RPC message whose publishing connection has no known
+ * owner: the one service the model of the cloud knows on that address
+ * (not the broker, not a library embedded in the services), when there is
+ * exactly one; 0 otherwise (several services share the address: guessing
+ * among them would blame the wrong one). */
+static int infer_sender(const struct cloud *m, const struct event *ev, struct tl_peer *out)
+{
+    const struct cloud_inst *one = NULL;
+    for (size_t i = 0; m && i < cloud_count(m); i++) {
+        const struct cloud_inst *x = cloud_at(m, i);
+        if (x->alias || x->embedded || !x->msgs || strcmp(x->addr, ev->src.addr) ||
+            !strcmp(x->service, "rabbitmq"))
+            continue;
+        if (one && strcmp(one->service, x->service))
+            return 0;
+        one = x;
+    }
+    if (!one)
+        return 0;
+    str_copy(out->service, sizeof(out->service), one->service);
+    str_copy(out->host, sizeof(out->host), one->host);
+    str_copy(out->addr, sizeof(out->addr), ev->src.addr);
+    return 1;
+}
+
+int timeline_build(const struct chain_set *cs, const struct chain *c, const struct cloud *m,
+                   struct timeline *tl)
 {
     (void)cs;
     memset(tl, 0, sizeof(*tl));
@@ -276,6 +303,13 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, struct tim
     if (tl->end < tl->start)
         tl->end = tl->start;
     qsort(o, no, sizeof(*o), ord_cmp);
+    /* RPC messages from connections of unknown owner: their sender */
+    for (size_t h = 0; h < tl->nhops; h++) {
+        struct tl_hop *hp = &tl->hops[h];
+        const struct event *ev = c->e[hp->entry].ev;
+        if (!hp->client.service[0] && ev->verb == EV_VERB_PUBLISH && ev->src.addr[0])
+            hp->inferred = (uint8_t)infer_sender(m, ev, &hp->client);
+    }
     uint64_t t = tl->start;
     int32_t prev = c->root;
     for (size_t k = 0; k < no && t < tl->end; k++) {
@@ -303,6 +337,8 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, struct tim
             } else {
                 x->how = TL_WORK;
                 peer_set(&x->who, &ev->src);
+                if (!x->who.service[0] && x->hop >= 0 && tl->hops[x->hop].entry == o[k].i)
+                    x->who = tl->hops[x->hop].client;
             }
             t = at;
         }

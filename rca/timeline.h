@@ -43,6 +43,8 @@ struct tl_hop {
     int status;          /* HTTP status, 0 */
     int error;           /* 5xx, left unanswered, RPC failure or timeout */
     int client_error;    /* 4xx */
+    uint8_t inferred;    /* client: the one service on the publisher's
+                            address (its AMQP connection's owner unknown) */
 };
 
 enum tl_how {
@@ -71,9 +73,13 @@ struct timeline {
     size_t nholds;
 };
 
-/* Build c's timeline into tl (zeroed first). -1 on allocation failure
- * (tl is then empty). */
-int timeline_build(const struct chain_set *cs, const struct chain *c, struct timeline *tl);
+struct cloud;
+/* Build c's timeline into tl (zeroed first); m (may be NULL) names the
+ * sender of a message whose connection's owner is unknown when its
+ * address holds one service. -1 on allocation failure (tl is then
+ * empty). */
+int timeline_build(const struct chain_set *cs, const struct chain *c, const struct cloud *m,
+                   struct timeline *tl);
 void timeline_free(struct timeline *tl);
 
 /* "METHOD /v2.1/servers/{id}" of a path: segments carrying a digit (ids,
