@@ -137,7 +137,8 @@ void stats_counters(struct stats *st, const char *const *names, size_t n, uint64
 
 void stats_add(struct stats *st, const char *name, uint64_t v)
 {
-    *stats_counter(st, name) += v;
+    if (st)
+        *stats_counter(st, name) += v;
 }
 
 void stats_max(struct stats *st, const char *name, uint64_t v)

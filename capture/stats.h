@@ -48,7 +48,8 @@ uint64_t *const *stats_counters_table(struct stats *st, const char *const *names
 uint64_t *const *stats_counters_own(struct stats *st, const char *const *names, size_t n,
                                     struct mem_pool *pool, uint64_t ***own);
 
-/* Add v to counter name (a lookup each call: not for hot paths). */
+/* Add v to counter name (a lookup each call: not for hot paths); st may
+ * be NULL (nothing counted). */
 void stats_add(struct stats *st, const char *name, uint64_t v);
 /* Set a gauge-like counter (e.g. peak memory) to max(current, v). */
 void stats_max(struct stats *st, const char *name, uint64_t v);

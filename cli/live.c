@@ -36,11 +36,13 @@
 #include "cli/out_event.h"
 #include "cli/out_incident.h"
 #include "cli/out_json.h"
+#include "cli/out_map.h"
 #include "cli/out_text.h"
 #include "capture/mem.h"
 #include "cli/pipeline.h"
 #include "cli/webhook.h"
 #include "rca/cloud.h"
+#include "rca/baseline.h"
 #include "rca/incident.h"
 #include "rca/rca.h"
 #include "rca/report.h"
@@ -52,6 +54,7 @@
 struct live_opts {
     const char *iface, *bpf, *rules, *write_file, *output, *user, *webhook, *listen;
     const char *alertmanager; /* Alertmanager API v2 alerts URL */
+    const char *baseline;     /* usual durations to start from */
     int json;
     int snaplen;
     double status_s, idle_s, settle_s;
@@ -150,6 +153,8 @@ static void live_usage(FILE *f)
           "  --settle S             quiet time after a chain's last message before its\n"
           "                         fate is decided (default 10, as analyze; at least 1.5)\n"
           "  --snaplen N            bytes kept per packet (default 262144)\n"
+          "  --baseline FILE        start from the usual durations osrca analyze\n"
+          "                         --save-baseline wrote (slow operations)\n"
           "signals: INT/TERM stop and print the summary; HUP reopens --output and\n"
           "reloads the rules (kept as they were if the new ones have errors)\n",
           f);
@@ -172,6 +177,7 @@ static int parse_live_opts(int argc, char **argv, struct live_opts *o)
         {"idle-timeout", required_argument, NULL, 'I'},
         {"settle", required_argument, NULL, 'S'},
         {"snaplen", required_argument, NULL, 's'},
+        {"baseline", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -187,6 +193,7 @@ static int parse_live_opts(int argc, char **argv, struct live_opts *o)
         case 'U': o->user = optarg; break;
         case 'W': o->webhook = optarg; break;
         case 'A': o->alertmanager = optarg; break;
+        case 'B': o->baseline = optarg; break;
         case 'L': o->listen = optarg; break;
         case 'J': o->json = 1; break;
         case 'F':
@@ -404,6 +411,9 @@ static void publish_metrics(struct live *L)
     prom_head(f, "osrca_operations_total", "counter", "User operations decided, by result.");
     fprintf(f, "osrca_operations_total{result=\"ok\"} %" PRIu64 "\n", s.ok);
     fprintf(f, "osrca_operations_total{result=\"failed\"} %" PRIu64 "\n", s.failed);
+    prom_head(f, "osrca_slow_operations_total", "counter",
+              "Successful user operations far slower than their usual (counted in ok too).");
+    fprintf(f, "osrca_slow_operations_total %" PRIu64 "\n", s.slow);
     prom_head(f, "osrca_background_chains_total", "counter", "Background chains decided.");
     fprintf(f, "osrca_background_chains_total %" PRIu64 "\n", s.background);
     prom_head(f, "osrca_open_chains", "gauge", "Chains not yet decided.");
@@ -442,6 +452,8 @@ static void publish_metrics(struct live *L)
         prom_label(f, x->host[0] ? x->host : x->addr);
         fprintf(f, "\"} %d\n", up);
     }
+    if (rca_graph(L->rca))
+        out_map_prometheus(f, rca_graph(L->rca), cm);
     prom_head(f, "osrca_decode_errors_total", "counter",
               "Parser errors (a direction stopped or resynchronised).");
     fprintf(f, "osrca_decode_errors_total %" PRIu64 "\n",
@@ -800,9 +812,15 @@ int cmd_live(int argc, char **argv)
     struct rca_cfg rcfg;
     rca_defaults(&rcfg);
     rcfg.settle_us = (uint64_t)(L->o.settle_s * 1e6);
+    rcfg.service_map = 1; /* /metrics: the service graph's series */
     L->rca = rca_new(&rcfg, L->rules, L->st, on_report, L);
     if (L->rca)
         rca_on_incident(L->rca, on_incident, L);
+    if (L->rca && L->o.baseline &&
+        baseline_load(rca_baseline(L->rca), L->o.baseline, err, sizeof(err)) < 0) {
+        fprintf(stderr, "osrca live: --baseline %s\n", err);
+        goto out;
+    }
     struct pipeline_cfg pc;
     pipeline_defaults(&pc);
     L->pl = pipeline_new(&pc, rules_svcmap(L->rules), L->st, on_event, on_tick, L);

@@ -18,6 +18,7 @@ input format its harness documents:
   fuzz_oslo   AMQP message bodies (content body frames joined)
   fuzz_json   mode byte 01 (oslo) then an AMQP message body that fits
               whole (envelopes with an embedded oslo.message)
+  fuzz_baseline  baselines of usual durations as --save-baseline writes them
   fuzz_rules  one rules item per file (a service, an operation, a fault),
               and small files mixing the three
 
@@ -28,6 +29,7 @@ client chunk on, so each part of a long conversation is reachable in a
 small input; parsers resynchronise where a window starts mid-stream.
 """
 import glob
+import json
 import hashlib
 import os
 import struct
@@ -360,9 +362,26 @@ def main():
                     if len(body) < MAXLEN and body.startswith(b"{"):
                         put("fuzz_json", b"\x01" + body)
     rules_seeds()
+    baseline_seeds()
     print("seeds:", " ".join(f"{k}={counts.get(k, 0)}" for k in
                              ("fuzz_pcap", "fuzz_analyze", "fuzz_http1", "fuzz_amqp", "fuzz_oslo",
-                              "fuzz_json", "fuzz_rules")))
+                              "fuzz_json", "fuzz_rules", "fuzz_baseline")))
+
+
+def baseline_seeds():
+    """Baselines as `osrca analyze --save-baseline` writes them: a few keys
+    of each kind, bins dense and sparse, zeros."""
+    keys = {
+        "op|server create": {"zeros": 0, "lo": 390, "bins": [1, 0, 2, 5, 1]},
+        "hold|server create|nova-conductor": {"zeros": 3, "lo": 200, "bins": [4, 4]},
+        "hop|rpc_call|nova-conductor>nova-scheduler|scheduler.select_destinations":
+            {"zeros": 0, "lo": 290, "bins": [1] + [0] * 30 + [2]},
+        "wait|rpc_cast|nova-api>nova-conductor|conductor.schedule_and_build_instances":
+            {"zeros": 1, "lo": 150, "bins": [7]},
+    }
+    put("fuzz_baseline", json.dumps({"osrca_baseline": 1, "keys": keys}, sort_keys=True).encode())
+    one = dict(list(keys.items())[:1])
+    put("fuzz_baseline", json.dumps({"osrca_baseline": 1, "keys": one}).encode())
 
 
 def rules_seeds():
