@@ -82,6 +82,7 @@ unit: $(TESTS)
 
 golden: $(B)/osrca
 	@OSRCA=./$(B)/osrca sh tests/golden.sh
+	@OSRCA=./$(B)/osrca sh tests/pictures.sh
 
 # Hostile input: damaged captures, garbage on service ports, huge lines,
 # deep JSON, a SYN flood of 1,000,000 flows (BAD_QUICK=1: 100,000).

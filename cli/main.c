@@ -500,7 +500,7 @@ static int cmd_run(int argc, char **argv, int analyze)
         struct rca_summary s;
         rca_get_summary(r.rca, &s);
         out_json_summary(stdout, &s, st);
-    } else if (r.rca && o.fmt == FMT_TEXT) {
+    } else if (r.rca && o.fmt == FMT_TEXT && mode != RUN_WATERFALL) {
         struct rca_summary s;
         rca_get_summary(r.rca, &s);
         printf("-- %" PRIu64 " operations, %" PRIu64 " failed, %" PRIu64 " ok, %" PRIu64

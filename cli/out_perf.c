@@ -2,6 +2,7 @@
 #include "cli/out_perf.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/out_event.h"
@@ -79,6 +80,25 @@ static const char *kind_short(uint8_t k)
     return k < 4 ? n[k] : "?";
 }
 
+/* The hops of tl in order of their start (a merged chain holds them out
+ * of order): indices into idx (tl->nhops of them, or none when out of
+ * memory). */
+static size_t *hop_order(const struct timeline *tl)
+{
+    size_t *idx = malloc((tl->nhops ? tl->nhops : 1) * sizeof(*idx));
+    if (!idx)
+        return NULL;
+    for (size_t i = 0; i < tl->nhops; i++)
+        idx[i] = i;
+    for (size_t i = 1; i < tl->nhops; i++)
+        for (size_t j = i; j > 0 && tl->hops[idx[j]].t0 < tl->hops[idx[j - 1]].t0; j--) {
+            size_t t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    return idx;
+}
+
 static void hop_name(const struct tl_hop *h, char *buf, size_t len)
 {
     char a[96], b[96];
@@ -104,10 +124,13 @@ void out_waterfall_text(FILE *f, const struct report *r, int width)
     }
     double span = t1 > t0 ? (double)(t1 - t0) : 1.0;
     fprintf(f, "  waterfall (%.2f s; '.' queue wait, '=' call or request until its answer, "
-               "'|' a message):\n", secs(t1 - t0));
+               "'|' a message; notifications left out):\n", secs(t1 - t0));
     char bar[512], name[320];
-    for (size_t i = 0; i < tl->nhops; i++) {
-        const struct tl_hop *h = &tl->hops[i];
+    size_t *ord = hop_order(tl);
+    for (size_t i = 0; ord && i < tl->nhops; i++) {
+        const struct tl_hop *h = &tl->hops[ord[i]];
+        if (h->kind == TL_NOTIFY)
+            continue;
         memset(bar, ' ', (size_t)width);
         bar[width] = '\0';
         int a = (int)((double)(h->t0 - t0) / span * (width - 1));
@@ -123,6 +146,7 @@ void out_waterfall_text(FILE *f, const struct report *r, int width)
                 h->t1 ? secs(h->t1 - h->t0) : 0.0, h->t1 || h->kind == TL_NOTIFY ? " " : "?",
                 bar, name);
     }
+    free(ord);
     fputs("  held by:\n", f);
     for (size_t i = 0; i < tl->nholds; i++) {
         const struct tl_hold *x = &tl->holds[i];
@@ -173,7 +197,10 @@ void out_waterfall_svg(FILE *f, const struct report *r)
     }
     const int left = 520, plot = 760, row = 16, top = 64;
     double span = t1 > t0 ? (double)(t1 - t0) : 1.0;
-    int height = top + (int)(nh + nx + 3) * row + 24;
+    size_t shown = 0;
+    for (size_t i = 0; i < nh; i++)
+        shown += tl->hops[i].kind != TL_NOTIFY;
+    int height = top + (int)(shown + nx + 3) * row + 24;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                "font-family=\"monospace\" font-size=\"11\">\n"
@@ -200,8 +227,11 @@ void out_waterfall_svg(FILE *f, const struct report *r)
                 x, top - 8, x, height - 20, x, top - 12, secs((uint64_t)(span * k / 10)));
     }
     int y = top;
-    for (size_t i = 0; i < nh; i++, y += row) {
-        const struct tl_hop *h = &tl->hops[i];
+    size_t *ord = nh ? hop_order(tl) : NULL;
+    for (size_t i = 0; ord && i < nh; i++) {
+        const struct tl_hop *h = &tl->hops[ord[i]];
+        if (h->kind == TL_NOTIFY)
+            continue;
         char name[320];
         hop_name(h, name, sizeof(name));
         double a = (double)(h->t0 - t0) / span * plot;
@@ -220,7 +250,9 @@ void out_waterfall_svg(FILE *f, const struct report *r)
                    "<title>%.3f s</title></rect>\n",
                 left + a + q, y + 2, b - a - q < 1.5 ? 1.5 : b - a - q, col,
                 h->t1 ? secs(h->t1 - h->t0) : 0.0);
+        y += row;
     }
+    free(ord);
     y += row;
     fprintf(f, "<text x=\"8\" y=\"%d\" font-weight=\"bold\">held by</text>\n", y + 11);
     y += row;

@@ -175,13 +175,30 @@ static void describe(const struct baseline *bl, struct slow_words *wd, const str
                  secs(p->hop_us));
         break;
     default: {
+        /* what the holder was working on: the last message it took
+         * before (a request to it, a call or cast delivered to it, the
+         * answer to one of its own) */
         const struct tl_hop *before = NULL;
-        for (size_t i = 0; i < tl->nhops; i++)
-            if (tl->hops[i].entry == x->from || tl->hops[i].end == x->from)
-                before = &tl->hops[i];
+        uint64_t at = 0;
+        for (size_t i = 0; i < tl->nhops; i++) {
+            const struct tl_hop *y = &tl->hops[i];
+            uint64_t took = 0;
+            if (!strcmp(y->server.service, x->who.service) && y->kind != TL_NOTIFY)
+                took = y->kind == TL_HTTP ? y->t0
+                       : y->wait_us >= 0  ? y->t0 + (uint64_t)y->wait_us
+                       : y->kind == TL_CAST ? y->t1
+                                            : y->t0;
+            else if (!strcmp(y->client.service, x->who.service) && y->t1 &&
+                     (y->kind == TL_HTTP || y->kind == TL_CALL))
+                took = y->t1;
+            if (took && took <= x->t0 && took >= at) {
+                at = took;
+                before = y;
+            }
+        }
         p->hop_kind = "work";
         snprintf(b, bl_len, "%s held the operation %.1f s%s%s%s%s before sending %s %s", who,
-                 secs(p->hop_us), before ? " after " : "",
+                 secs(p->hop_us), before ? " after it took " : "",
                  before ? timeline_kind_name((enum tl_kind)before->kind) : "", before ? " " : "",
                  before ? before->label : "",
                  h ? timeline_kind_name((enum tl_kind)h->kind) : "its next message",

@@ -14,6 +14,10 @@ command -v make >/dev/null 2>&1 || missing="$missing make"
 # the bad-input suite (tests/badinput): generator and peak-RSS measurement
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 [ -x /usr/bin/time ] || missing="$missing time"
+# the pictures' tests (tests/pictures.sh): Graphviz renders the service
+# map's DOT, xmllint checks the SVG documents osrca writes
+command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
+command -v xmllint >/dev/null 2>&1 || missing="$missing libxml2-utils"
 if command -v pkg-config >/dev/null 2>&1; then
     need_pkg libpcap libpcap-dev
     need_pkg libndpi libndpi-dev
