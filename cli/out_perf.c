@@ -76,8 +76,8 @@ void out_perf_text(FILE *f, const struct report *r)
 
 static const char *kind_short(uint8_t k)
 {
-    static const char *const n[] = {"HTTP", "CALL", "CAST", "NOTE"};
-    return k < 4 ? n[k] : "?";
+    static const char *const n[] = {"HTTP", "CALL", "CAST", "NOTE", "CONN"};
+    return k < 5 ? n[k] : "?";
 }
 
 /* The hops of tl in order of their start (a merged chain holds them out

@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture/flow.h"
 #include "capture/str.h"
 #include "rca/cloud.h"
 
-static const char *const kind_names[TL_KINDS] = {"http", "rpc_call", "rpc_cast", "notification"};
+static const char *const kind_names[TL_KINDS] = {"http", "rpc_call", "rpc_cast", "notification",
+                                                  "connect"};
 static const char *const how_names[] = {"work", "answer", "queue", "unseen", "client"};
 
 const char *timeline_kind_name(enum tl_kind k)
@@ -124,6 +126,17 @@ static void hop_of(const struct chain *c, int32_t i, struct tl_hop *h)
     h->end = CHAIN_NONE;
     h->t0 = ev->ts_us;
     h->wait_us = -1;
+    if (ev->kind == EV_CONN) {
+        h->kind = TL_CONNECT;
+        peer_set(&h->client, &ev->src);
+        /* tied to a client's session: the client's attempt */
+        if (!h->client.service[0] && (e->flags & CE_SESSION))
+            str_copy(h->client.service, sizeof(h->client.service), "client");
+        peer_set(&h->server, &ev->dst);
+        snprintf(h->label, sizeof(h->label), "connect");
+        h->error = 1;
+        return;
+    }
     if (ev->kind == EV_HTTP_REQUEST) {
         h->kind = TL_HTTP;
         peer_set(&h->client, &ev->src);
@@ -273,7 +286,9 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
         const struct chain_entry *e = &c->e[k];
         const struct event *ev = e->ev;
         hop_at[k] = -1;
-        if (ev->kind == EV_HTTP_REQUEST || (is_rpc(ev) && !(e->flags & CE_TWIN))) {
+        int attempt = ev->kind == EV_CONN && (ev->conn_event == FLOW_EV_REFUSED ||
+                                              ev->conn_event == FLOW_EV_UNANSWERED);
+        if (ev->kind == EV_HTTP_REQUEST || (is_rpc(ev) && !(e->flags & CE_TWIN)) || attempt) {
             hop_of(c, (int32_t)k, &tl->hops[tl->nhops]);
             hop_at[k] = (int32_t)tl->nhops++;
         }

@@ -22,7 +22,9 @@
 
 #include "rca/chain.h"
 
-enum tl_kind { TL_HTTP = 0, TL_CALL, TL_CAST, TL_NOTIFY, TL_KINDS };
+/* TL_CONNECT: a connection attempt refused or never answered (a failed
+ * call that never reached the wire as a request) */
+enum tl_kind { TL_HTTP = 0, TL_CALL, TL_CAST, TL_NOTIFY, TL_CONNECT, TL_KINDS };
 
 /* One end of a hop, or a holder. service NULL: unknown. */
 struct tl_peer {
