@@ -884,6 +884,8 @@ void cloud_observe(struct cloud *m, const struct event *ev)
         }
         struct cloud_inst *x = inst_get(m, ev->src.service, ev->src.host, ev->src.addr, t, 1);
         alive(x, t);
+        if (x)
+            x->rpc_sent++;
         int background = (ev->kind == EV_RPC_CALL || ev->kind == EV_RPC_CAST) && !ev->ctx_user &&
                          !ev->ctx_project;
         if (background) {

@@ -83,6 +83,8 @@ struct cloud_inst {
     uint64_t first_us;   /* first seen */
     uint64_t alive_us;   /* last message it sent (a sign of life) */
     uint64_t msgs;       /* messages it sent */
+    uint64_t rpc_sent;   /* of them, RPC messages it published (calls, casts,
+                            replies, notifications) */
     /* evidence counters, over the whole capture */
     uint32_t amqp_opened, amqp_closed, amqp_reset, amqp_forced;
     uint32_t refused, unreached, no_answer, no_reply, unconsumed;

@@ -249,6 +249,62 @@ static int infer_sender(const struct cloud *m, const struct event *ev, struct tl
     return 1;
 }
 
+/* Has the service at p been seen publishing RPC messages (the sender of
+ * an RPC message must be one of those)? Without a model, any may. */
+static int publishes(const struct cloud *m, const struct ev_peer *p)
+{
+    if (!m)
+        return 1;
+    const struct cloud_inst *x = cloud_find(m, p->service, p->host, p->addr);
+    return x && x->rpc_sent > 0;
+}
+
+/* Is the work entry i handed on still open at t: a request not answered
+ * by then, a call whose reply had not been sent, a cast (never answered)? */
+static int open_at(const struct chain *c, int32_t i, uint64_t t)
+{
+    const struct chain_entry *e = &c->e[i];
+    int32_t q = e->ev->verb == EV_VERB_DELIVER && (e->flags & CE_TWIN) ? e->twin : i;
+    if (q == CHAIN_NONE || q < 0 || (size_t)q >= c->n)
+        return 1;
+    const struct chain_entry *w = &c->e[q];
+    if (w->ev->kind == EV_RPC_CAST)
+        return 1;
+    return w->pair == CHAIN_NONE || c->e[w->pair].ev->ts_us > t;
+}
+
+/* The sender of ev, a message whose connection's owner the wire does not
+ * name: the service on ev's address, seen publishing RPC messages, that
+ * was last handed work of this chain still open when ev was sent (a
+ * request not yet answered, a call not yet replied to, a cast). 0 when
+ * none. */
+static int infer_holder(const struct chain *c, const struct cloud *m, const struct ord *o,
+                        size_t no, const struct event *ev, struct tl_peer *out)
+{
+    const struct event *best = NULL;
+    if (c->root >= 0) {
+        const struct event *r = c->e[c->root].ev;
+        if (r->kind == EV_HTTP_REQUEST && r->dst.service && !strcmp(r->dst.addr, ev->src.addr) &&
+            open_at(c, c->root, ev->ts_us) && publishes(m, &r->dst))
+            best = r;
+    }
+    for (size_t k = 0; k < no; k++) {
+        const struct event *x = c->e[o[k].i].ev;
+        if (x->ts_us > ev->ts_us || x == ev)
+            break;
+        int work = x->kind == EV_HTTP_REQUEST ||
+                   ((x->kind == EV_RPC_CALL || x->kind == EV_RPC_CAST) && x->verb == EV_VERB_DELIVER);
+        if (work && x->dst.service && strcmp(x->dst.service, "client") &&
+            !strcmp(x->dst.addr, ev->src.addr) && open_at(c, o[k].i, ev->ts_us) &&
+            publishes(m, &x->dst))
+            best = x;
+    }
+    if (!best)
+        return 0;
+    peer_set(out, &best->dst);
+    return 1;
+}
+
 int timeline_build(const struct chain_set *cs, const struct chain *c, const struct cloud *m,
                    struct timeline *tl)
 {
@@ -323,7 +379,8 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
         struct tl_hop *hp = &tl->hops[h];
         const struct event *ev = c->e[hp->entry].ev;
         if (!hp->client.service[0] && ev->verb == EV_VERB_PUBLISH && ev->src.addr[0])
-            hp->inferred = (uint8_t)infer_sender(m, ev, &hp->client);
+            hp->inferred = (uint8_t)(infer_sender(m, ev, &hp->client) ||
+                                     infer_holder(c, m, o, no, ev, &hp->client));
     }
     uint64_t t = tl->start;
     int32_t prev = c->root;
@@ -354,6 +411,8 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
                 peer_set(&x->who, &ev->src);
                 if (!x->who.service[0] && x->hop >= 0 && tl->hops[x->hop].entry == o[k].i)
                     x->who = tl->hops[x->hop].client;
+                if (!x->who.service[0])
+                    x->inferred = (uint8_t)infer_holder(c, m, o, no, ev, &x->who);
             }
             t = at;
         }

@@ -45,8 +45,10 @@ struct tl_hop {
     int status;          /* HTTP status, 0 */
     int error;           /* 5xx, left unanswered, RPC failure or timeout */
     int client_error;    /* 4xx */
-    uint8_t inferred;    /* client: the one service on the publisher's
-                            address (its AMQP connection's owner unknown) */
+    uint8_t inferred;    /* client: its AMQP connection's owner unknown, the
+                            one service on the publisher's address, else the
+                            one there last handed work of the chain still
+                            open then (a request, a call, a cast) */
 };
 
 enum tl_how {
@@ -64,6 +66,9 @@ struct tl_hold {
     int32_t from; /* entry before the time (CHAIN_NONE at the start) */
     int32_t to;   /* entry that ended it (CHAIN_NONE: the client's end) */
     int32_t hop;  /* the hop it belongs to (an answer's or a delivery's), -1 */
+    uint8_t inferred; /* who: a sender the wire does not name, taken for the
+                         service on its address last handed work of the
+                         chain still open then */
 };
 
 struct timeline {
