@@ -211,6 +211,8 @@ static int by_poll(const struct event *ev, const char **ids, size_t n)
     return 0;
 }
 
+#define HOLDER_LOOKBACK 256 /* messages looked back at for an unnamed sender */
+
 struct ord {
     uint64_t ts, seq;
     int32_t i;
@@ -281,23 +283,32 @@ static int open_at(const struct chain *c, int32_t i, uint64_t t)
 static int infer_holder(const struct chain *c, const struct cloud *m, const struct ord *o,
                         size_t no, const struct event *ev, struct tl_peer *out)
 {
-    const struct event *best = NULL;
-    if (c->root >= 0) {
-        const struct event *r = c->e[c->root].ev;
-        if (r->kind == EV_HTTP_REQUEST && r->dst.service && !strcmp(r->dst.addr, ev->src.addr) &&
-            open_at(c, c->root, ev->ts_us) && publishes(m, &r->dst))
-            best = r;
+    /* the latest candidate before ev, looking back at most HOLDER_LOOKBACK
+     * messages (o is in time order: a binary search finds ev's place) */
+    size_t lo = 0, hi = no;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct event *x = c->e[o[mid].i].ev;
+        if (x->ts_us < ev->ts_us || (x->ts_us == ev->ts_us && x->seq < ev->seq))
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    for (size_t k = 0; k < no; k++) {
+    const struct event *best = NULL;
+    for (size_t k = lo, seen = 0; k-- > 0 && seen < HOLDER_LOOKBACK && !best; seen++) {
         const struct event *x = c->e[o[k].i].ev;
-        if (x->ts_us > ev->ts_us || x == ev)
-            break;
         int work = x->kind == EV_HTTP_REQUEST ||
                    ((x->kind == EV_RPC_CALL || x->kind == EV_RPC_CAST) && x->verb == EV_VERB_DELIVER);
         if (work && x->dst.service && strcmp(x->dst.service, "client") &&
             !strcmp(x->dst.addr, ev->src.addr) && open_at(c, o[k].i, ev->ts_us) &&
             publishes(m, &x->dst))
             best = x;
+    }
+    if (!best && c->root >= 0) {
+        const struct event *r = c->e[c->root].ev;
+        if (r->kind == EV_HTTP_REQUEST && r->dst.service && !strcmp(r->dst.addr, ev->src.addr) &&
+            open_at(c, c->root, ev->ts_us) && publishes(m, &r->dst))
+            best = r;
     }
     if (!best)
         return 0;
@@ -375,12 +386,23 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
         tl->end = tl->start;
     qsort(o, no, sizeof(*o), ord_cmp);
     /* RPC messages from connections of unknown owner: their sender */
+    /* the model's answer for the last address asked (one chain's unnamed
+     * senders sit on an address or two: the instances are scanned once) */
+    const char *memo_addr = NULL;
+    struct tl_peer memo;
+    int memo_ok = 0;
     for (size_t h = 0; h < tl->nhops; h++) {
         struct tl_hop *hp = &tl->hops[h];
         const struct event *ev = c->e[hp->entry].ev;
-        if (!hp->client.service[0] && ev->verb == EV_VERB_PUBLISH && ev->src.addr[0])
-            hp->inferred = (uint8_t)(infer_sender(m, ev, &hp->client) ||
-                                     infer_holder(c, m, o, no, ev, &hp->client));
+        if (hp->client.service[0] || ev->verb != EV_VERB_PUBLISH || !ev->src.addr[0])
+            continue;
+        if (!memo_addr || strcmp(memo_addr, ev->src.addr)) {
+            memo_addr = ev->src.addr;
+            memo_ok = infer_sender(m, ev, &memo);
+        }
+        if (memo_ok)
+            hp->client = memo;
+        hp->inferred = (uint8_t)(memo_ok || infer_holder(c, m, o, no, ev, &hp->client));
     }
     uint64_t t = tl->start;
     int32_t prev = c->root;
