@@ -18,6 +18,24 @@ static inline size_t str_copy(char *dst, size_t cap, const char *src)
     return n;
 }
 
+/* Append the strings of the NULL-ended list (a NULL string before the end
+ * is not allowed: pass "") to dst at length at, cut to cap - 1 bytes,
+ * always terminated (cap > 0); as snprintf(dst, cap, "%s%s...") without
+ * the format parsing. Returns the length stored. */
+static inline size_t str_join(char *dst, size_t cap, const char *const *parts)
+{
+    size_t at = 0;
+    for (; *parts && at + 1 < cap; parts++) {
+        size_t n = strnlen(*parts, cap - 1 - at);
+        memcpy(dst + at, *parts, n);
+        at += n;
+    }
+    dst[at] = '\0';
+    return at;
+}
+
+#define STR_JOIN(dst, cap, ...) str_join((dst), (cap), (const char *const[]){__VA_ARGS__, NULL})
+
 /* The value of hexadecimal digit c (either case), -1 when c is none. */
 static inline int str_hexval(int c)
 {

@@ -672,10 +672,16 @@ static void time_of(struct rca *a, const struct report *r, struct judgement *j,
                     struct timeline *tl)
 {
     const char *op = j->operation ? j->operation : r->operation;
-    int user_ok = !r->failed && !r->background && !j->not_users && op;
+    int user = !r->background && !j->not_users;
+    int user_ok = !r->failed && user && op;
+    if (!j->tl)
+        return;
     if (a->graph)
         graph_add(a->graph, a->cloud, tl);
-    slow_learn(a->bl, NULL, tl);
+    /* the usual of each hop, from user operations alone: the same whether
+     * the service map is kept or not (live equals analyze) */
+    if (user)
+        slow_learn(a->bl, NULL, tl);
     if (!user_ok || a->cfg.no_slow)
         return;
     struct slow_op so;
@@ -700,10 +706,14 @@ static void decide(struct rca *a, struct chain *c, int at_end)
     if (walk_verdict(&fx, c, &r) < 0)
         stats_add(a->st, "rca.report_alloc_failed", 1);
     judge(a, c, &j);
+    /* the timeline of a user operation (its hops teach the usual, it may
+     * be slow); of background work only for the service map */
     struct timeline tl;
-    if (timeline_build(a->cs, c, a->cloud, &tl) < 0)
+    memset(&tl, 0, sizeof(tl));
+    int user = !r.background && !j.not_users;
+    if ((user || a->graph) && timeline_build(a->cs, c, a->cloud, &tl) < 0)
         stats_add(a->st, "rca.timeline_alloc_failed", 1);
-    j.tl = &tl;
+    j.tl = user || a->graph ? &tl : NULL;
     /* a resource seen in ERROR whose failure was already reported: decided
      * on the walk's own evidence, before the model moves the blame */
     int seen_before = r.failed && already_reported(a, c, &r);

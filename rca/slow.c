@@ -73,9 +73,9 @@ static size_t holders_of(const struct timeline *tl, const struct cloud *m, struc
 
 static void hop_key(char *buf, size_t len, const char *what, const struct tl_hop *h)
 {
-    snprintf(buf, len, "%s|%s|%s>%s|%s", what, timeline_kind_name((enum tl_kind)h->kind),
-             h->client.service[0] ? h->client.service : "?",
-             h->server.service[0] ? h->server.service : "?", h->label);
+    STR_JOIN(buf, len, what, "|", timeline_kind_name((enum tl_kind)h->kind), "|",
+             h->client.service[0] ? h->client.service : "?", ">",
+             h->server.service[0] ? h->server.service : "?", "|", h->label);
 }
 
 void slow_learn(struct baseline *bl, const char *operation, const struct timeline *tl)
@@ -94,7 +94,7 @@ void slow_learn(struct baseline *bl, const char *operation, const struct timelin
     }
     if (!operation)
         return;
-    snprintf(key, sizeof(key), "op|%s", operation);
+    STR_JOIN(key, sizeof(key), "op|", operation);
     baseline_learn(bl, key, tl->end - tl->start);
     /* each service's share (all its instances together) */
     struct holder h[MAX_HOLDERS];
@@ -111,7 +111,7 @@ void slow_learn(struct baseline *bl, const char *operation, const struct timelin
         }
         if (!first)
             continue;
-        snprintf(key, sizeof(key), "hold|%s|%s", operation, svc_key(&h[i]));
+        STR_JOIN(key, sizeof(key), "hold|", operation, "|", svc_key(&h[i]));
         baseline_learn(bl, key, sum);
     }
 }
@@ -237,7 +237,7 @@ static int judge(const struct rules_perf *rp, const struct baseline *bl, const s
     uint64_t usual_of[MAX_HOLDERS];
     for (size_t i = 0; i < nh; i++) {
         uint64_t hn = 0;
-        snprintf(key, sizeof(key), "hold|%s|%s", operation, svc_key(&h[i]));
+        STR_JOIN(key, sizeof(key), "hold|", operation, "|", svc_key(&h[i]));
         usual_of[i] = baseline_usual(bl, key, &hn);
         if (hn < rp->min_samples)
             usual_of[i] = 0;
@@ -439,12 +439,13 @@ void slow_table_use_rules(struct slow_table *t, const struct rules *rules)
 static int tl_copy(struct timeline *d, const struct timeline *s)
 {
     *d = *s;
-    d->hops = malloc((s->nhops ? s->nhops : 1) * sizeof(*d->hops));
-    d->holds = malloc((s->nholds ? s->nholds : 1) * sizeof(*d->holds));
-    if (!d->hops || !d->holds) {
-        timeline_free(d);
+    /* one block, as timeline_build makes it */
+    d->hops = malloc(s->nhops * sizeof(*d->hops) + (s->nholds ? s->nholds : 1) * sizeof(*d->holds));
+    if (!d->hops) {
+        d->holds = NULL;
         return -1;
     }
+    d->holds = (struct tl_hold *)(d->hops + s->nhops);
     memcpy(d->hops, s->hops, s->nhops * sizeof(*d->hops));
     memcpy(d->holds, s->holds, s->nholds * sizeof(*d->holds));
     return 0;
@@ -463,7 +464,7 @@ static void settle_parked(struct slow_table *t, size_t i, int judge_it, slow_fn 
     struct parked *p = &t->v[i];
     const struct rules_perf *rp = rules_perf_for(t->rules, p->op.operation);
     char key[BASELINE_KEY_MAX];
-    snprintf(key, sizeof(key), "op|%s", p->op.operation);
+    STR_JOIN(key, sizeof(key), "op|", p->op.operation);
     uint64_t n = 0, usual = baseline_usual(t->bl, key, &n);
     struct report_cause cause;
     struct report_perf perf;
@@ -488,7 +489,7 @@ int slow_take(struct slow_table *t, const struct slow_op *op, const struct timel
         return SLOW_NO;
     const struct rules_perf *rp = rules_perf_for(t->rules, op->operation);
     char key[BASELINE_KEY_MAX];
-    snprintf(key, sizeof(key), "op|%s", op->operation);
+    STR_JOIN(key, sizeof(key), "op|", op->operation);
     uint64_t n = 0, usual = baseline_usual(t->bl, key, &n);
     uint64_t wall = tl->end - tl->start;
     if (n >= rp->min_samples || (rp->max_s > 0 && (double)wall > rp->max_s * 1e6)) {
@@ -525,7 +526,7 @@ void slow_release(struct slow_table *t, const char *operation, slow_fn fn, void 
 {
     const struct rules_perf *rp = rules_perf_for(t->rules, operation);
     char key[BASELINE_KEY_MAX];
-    snprintf(key, sizeof(key), "op|%s", operation);
+    STR_JOIN(key, sizeof(key), "op|", operation);
     size_t waiting = 0;
     for (size_t i = 0; i < t->n; i++)
         waiting += !strcmp(t->v[i].op.operation, operation);

@@ -133,7 +133,7 @@ static void hop_of(const struct chain *c, int32_t i, struct tl_hop *h)
         if (!h->client.service[0] && (e->flags & CE_SESSION))
             str_copy(h->client.service, sizeof(h->client.service), "client");
         peer_set(&h->server, &ev->dst);
-        snprintf(h->label, sizeof(h->label), "connect");
+        str_copy(h->label, sizeof(h->label), "connect");
         h->error = 1;
         return;
     }
@@ -142,7 +142,7 @@ static void hop_of(const struct chain *c, int32_t i, struct tl_hop *h)
         peer_set(&h->client, &ev->src);
         peer_set(&h->server, &ev->dst);
         if (ev->operation)
-            snprintf(h->label, sizeof(h->label), "%s", ev->operation);
+            str_copy(h->label, sizeof(h->label), ev->operation);
         else
             timeline_path_label(ev->method, ev->path, h->label, sizeof(h->label));
         if (e->pair != CHAIN_NONE) {
@@ -163,9 +163,9 @@ static void hop_of(const struct chain *c, int32_t i, struct tl_hop *h)
         peer_set(&h->via, &ev->dst);
     }
     if (ev->kind == EV_NOTIFICATION)
-        snprintf(h->label, sizeof(h->label), "%s", ev->event_type ? ev->event_type : "?");
+        str_copy(h->label, sizeof(h->label), ev->event_type ? ev->event_type : "?");
     else
-        snprintf(h->label, sizeof(h->label), "%s.%s", ev->topic ? ev->topic : "?",
+        STR_JOIN(h->label, sizeof(h->label), ev->topic ? ev->topic : "?", ".",
                  ev->rpc_method ? ev->rpc_method : "?");
     const struct event *d = NULL;
     if (ev->verb == EV_VERB_DELIVER)
@@ -323,16 +323,19 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
     memset(tl, 0, sizeof(*tl));
     if (!c->n)
         return 0;
-    tl->hops = malloc(c->n * sizeof(*tl->hops));
-    tl->holds = malloc((c->n + 1) * sizeof(*tl->holds));
-    int32_t *hop_at = malloc(c->n * sizeof(*hop_at));
-    struct ord *o = malloc(c->n * sizeof(*o));
-    if (!tl->hops || !tl->holds || !hop_at || !o) {
-        free(hop_at);
-        free(o);
+    /* hops and holds in one block (timeline_free frees the hops); the
+     * scratch arrays in another */
+    tl->hops = malloc(c->n * sizeof(*tl->hops) + (c->n + 1) * sizeof(*tl->holds));
+    void *scratch = malloc(c->n * (sizeof(struct ord) + sizeof(int32_t) + sizeof(const char *)));
+    if (!tl->hops || !scratch) {
+        free(scratch);
         timeline_free(tl);
         return -1;
     }
+    tl->holds = (struct tl_hold *)(tl->hops + c->n);
+    struct ord *o = scratch;
+    const char **pids = (const char **)(o + c->n);
+    int32_t *hop_at = (int32_t *)(pids + c->n);
     const struct chain_entry *root = c->root >= 0 ? &c->e[c->root] : NULL;
     const struct event *rev = root ? root->ev : NULL;
     tl->start = rev ? rev->ts_us : c->first_ts;
@@ -340,9 +343,8 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
     /* the request ids the answers to polls carry: what a service did with
      * that id (nova-api asking neutron for the server's ports) is the
      * poll's too */
-    const char **pids = malloc(c->n * sizeof(*pids));
     size_t npids = 0;
-    for (size_t k = 0; pids && k < c->n; k++) {
+    for (size_t k = 0; k < c->n; k++) {
         const struct chain_entry *e = &c->e[k];
         if (e->ev->kind == EV_HTTP_RESPONSE && e->ev->request_id && e->pair != CHAIN_NONE &&
             (c->e[e->pair].flags & CE_POLL))
@@ -452,15 +454,12 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
         if (rev)
             peer_set(&x->who, &rev->src);
     }
-    free(hop_at);
-    free(o);
-    free(pids);
+    free(scratch);
     return 0;
 }
 
 void timeline_free(struct timeline *tl)
 {
-    free(tl->hops);
-    free(tl->holds);
+    free(tl->hops); /* the holds with them */
     memset(tl, 0, sizeof(*tl));
 }

@@ -76,7 +76,8 @@ struct timeline {
                             client's last answer (else the last message) */
     struct tl_hop *hops;
     size_t nhops;
-    struct tl_hold *holds; /* in time order, gaps of 0 left out */
+    struct tl_hold *holds; /* in time order, gaps of 0 left out; in the
+                              block of hops (one allocation) */
     size_t nholds;
 };
 
