@@ -76,6 +76,7 @@ check-plain: all $(TESTS)
 	@$(MAKE) --no-print-directory BAD_QUICK=1 badinput
 	@$(MAKE) --no-print-directory benchcheck
 	@$(MAKE) --no-print-directory labscore LABSCORE_MIN="$(LABSCORE_CI)"
+	@$(MAKE) --no-print-directory labscore LABSCORE_MIN="$(LABSCORE_BASELINE_CI)"
 
 unit: $(TESTS)
 	@sh tests/run_unit.sh $(TESTS)
@@ -104,7 +105,12 @@ benchcheck: $(B)/osrca $(BENCH_TOOLS)
 # truth): precision and recall of the verdicts per recording and per fault
 # class (tests/lab/labscore.py). In check, with thresholds: a regression
 # fails. LABSCORE_MIN="--min-precision P --min-recall R --max-duplicates N".
-LABSCORE_CI := --min-precision 0.98 --min-recall 0.99 --max-duplicates 2
+LABSCORE_CI := --min-precision 0.98 --min-recall 0.99 --max-duplicates 2 \
+	--min-slow-precision 1.0 --min-slow-recall 0.75
+# the same with the usual durations of the fault-free recordings loaded
+# first (--baseline): slow operations judged from the first one on
+LABSCORE_BASELINE_CI := $(LABSCORE_CI) --min-slow-recall 1.0 \
+	--baseline-from slow-healthy-concurrent --baseline-from mh-healthy
 LABSCORE_MIN ?=
 labscore: $(B)/osrca
 	@python3 tests/lab/labscore.py --osrca ./$(B)/osrca --rules rules $(LABSCORE_MIN) \

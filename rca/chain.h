@@ -77,6 +77,9 @@ struct chain {
     uint64_t next_deadline; /* earliest pending deadline, UINT64_MAX if none */
     int has_user;           /* an RPC message carried a user/project context */
     uint32_t session;       /* client session of its root or of its refusals, 0 */
+    uint64_t lead_us;       /* the client's command began before the root: its
+                               session's burst of requests (login, name
+                               lookups) started here; 0 unknown */
     uint64_t hold_until;    /* not to be decided before this packet time: a
                                refusal tied to its client waits to see whether
                                the client goes on (chain_cfg.session_hold_us) */

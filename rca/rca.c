@@ -678,16 +678,19 @@ static void time_of(struct rca *a, const struct report *r, struct judgement *j,
         return;
     if (a->graph)
         graph_add(a->graph, a->cloud, tl);
-    /* the usual of each hop, from user operations alone: the same whether
-     * the service map is kept or not (live equals analyze) */
-    if (user)
+    /* the usual of each hop, from user operations alone (the same whether
+     * the service map is kept or not: live equals analyze), learned after
+     * the operation was judged (never its own usual) and not from one
+     * found slow */
+    int res = SLOW_NO;
+    if (user_ok && !a->cfg.no_slow) {
+        struct slow_op so;
+        slow_op_of(&so, op, r, j);
+        res = slow_take(a->slowt, &so, tl, &j->slow_cause, &j->perf, &j->words, late_slow, a);
+    }
+    if (user && res != SLOW_YES)
         slow_learn(a->bl, NULL, tl);
-    if (!user_ok || a->cfg.no_slow)
-        return;
-    struct slow_op so;
-    slow_op_of(&so, op, r, j);
-    if (slow_take(a->slowt, &so, tl, &j->slow_cause, &j->perf, &j->words, late_slow, a) ==
-        SLOW_YES) {
+    if (res == SLOW_YES) {
         j->slow = 1;
         const struct report_cause *rc = &j->slow_cause;
         j->blame.inst = cloud_find(a->cloud, rc->service, rc->host, rc->addr);
@@ -928,7 +931,15 @@ void rca_event(struct rca *a, struct event *ev)
         return;
     }
     uint32_t sid = session_observe(a->sessions, ev);
+    uint64_t ts = ev->ts_us;
     struct chain *c = chain_set_add(a->cs, ev, sid);
+    if (c && c->n == 1 && sid) {
+        /* a new operation of a client: its command began with the burst
+         * of requests its session is in */
+        const struct session *s = session_get(a->sessions, sid);
+        if (s && s->burst_us && s->burst_us < ts)
+            c->lead_us = s->burst_us;
+    }
     if (c) {
         uint64_t b = ready_bound(a, c);
         heap_set(a, c, b);

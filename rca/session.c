@@ -264,6 +264,8 @@ uint32_t session_observe(struct session_table *t, const struct event *ev)
         struct session *s = session_get(t, sid);
         if (!s)
             s = session_new(t, ev->token_fp[0], ev->src.addr, ev->ts_us);
+        if (!s->burst_us || ev->ts_us > s->last_us + SESSION_BURST_US)
+            s->burst_us = ev->ts_us;
         s->open++;
         s->requests++;
         s->polling = s->op_us && ev->method && !strcmp(ev->method, "GET");
@@ -299,6 +301,7 @@ uint32_t session_observe(struct session_table *t, const struct event *ev)
             str_copy(t->identity, sizeof(t->identity), ev->src.service);
         str_copy(s->login_rid, sizeof(s->login_rid), ev->request_id ? ev->request_id : "");
         s->login_port = ev->src.port;
+        s->burst_us = ev->req_ts_us && ev->req_ts_us <= ev->ts_us ? ev->req_ts_us : ev->ts_us;
         str_copy(s->user, sizeof(s->user), ev->ctx_user ? ev->ctx_user : "");
         str_copy(s->project, sizeof(s->project), ev->ctx_project ? ev->ctx_project : "");
         touch(s, ev->ts_us);

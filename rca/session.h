@@ -33,6 +33,10 @@ struct session {
     uint64_t fp;          /* token fingerprint, 0 = anonymous */
     char addr[46];        /* the client's address */
     uint64_t first_us, last_us;
+    uint64_t burst_us;    /* its current burst of requests began (the login,
+                             else the first request after SESSION_BURST_US
+                             of silence): where a command the user typed
+                             began, its name lookups before its request */
     uint32_t open;        /* requests awaiting an answer */
     uint32_t requests;    /* requests made in it */
     uint64_t last_refusal_us; /* refused/unanswered connection last tied to it */
@@ -48,6 +52,8 @@ struct session {
     char verdict_svc[32]; /* origin service of the last one */
     uint64_t verdict_us;
 };
+
+#define SESSION_BURST_US 2000000ull
 
 struct session_cfg {
     size_t max_sessions;   /* default 4096 */

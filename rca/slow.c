@@ -121,12 +121,23 @@ static double secs(uint64_t us)
     return (double)us / 1e6;
 }
 
+/* "usual 0.12 s", "usual 0.8 ms", or "no usual known" (n 0) into buf. */
+static void usual_words(char *buf, size_t len, uint64_t us, uint64_t n)
+{
+    if (!n)
+        snprintf(buf, len, "no usual known");
+    else if (us >= 100000)
+        snprintf(buf, len, "usual %.2f s", secs(us));
+    else
+        snprintf(buf, len, "usual %.1f ms", (double)us / 1e3);
+}
+
 /* The hop of a hold, described: fills perf's hop fields. */
 static void describe(const struct baseline *bl, struct slow_words *wd, const struct timeline *tl,
                      const struct tl_hold *x, const char *who, struct report_perf *p)
 {
     const struct tl_hop *h = x->hop >= 0 && (size_t)x->hop < tl->nhops ? &tl->hops[x->hop] : NULL;
-    char key[BASELINE_KEY_MAX];
+    char key[BASELINE_KEY_MAX], usual[40];
     uint64_t n = 0;
     p->hop_t0_us = x->t0;
     p->hop_us = x->t1 - x->t0;
@@ -146,12 +157,9 @@ static void describe(const struct baseline *bl, struct slow_words *wd, const str
             p->hop_usual_us = baseline_usual(bl, key, &n);
         }
         p->hop_kind = h ? timeline_kind_name((enum tl_kind)h->kind) : "answer";
-        if (n)
-            snprintf(b, bl_len, "%s %s answered by %s after %.1f s (usual %.2f s)", p->hop_kind,
-                     h ? h->label : "?", who, secs(p->hop_us), secs(p->hop_usual_us));
-        else
-            snprintf(b, bl_len, "%s %s answered by %s after %.1f s (no usual known)", p->hop_kind,
-                     h ? h->label : "?", who, secs(p->hop_us));
+        usual_words(usual, sizeof(usual), p->hop_usual_us, n);
+        snprintf(b, bl_len, "%s %s answered by %s after %.1f s (%s)", p->hop_kind,
+                 h ? h->label : "?", who, secs(p->hop_us), usual);
         break;
     case TL_QUEUE:
         if (h) {
@@ -159,9 +167,10 @@ static void describe(const struct baseline *bl, struct slow_words *wd, const str
             p->hop_usual_us = baseline_usual(bl, key, &n);
         }
         p->hop_kind = "queue";
-        snprintf(b, bl_len, "%s %s waited %.1f s in its queue before %s took it (usual %.3f s)",
+        usual_words(usual, sizeof(usual), p->hop_usual_us, n);
+        snprintf(b, bl_len, "%s %s waited %.1f s in its queue before %s took it (%s)",
                  h ? timeline_kind_name((enum tl_kind)h->kind) : "message", h ? h->label : "?",
-                 secs(p->hop_us), who, secs(p->hop_usual_us));
+                 secs(p->hop_us), who, usual);
         break;
     case TL_UNSEEN:
         p->hop_kind = "unseen";
@@ -210,8 +219,8 @@ static void describe(const struct baseline *bl, struct slow_words *wd, const str
 
 /* Judge tl of operation against a usual resting on enough samples:
  * 1 slow (cause, perf, wd filled), 0 not. */
-static int judge(const struct rules_perf *rp, const struct baseline *bl, const struct cloud *m,
-                 const char *operation, const struct timeline *tl, uint64_t usual, uint64_t n,
+static int judge(const struct rules *rules, const struct rules_perf *rp,
+                 const struct baseline *bl, const struct cloud *m, const char *operation, const struct timeline *tl, uint64_t usual, uint64_t n,
                  struct report_cause *cause, struct report_perf *perf, struct slow_words *wd)
 {
     char key[BASELINE_KEY_MAX];
@@ -306,13 +315,19 @@ static int judge(const struct rules_perf *rp, const struct baseline *bl, const s
         dep = d->service[0] ? cloud_find(m, d->service, d->host, d->addr) : NULL;
         dspan = dep && dep != inst ? cloud_down_during(dep, x->t0, x->t1) : NULL;
     }
-    if (!dspan && inst && x->how == TL_WORK) {
-        /* else any dependency of the holder down meanwhile, the one down
-         * longest within the hold */
+    if (!dspan && inst && (x->how == TL_WORK || x->how == TL_ANSWER)) {
+        /* else any dependency of the holder down meanwhile (one it was seen
+         * calling, one the rules give it, the broker of a service that
+         * speaks AMQP), the one down longest within the hold */
         uint64_t most = 0;
         for (size_t i = 0; i < cloud_count(m); i++) {
             const struct cloud_inst *y = cloud_at(m, i);
-            if (y == inst || y->alias || y->embedded || !cloud_depends(m, inst, y))
+            if (y == inst || y->alias || y->embedded)
+                continue;
+            int needs = cloud_depends(m, inst, y) || rules_depends(rules, inst->service, y->service) ||
+                        (!strcmp(y->service, "rabbitmq") &&
+                         (inst->rpc_sent || svcmap_amqp_peer(rules_svcmap(rules), inst->service)));
+            if (!needs)
                 continue;
             const struct cloud_span *sp = cloud_down_during(y, x->t0, x->t1);
             if (!sp)
@@ -355,11 +370,17 @@ static int judge(const struct rules_perf *rp, const struct baseline *bl, const s
     cause->host = wd->host[0] ? wd->host : NULL;
     describe(bl, wd, tl, x, who, perf);
     if (dspan) {
+        const char *was = perf->hop_kind;
         perf->hop_kind = "blocked";
-        snprintf(wd->hop, sizeof(wd->hop), "%s waited %.1f s for %s before sending %s %s", holder,
-                 secs(x->t1 - x->t0), who,
-                 next ? timeline_kind_name((enum tl_kind)next->kind) : "its next message",
-                 next ? next->label : "");
+        if (x->how == TL_ANSWER)
+            snprintf(wd->hop, sizeof(wd->hop), "%s answered %s %s after %.1f s, waiting for %s",
+                     holder, was, perf->hop_label ? perf->hop_label : "?",
+                     secs(perf->hop_us), who);
+        else
+            snprintf(wd->hop, sizeof(wd->hop), "%s waited %.1f s for %s before sending %s %s",
+                     holder, secs(x->t1 - x->t0), who,
+                     next ? timeline_kind_name((enum tl_kind)next->kind) : "its next message",
+                     next ? next->label : "");
     }
     if (span) {
         char t[40], dur[48] = "";
@@ -459,6 +480,7 @@ static void learn_op(struct baseline *bl, const char *operation, const struct ti
 }
 
 /* Hand out parked[i] as a verdict (slow) or learn it (not), and drop it. */
+/* Hand out parked[i] as a verdict (judged slow) or learn it, and drop it. */
 static void settle_parked(struct slow_table *t, size_t i, int judge_it, slow_fn fn, void *ctx)
 {
     struct parked *p = &t->v[i];
@@ -469,7 +491,8 @@ static void settle_parked(struct slow_table *t, size_t i, int judge_it, slow_fn 
     struct report_cause cause;
     struct report_perf perf;
     struct slow_words wd;
-    if (judge_it && judge(rp, t->bl, t->m, p->op.operation, &p->tl, usual, n, &cause, &perf, &wd)) {
+    if (judge_it &&
+        judge(t->rules, rp, t->bl, t->m, p->op.operation, &p->tl, usual, n, &cause, &perf, &wd)) {
         stats_add(t->st, "slow.judged_late", 1);
         if (fn)
             fn(ctx, &p->op, &p->tl, &cause, &perf);
@@ -479,6 +502,16 @@ static void settle_parked(struct slow_table *t, size_t i, int judge_it, slow_fn 
     timeline_free(&p->tl);
     memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(*t->v));
     t->n--;
+}
+
+/* Could an operation of wall time wall be slow, its usual not known yet?
+ * Not when it is within the margin of the quickest one of its kind
+ * learned so far (the usual will hardly be below that), nor within the
+ * absolute margin. */
+static int may_be_slow(const struct rules_perf *rp, const struct sketch *learned, uint64_t wall)
+{
+    double floor_us = learned && learned->n ? (double)learned->min_us : 0.0;
+    return (double)wall > rp->relative * floor_us + rp->absolute_s * 1e6;
 }
 
 int slow_take(struct slow_table *t, const struct slow_op *op, const struct timeline *tl,
@@ -493,15 +526,15 @@ int slow_take(struct slow_table *t, const struct slow_op *op, const struct timel
     uint64_t n = 0, usual = baseline_usual(t->bl, key, &n);
     uint64_t wall = tl->end - tl->start;
     if (n >= rp->min_samples || (rp->max_s > 0 && (double)wall > rp->max_s * 1e6)) {
-        if (judge(rp, t->bl, t->m, op->operation, tl, usual, n, cause, perf, wd))
+        if (judge(t->rules, rp, t->bl, t->m, op->operation, tl, usual, n, cause, perf, wd))
             return SLOW_YES;
         learn_op(t->bl, op->operation, tl);
         slow_release(t, op->operation, fn, ctx);
         return SLOW_NO;
     }
-    /* no usual yet: what could not be slow whatever the usual turns out
-     * to be is learned now; the rest waits for the usual */
-    if ((double)wall <= rp->absolute_s * 1e6) {
+    /* no usual yet: what could hardly be slow whatever the usual turns
+     * out to be is learned now; the rest waits for the usual */
+    if (!may_be_slow(rp, baseline_get(t->bl, key), wall)) {
         learn_op(t->bl, op->operation, tl);
         slow_release(t, op->operation, fn, ctx);
         return SLOW_NO;
@@ -527,29 +560,25 @@ void slow_release(struct slow_table *t, const char *operation, slow_fn fn, void 
     const struct rules_perf *rp = rules_perf_for(t->rules, operation);
     char key[BASELINE_KEY_MAX];
     STR_JOIN(key, sizeof(key), "op|", operation);
-    size_t waiting = 0;
-    for (size_t i = 0; i < t->n; i++)
-        waiting += !strcmp(t->v[i].op.operation, operation);
-    if (!waiting)
-        return;
+    /* the waiting ones a quicker learned one now shows could hardly be
+     * slow are learned (repeated: each lowers nothing, but counts) */
+    for (size_t i = 0; i < t->n;) {
+        const struct parked *p = &t->v[i];
+        if (!strcmp(p->op.operation, operation) &&
+            !may_be_slow(rp, baseline_get(t->bl, key), p->tl.end - p->tl.start))
+            settle_parked(t, i, 0, fn, ctx);
+        else
+            i++;
+    }
     uint64_t n = 0;
     baseline_usual(t->bl, key, &n);
-    if (n >= rp->min_samples) {
-        for (size_t i = 0; i < t->n;)
-            if (!strcmp(t->v[i].op.operation, operation))
-                settle_parked(t, i, 1, fn, ctx);
-            else
-                i++;
-    } else if (waiting > 2 * (size_t)rp->min_samples) {
-        /* long ones keep coming and too few short ones to judge them by
-         * (twice as many as make a usual: a burst of slow ones during an
-         * outage is fewer): that is how long this operation takes here */
-        for (size_t i = 0; i < t->n;)
-            if (!strcmp(t->v[i].op.operation, operation))
-                settle_parked(t, i, 0, fn, ctx);
-            else
-                i++;
-    }
+    if (n < rp->min_samples)
+        return;
+    for (size_t i = 0; i < t->n;)
+        if (!strcmp(t->v[i].op.operation, operation))
+            settle_parked(t, i, 1, fn, ctx);
+        else
+            i++;
 }
 
 void slow_flush(struct slow_table *t)

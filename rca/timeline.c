@@ -101,12 +101,26 @@ static int is_rpc(const struct event *ev)
     return ev->kind == EV_RPC_CALL || ev->kind == EV_RPC_CAST || ev->kind == EV_NOTIFICATION;
 }
 
+/* Made under one of the request ids ids (a poll's). */
+static int by_poll(const struct event *ev, const char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((ev->request_id && !strcmp(ev->request_id, ids[i])) ||
+            (ev->global_request_id && !strcmp(ev->global_request_id, ids[i])))
+            return 1;
+    return 0;
+}
+
 /* A client's poll of its resource, the answer to one, or a message made
- * while a service handled one (nested into it, or answering such). */
-static int is_poll(const struct chain *c, const struct chain_entry *e)
+ * while a service handled one: nested into it, made under a poll's
+ * request id (pids, npids), or nested into or answering such a message
+ * (neutron's token validation of nova-api's port list for a poll). */
+static int is_poll(const struct chain *c, const struct chain_entry *e, const char **pids,
+                   size_t npids)
 {
     for (int depth = 0; e && depth < 16; depth++) {
-        if ((e->flags & CE_POLL) || (e->pair != CHAIN_NONE && (c->e[e->pair].flags & CE_POLL)))
+        if ((e->flags & CE_POLL) || (e->pair != CHAIN_NONE && (c->e[e->pair].flags & CE_POLL)) ||
+            by_poll(e->ev, pids, npids))
             return 1;
         int32_t up = e->parent != CHAIN_NONE ? e->parent
                      : e->pair != CHAIN_NONE && c->e[e->pair].parent != CHAIN_NONE
@@ -201,17 +215,8 @@ static void hop_of(const struct chain *c, int32_t i, struct tl_hop *h)
     }
 }
 
-/* Made under one of the request ids ids (a poll's). */
-static int by_poll(const struct event *ev, const char **ids, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((ev->request_id && !strcmp(ev->request_id, ids[i])) ||
-            (ev->global_request_id && !strcmp(ev->global_request_id, ids[i])))
-            return 1;
-    return 0;
-}
-
-#define HOLDER_LOOKBACK 256 /* messages looked back at for an unnamed sender */
+#define HOLDER_LOOKBACK 256
+#define LEAD_MAX_US 60000000ull /* a command's lead longer than this is not one */ /* messages looked back at for an unnamed sender */
 
 struct ord {
     uint64_t ts, seq;
@@ -259,6 +264,14 @@ static int publishes(const struct cloud *m, const struct ev_peer *p)
         return 1;
     const struct cloud_inst *x = cloud_find(m, p->service, p->host, p->addr);
     return x && x->rpc_sent > 0;
+}
+
+/* Is the service of p a library embedded in the services of its address? */
+static int embedded(const struct cloud *m, const struct tl_peer *p)
+{
+    const struct cloud_inst *x = m && p->service[0] ? cloud_find(m, p->service, p->host, p->addr)
+                                                   : NULL;
+    return x && x->embedded;
 }
 
 /* Is the work entry i handed on still open at t: a request not answered
@@ -325,7 +338,7 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
         return 0;
     /* hops and holds in one block (timeline_free frees the hops); the
      * scratch arrays in another */
-    tl->hops = malloc(c->n * sizeof(*tl->hops) + (c->n + 1) * sizeof(*tl->holds));
+    tl->hops = malloc(c->n * sizeof(*tl->hops) + (c->n + 2) * sizeof(*tl->holds));
     void *scratch = malloc(c->n * (sizeof(struct ord) + sizeof(int32_t) + sizeof(const char *)));
     if (!tl->hops || !scratch) {
         free(scratch);
@@ -371,7 +384,7 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
         if (ev->kind != EV_HTTP_REQUEST && ev->kind != EV_HTTP_RESPONSE && !is_rpc(ev) &&
             ev->kind != EV_RPC_REPLY)
             continue;
-        if (is_poll(c, e) || (int32_t)k == c->root || by_poll(ev, pids, npids))
+        if ((int32_t)k == c->root || is_poll(c, e, pids, npids))
             continue;
         o[no].ts = ev->ts_us;
         o[no].seq = ev->seq;
@@ -435,12 +448,37 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
                 peer_set(&x->who, &ev->src);
                 if (!x->who.service[0] && x->hop >= 0 && tl->hops[x->hop].entry == o[k].i)
                     x->who = tl->hops[x->hop].client;
-                if (!x->who.service[0])
-                    x->inferred = (uint8_t)infer_holder(c, m, o, no, ev, &x->who);
+                /* a sender the wire does not name, or a library embedded
+                 * in whichever service holds the work there (the
+                 * keystonemiddleware of a service validating a token) */
+                if (!x->who.service[0] || embedded(m, &x->who)) {
+                    struct tl_peer w;
+                    if (infer_holder(c, m, o, no, ev, &w)) {
+                        x->who = w;
+                        x->inferred = 1;
+                    }
+                }
             }
             t = at;
         }
         prev = o[k].i;
+    }
+    /* the client's command began before its root: its login and name
+     * lookups, its own time */
+    if (c->lead_us && c->lead_us < tl->start && rev && rev->kind == EV_HTTP_REQUEST &&
+        tl->start - c->lead_us < LEAD_MAX_US) {
+        memmove(tl->holds + 1, tl->holds, tl->nholds * sizeof(*tl->holds));
+        struct tl_hold *x = &tl->holds[0];
+        memset(x, 0, sizeof(*x));
+        x->t0 = c->lead_us;
+        x->t1 = tl->start;
+        x->how = TL_CLIENT;
+        x->from = x->to = CHAIN_NONE;
+        x->to = c->root;
+        x->hop = -1;
+        peer_set(&x->who, &rev->src);
+        tl->nholds++;
+        tl->start = c->lead_us;
     }
     if (tl->end > t) {
         struct tl_hold *x = &tl->holds[tl->nholds++];

@@ -72,8 +72,10 @@ struct tl_hold {
 };
 
 struct timeline {
-    uint64_t start, end; /* the operation's wall time: root sent .. the
-                            client's last answer (else the last message) */
+    uint64_t start, end; /* the operation's wall time: the client's command
+                            began (its session's burst of requests before the
+                            root: login, name lookups; else the root sent) ..
+                            the client's last answer (else the last message) */
     struct tl_hop *hops;
     size_t nhops;
     struct tl_hold *holds; /* in time order, gaps of 0 left out; in the

@@ -40,9 +40,17 @@ than usual) are scored apart, against the operations the truth notes
 operation outside fault windows + 10 s). A slow verdict belongs to an
 operation by its request ids as above; it is right when that operation is
 noted slow and the verdict names the service (and host, as above) of the
-fault in effect during it; any other slow verdict is wrong. Slow precision
-= right / slow verdicts; slow recall = noted-slow operations with a right
-slow verdict / noted-slow operations. Exit 1 when a threshold is
+fault in effect during it; any other slow verdict is wrong. The truth can
+say "slow" only of an operation whose kind also ran outside every fault
+window of its recording (the median its rule needs): slow verdicts on the
+others, and on failed operations, are left out (counted, not scored). Slow
+precision = right / slow verdicts scored; slow recall = noted-slow
+operations with a right slow verdict / noted-slow operations.
+
+--baseline-from NAME (repeated) analyzes those fault-free recordings first with
+--save-baseline and loads their usual durations (--baseline) into the
+analysis of every other recording of the same lab mode: the same verdicts
+from the first operation on, as a cloud watched for a while. Exit 1 when a threshold is
 missed or a verdict lands on a fault-free recording, 2 on usage errors.
 """
 import argparse
@@ -134,7 +142,7 @@ def host_ok(v, op):
     return op.get('origin_service') in HOSTLESS
 
 
-def analyze(osrca, rules, truth_path, workdir):
+def analyze(osrca, rules, truth_path, workdir, baseline=None, save_baseline=None):
     base = truth_path[:-len('.truth.json')]
     pcap = base + '.pcap'
     if not os.path.exists(pcap):
@@ -147,6 +155,10 @@ def analyze(osrca, rules, truth_path, workdir):
     cmd = [osrca, 'analyze', '--format', 'json', pcap]
     if rules:
         cmd[2:2] = ['--rules', rules]
+    if baseline:
+        cmd[2:2] = ['--baseline', baseline]
+    if save_baseline:
+        cmd[2:2] = ['--save-baseline', save_baseline]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, TZ='UTC'))
     if p.returncode not in (0, 1):
         raise SystemExit('labscore: %s exited %d: %s' % (' '.join(cmd), p.returncode,
@@ -284,11 +296,19 @@ def slow_score(truth, ops, by_id, verdicts, r, wrong):
             wrong.append(('slow unattributed', None, v))
             continue
         given[op['_i']].append(v)
+    # the truth can say "slow" only of an operation whose kind also ran
+    # outside every fault window (its rule's median): of the others it says
+    # nothing either way, and slow verdicts on them are not scored
+    judged = {o['operation'] for o in ops
+              if o.get('outcome') == 'ok' and not o.get('overlaps_fault_window')}
     for o in ops:
         slow = is_noted_slow(o)
+        vs = given.get(o['_i'], [])
+        if truth.get('faults') and o['operation'] not in judged:
+            r['slow_unscored'] += len(vs)
+            continue
         if slow:
             r['slow_ops'] += 1
-        vs = given.get(o['_i'], [])
         if o.get('outcome') != 'ok' or o.get('needs_review') or o.get('server_final_status') == 'ERROR':
             # a failed operation osrca took for a successful one: its
             # failure recall says so; the slow verdict is not scored
@@ -327,6 +347,10 @@ def main():
     ap.add_argument('--disputes', default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       'disputes.list'))
     ap.add_argument('--verbose', '-v', action='store_true')
+    ap.add_argument('--baseline-from', action='append', default=[], metavar='NAME',
+                    help='fault-free recordings whose usual durations (--save-baseline) are '
+                         'loaded (--baseline) into the analysis of every other recording of '
+                         'the same lab mode')
     a = ap.parse_args()
     disputes = load_disputes(a.disputes)
     total = collections.Counter()
@@ -334,11 +358,24 @@ def main():
     fault_free_hits = []
     rows = []
     with tempfile.TemporaryDirectory() as wd:
+        baselines = {}
+        for name in a.baseline_from:
+            tp = next((t for t in a.truth if os.path.basename(t) == name + '.truth.json'), None)
+            if not tp:
+                raise SystemExit('labscore: --baseline-from %s: not among the recordings' % name)
+            with open(tp) as f:
+                mode = json.load(f).get('mode', 'single')
+            if mode in baselines:
+                raise SystemExit('labscore: two --baseline-from recordings of mode %s' % mode)
+            baselines[mode] = (name, os.path.join(wd, name + '.baseline.json'))
+            analyze(a.osrca, a.rules, tp, wd, save_baseline=baselines[mode][1])
         for tp in a.truth:
             with open(tp) as f:
                 truth = json.load(f)
-            lines = analyze(a.osrca, a.rules, tp, wd)
             name = os.path.basename(tp)[:-len('.truth.json')]
+            bl = baselines.get(truth.get('mode', 'single'))
+            lines = analyze(a.osrca, a.rules, tp, wd,
+                            baseline=bl[1] if bl and bl[0] != name else None)
             r, classes, wrong, incidents = score_one(truth, lines, disputes, name)
             rows.append((name, truth.get('scenario', '?'), r, len(incidents)))
             total.update(r)
@@ -393,8 +430,8 @@ def main():
               r['unscored_verdicts'], r['disputed'], len(fault_free_hits)))
     sprec = r['slow_right'] / r['slow_verdicts'] if r['slow_verdicts'] else 1.0
     srec = r['slow_right'] / r['slow_ops'] if r['slow_ops'] else 1.0
-    print('slow: precision=%.4f recall=%.4f slow_ops=%d slow_verdicts=%d right=%d' % (
-        sprec, srec, r['slow_ops'], r['slow_verdicts'], r['slow_right']))
+    print('slow: precision=%.4f recall=%.4f slow_ops=%d slow_verdicts=%d right=%d unscored=%d' % (
+        sprec, srec, r['slow_ops'], r['slow_verdicts'], r['slow_right'], r['slow_unscored']))
     bad = []
     if a.min_slow_precision is not None and sprec < a.min_slow_precision:
         bad.append('slow precision %.4f < %.4f' % (sprec, a.min_slow_precision))
