@@ -99,6 +99,38 @@ static size_t *hop_order(const struct timeline *tl)
     return idx;
 }
 
+/* The holders of tl in order of first appearance: names into rows (at
+ * most max), and for each hold the row it is drawn on (row_of). */
+#define MAX_ROWS 48
+static size_t holder_rows(const struct timeline *tl, char rows[][112], size_t max, int *row_of,
+                          uint64_t *held)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < tl->nholds; i++) {
+        const struct tl_hold *x = &tl->holds[i];
+        char who[112];
+        if (x->how == TL_UNSEEN)
+            snprintf(who, sizeof(who), "(out of the wire's sight)");
+        else
+            timeline_peer_name(&x->who, who, sizeof(who));
+        size_t k = 0;
+        while (k < n && strcmp(rows[k], who))
+            k++;
+        if (k == n) {
+            if (n == max) {
+                row_of[i] = -1;
+                continue;
+            }
+            memcpy(rows[n], who, sizeof(who));
+            held[n] = 0;
+            n++;
+        }
+        row_of[i] = (int)k;
+        held[k] += x->t1 - x->t0;
+    }
+    return n;
+}
+
 static void hop_name(const struct tl_hop *h, char *buf, size_t len)
 {
     char a[96], b[96];
@@ -147,25 +179,26 @@ void out_waterfall_text(FILE *f, const struct report *r, int width)
                 bar, name);
     }
     free(ord);
-    fputs("  held by:\n", f);
-    for (size_t i = 0; i < tl->nholds; i++) {
-        const struct tl_hold *x = &tl->holds[i];
-        if ((double)(x->t1 - x->t0) < span / (width * 2))
-            continue; /* slivers */
+    fputs("  held by ('#' its stretches; the time each holder kept the operation):\n", f);
+    int *row_of = malloc((tl->nholds ? tl->nholds : 1) * sizeof(*row_of));
+    char rows[MAX_ROWS][112];
+    uint64_t held[MAX_ROWS];
+    size_t nr = row_of ? holder_rows(tl, rows, MAX_ROWS, row_of, held) : 0;
+    for (size_t k = 0; k < nr; k++) {
         memset(bar, ' ', (size_t)width);
         bar[width] = '\0';
-        int a = (int)((double)(x->t0 - t0) / span * (width - 1));
-        int b = (int)((double)(x->t1 - t0) / span * (width - 1));
-        for (int k = a; k <= b && k < width; k++)
-            bar[k] = '#';
-        char who[96];
-        if (x->how == TL_UNSEEN)
-            snprintf(who, sizeof(who), "(out of the wire's sight)");
-        else
-            timeline_peer_name(&x->who, who, sizeof(who));
-        fprintf(f, "  %8.3f %8.3f  [%s] %s (%s)\n", secs(x->t0 - t0), secs(x->t1 - x->t0), bar,
-                who, timeline_how_name((enum tl_how)x->how));
+        for (size_t i = 0; i < tl->nholds; i++) {
+            const struct tl_hold *x = &tl->holds[i];
+            if (row_of[i] != (int)k)
+                continue;
+            int a = (int)((double)(x->t0 - t0) / span * (width - 1));
+            int b = (int)((double)(x->t1 - t0) / span * (width - 1));
+            for (int c = a; c <= b && c < width; c++)
+                bar[c] = '#';
+        }
+        fprintf(f, "  %17.3f  [%s] %s\n", secs(held[k]), bar, rows[k]);
     }
+    free(row_of);
 }
 
 static void xml_text(FILE *f, const char *s)
@@ -200,7 +233,11 @@ void out_waterfall_svg(FILE *f, const struct report *r)
     size_t shown = 0;
     for (size_t i = 0; i < nh; i++)
         shown += tl->hops[i].kind != TL_NOTIFY;
-    int height = top + (int)(shown + nx + 3) * row + 24;
+    int *row_of = malloc((nx ? nx : 1) * sizeof(*row_of));
+    char rows[MAX_ROWS][112];
+    uint64_t held[MAX_ROWS];
+    size_t nr = row_of && tl ? holder_rows(tl, rows, MAX_ROWS, row_of, held) : 0;
+    int height = top + (int)(shown + nr + 3) * row + 24;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                "font-family=\"monospace\" font-size=\"11\">\n"
@@ -254,25 +291,26 @@ void out_waterfall_svg(FILE *f, const struct report *r)
     }
     free(ord);
     y += row;
-    fprintf(f, "<text x=\"8\" y=\"%d\" font-weight=\"bold\">held by</text>\n", y + 11);
+    fprintf(f, "<text x=\"8\" y=\"%d\" font-weight=\"bold\">held by (seconds kept)</text>\n",
+            y + 11);
     y += row;
-    for (size_t i = 0; i < nx; i++, y += row) {
-        const struct tl_hold *x = &tl->holds[i];
-        char who[128];
-        if (x->how == TL_UNSEEN)
-            snprintf(who, sizeof(who), "(out of the wire's sight)");
-        else
-            timeline_peer_name(&x->who, who, sizeof(who));
-        double a = (double)(x->t0 - t0) / span * plot;
-        double b = (double)(x->t1 - t0) / span * plot;
+    for (size_t k = 0; k < nr; k++, y += row) {
         fprintf(f, "<text x=\"8\" y=\"%d\">", y + 11);
-        xml_text(f, who);
-        fprintf(f, " (%s)</text>\n", timeline_how_name((enum tl_how)x->how));
-        fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"10\" fill=\"%s\">"
-                   "<title>%.3f s</title></rect>\n",
-                left + a, y + 2, b - a < 1.5 ? 1.5 : b - a,
-                x->how == TL_QUEUE ? "#e90" : x->how == TL_ANSWER ? "#c44" : "#888",
-                secs(x->t1 - x->t0));
+        xml_text(f, rows[k]);
+        fprintf(f, " %.2f s</text>\n", secs(held[k]));
+        for (size_t i = 0; i < nx; i++) {
+            const struct tl_hold *x = &tl->holds[i];
+            if (row_of[i] != (int)k)
+                continue;
+            double a = (double)(x->t0 - t0) / span * plot;
+            double b = (double)(x->t1 - t0) / span * plot;
+            fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"10\" fill=\"%s\">"
+                       "<title>%s %.3f s</title></rect>\n",
+                    left + a, y + 2, b - a < 1.5 ? 1.5 : b - a,
+                    x->how == TL_QUEUE ? "#e90" : x->how == TL_ANSWER ? "#c44" : "#888",
+                    timeline_how_name((enum tl_how)x->how), secs(x->t1 - x->t0));
+        }
     }
+    free(row_of);
     fputs("</svg>\n", f);
 }

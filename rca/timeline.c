@@ -266,6 +266,16 @@ static int publishes(const struct cloud *m, const struct ev_peer *p)
     return x && x->rpc_sent > 0;
 }
 
+/* p's host as the model of the cloud knows it, when p does not say. */
+static void canon(const struct cloud *m, struct tl_peer *p)
+{
+    if (!m || p->host[0] || !p->service[0] || !p->addr[0])
+        return;
+    const struct cloud_inst *x = cloud_find(m, p->service, NULL, p->addr);
+    if (x && x->host[0])
+        str_copy(p->host, sizeof(p->host), x->host);
+}
+
 /* Is the service of p a library embedded in the services of its address? */
 static int embedded(const struct cloud *m, const struct tl_peer *p)
 {
@@ -492,6 +502,14 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
         if (rev)
             peer_set(&x->who, &rev->src);
     }
+    /* one name per instance: a message that left its sender's host unsaid
+     * gets the host the model knows for that service at that address */
+    for (size_t h = 0; h < tl->nhops; h++) {
+        canon(m, &tl->hops[h].client);
+        canon(m, &tl->hops[h].server);
+    }
+    for (size_t h = 0; h < tl->nholds; h++)
+        canon(m, &tl->holds[h].who);
     free(scratch);
     return 0;
 }

@@ -142,6 +142,12 @@ ip netns exec "$NSB" curl -s --max-time 5 http://10.199.0.2:9108/metrics >"$T/me
 grep -E '^osrca_(packets_total|verdicts_total|messages_total|open_chains|decode_errors|capture_drops|webhook_total)' "$T/metrics"
 grep -q '^# TYPE osrca_verdicts_total counter' "$T/metrics" && ok "/metrics exposition format" \
     || bad "/metrics: no TYPE line"
+# the service map's edges, with Tempo's service-graph names: the replayed
+# captures have nova-conductor calling nova-scheduler
+grep -E '^traces_service_graph_request_(total|server_seconds_count)\{client="nova-conductor",server="nova-scheduler"' "$T/metrics" | head -4
+grep -q '^traces_service_graph_request_total{client="nova-conductor",server="nova-scheduler"' "$T/metrics" &&
+    grep -q '^# TYPE traces_service_graph_request_server_seconds histogram' "$T/metrics" &&
+    ok "/metrics: service graph series" || bad "/metrics: no service graph series"
 say "/verdicts"
 ip netns exec "$NSB" curl -s --max-time 5 http://10.199.0.2:9108/verdicts >"$T/verdicts.json"
 python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); print(len(a), "verdicts:", [v["request_id"] for v in a])' "$T/verdicts.json" \
