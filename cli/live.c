@@ -336,18 +336,6 @@ static void handle_hup(struct live *L)
     fprintf(stderr, "osrca live: SIGHUP: rules reloaded from %s\n", dir);
 }
 
-/* Prometheus label value: escape \ " and newline. */
-static void prom_label(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        if (*s == '\\' || *s == '"')
-            fprintf(f, "\\%c", *s);
-        else if (*s == '\n')
-            fputs("\\n", f);
-        else
-            fputc(*s, f);
-    }
-}
 
 static void prom_head(FILE *f, const char *name, const char *type, const char *help)
 {
@@ -400,9 +388,9 @@ static void publish_metrics(struct live *L)
               "Failed operations reported, by root-cause service and category.");
     for (size_t i = 0; i < L->nvk; i++) {
         fputs("osrca_verdicts_total{service=\"", f);
-        prom_label(f, L->vk[i].service);
+        out_prom_label(f, L->vk[i].service);
         fputs("\",category=\"", f);
-        prom_label(f, L->vk[i].category);
+        out_prom_label(f, L->vk[i].category);
         fprintf(f, "\"} %" PRIu64 "\n", L->vk[i].n);
     }
     if (L->vk_overflow)
@@ -431,11 +419,11 @@ static void publish_metrics(struct live *L)
         if (inc->end_us)
             continue;
         fprintf(f, "osrca_incident_open{id=\"%" PRIu32 "\",service=\"", inc->id);
-        prom_label(f, inc->service);
+        out_prom_label(f, inc->service);
         fputs("\",host=\"", f);
-        prom_label(f, inc->host[0] ? inc->host : inc->addr);
+        out_prom_label(f, inc->host[0] ? inc->host : inc->addr);
         fputs("\",category=\"", f);
-        prom_label(f, inc->category);
+        out_prom_label(f, inc->category);
         fputs("\"} 1\n", f);
     }
     prom_head(f, "osrca_service_up", "gauge",
@@ -447,9 +435,9 @@ static void publish_metrics(struct live *L)
             continue;
         int up = !cloud_current_span(x);
         fputs("osrca_service_up{service=\"", f);
-        prom_label(f, x->service);
+        out_prom_label(f, x->service);
         fputs("\",host=\"", f);
-        prom_label(f, x->host[0] ? x->host : x->addr);
+        out_prom_label(f, x->host[0] ? x->host : x->addr);
         fprintf(f, "\"} %d\n", up);
     }
     if (rca_graph(L->rca))
@@ -482,7 +470,7 @@ static void publish_metrics(struct live *L)
         nc = STATS_MAX_COUNTERS + 1;
     for (size_t i = 0; i < nc; i++) {
         fputs("osrca_counter_total{name=\"", f);
-        prom_label(f, names[i]);
+        out_prom_label(f, names[i]);
         fprintf(f, "\"} %" PRIu64 "\n", vals[i]);
     }
     if (fclose(f) == 0 && text)

@@ -253,9 +253,9 @@ void out_map_dot(FILE *f, struct graph *g, const struct cloud *m, uint64_t first
 
 /* ---- Prometheus ---- */
 
-static void label(FILE *f, const char *s)
+void out_prom_label(FILE *f, const char *s)
 {
-    for (; *s; s++) {
+    for (; s && *s; s++) {
         if (*s == '\\' || *s == '"')
             fprintf(f, "\\%c", *s);
         else if (*s == '\n')
@@ -272,16 +272,16 @@ static void labels(FILE *f, const struct cloud *m, const struct graph_edge *e)
     graph_node_name(m, &e->to, b, sizeof(b));
     const char *ah = strchr(a, '@'), *bh = strchr(b, '@');
     fputs("{client=\"", f);
-    label(f, graph_node_service(m, &e->from));
+    out_prom_label(f, graph_node_service(m, &e->from));
     fputs("\",server=\"", f);
-    label(f, graph_node_service(m, &e->to));
+    out_prom_label(f, graph_node_service(m, &e->to));
     fputs("\",client_host_name=\"", f);
-    label(f, ah ? ah + 1 : "");
+    out_prom_label(f, ah ? ah + 1 : "");
     fputs("\",server_host_name=\"", f);
-    label(f, bh ? bh + 1 : "");
+    out_prom_label(f, bh ? bh + 1 : "");
     fprintf(f, "\",connection_type=\"%s\",osrca_kind=\"%s\",osrca_operation=\"",
             e->kind == TL_HTTP ? "" : "messaging_system", kind_name(e->kind));
-    label(f, e->label);
+    out_prom_label(f, e->label);
     fputc('"', f);
 }
 
@@ -309,25 +309,23 @@ void out_map_prometheus(FILE *f, struct graph *g, const struct cloud *m)
 {
     graph_sort(g, m);
     size_t n = graph_count(g);
-    fputs("# HELP traces_service_graph_request_total Requests between two nodes of the service "
-          "map (osrca: REST calls, RPC calls and casts, notifications seen on the wire).\n"
-          "# TYPE traces_service_graph_request_total counter\n",
-          f);
-    for (size_t i = 0; i < n; i++) {
-        const struct graph_edge *e = graph_at(g, i);
-        fputs("traces_service_graph_request_total", f);
-        labels(f, m, e);
-        fprintf(f, "} %" PRIu64 "\n", e->calls);
-    }
-    fputs("# HELP traces_service_graph_request_failed_total Failed requests between two nodes "
-          "(5xx, left unanswered, RPC failure or timeout).\n"
-          "# TYPE traces_service_graph_request_failed_total counter\n",
-          f);
-    for (size_t i = 0; i < n; i++) {
-        const struct graph_edge *e = graph_at(g, i);
-        fputs("traces_service_graph_request_failed_total", f);
-        labels(f, m, e);
-        fprintf(f, "} %" PRIu64 "\n", e->errors);
+    static const char *const counters[2][2] = {
+        {"traces_service_graph_request_total",
+         "Requests between two nodes of the service map (osrca: REST calls, RPC calls and "
+         "casts, notifications, connection attempts seen on the wire)."},
+        {"traces_service_graph_request_failed_total",
+         "Failed requests between two nodes (5xx, left unanswered, RPC failure or timeout, "
+         "connection refused or unanswered)."},
+    };
+    for (int c = 0; c < 2; c++) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", counters[c][0], counters[c][1],
+                counters[c][0]);
+        for (size_t i = 0; i < n; i++) {
+            const struct graph_edge *e = graph_at(g, i);
+            fputs(counters[c][0], f);
+            labels(f, m, e);
+            fprintf(f, "} %" PRIu64 "\n", c ? e->errors : e->calls);
+        }
     }
     fputs("# HELP traces_service_graph_request_server_seconds Time from a request (or RPC call) "
           "to its answer (or reply), as seen on the wire.\n"

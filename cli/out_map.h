@@ -25,6 +25,8 @@ void out_map_json(FILE *f, struct graph *g, const struct cloud *m, uint64_t firs
  * (every kind and operation merged). */
 void out_map_dot(FILE *f, struct graph *g, const struct cloud *m, uint64_t first_us,
                  uint64_t last_us);
+/* A Prometheus label value (\\, " and newline escaped); NULL: empty. */
+void out_prom_label(FILE *f, const char *s);
 /* The Prometheus text exposition of every edge (windows merged). */
 void out_map_prometheus(FILE *f, struct graph *g, const struct cloud *m);
 
