@@ -421,7 +421,15 @@ struct slow_table {
     struct stats *st;
     struct parked *v;
     size_t n, cap;
+    size_t bytes; /* of the timelines kept, at most SLOW_PARKED_BYTES */
 };
+
+#define SLOW_PARKED_BYTES (16u << 20)
+
+static size_t tl_bytes(const struct timeline *tl)
+{
+    return tl->nhops * sizeof(*tl->hops) + tl->nholds * sizeof(*tl->holds);
+}
 
 struct slow_table *slow_table_new(const struct rules *rules, struct baseline *bl,
                                   const struct cloud *m, size_t max_parked, struct stats *st)
@@ -499,6 +507,7 @@ static void settle_parked(struct slow_table *t, size_t i, int judge_it, slow_fn 
     } else {
         learn_op(t->bl, p->op.operation, &p->tl);
     }
+    t->bytes -= tl_bytes(&p->tl);
     timeline_free(&p->tl);
     memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(*t->v));
     t->n--;
@@ -539,7 +548,7 @@ int slow_take(struct slow_table *t, const struct slow_op *op, const struct timel
         slow_release(t, op->operation, fn, ctx);
         return SLOW_NO;
     }
-    if (t->n == t->cap) {
+    while (t->n && (t->n == t->cap || t->bytes + tl_bytes(tl) > SLOW_PARKED_BYTES)) {
         stats_add(t->st, "slow.parked_full", 1);
         settle_parked(t, 0, 1, fn, ctx);
     }
@@ -549,6 +558,7 @@ int slow_take(struct slow_table *t, const struct slow_op *op, const struct timel
         stats_add(t->st, "slow.alloc_failed", 1);
         return SLOW_NO;
     }
+    t->bytes += tl_bytes(&p->tl);
     t->n++;
     stats_add(t->st, "slow.parked", 1);
     slow_release(t, op->operation, fn, ctx);

@@ -41,9 +41,9 @@ struct slow_op {
     size_t nevents;
 };
 
-/* Operations waiting for a usual: bounded (max_parked, default 256; the
- * oldest is judged with what is known when full, counted
- * "slow.parked_full"). */
+/* Operations waiting for a usual: bounded (max_parked, default 256, and
+ * 16 MiB of their timelines; the oldest is judged with what is known when
+ * full, counted "slow.parked_full"). */
 struct slow_table;
 struct slow_table *slow_table_new(const struct rules *rules, struct baseline *bl,
                                   const struct cloud *m, size_t max_parked, struct stats *st);
