@@ -931,6 +931,11 @@ static struct chain *lookup_chain(struct chain_set *cs, const char *pfx, const c
     return s->c;
 }
 
+struct chain *chain_set_resource_chain(const struct chain_set *cs, const char *uuid)
+{
+    return lookup_chain((struct chain_set *)cs, "i:", uuid, NULL);
+}
+
 /* 1 when request req carried the token that validation ev checks. */
 static int checks_token_of(const struct event *ev, const struct event *req)
 {

@@ -177,6 +177,9 @@ int chain_set_delivery_visible(const struct chain_set *cs, const struct event *e
  * else (no server named) its topic. Returns 1 if one was ever delivered. */
 int chain_set_topic_consumer(const struct chain_set *cs, const struct event *ev,
                              const char **addr, const char **host);
+/* The open chain the resource uuid (an instance, a port, ...) belongs to:
+ * the operation that acted on it first; NULL when none is open. */
+struct chain *chain_set_resource_chain(const struct chain_set *cs, const char *uuid);
 /* 1 when a client recently DELETEd the resource uuid (2xx). */
 int chain_set_was_deleted(const struct chain_set *cs, const char *uuid);
 /* Remember / ask about resources of operations already reported failed. */

@@ -22,6 +22,7 @@
 
 #define RCA_MIN_SETTLE_US 1500000ull /* > blame's look-ahead after a failure */
 #define RCA_BUSY_US 200000ull        /* a service this recently busy made the attempt */
+#define RCA_OWNER_WAIT_US 60000000ull /* a read of a resource in ERROR waits for its owner */
 
 struct rca {
     struct rca_cfg cfg;
@@ -476,6 +477,9 @@ struct judgement {
     struct report_perf perf;
     struct slow_words words;
     const struct timeline *tl;
+    int waited;         /* the callee was waiting on a dependency: */
+    struct report_cause wait_cause;
+    char wait_buf[1024];
 };
 
 /* The client session chain c is tied to, NULL (none, or forgotten). */
@@ -599,6 +603,13 @@ static void apply(const struct rca *a, struct judgement *j, struct report *r)
     if (j->not_users)
         r->background = 1;
     r->timeline = j->tl;
+    if (r->failed && j->waited) {
+        r->root_cause = j->wait_cause;
+        r->rule = "waited-on-dependency";
+        r->hint = "The service that did not answer in time was itself waiting all along on a "
+                  "service it called: look at that one (stopped, hung, or slow behind its own "
+                  "dependencies) before the caller.";
+    }
     if (j->slow) {
         r->slow = 1;
         r->root_cause = j->slow_cause;
@@ -607,6 +618,73 @@ static void apply(const struct rca *a, struct judgement *j, struct report *r)
         r->rule = NULL;
         r->hint = NULL;
     }
+}
+
+/* A call that timed out, or a request left unanswered, whose callee was
+ * itself waiting all along on a service it called (a request or call it
+ * made in the window, still unanswered when its caller gave up), and that
+ * one perhaps on another: the last of them is where the fault was born (a
+ * hung placement behind a scheduler that keeps sending call-monitor
+ * heartbeats). Fills j->wait_cause; the blame on the model stands when it
+ * already moved the verdict. */
+static void waited_cause(struct rca *a, const struct chain *c, const struct report *r,
+                         struct judgement *j)
+{
+    const struct report_cause *rc = &r->root_cause;
+    if (!j->tl || !rc->service || !rc->kind || j->blame.moved ||
+        (strcmp(rc->kind, "rpc_timeout") && strcmp(rc->kind, "no_answer")))
+        return;
+    uint64_t t0 = rc->since_us, t1 = rc->ts_us;
+    if (!strcmp(rc->kind, "rpc_timeout")) {
+        t1 = 0;
+        for (size_t i = 0; i < c->n && !t1; i++)
+            if (c->e[i].ev->seq == rc->seq)
+                t1 = c->e[i].deadline_us;
+    }
+    if (!t1 || t1 <= t0)
+        return;
+    struct tl_peer who;
+    memset(&who, 0, sizeof(who));
+    snprintf(who.service, sizeof(who.service), "%s", rc->service);
+    snprintf(who.host, sizeof(who.host), "%s", rc->host ? rc->host : "");
+    int h = timeline_waiting_on(j->tl, &who, t0, t1);
+    for (int depth = 0; h >= 0 && depth < 6; depth++) {
+        int next = timeline_waiting_on(j->tl, &j->tl->hops[h].server, j->tl->hops[h].t0, t1);
+        if (next < 0)
+            break;
+        h = next;
+    }
+    if (h < 0)
+        return;
+    const struct tl_hop *x = &j->tl->hops[h];
+    char caller[128], callee[128];
+    timeline_peer_name(&x->client, caller, sizeof(caller));
+    timeline_peer_name(&x->server, callee, sizeof(callee));
+    struct report_cause *w = &j->wait_cause;
+    memset(w, 0, sizeof(*w));
+    w->service = x->server.service;
+    w->host = x->server.host[0] ? x->server.host : NULL;
+    snprintf(w->addr, sizeof(w->addr), "%s", x->server.addr);
+    w->kind = "dependency_down";
+    w->error = "DependencyHung";
+    if (x->t1)
+        snprintf(j->wait_buf, sizeof(j->wait_buf),
+                 "%s waited %.1f s for %s to answer %s %s (answered only after %.1f s): %s %s",
+                 caller, (double)(t1 - x->t0) / 1e6, callee, timeline_kind_name(x->kind),
+                 x->label, (double)(x->t1 - x->t0) / 1e6, rc->error ? rc->error : rc->kind,
+                 rc->message ? rc->message : "");
+    else
+        snprintf(j->wait_buf, sizeof(j->wait_buf),
+                 "%s waited %.1f s for %s to answer %s %s (never answered): %s %s", caller,
+                 (double)(t1 - x->t0) / 1e6, callee, timeline_kind_name(x->kind), x->label,
+                 rc->error ? rc->error : rc->kind, rc->message ? rc->message : "");
+    w->message = j->wait_buf;
+    w->seq = c->e[x->entry].ev->seq;
+    w->ts_us = x->t0;
+    w->since_us = x->t0;
+    j->waited = 1;
+    j->blame.inst = cloud_find(a->cloud, w->service, w->host, w->addr);
+    j->blame.span = cloud_down_during(j->blame.inst, x->t0, t1);
 }
 
 /* A parked operation found slow once its usual was known: its verdict,
@@ -731,6 +809,8 @@ static void decide(struct rca *a, struct chain *c, int at_end)
         blame_home(a->cloud, &r, j.server, j.home_buf, sizeof(j.home_buf));
     if (r.failed && !seen_before && !tail)
         blame_decide(a->cloud, a->rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &j.blame);
+    if (r.failed && !seen_before && !tail)
+        waited_cause(a, c, &r, &j);
     time_of(a, &r, &j, &tl);
     apply(a, &j, &r);
     int report = 0;
@@ -845,12 +925,40 @@ static uint64_t ready_bound(const struct rca *a, const struct chain *c)
 }
 
 /* Is c ready to be decided now (counting why, when it is by age)? */
+/* A chain that read a resource in ERROR while the operation that acted on
+ * it first is still open (undecided) waits for that one, at most
+ * RCA_OWNER_WAIT_US past its own settle: a failure reported there first
+ * makes this read its symptom (rca.failure_already_reported), not a new
+ * failure (a `server show` of a server whose create failed a moment
+ * before, decided first because its last message came first). */
+static int waits_for_owner(struct rca *a, struct chain *c)
+{
+    if (a->now > c->last_ts + settle_of(a) + RCA_OWNER_WAIT_US)
+        return 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct event *ev = c->e[i].ev;
+        if (!ev->resource_state || strcmp(ev->resource_state, "ERROR"))
+            continue;
+        for (size_t k = 0; k < ev->nuuids; k++) {
+            if (ev->uuids[k].res != EV_RES_INSTANCE)
+                continue;
+            const struct chain *o = chain_set_resource_chain(a->cs, ev->uuids[k].id);
+            if (o && o != c && o->first_ts < c->first_ts) {
+                c->hold_until = a->now + 1000000ull;
+                stats_add(a->st, "rca.waited_for_owner", 1);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 static int chain_ready(struct rca *a, struct chain *c)
 {
     uint64_t quiet = a->now > c->last_ts ? a->now - c->last_ts : 0;
     if (quiet >= settle_of(a) && a->now >= c->hold_until && c->npending == 0 &&
         chain_root_answered(c))
-        return 1;
+        return !waits_for_owner(a, c);
     if (a->cfg.max_chain_us && a->now > c->first_ts && a->now - c->first_ts > a->cfg.max_chain_us) {
         stats_add(a->st, "rca.chains_aged_out", 1);
         return 1;

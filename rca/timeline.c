@@ -276,6 +276,29 @@ static void canon(const struct cloud *m, struct tl_peer *p)
         str_copy(p->host, sizeof(p->host), x->host);
 }
 
+/* The hop (a REST request or RPC call) who had open over all of [t0, t1]:
+ * sent before t0 to another service, answered at t1 or after (or never).
+ * The latest sent such; -1 when none. */
+static int32_t waited_on(const struct timeline *tl, const struct tl_peer *who, uint64_t t0,
+                         uint64_t t1)
+{
+    int32_t best = -1;
+    if (!who->service[0])
+        return -1;
+    for (size_t i = 0; i < tl->nhops; i++) {
+        const struct tl_hop *h = &tl->hops[i];
+        if ((h->kind != TL_HTTP && h->kind != TL_CALL) || h->t0 > t0 || (h->t1 && h->t1 < t1) ||
+            !h->server.service[0] || strcmp(h->client.service, who->service) ||
+            !strcmp(h->server.service, who->service) ||
+            (who->host[0] && h->client.host[0] && strcmp(h->client.host, who->host)) ||
+            (who->addr[0] && h->client.addr[0] && strcmp(h->client.addr, who->addr)))
+            continue;
+        if (best < 0 || h->t0 > tl->hops[best].t0)
+            best = (int32_t)i;
+    }
+    return best;
+}
+
 /* Is the service of p a library embedded in the services of its address? */
 static int embedded(const struct cloud *m, const struct tl_peer *p)
 {
@@ -394,6 +417,10 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
         if (ev->kind != EV_HTTP_REQUEST && ev->kind != EV_HTTP_RESPONSE && !is_rpc(ev) &&
             ev->kind != EV_RPC_REPLY)
             continue;
+        /* a call-monitor heartbeat says the callee still works on the
+         * call: not an answer, and not a step of the work */
+        if (ev->kind == EV_RPC_REPLY && !ev->ending)
+            continue;
         if ((int32_t)k == c->root || is_poll(c, e, pids, npids))
             continue;
         o[no].ts = ev->ts_us;
@@ -468,6 +495,17 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
                         x->inferred = 1;
                     }
                 }
+                /* a sender that was itself waiting all along (a call or
+                 * request of its open over the stretch) did not work: the
+                 * one it waited on held the time, or the one that one
+                 * waited on */
+                int32_t w = waited_on(tl, &x->who, t, at);
+                for (int depth = 0; w >= 0 && depth < 6; depth++) {
+                    x->who = tl->hops[w].server;
+                    x->how = TL_ANSWER;
+                    x->hop = w;
+                    w = waited_on(tl, &x->who, t, at);
+                }
             }
             t = at;
         }
@@ -512,6 +550,23 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
         canon(m, &tl->holds[h].who);
     free(scratch);
     return 0;
+}
+
+int timeline_waiting_on(const struct timeline *tl, const struct tl_peer *who, uint64_t t0,
+                        uint64_t t1)
+{
+    int best = -1;
+    for (size_t i = 0; i < tl->nhops; i++) {
+        const struct tl_hop *h = &tl->hops[i];
+        if ((h->kind != TL_HTTP && h->kind != TL_CALL) || strcmp(h->client.service, who->service) ||
+            (who->host[0] && h->client.host[0] && strcmp(h->client.host, who->host)) ||
+            h->t0 < t0 || h->t0 > t1 || (h->t1 && h->t1 <= t1) || !h->server.service[0] ||
+            !strcmp(h->server.service, who->service))
+            continue;
+        if (best < 0 || h->t0 < tl->hops[best].t0)
+            best = (int)i;
+    }
+    return best;
 }
 
 void timeline_free(struct timeline *tl)

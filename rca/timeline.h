@@ -92,6 +92,13 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
                    struct timeline *tl);
 void timeline_free(struct timeline *tl);
 
+/* The hop service who (its host, when both say one) was waiting on at
+ * t1: a REST request or RPC call it made in [t0, t1] to another service,
+ * not answered by t1 (answered later, or never); the earliest such. Its
+ * index, -1 when none. */
+int timeline_waiting_on(const struct timeline *tl, const struct tl_peer *who, uint64_t t0,
+                        uint64_t t1);
+
 /* "METHOD /v2.1/servers/{id}" of a path: segments carrying a digit (ids,
  * names like m1.tiny) other than versions, or longer than 24 bytes, become
  * {id}; at most 6 segments. */
