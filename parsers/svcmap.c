@@ -369,6 +369,20 @@ const char *svcmap_conn_name(const struct svcmap *m, const char *name)
     return glob_find(&m->conns, name, NULL, 0);
 }
 
+static int names(const struct glob_list *l, const char *service)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->v[i].service, service))
+            return 1;
+    return 0;
+}
+
+int svcmap_amqp_peer(const struct svcmap *m, const char *service)
+{
+    return service && (names(&m->topics, service) || names(&m->pubs, service) ||
+                       names(&m->conns, service));
+}
+
 /* Does path match tmpl? Segments compared one by one; "{x}" matches one
  * non-empty segment, a final "*" matches any rest (including nothing). */
 static int tmpl_match(const char *tmpl, const char *path)

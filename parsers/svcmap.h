@@ -48,6 +48,9 @@ const char *svcmap_user_agent(const struct svcmap *m, const char *ua);
 const char *svcmap_topic(const struct svcmap *m, const char *topic, char *host, size_t hostlen);
 const char *svcmap_publisher(const struct svcmap *m, const char *pub, char *host, size_t hostlen);
 const char *svcmap_conn_name(const struct svcmap *m, const char *name);
+/* 1 if service speaks AMQP: it consumes an RPC topic, publishes
+ * notifications or names its AMQP connections (so it needs the broker). */
+int svcmap_amqp_peer(const struct svcmap *m, const char *service);
 /* path without query; service may be NULL (any). Version-less and prefixed
  * forms are the caller's business: pass the path as it should match. */
 const char *svcmap_operation(const struct svcmap *m, const char *service, const char *method,
