@@ -36,7 +36,7 @@ struct fent {
     int cli_is_a;
     /* TCP state */
     unsigned syn : 1, synack : 1, established : 1, refused : 1, reset : 1, closed : 1,
-        data_seen : 1, rst_seen : 1;
+        data_seen : 1, rst_seen : 1, syn_again : 1;
     unsigned fin[2];
     uint32_t isn[2];
     /* stall watch: the end of the highest data sent per direction, the
@@ -706,10 +706,15 @@ void flow_packet(struct flow_table *ft, const struct pkt *pkt)
                 emit(ft, e, FLOW_EV_SYN, ts);
             } else if (pkt->seq == e->isn[dir]) {
                 (*ft->c_syn_retrans)++;
+                e->syn_again = 1;
             }
         } else if (!e->synack) {
             e->synack = 1;
             e->isn[dir] = pkt->seq;
+            /* a SYN sent again before this answer: the server was slow to
+             * accept (its listen queue full, or it hung) */
+            if (e->syn_again && ts > f->first_us)
+                f->accept_wait_us = ts - f->first_us;
             reasm_start(&e->r[dir], dseq);
             if (!e->established) {
                 e->established = 1;

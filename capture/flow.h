@@ -80,6 +80,10 @@ struct flow {
     uint64_t delivered[2];          /* in-order bytes handed to the consumer */
     uint64_t gaps[2], gap_bytes[2];
     uint64_t first_us, last_us;
+    uint64_t accept_wait_us;        /* the first SYN to the SYN-ACK, when the
+                                       SYN had to be sent again (a server slow
+                                       to accept); 0 otherwise. The consumer
+                                       may clear it once told */
     uint32_t events;                /* bit (1u << enum flow_event) */
     uint8_t fin[2];                 /* FIN seen per direction; set before the
                                        events of the same packet, so a RESET

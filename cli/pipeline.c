@@ -39,6 +39,7 @@ struct pipeline {
     pipeline_event_fn fn;
     pipeline_tick_fn tick;
     void *ctx;
+    struct flow *cur_flow; /* the flow whose bytes are being parsed, NULL */
     uint64_t seq;
     uint64_t last_ts, last_tick;
     uint64_t *c_packets, *c_bytes, *c_carry_overflow, *c_parse_errors, *c_dir_stopped,
@@ -59,6 +60,13 @@ static void emit(void *ctx, struct event *ev)
 {
     struct pipeline *p = ctx;
     ev->seq = ++p->seq;
+    /* the first request on a connection the server was slow to accept
+     * carries the wait (told once) */
+    struct flow *f = p->cur_flow;
+    if (f && f->accept_wait_us && ev->kind == EV_HTTP_REQUEST && ev->flow_id == f->id) {
+        ev->accept_wait_us = f->accept_wait_us;
+        f->accept_wait_us = 0;
+    }
     p->fn(p->ctx, ev);
 }
 
@@ -162,7 +170,7 @@ static size_t feed_all(struct pipeline *p, struct app_flow *af, int dir, const u
     return n - off;
 }
 
-static void on_data(void *ctx, struct flow *f, int dir, const uint8_t *d, size_t n,
+static void data_in(void *ctx, struct flow *f, int dir, const uint8_t *d, size_t n,
                     uint64_t ts)
 {
     struct pipeline *p = ctx;
@@ -204,6 +212,17 @@ static void on_data(void *ctx, struct flow *f, int dir, const uint8_t *d, size_t
     }
     memmove(c->buf, c->buf + c->n - left, left);
     c->n = left;
+}
+
+/* In-order bytes of flow f: parsed with f known to emit (the accept wait
+ * of its first request), and forgotten after. */
+static void on_data(void *ctx, struct flow *f, int dir, const uint8_t *d, size_t n,
+                    uint64_t ts)
+{
+    struct pipeline *p = ctx;
+    p->cur_flow = f;
+    data_in(ctx, f, dir, d, n, ts);
+    p->cur_flow = NULL;
 }
 
 static void on_gap(void *ctx, struct flow *f, int dir, uint64_t len, uint64_t ts)

@@ -105,6 +105,9 @@ struct event {
     const char *operation;   /* "server create"; responses copy their request's */
     uint64_t req_seq;        /* response: seq of its request (0 if none) */
     uint64_t req_ts_us;      /* response: time of its request */
+    uint64_t accept_wait_us; /* request: the first on its connection, whose
+                                SYN waited this long to be accepted (sent
+                                again); 0 */
     uint64_t body_len;       /* body bytes on the wire */
 
     /* ids (HTTP and RPC) */

@@ -833,6 +833,14 @@ void cloud_observe(struct cloud *m, const struct event *ev)
         int caller_svc = is_service(ev->dst.service);
         struct cloud_inst *cl =
             caller_svc ? inst_get(m, ev->dst.service, ev->dst.host, ev->dst.addr, t, 0) : NULL;
+        if (cl && ev->req_ts_us && t > ev->req_ts_us + CLOUD_LONG_WAIT_US && cl != srv) {
+            struct cloud_wait *w = &cl->waits[cl->nwaits++ % CLOUD_WAITS];
+            w->to = srv->id;
+            w->since_us = ev->req_ts_us;
+            w->until_us = t;
+            str_copy(w->what, sizeof(w->what),
+                     ev->operation ? ev->operation : ev->method ? ev->method : "request");
+        }
         if (!(ev->flags & EV_F_NO_ANSWER)) {
             alive(srv, t);
             if (ev->status >= 200 && ev->status < 400 && !real_path(ev->path))
@@ -1054,6 +1062,33 @@ const struct cloud_inst *cloud_find(const struct cloud *m, const char *svc, cons
         only = &m->inst[i];
     }
     return only;
+}
+
+const struct cloud_inst *cloud_waited_on(const struct cloud *m, const struct cloud_inst *x,
+                                         uint64_t t0, uint64_t t1, const struct cloud_wait **out)
+{
+    if (!x || t1 <= t0)
+        return NULL;
+    const struct cloud_wait *best = NULL;
+    uint64_t most = 0;
+    size_t n = x->nwaits < CLOUD_WAITS ? x->nwaits : CLOUD_WAITS;
+    for (size_t i = 0; i < n; i++) {
+        const struct cloud_wait *w = &x->waits[i];
+        uint64_t a = w->since_us > t0 ? w->since_us : t0;
+        uint64_t b = w->until_us < t1 ? w->until_us : t1;
+        if (b > a && b - a > most) {
+            most = b - a;
+            best = w;
+        }
+    }
+    if (!best || most * 2 < t1 - t0)
+        return NULL;
+    const struct cloud_inst *y = cloud_at(m, best->to - 1);
+    while (y && y->alias)
+        y = cloud_at(m, y->alias - 1);
+    if (out)
+        *out = best;
+    return y;
 }
 
 const struct cloud_span *cloud_down_during(const struct cloud_inst *x, uint64_t t0, uint64_t t1)

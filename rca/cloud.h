@@ -69,6 +69,17 @@ struct cloud_span {
 };
 
 #define CLOUD_SPANS 8 /* the last periods of each instance */
+#define CLOUD_WAITS 8 /* the last long waits of each instance */
+#define CLOUD_LONG_WAIT_US 1000000ull /* a REST call answered this late is one */
+
+/* A REST call an instance made that took long to be answered: what it
+ * was waiting on meanwhile, whichever operation the call served (a
+ * periodic task holding a lock the user's work needs, say). */
+struct cloud_wait {
+    uint32_t to;          /* instance id of the callee */
+    uint64_t since_us, until_us;
+    char what[48];        /* its operation name, or "METHOD" */
+};
 
 struct cloud_inst {
     uint32_t id;         /* 1, 2, ... in order of discovery */
@@ -99,6 +110,8 @@ struct cloud_inst {
     uint64_t beat_last_us, beat_period_us;
     uint32_t beats;
     struct cloud_span spans[CLOUD_SPANS]; /* oldest first */
+    struct cloud_wait waits[CLOUD_WAITS]; /* a ring: the last long waits */
+    size_t nwaits;                        /* ever recorded */
     size_t nspans;
     char svcbuf[32];     /* service points here */
 };
@@ -156,6 +169,12 @@ const struct cloud_inst *cloud_find(const struct cloud *m, const char *svc, cons
  * through its host's own topic (nova-compute of the server's host), or
  * NULL when none was seen (the last 4096 servers, roughly). */
 const struct cloud_inst *cloud_home(const struct cloud *m, const char *uuid);
+
+/* The instance x spent most of [t0, t1] waiting on (a REST call of its
+ * answered late, covering at least half of the time), NULL when none;
+ * *w gets that wait. */
+const struct cloud_inst *cloud_waited_on(const struct cloud *m, const struct cloud_inst *x,
+                                         uint64_t t0, uint64_t t1, const struct cloud_wait **w);
 
 /* The period of x still going (down or hung now), NULL when it is up. */
 const struct cloud_span *cloud_current_span(const struct cloud_inst *x);

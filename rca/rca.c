@@ -746,12 +746,15 @@ static void slow_op_of(struct slow_op *op, const char *operation, const struct r
 /* Where the time of chain c went: the service map and the baselines learn
  * from it, and a successful user operation is judged slow, not slow, or
  * parked until its usual is known. */
-static void time_of(struct rca *a, const struct report *r, struct judgement *j,
-                    struct timeline *tl)
+static void time_of(struct rca *a, const struct chain *c, const struct report *r,
+                    struct judgement *j, struct timeline *tl)
 {
     const char *op = j->operation ? j->operation : r->operation;
     int user = !r->background && !j->not_users;
-    int user_ok = !r->failed && user && op;
+    /* an operation a user waits for: a client's request began it */
+    const struct event *root = chain_root(c);
+    int user_ok = !r->failed && user && op && root && root->kind == EV_HTTP_REQUEST &&
+                  root->src.service && !strcmp(root->src.service, "client");
     if (!j->tl)
         return;
     if (a->graph)
@@ -811,7 +814,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
         blame_decide(a->cloud, a->rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &j.blame);
     if (r.failed && !seen_before && !tail)
         waited_cause(a, c, &r, &j);
-    time_of(a, &r, &j, &tl);
+    time_of(a, c, &r, &j, &tl);
     apply(a, &j, &r);
     int report = 0;
     uint32_t sib[RCA_SIBLINGS];

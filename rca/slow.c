@@ -172,6 +172,12 @@ static void describe(const struct baseline *bl, struct slow_words *wd, const str
                  h ? timeline_kind_name((enum tl_kind)h->kind) : "message", h ? h->label : "?",
                  secs(p->hop_us), who, usual);
         break;
+    case TL_ACCEPT:
+        p->hop_kind = "accept";
+        snprintf(b, bl_len, "%s took %.1f s to accept the connection of %s %s (its SYN sent again)",
+                 who, secs(p->hop_us), h ? timeline_kind_name((enum tl_kind)h->kind) : "a request",
+                 h ? h->label : "");
+        break;
     case TL_UNSEEN:
         p->hop_kind = "unseen";
         snprintf(b, bl_len, "%.1f s of work out of the wire's sight before %s %s was delivered",
@@ -277,11 +283,15 @@ static int judge(const struct rules *rules, const struct rules_perf *rp,
         sh->held_us = x->held;
         sh->usual_us = usual_of[order[i]];
     }
+    /* the excess must sit with a service: time the client itself took
+     * (between its polls, before its next request) is not a fault of the
+     * cloud */
+    if (best == nh || h[best].client || best_ex <= 0 ||
+        (uint64_t)best_ex * 2 < perf->excess_us)
+        return 0;
     memset(cause, 0, sizeof(*cause));
     cause->kind = "slow";
     cause->error = "SlowOperation";
-    if (best == nh)
-        return 1;
     const struct holder *b = &h[best];
     const struct tl_hold *x = &tl->holds[b->longest_i];
     /* work out of sight: the model may know who was down meanwhile */
@@ -344,14 +354,24 @@ static int judge(const struct rules *rules, const struct rules_perf *rp,
         if (dspan && most * 2 < x->t1 - x->t0)
             dspan = NULL;
     }
+    /* else a REST call of the holder's own, answered late, open over most
+     * of the stretch (whatever operation it served: a periodic task
+     * holding a lock this work needs): it was waiting on that callee */
+    const struct cloud_wait *cw = NULL;
+    const struct cloud_inst *waited = NULL;
+    if (!dspan && inst && x->how == TL_WORK) {
+        waited = cloud_waited_on(m, inst, x->t0, x->t1, &cw);
+        if (waited == inst)
+            waited = NULL;
+    }
     char holder[160] = "";
-    if (dspan) {
+    if (dspan || waited) {
         if (inst)
             cloud_inst_name(inst, holder, sizeof(holder));
         else
             timeline_peer_name(&x->who, holder, sizeof(holder));
-        inst = dep;
-        span = dspan;
+        inst = dspan ? dep : waited;
+        span = dspan ? dspan : cloud_down_during(waited, x->t0, x->t1);
     }
     char who[160];
     if (inst) {
@@ -381,6 +401,14 @@ static int judge(const struct rules *rules, const struct rules_perf *rp,
                      holder, secs(x->t1 - x->t0), who,
                      next ? timeline_kind_name((enum tl_kind)next->kind) : "its next message",
                      next ? next->label : "");
+    } else if (waited) {
+        perf->hop_kind = "blocked";
+        snprintf(wd->hop, sizeof(wd->hop),
+                 "%s waited %.1f s for %s to answer %s, a call of its own open from %.1f s "
+                 "before the stretch and answered after %.1f s",
+                 holder, secs(x->t1 - x->t0), who, cw->what,
+                 secs(x->t0 > cw->since_us ? x->t0 - cw->since_us : 0),
+                 secs(cw->until_us - cw->since_us));
     }
     if (span) {
         char t[40], dur[48] = "";
@@ -399,6 +427,11 @@ static int judge(const struct rules *rules, const struct rules_perf *rp,
     } else if (x->how == TL_ANSWER) {
         snprintf(wd->why, sizeof(wd->why), "%s answered late; the wire shows no outage of it",
                  who);
+        perf->why = wd->why;
+    } else if (x->how == TL_ACCEPT) {
+        snprintf(wd->why, sizeof(wd->why),
+                 "%s did not accept connections meanwhile (its listen queue full: hung or "
+                 "overloaded)", who);
         perf->why = wd->why;
     }
     cause->message = perf->hop;
@@ -514,12 +547,13 @@ static void settle_parked(struct slow_table *t, size_t i, int judge_it, slow_fn 
 }
 
 /* Could an operation of wall time wall be slow, its usual not known yet?
- * Not when it is within the margin of the quickest one of its kind
- * learned so far (the usual will hardly be below that), nor within the
- * absolute margin. */
+ * Not when it is within the margin of the quickest of the (two or more)
+ * of its kind learned so far (the usual will hardly be below that), nor
+ * within the absolute margin. */
 static int may_be_slow(const struct rules_perf *rp, const struct sketch *learned, uint64_t wall)
 {
-    double floor_us = learned && learned->n ? (double)learned->min_us : 0.0;
+    /* two at least: one alone may be a slow one itself */
+    double floor_us = learned && learned->n >= 2 ? (double)learned->min_us : 0.0;
     return (double)wall > rp->relative * floor_us + rp->absolute_s * 1e6;
 }
 
@@ -582,11 +616,19 @@ void slow_release(struct slow_table *t, const char *operation, slow_fn fn, void 
     }
     uint64_t n = 0;
     baseline_usual(t->bl, key, &n);
-    if (n < rp->min_samples)
+    size_t waiting = 0;
+    for (size_t i = 0; i < t->n; i++)
+        waiting += !strcmp(t->v[i].op.operation, operation);
+    int usual = n >= rp->min_samples;
+    /* long ones keep coming with too few short ones to judge them by
+     * (more than twice as many as make a usual: a burst of slow ones
+     * during an outage is fewer): that is how long this operation takes
+     * here, they become its usual */
+    if (!usual && waiting <= 2 * (size_t)rp->min_samples)
         return;
     for (size_t i = 0; i < t->n;)
         if (!strcmp(t->v[i].op.operation, operation))
-            settle_parked(t, i, 1, fn, ctx);
+            settle_parked(t, i, usual, fn, ctx);
         else
             i++;
 }

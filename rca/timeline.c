@@ -11,7 +11,7 @@
 
 static const char *const kind_names[TL_KINDS] = {"http", "rpc_call", "rpc_cast", "notification",
                                                   "connect"};
-static const char *const how_names[] = {"work", "answer", "queue", "unseen", "client"};
+static const char *const how_names[] = {"work", "answer", "queue", "unseen", "client", "accept"};
 
 const char *timeline_kind_name(enum tl_kind k)
 {
@@ -20,7 +20,7 @@ const char *timeline_kind_name(enum tl_kind k)
 
 const char *timeline_how_name(enum tl_how h)
 {
-    return (unsigned)h <= TL_CLIENT ? how_names[h] : "?";
+    return (unsigned)h <= TL_ACCEPT ? how_names[h] : "?";
 }
 
 const char *timeline_peer_name(const struct tl_peer *p, char *buf, size_t len)
@@ -155,6 +155,7 @@ static void hop_of(const struct chain *c, int32_t i, struct tl_hop *h)
         h->kind = TL_HTTP;
         peer_set(&h->client, &ev->src);
         peer_set(&h->server, &ev->dst);
+        h->accept_us = ev->accept_wait_us;
         if (ev->operation)
             str_copy(h->label, sizeof(h->label), ev->operation);
         else
@@ -371,7 +372,7 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
         return 0;
     /* hops and holds in one block (timeline_free frees the hops); the
      * scratch arrays in another */
-    tl->hops = malloc(c->n * sizeof(*tl->hops) + (c->n + 2) * sizeof(*tl->holds));
+    tl->hops = malloc(c->n * sizeof(*tl->hops) + (2 * c->n + 2) * sizeof(*tl->holds));
     void *scratch = malloc(c->n * (sizeof(struct ord) + sizeof(int32_t) + sizeof(const char *)));
     if (!tl->hops || !scratch) {
         free(scratch);
@@ -462,6 +463,12 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
         const struct chain_entry *e = &c->e[o[k].i];
         const struct event *ev = e->ev;
         uint64_t at = ev->ts_us > tl->end ? tl->end : ev->ts_us;
+        /* a request whose connection the server was slow to accept: the
+         * end of the stretch before it is the server's */
+        uint64_t acc = ev->kind == EV_HTTP_REQUEST && ev->accept_wait_us && at > t
+                           ? (ev->accept_wait_us < at - t ? ev->accept_wait_us : at - t)
+                           : 0;
+        at -= acc;
         if (at > t) {
             struct tl_hold *x = &tl->holds[tl->nholds++];
             memset(x, 0, sizeof(*x));
@@ -508,6 +515,18 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
                 }
             }
             t = at;
+        }
+        if (acc) {
+            struct tl_hold *x = &tl->holds[tl->nholds++];
+            memset(x, 0, sizeof(*x));
+            x->t0 = t;
+            x->t1 = t + acc;
+            x->how = TL_ACCEPT;
+            x->from = prev;
+            x->to = o[k].i;
+            x->hop = hop_at[o[k].i];
+            peer_set(&x->who, &ev->dst);
+            t += acc;
         }
         prev = o[k].i;
     }

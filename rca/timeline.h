@@ -45,6 +45,8 @@ struct tl_hop {
     int status;          /* HTTP status, 0 */
     int error;           /* 5xx, left unanswered, RPC failure or timeout */
     int client_error;    /* 4xx */
+    uint64_t accept_us;  /* HTTP: the server took this long to accept its
+                            connection (t0 is when the request was sent) */
     uint8_t inferred;    /* client: its AMQP connection's owner unknown, the
                             one service on the publisher's address, else the
                             one there last handed work of the chain still
@@ -56,7 +58,10 @@ enum tl_how {
     TL_ANSWER,   /* a callee held a request or call until it answered */
     TL_QUEUE,    /* a message waited in its queue for the holder (its consumer) */
     TL_UNSEEN,   /* work out of the wire's sight until a delivery */
-    TL_CLIENT    /* the client: from the last work to its last poll */
+    TL_CLIENT,   /* the client: from the last work to its last poll */
+    TL_ACCEPT    /* a server slow to accept the connection of a request to
+                    it (the SYN sent again): from the first SYN to the
+                    request */
 };
 
 struct tl_hold {
