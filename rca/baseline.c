@@ -23,10 +23,7 @@ struct baseline {
 
 static uint64_t key_hash(const char *k)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *k; k++)
-        h = (h ^ (unsigned char)*k) * 1099511628211ull;
-    return h | 1; /* 0 marks an empty slot */
+    return str_hash(k, strlen(k)) | 1; /* 0 marks an empty slot */
 }
 
 struct baseline *baseline_new(size_t max_keys, struct stats *st)

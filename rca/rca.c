@@ -37,6 +37,7 @@ struct rca {
     struct baseline *bl;  /* usual durations (slow operations) */
     struct graph *graph;  /* the service map, NULL unless asked */
     struct slow_table *slowt; /* operations awaiting their usual */
+    struct timeline_mem tlmem; /* lent to every chain's timeline */
     rca_incident_fn incident_fn;
     void *incident_ctx;
     uint64_t next_expire, next_incident_tick;
@@ -371,6 +372,7 @@ void rca_free(struct rca *a)
     slow_table_free(a->slowt);
     baseline_free(a->bl);
     graph_free(a->graph);
+    timeline_mem_free(&a->tlmem);
     free(a->heap);
     free(a->ready);
     free(a);
@@ -795,7 +797,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
     struct timeline tl;
     memset(&tl, 0, sizeof(tl));
     int user = !r.background && !j.not_users;
-    if ((user || a->graph) && timeline_build(a->cs, c, a->cloud, &tl) < 0)
+    if ((user || a->graph) && timeline_build(a->cs, c, a->cloud, &tl, &a->tlmem) < 0)
         stats_add(a->st, "rca.timeline_alloc_failed", 1);
     j.tl = user || a->graph ? &tl : NULL;
     /* a resource seen in ERROR whose failure was already reported: decided
@@ -865,6 +867,8 @@ static void decide(struct rca *a, struct chain *c, int at_end)
     }
     int out = report && wanted(a, c) && a->fn;
     if (out) {
+        if (j.tl)
+            timeline_canon(&tl, a->cloud); /* names as shown */
         if (walk_report(&fx, c, &r) < 0)
             stats_add(a->st, "rca.report_alloc_failed", 1);
         apply(a, &j, &r);

@@ -501,6 +501,7 @@ void slow_table_use_rules(struct slow_table *t, const struct rules *rules)
 static int tl_copy(struct timeline *d, const struct timeline *s)
 {
     *d = *s;
+    d->borrowed = 0;
     /* one block, as timeline_build makes it */
     d->hops = malloc(s->nhops * sizeof(*d->hops) + (s->nholds ? s->nholds : 1) * sizeof(*d->holds));
     if (!d->hops) {
@@ -535,6 +536,7 @@ static void settle_parked(struct slow_table *t, size_t i, int judge_it, slow_fn 
     if (judge_it &&
         judge(t->rules, rp, t->bl, t->m, p->op.operation, &p->tl, usual, n, &cause, &perf, &wd)) {
         stats_add(t->st, "slow.judged_late", 1);
+        timeline_canon(&p->tl, t->m);
         if (fn)
             fn(ctx, &p->op, &p->tl, &cause, &perf);
     } else {

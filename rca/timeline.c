@@ -216,8 +216,9 @@ static void hop_of(const struct chain *c, int32_t i, struct tl_hop *h)
     }
 }
 
-#define HOLDER_LOOKBACK 256
-#define LEAD_MAX_US 60000000ull /* a command's lead longer than this is not one */ /* messages looked back at for an unnamed sender */
+#define HOLDER_LOOKBACK 256     /* messages looked back at for an unnamed sender */
+#define HOLD_LOOK_US 20000ull   /* a stretch this long is worth asking who really held it */
+#define LEAD_MAX_US 60000000ull /* a command's lead longer than this is not one */
 
 struct ord {
     uint64_t ts, seq;
@@ -363,8 +364,32 @@ static int infer_holder(const struct chain *c, const struct cloud *m, const stru
     return 1;
 }
 
+/* p of at least n bytes, grown (contents not kept); NULL on failure. */
+static void *mem_at_least(void **p, size_t *cap, size_t n)
+{
+    if (*cap >= n)
+        return *p;
+    size_t ncap = *cap ? *cap : 4096;
+    while (ncap < n)
+        ncap *= 2;
+    void *np = malloc(ncap);
+    if (!np)
+        return NULL;
+    free(*p);
+    *p = np;
+    *cap = ncap;
+    return np;
+}
+
+void timeline_mem_free(struct timeline_mem *mem)
+{
+    free(mem->block);
+    free(mem->scratch);
+    memset(mem, 0, sizeof(*mem));
+}
+
 int timeline_build(const struct chain_set *cs, const struct chain *c, const struct cloud *m,
-                   struct timeline *tl)
+                   struct timeline *tl, struct timeline_mem *mem)
 {
     (void)cs;
     memset(tl, 0, sizeof(*tl));
@@ -372,10 +397,20 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
         return 0;
     /* hops and holds in one block (timeline_free frees the hops); the
      * scratch arrays in another */
-    tl->hops = malloc(c->n * sizeof(*tl->hops) + (2 * c->n + 2) * sizeof(*tl->holds));
-    void *scratch = malloc(c->n * (sizeof(struct ord) + sizeof(int32_t) + sizeof(const char *)));
+    size_t bsize = c->n * sizeof(*tl->hops) + (2 * c->n + 2) * sizeof(*tl->holds);
+    size_t ssize = c->n * (sizeof(struct ord) + sizeof(int32_t) + sizeof(const char *));
+    void *scratch;
+    if (mem) {
+        tl->hops = mem_at_least(&mem->block, &mem->block_cap, bsize);
+        scratch = mem_at_least(&mem->scratch, &mem->scratch_cap, ssize);
+        tl->borrowed = 1;
+    } else {
+        tl->hops = malloc(bsize);
+        scratch = malloc(ssize);
+    }
     if (!tl->hops || !scratch) {
-        free(scratch);
+        if (!mem)
+            free(scratch);
         timeline_free(tl);
         return -1;
     }
@@ -495,7 +530,8 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
                 /* a sender the wire does not name, or a library embedded
                  * in whichever service holds the work there (the
                  * keystonemiddleware of a service validating a token) */
-                if (!x->who.service[0] || embedded(m, &x->who)) {
+                int long_enough = at - t >= HOLD_LOOK_US;
+                if (long_enough && (!x->who.service[0] || embedded(m, &x->who))) {
                     struct tl_peer w;
                     if (infer_holder(c, m, o, no, ev, &w)) {
                         x->who = w;
@@ -506,7 +542,7 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
                  * request of its open over the stretch) did not work: the
                  * one it waited on held the time, or the one that one
                  * waited on */
-                int32_t w = waited_on(tl, &x->who, t, at);
+                int32_t w = long_enough ? waited_on(tl, &x->who, t, at) : -1;
                 for (int depth = 0; w >= 0 && depth < 6; depth++) {
                     x->who = tl->hops[w].server;
                     x->how = TL_ANSWER;
@@ -559,15 +595,8 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
         if (rev)
             peer_set(&x->who, &rev->src);
     }
-    /* one name per instance: a message that left its sender's host unsaid
-     * gets the host the model knows for that service at that address */
-    for (size_t h = 0; h < tl->nhops; h++) {
-        canon(m, &tl->hops[h].client);
-        canon(m, &tl->hops[h].server);
-    }
-    for (size_t h = 0; h < tl->nholds; h++)
-        canon(m, &tl->holds[h].who);
-    free(scratch);
+    if (!mem)
+        free(scratch);
     return 0;
 }
 
@@ -588,8 +617,19 @@ int timeline_waiting_on(const struct timeline *tl, const struct tl_peer *who, ui
     return best;
 }
 
+void timeline_canon(struct timeline *tl, const struct cloud *m)
+{
+    for (size_t h = 0; h < tl->nhops; h++) {
+        canon(m, &tl->hops[h].client);
+        canon(m, &tl->hops[h].server);
+    }
+    for (size_t h = 0; h < tl->nholds; h++)
+        canon(m, &tl->holds[h].who);
+}
+
 void timeline_free(struct timeline *tl)
 {
-    free(tl->hops); /* the holds with them */
+    if (!tl->borrowed)
+        free(tl->hops); /* the holds with them */
     memset(tl, 0, sizeof(*tl));
 }

@@ -86,15 +86,31 @@ struct timeline {
     struct tl_hold *holds; /* in time order, gaps of 0 left out; in the
                               block of hops (one allocation) */
     size_t nholds;
+    int borrowed;          /* the block is a timeline_mem's, not freed here */
 };
+
+/* Memory a caller lends timeline_build again and again (the block of hops
+ * and holds, and its scratch): no allocation per chain once grown. Zeroed
+ * is empty; timeline_mem_free gives it back. */
+struct timeline_mem {
+    void *block, *scratch;
+    size_t block_cap, scratch_cap;
+};
+void timeline_mem_free(struct timeline_mem *mem);
 
 struct cloud;
 /* Build c's timeline into tl (zeroed first); m (may be NULL) names the
  * sender of a message whose connection's owner is unknown when its
- * address holds one service. -1 on allocation failure (tl is then
- * empty). */
+ * address holds one service. With mem, the timeline lives in mem's block
+ * (valid until the next build with mem); without, in its own. -1 on
+ * allocation failure (tl is then empty). */
 int timeline_build(const struct chain_set *cs, const struct chain *c, const struct cloud *m,
-                   struct timeline *tl);
+                   struct timeline *tl, struct timeline_mem *mem);
+
+/* Name every end and holder by the host the model of the cloud knows for
+ * that service at that address, when the message left it unsaid: one
+ * name per instance, for what is shown. */
+void timeline_canon(struct timeline *tl, const struct cloud *m);
 void timeline_free(struct timeline *tl);
 
 /* The hop service who (its host, when both say one) was waiting on at
