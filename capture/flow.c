@@ -45,6 +45,11 @@ struct fent {
     uint32_t snd_end[2];
     uint8_t snd_known[2], rtx_quiet[2];
     uint64_t dir_last_us[2];
+    /* ACK timing: one segment of each direction at a time, its end and
+     * when it was sent (0: none watched); a retransmission spoils it */
+    uint32_t probe_end[2];
+    uint64_t probe_us[2];
+    uint64_t slow_ack_next_us; /* no FLOW_EV_SLOW_ACK before this */
     struct reasm r[2];
     struct classify_flow *cls;
 };
@@ -70,11 +75,12 @@ struct flow_table {
     struct reasm_env env;
     uint64_t *c_created, *c_evicted, *c_expired, *c_non_tcp, *c_reused, *c_alloc_failed,
         *c_syn_retrans, *c_rst, *c_midstream, *c_anomalies, *c_not_ip,
-        *c_syn_unanswered, *c_stalled;
+        *c_syn_unanswered, *c_stalled, *c_slow_acks;
 };
 
 static const char *const event_names[FLOW_EV_COUNT] = {
     "SYN", "ESTABLISHED", "REFUSED", "UNANSWERED", "RESET", "CLOSED", "MIDSTREAM", "STALLED",
+    "SLOW_ACK",
 };
 
 const char *flow_event_name(enum flow_event ev)
@@ -576,7 +582,7 @@ static struct fent *flow_create(struct flow_table *ft, const struct fent *k, uin
     e->f.cli.port = e->cli_is_a ? e->pa : e->pb;
     e->f.srv.port = e->cli_is_a ? e->pb : e->pa;
     e->f.first_us = e->f.last_us = ts;
-    e->f.fin_first = e->f.rst_dir = e->f.stall_dir = -1;
+    e->f.fin_first = e->f.rst_dir = e->f.stall_dir = e->f.slow_ack_dir = -1;
     reasm_init(&e->r[0]);
     reasm_init(&e->r[1]);
     classify_flow_begin(ft->cls, &e->f, &e->cls);
@@ -608,6 +614,21 @@ static void stall_watch(struct flow_table *ft, struct fent *e, int dir, const st
                         uint32_t dseq, uint64_t ts)
 {
     struct flow *f = &e->f;
+    /* this packet's ACK answers the segment of the other side watched */
+    if (e->probe_us[!dir] && (pkt->tcp_flags & DECODE_TCP_ACK) &&
+        (int32_t)(pkt->ack - e->probe_end[!dir]) >= 0) {
+        uint64_t late = ts > e->probe_us[!dir] ? ts - e->probe_us[!dir] : 0;
+        e->probe_us[!dir] = 0;
+        if (late >= FLOW_SLOW_ACK_US && ts >= e->slow_ack_next_us) {
+            e->slow_ack_next_us = ts + FLOW_SLOW_ACK_EVERY_US;
+            f->slow_ack_dir = (int8_t)dir;
+            f->slow_ack_us = late;
+            if (!ft->c_slow_acks) /* created on first use */
+                ft->c_slow_acks = stats_counter(ft->st, "flow.slow_acks");
+            (*ft->c_slow_acks)++;
+            emit(ft, e, FLOW_EV_SLOW_ACK, ts);
+        }
+    }
     e->rtx_quiet[!dir] = 0;
     if (f->stall_dir == !dir)
         f->stall_dir = -1; /* the silent side spoke again */
@@ -618,8 +639,13 @@ static void stall_watch(struct flow_table *ft, struct fent *e, int dir, const st
     if (!e->snd_known[dir] || (int32_t)(end - e->snd_end[dir]) > 0) {
         e->snd_end[dir] = end;
         e->snd_known[dir] = 1;
+        if (!e->probe_us[dir]) {
+            e->probe_end[dir] = end;
+            e->probe_us[dir] = ts;
+        }
         return;
     }
+    e->probe_us[dir] = 0; /* sent again: its ACK would time nothing */
     if (e->rtx_quiet[dir] < UINT8_MAX)
         e->rtx_quiet[dir]++;
     uint64_t heard = e->dir_last_us[!dir];

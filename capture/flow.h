@@ -45,6 +45,14 @@ enum flow_event {
                                flow.stall_dir and stall_since_us say who and
                                since when. Once per silence: the peer's next
                                packet ends it. Counted flow.stalled */
+    FLOW_EV_SLOW_ACK,       /* one side acknowledged data late (its ACK
+                               came FLOW_SLOW_ACK_US or more after the
+                               data, without the data being sent again): a
+                               slow link or host beyond the capture point.
+                               struct flow.slow_ack_dir and slow_ack_us say
+                               who and how late; at most once per
+                               FLOW_SLOW_ACK_EVERY_US per flow. Counted
+                               flow.slow_acks */
     FLOW_EV_COUNT
 };
 
@@ -59,6 +67,8 @@ enum flow_end {
 
 #define FLOW_STALL_RETRANSMITS 3        /* RTO backoff: >= 1.4 s on Linux */
 #define FLOW_STALL_QUIET_US 1000000ull
+#define FLOW_SLOW_ACK_US 500000ull        /* an ACK this late is a slow link */
+#define FLOW_SLOW_ACK_EVERY_US 5000000ull /* at most one FLOW_EV_SLOW_ACK per flow per */
 
 const char *flow_event_name(enum flow_event ev);
 const char *flow_app_name(enum flow_app app);
@@ -94,6 +104,9 @@ struct flow {
     int8_t rst_dir;                 /* direction of the first RST, -1 none */
     int8_t stall_dir;               /* direction whose data its peer stopped
                                        acknowledging (FLOW_EV_STALLED), -1 */
+    int8_t slow_ack_dir;            /* direction whose ACKs came late
+                                       (FLOW_EV_SLOW_ACK), -1 */
+    uint64_t slow_ack_us;           /* how late */
     uint64_t stall_since_us;        /* the silent peer's last packet (its
                                        last sign of life), or the first
                                        unacknowledged data if it never sent */

@@ -273,7 +273,7 @@ static void on_event(void *ctx, struct flow *f, enum flow_event fe, uint64_t ts)
     if (fe == FLOW_EV_CLOSED || fe == FLOW_EV_RESET)
         app_end(p, f, ts);
     if (fe != FLOW_EV_REFUSED && fe != FLOW_EV_UNANSWERED && fe != FLOW_EV_RESET &&
-        fe != FLOW_EV_STALLED)
+        fe != FLOW_EV_STALLED && fe != FLOW_EV_SLOW_ACK)
         return;
     /* an RST answering a FIN ends a connection that was closing anyway
      * (RabbitMQ does this to every client that leaves): not trouble */
@@ -287,7 +287,8 @@ static void on_event(void *ctx, struct flow *f, enum flow_event fe, uint64_t ts)
     ev->flow_id = f->id;
     ev->conn_event = (int)fe;
     /* src talks, dst is the one refusing, not answering, or silent */
-    int rev = fe == FLOW_EV_STALLED && f->stall_dir == FLOW_S2C;
+    int rev = (fe == FLOW_EV_STALLED && f->stall_dir == FLOW_S2C) ||
+              (fe == FLOW_EV_SLOW_ACK && f->slow_ack_dir == FLOW_C2S);
     const struct flow_endpoint *from = rev ? &f->srv : &f->cli, *to = rev ? &f->cli : &f->srv;
     snprintf(ev->src.addr, sizeof(ev->src.addr), "%s", from->addr);
     ev->src.port = from->port;
@@ -299,6 +300,8 @@ static void on_event(void *ctx, struct flow *f, enum flow_event fe, uint64_t ts)
         ev->src.service = event_cstr(ev, svcmap_port(p->map, f->srv.port, NULL));
     if (fe == FLOW_EV_STALLED)
         ev->quiet_since_us = f->stall_since_us;
+    if (fe == FLOW_EV_SLOW_ACK) /* when the data it acknowledged late was sent */
+        ev->quiet_since_us = ts > f->slow_ack_us ? ts - f->slow_ack_us : 0;
     emit(p, ev);
 }
 

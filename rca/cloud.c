@@ -35,6 +35,9 @@ struct addr_host {
     int conflict; /* two instances there named different hosts */
     uint64_t bg_us; /* last background work (an RPC with no user behind it) sent from it */
     uint64_t alive_us; /* last message sent from it, by any instance */
+    /* its late acknowledgements (a slow link or host): a ring */
+    uint64_t slow_at[CLOUD_SLOW_ACKS], slow_late[CLOUD_SLOW_ACKS];
+    uint32_t nslow;
 };
 
 /* Where a resource lives: the instance that last got work on it through
@@ -976,6 +979,15 @@ void cloud_observe(struct cloud *m, const struct event *ev)
             host_stalled(m, ev);
             break;
         }
+        if (ev->conn_event == FLOW_EV_SLOW_ACK) {
+            struct addr_host *ah = ah_get(m, ev->dst.addr, 1);
+            if (ah) {
+                uint32_t k = ah->nslow++ % CLOUD_SLOW_ACKS;
+                ah->slow_at[k] = t;
+                ah->slow_late[k] = t - ev->quiet_since_us;
+            }
+            break;
+        }
         struct cloud_inst *x = inst_get(m, ev->dst.service, ev->dst.host, ev->dst.addr, t, 1);
         if (!x)
             break;
@@ -1062,6 +1074,26 @@ const struct cloud_inst *cloud_find(const struct cloud *m, const char *svc, cons
         only = &m->inst[i];
     }
     return only;
+}
+
+uint32_t cloud_slow_acks(const struct cloud *m, const char *addr, uint64_t t0, uint64_t t1,
+                         uint64_t *worst)
+{
+    const struct addr_host *ah = addr && *addr ? ah_get((struct cloud *)m, addr, 0) : NULL;
+    uint32_t n = 0;
+    if (worst)
+        *worst = 0;
+    if (!ah)
+        return 0;
+    uint32_t kept = ah->nslow < CLOUD_SLOW_ACKS ? ah->nslow : CLOUD_SLOW_ACKS;
+    for (uint32_t i = 0; i < kept; i++) {
+        if (ah->slow_at[i] < t0 || ah->slow_at[i] > t1)
+            continue;
+        n++;
+        if (worst && ah->slow_late[i] > *worst)
+            *worst = ah->slow_late[i];
+    }
+    return n;
 }
 
 const struct cloud_inst *cloud_waited_on(const struct cloud *m, const struct cloud_inst *x,

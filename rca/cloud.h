@@ -70,6 +70,7 @@ struct cloud_span {
 
 #define CLOUD_SPANS 8 /* the last periods of each instance */
 #define CLOUD_WAITS 8 /* the last long waits of each instance */
+#define CLOUD_SLOW_ACKS 16 /* the last late acknowledgements of each address */
 #define CLOUD_LONG_WAIT_US 1000000ull /* a REST call answered this late is one */
 
 /* A REST call an instance made that took long to be answered: what it
@@ -169,6 +170,13 @@ const struct cloud_inst *cloud_find(const struct cloud *m, const char *svc, cons
  * through its host's own topic (nova-compute of the server's host), or
  * NULL when none was seen (the last 4096 servers, roughly). */
 const struct cloud_inst *cloud_home(const struct cloud *m, const char *uuid);
+
+/* How many late acknowledgements (FLOW_EV_SLOW_ACK: data to addr
+ * acknowledged 0.5 s or more after it was sent, not sent again) the model
+ * kept for addr within [t0, t1], the latest 16; *worst gets the latest of
+ * them. 0: none (its link looked fine, or nothing was watched). */
+uint32_t cloud_slow_acks(const struct cloud *m, const char *addr, uint64_t t0, uint64_t t1,
+                         uint64_t *worst);
 
 /* The instance x spent most of [t0, t1] waiting on (a REST call of its
  * answered late, covering at least half of the time), NULL when none;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture/flow.h"
 #include "capture/mem.h"
 #include "capture/stats.h"
 #include "rca/baseline.h"
@@ -1041,7 +1042,8 @@ void rca_event(struct rca *a, struct event *ev)
     if (ev->ts_us > a->now)
         a->now = ev->ts_us;
     cloud_observe(a->cloud, ev);
-    if (ev->kind == EV_AMQP_OPEN || ev->kind == EV_AMQP_END) {
+    if (ev->kind == EV_AMQP_OPEN || ev->kind == EV_AMQP_END ||
+        (ev->kind == EV_CONN && ev->conn_event == FLOW_EV_SLOW_ACK)) {
         event_free(ev); /* the model's alone: no operation is made of them */
         return;
     }

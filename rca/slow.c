@@ -410,6 +410,7 @@ static int judge(const struct rules *rules, const struct rules_perf *rp,
                  secs(x->t0 > cw->since_us ? x->t0 - cw->since_us : 0),
                  secs(cw->until_us - cw->since_us));
     }
+    uint64_t worst_ack = 0;
     if (span) {
         char t[40], dur[48] = "";
         blame_time(span->since_us, t, sizeof(t));
@@ -418,6 +419,14 @@ static int judge(const struct rules *rules, const struct rules_perf *rp,
         snprintf(wd->why, sizeof(wd->why), "%s was %s (%s) from %s%s", who,
                  cloud_state_name((enum cloud_state)span->state),
                  cloud_why_name((enum cloud_why)span->why), t, dur);
+        perf->why = wd->why;
+    } else if (inst && cloud_slow_acks(m, inst->addr, tl->start, tl->end, &worst_ack)) {
+        /* no outage: its link (or host) was slow, acknowledging late */
+        uint32_t nack = cloud_slow_acks(m, inst->addr, tl->start, tl->end, NULL);
+        snprintf(wd->why, sizeof(wd->why),
+                 "the link to %s was slow: data to it acknowledged up to %.1f s late (%u time%s "
+                 "during the operation)",
+                 inst->addr, secs(worst_ack), (unsigned)nack, nack == 1 ? "" : "s");
         perf->why = wd->why;
     } else if (x->how == TL_QUEUE) {
         snprintf(wd->why, sizeof(wd->why),

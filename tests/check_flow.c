@@ -701,9 +701,17 @@ static int nstalled;
 static struct flow stalled_flow;
 static uint64_t stalled_at;
 
+static int nslow;
+static struct flow slow_flow;
+
 static void on_stall_event(void *ctx, struct flow *f, enum flow_event ev, uint64_t ts)
 {
     (void)ctx;
+    if (ev == FLOW_EV_SLOW_ACK) {
+        nslow++;
+        slow_flow = *f;
+        return;
+    }
     if (ev != FLOW_EV_STALLED)
         return;
     nstalled++;
@@ -721,6 +729,7 @@ static void stall_table(void)
     ft = flow_table_new(&cfg, st, &cb);
     ck_assert_ptr_nonnull(ft);
     nstalled = 0;
+    nslow = 0;
     memset(&stalled_flow, 0, sizeof(stalled_flow));
 }
 
@@ -786,6 +795,38 @@ START_TEST(no_stall_while_the_peer_talks)
 }
 END_TEST
 
+/* ---- late acknowledgements: a slow link ---- */
+
+START_TEST(slow_ack_on_a_slow_link)
+{
+    stall_table();
+    stall_prologue();
+    /* acknowledged at once: nothing (the prologue's ping was acked in 1 ms) */
+    ck_assert_int_eq(nslow, 0);
+    /* the server's data acknowledged 700 ms later, not sent again */
+    raw_tcp(1, 40000, 5672, 0x18, 501, 105, "deliver", 1000 * MS);
+    raw_tcp(0, 40000, 5672, 0x10, 105, 508, NULL, 1700 * MS);
+    ck_assert_int_eq(nslow, 1);
+    ck_assert_int_eq(slow_flow.slow_ack_dir, FLOW_C2S); /* the client acked late */
+    ck_assert_uint_eq(slow_flow.slow_ack_us, 700 * MS);
+    /* again 2 s later: within 5 s of the last one, not told again */
+    raw_tcp(1, 40000, 5672, 0x18, 508, 105, "more", 3000 * MS);
+    raw_tcp(0, 40000, 5672, 0x10, 105, 512, NULL, 3900 * MS);
+    ck_assert_int_eq(nslow, 1);
+    /* sent again before its ACK: the ACK times nothing */
+    raw_tcp(1, 40000, 5672, 0x18, 512, 105, "again", 9000 * MS);
+    raw_tcp(1, 40000, 5672, 0x18, 512, 105, "again", 9300 * MS);
+    raw_tcp(0, 40000, 5672, 0x10, 105, 517, NULL, 9900 * MS);
+    ck_assert_int_eq(nslow, 1);
+    /* the client's own data acknowledged late by the server, 5 s on */
+    raw_tcp(0, 40000, 5672, 0x18, 105, 517, "ask", 12000 * MS);
+    raw_tcp(1, 40000, 5672, 0x10, 517, 108, NULL, 12600 * MS);
+    ck_assert_int_eq(nslow, 2);
+    ck_assert_int_eq(slow_flow.slow_ack_dir, FLOW_S2C);
+    ck_assert_uint_eq(*stats_counter(st, "flow.slow_acks"), 2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("flow");
@@ -798,6 +839,7 @@ int main(void)
     tcase_add_test(tc, syn_unanswered_counted);
     tcase_add_test(tc, stall_on_retransmissions_into_silence);
     tcase_add_test(tc, no_stall_while_the_peer_talks);
+    tcase_add_test(tc, slow_ack_on_a_slow_link);
     tcase_add_test(tc, direction_rules);
     tcase_add_test(tc, direction_details);
     tcase_add_test(tc, non_tcp_and_ipv6);
