@@ -99,6 +99,21 @@ static size_t *hop_order(const struct timeline *tl)
     return idx;
 }
 
+/* The time a waterfall spans: the operation's wall time, widened to every
+ * hop (a hop may begin before the operation or end after it). */
+static void time_axis(const struct timeline *tl, uint64_t *t0, uint64_t *t1)
+{
+    *t0 = tl->start;
+    *t1 = tl->end;
+    for (size_t i = 0; i < tl->nhops; i++) {
+        uint64_t e = tl->hops[i].t1 ? tl->hops[i].t1 : tl->hops[i].t0;
+        if (tl->hops[i].t0 < *t0)
+            *t0 = tl->hops[i].t0;
+        if (e > *t1)
+            *t1 = e;
+    }
+}
+
 /* The holders of tl in order of first appearance: names into rows (at
  * most max), and for each hold the row it is drawn on (row_of). */
 #define MAX_ROWS 48
@@ -146,14 +161,8 @@ void out_waterfall_text(FILE *f, const struct report *r, int width)
         return;
     if (width < 20)
         width = 20;
-    uint64_t t0 = tl->start, t1 = tl->end;
-    for (size_t i = 0; i < tl->nhops; i++) {
-        uint64_t e = tl->hops[i].t1 ? tl->hops[i].t1 : tl->hops[i].t0;
-        if (tl->hops[i].t0 < t0)
-            t0 = tl->hops[i].t0;
-        if (e > t1)
-            t1 = e;
-    }
+    uint64_t t0, t1;
+    time_axis(tl, &t0, &t1);
     double span = t1 > t0 ? (double)(t1 - t0) : 1.0;
     fprintf(f, "  waterfall (%.2f s; '.' queue wait, '=' call or request until its answer, "
                "'|' a message; notifications left out):\n", secs(t1 - t0));
@@ -220,14 +229,9 @@ void out_waterfall_svg(FILE *f, const struct report *r)
 {
     const struct timeline *tl = r->timeline;
     size_t nh = tl ? tl->nhops : 0, nx = tl ? tl->nholds : 0;
-    uint64_t t0 = tl ? tl->start : 0, t1 = tl ? tl->end : 0;
-    for (size_t i = 0; i < nh; i++) {
-        uint64_t e = tl->hops[i].t1 ? tl->hops[i].t1 : tl->hops[i].t0;
-        if (tl->hops[i].t0 < t0)
-            t0 = tl->hops[i].t0;
-        if (e > t1)
-            t1 = e;
-    }
+    uint64_t t0 = 0, t1 = 0;
+    if (tl)
+        time_axis(tl, &t0, &t1);
     const int left = 520, plot = 760, row = 16, top = 64;
     double span = t1 > t0 ? (double)(t1 - t0) : 1.0;
     size_t shown = 0;

@@ -690,6 +690,17 @@ static void waited_cause(struct rca *a, const struct chain *c, const struct repo
     j->blame.span = cloud_down_during(j->blame.inst, x->t0, t1);
 }
 
+/* The model's instance of a slow verdict's culprit and its period down
+ * or hung over the stretch that verdict names, for its incident. */
+static struct blame cause_instance(const struct rca *a, const struct report_cause *rc)
+{
+    struct blame b;
+    memset(&b, 0, sizeof(b));
+    b.inst = cloud_find(a->cloud, rc->service, rc->host, rc->addr);
+    b.span = cloud_down_during(b.inst, rc->since_us, rc->ts_us);
+    return b;
+}
+
 /* A parked operation found slow once its usual was known: its verdict,
  * with its timeline and no message tree (its chain is gone). */
 static void late_slow(void *ctx, const struct slow_op *op, const struct timeline *tl,
@@ -717,10 +728,9 @@ static void late_slow(void *ctx, const struct slow_op *op, const struct timeline
     r.session.login_request_id = op->login_request_id[0] ? op->login_request_id : NULL;
     r.session.user = op->user[0] ? op->user : NULL;
     r.session.project = op->project[0] ? op->project : NULL;
-    const struct cloud_inst *inst = cloud_find(a->cloud, cause->service, cause->host, cause->addr);
-    const struct cloud_span *span = cloud_down_during(inst, cause->since_us, cause->ts_us);
+    struct blame b = cause_instance(a, cause);
     a->sum.slow++;
-    r.incident = incident_verdict(a->incidents, &r, inst, span, 1);
+    r.incident = incident_verdict(a->incidents, &r, b.inst, b.span, 1);
     if (a->fn && (!a->cfg.only_request_id ||
                   (r.request_id && !strcmp(r.request_id, a->cfg.only_request_id))) &&
         !a->cfg.only_resource)
@@ -776,9 +786,7 @@ static void time_of(struct rca *a, const struct chain *c, const struct report *r
         slow_learn(a->bl, NULL, tl);
     if (res == SLOW_YES) {
         j->slow = 1;
-        const struct report_cause *rc = &j->slow_cause;
-        j->blame.inst = cloud_find(a->cloud, rc->service, rc->host, rc->addr);
-        j->blame.span = cloud_down_during(j->blame.inst, rc->since_us, rc->ts_us);
+        j->blame = cause_instance(a, &j->slow_cause);
     }
 }
 

@@ -38,9 +38,12 @@ static size_t holders_of(const struct timeline *tl, const struct cloud *m, struc
     for (size_t i = 0; i < tl->nholds; i++) {
         const struct tl_hold *x = &tl->holds[i];
         int client = x->how == TL_CLIENT;
-        const char *svc = x->how == TL_UNSEEN ? NULL : x->who.service[0] ? x->who.service : "unknown";
+        const char *svc = x->how == TL_UNSEEN   ? NULL
+                          : x->who.service[0] ? x->who.service
+                                              : "unknown";
         const char *host = x->how == TL_UNSEEN ? "" : host_of(&x->who);
-        const struct cloud_inst *inst = m && svc && !client ? cloud_find(m, svc, x->who.host, x->who.addr) : NULL;
+        const struct cloud_inst *inst =
+            m && svc && !client ? cloud_find(m, svc, x->who.host, x->who.addr) : NULL;
         if (inst)
             host = inst->host[0] ? inst->host : inst->addr;
         size_t k = 0;
@@ -226,7 +229,8 @@ static void describe(const struct baseline *bl, struct slow_words *wd, const str
 /* Judge tl of operation against a usual resting on enough samples:
  * 1 slow (cause, perf, wd filled), 0 not. */
 static int judge(const struct rules *rules, const struct rules_perf *rp,
-                 const struct baseline *bl, const struct cloud *m, const char *operation, const struct timeline *tl, uint64_t usual, uint64_t n,
+                 const struct baseline *bl, const struct cloud *m, const char *operation,
+                 const struct timeline *tl, uint64_t usual, uint64_t n,
                  struct report_cause *cause, struct report_perf *perf, struct slow_words *wd)
 {
     char key[BASELINE_KEY_MAX];
@@ -411,6 +415,7 @@ static int judge(const struct rules *rules, const struct rules_perf *rp,
                  secs(cw->until_us - cw->since_us));
     }
     uint64_t worst_ack = 0;
+    uint32_t nack = 0;
     if (span) {
         char t[40], dur[48] = "";
         blame_time(span->since_us, t, sizeof(t));
@@ -420,9 +425,8 @@ static int judge(const struct rules *rules, const struct rules_perf *rp,
                  cloud_state_name((enum cloud_state)span->state),
                  cloud_why_name((enum cloud_why)span->why), t, dur);
         perf->why = wd->why;
-    } else if (inst && cloud_slow_acks(m, inst->addr, tl->start, tl->end, &worst_ack)) {
+    } else if (inst && (nack = cloud_slow_acks(m, inst->addr, tl->start, tl->end, &worst_ack))) {
         /* no outage: its link (or host) was slow, acknowledging late */
-        uint32_t nack = cloud_slow_acks(m, inst->addr, tl->start, tl->end, NULL);
         snprintf(wd->why, sizeof(wd->why),
                  "the link to %s was slow: data to it acknowledged up to %.1f s late (%u time%s "
                  "during the operation)",
