@@ -43,7 +43,7 @@ LDFLAGS := $(SANFLAGS)
 LDLIBS := $(PKG_LIBS) -lm
 
 LIB_SRC := $(sort $(wildcard capture/*.c parsers/*.c rca/*.c) \
-	$(filter-out cli/main.c,$(wildcard cli/*.c)))
+	$(filter-out cli/main.c,$(wildcard cli/*.c cli/*/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(sort $(wildcard tests/check_*.c))
 TESTS := $(TEST_SRC:tests/%.c=$(B)/tests/%)
@@ -127,9 +127,10 @@ golden-update: $(B)/osrca
 $(B)/osrca: $(B)/cli/main.o $(B)/libosrca.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# P: members by their path (cli/out/event.o and parsers/event.o both stay)
 $(B)/libosrca.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcsP $@ $^
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -167,7 +168,7 @@ $(FB)/%.o: %.c
 # libFuzzer scans only their coverage counters after every execution.
 $(FB)/libosrca.a: $(FUZZ_LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcsP $@ $^
 $(FB)/fuzz_%: tests/fuzz/fuzz_%.c $(FB)/libosrca.a
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm
 $(FB)/seeds/.done: tests/fuzz/seeds.py $(wildcard testdata/*.pcap rules/*.yaml)
@@ -196,7 +197,7 @@ PGO_TRAIN := for f in testdata/*.pcap; do \
 	  done; \
 	done; true
 release: $(RB)/.done
-$(RB)/.done: $(LIB_SRC) cli/main.c $(wildcard capture/*.h parsers/*.h rca/*.h cli/*.h) \
+$(RB)/.done: $(LIB_SRC) cli/main.c $(wildcard capture/*.h parsers/*.h rca/*.h cli/*.h cli/*/*.h) \
 		$(wildcard testdata/*.pcap) Makefile
 	@rm -rf $(RB)
 	@$(MAKE) --no-print-directory B=$(RB) SAN= LDFLAGS=-fprofile-generate \

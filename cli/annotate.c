@@ -22,7 +22,7 @@
 #include <strings.h>
 
 #include "cli/dynlib.h"
-#include "cli/httpd.h"
+#include "cli/net/httpd.h"
 
 #define ANNOTATE_MAX_BODY (64u << 20) /* bytes accepted from --from */
 

@@ -11,7 +11,7 @@
 #include <jansson.h>
 
 #include "capture/flow.h"
-#include "cli/out_incident.h"
+#include "cli/out/incident.h"
 #include "rca/blame.h"
 #include "rca/cloud.h"
 #include "rca/incident.h"

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "cli/jw.h"
-#include "cli/out_event.h"
+#include "cli/out/event.h"
 #include "tests/xorshift.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;

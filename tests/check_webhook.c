@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "cli/annotate.h"
-#include "cli/httpd.h"
-#include "cli/webhook.h"
+#include "cli/net/httpd.h"
+#include "cli/net/webhook.h"
 #include "cli/dynlib.h"
 
 START_TEST(webhook_bounded_queue_and_give_up)

@@ -14,7 +14,7 @@
 #include "capture/flow.h"
 #include "capture/mem.h"
 #include "capture/stats.h"
-#include "cli/out_json.h"
+#include "cli/out/json.h"
 #include "parsers/event.h"
 #include "rca/rca.h"
 #include "rca/report.h"

@@ -19,9 +19,9 @@
 
 #include "capture/source.h"
 #include "capture/stats.h"
-#include "cli/out_health.h"
-#include "cli/out_incident.h"
-#include "cli/out_json.h"
+#include "cli/out/health.h"
+#include "cli/out/incident.h"
+#include "cli/out/json.h"
 #include "cli/pipeline.h"
 #include "rca/incident.h"
 #include "rca/rca.h"

@@ -1,4 +1,4 @@
-/* out_map.h -- the service map (rca/graph.h) for people and machines:
+/* map.h -- the service map (rca/graph.h) for people and machines:
  * a text table, JSON lines, Graphviz DOT (edges coloured by error rate,
  * labelled with rate and p95), and the Prometheus exposition of live's
  * /metrics, named after Grafana Tempo's service-graph metrics

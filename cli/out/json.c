@@ -1,9 +1,9 @@
-/* out_json.c -- JSON-lines verdicts and summary (see out_json.h). */
-#include "cli/out_json.h"
+/* json.c -- JSON-lines verdicts and summary (see json.h). */
+#include "cli/out/json.h"
 
 #include "cli/jw.h"
-#include "cli/out_event.h"
-#include "cli/out_perf.h"
+#include "cli/out/event.h"
+#include "cli/out/perf.h"
 #include "rca/timeline.h"
 
 /* v, or null when v is NULL */

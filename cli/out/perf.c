@@ -1,11 +1,11 @@
-/* out_perf.c -- slow verdicts and waterfalls (see out_perf.h). */
-#include "cli/out_perf.h"
+/* perf.c -- slow verdicts and waterfalls (see perf.h). */
+#include "cli/out/perf.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/out_event.h"
+#include "cli/out/event.h"
 #include "rca/timeline.h"
 
 static struct jw_node *str_or_null(struct jw *w, const char *s)

@@ -1,11 +1,11 @@
-/* out_dot.c -- DOT rendering of a verdict (see out_dot.h). */
-#include "cli/out_dot.h"
+/* dot.c -- DOT rendering of a verdict (see dot.h). */
+#include "cli/out/dot.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/out_event.h"
+#include "cli/out/event.h"
 
 /* Write s as the inside of a DOT double-quoted string. */
 static void dot_escape(FILE *f, const char *s, size_t max)

@@ -1,10 +1,10 @@
-/* out_health.c -- service instances and their health (see out_health.h). */
-#include "cli/out_health.h"
+/* health.c -- service instances and their health (see health.h). */
+#include "cli/out/health.h"
 
 #include <inttypes.h>
 
 #include "cli/jw.h"
-#include "cli/out_event.h"
+#include "cli/out/event.h"
 
 static void span_text(FILE *f, const struct cloud_span *s)
 {

@@ -1,4 +1,4 @@
-/* out_perf.h -- where the time of an operation went (issue 19 §3-4): the
+/* perf.h -- where the time of an operation went (issue 19 §3-4): the
  * slow verdict's performance part in JSON and text, and the waterfall of
  * a chain (its hops on a time axis, each hop's queue wait apart, the
  * holder of each stretch below) as text for a terminal and as SVG. */

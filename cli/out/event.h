@@ -1,4 +1,4 @@
-/* out_event.h -- render one event (a decoded message) as a text line or a
+/* event.h -- render one event (a decoded message) as a text line or a
  * JSON object. Used by `osrca messages` and by the chain trees of reports.
  * The JSON schema is documented in README.md ("messages --json"). */
 #ifndef OSRCA_OUT_EVENT_H

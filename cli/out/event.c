@@ -1,5 +1,5 @@
-/* out_event.c -- text and JSON rendering of events (see out_event.h). */
-#include "cli/out_event.h"
+/* event.c -- text and JSON rendering of events (see event.h). */
+#include "cli/out/event.h"
 
 #include <inttypes.h>
 #include <string.h>

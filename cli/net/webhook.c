@@ -1,6 +1,6 @@
 /* webhook.c -- verdict POSTs from a worker thread with a bounded queue and
  * exponential backoff (see webhook.h; libcurl easy interface). */
-#include "cli/webhook.h"
+#include "cli/net/webhook.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
-/* out_incident.c -- incidents as text and JSON lines (see out_incident.h). */
-#include "cli/out_incident.h"
+/* incident.c -- incidents as text and JSON lines (see incident.h). */
+#include "cli/out/incident.h"
 
 #include <inttypes.h>
 
 #include "cli/jw.h"
-#include "cli/out_event.h"
+#include "cli/out/event.h"
 
 static const char *or_dash(const char *s)
 {

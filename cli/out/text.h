@@ -1,4 +1,4 @@
-/* out_text.h -- a verdict for people: operation, request id, what the user
+/* text.h -- a verdict for people: operation, request id, what the user
  * saw, the root cause in one line, category and hint, then the chain as an
  * indented tree with the origin marked "=>" (other fault evidence "!"). */
 #ifndef OSRCA_OUT_TEXT_H

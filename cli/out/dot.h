@@ -1,4 +1,4 @@
-/* out_dot.h -- a verdict as a Graphviz DOT digraph: one node per message
+/* dot.h -- a verdict as a Graphviz DOT digraph: one node per message
  * of the chain, edges from each message to the ones it caused, the origin
  * filled red, other fault evidence outlined red. */
 #ifndef OSRCA_OUT_DOT_H

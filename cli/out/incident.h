@@ -1,4 +1,4 @@
-/* out_incident.h -- incidents for people and machines (rca/incident.h):
+/* incident.h -- incidents for people and machines (rca/incident.h):
  * the service and host at fault, category, when it began and ended (or
  * that it is still open), the evidence, and every operation it broke. */
 #ifndef OSRCA_OUT_INCIDENT_H

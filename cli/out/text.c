@@ -1,10 +1,10 @@
-/* out_text.c -- human-readable verdicts (see out_text.h). */
-#include "cli/out_text.h"
+/* text.c -- human-readable verdicts (see text.h). */
+#include "cli/out/text.h"
 
 #include <inttypes.h>
 
-#include "cli/out_event.h"
-#include "cli/out_perf.h"
+#include "cli/out/event.h"
+#include "cli/out/perf.h"
 
 static const char *or_dash(const char *s)
 {

@@ -1,12 +1,12 @@
-/* out_map.c -- the service map's writers (see out_map.h). */
-#include "cli/out_map.h"
+/* map.c -- the service map's writers (see map.h). */
+#include "cli/out/map.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/jw.h"
-#include "cli/out_event.h"
+#include "cli/out/event.h"
 #include "rca/sketch.h"
 #include "rca/timeline.h"
 

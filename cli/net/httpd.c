@@ -1,6 +1,6 @@
 /* httpd.c -- /metrics and /verdicts over libmicrohttpd (see httpd.h;
  * Prometheus text exposition format 0.0.4, RFC 3339 timestamps). */
-#include "cli/httpd.h"
+#include "cli/net/httpd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* out_json.h -- verdicts as JSON lines for machines: one object per
+/* json.h -- verdicts as JSON lines for machines: one object per
  * report ("type":"verdict") and one final summary ("type":"summary").
  * Keys are sorted, output is compact, one line each. */
 #ifndef OSRCA_OUT_JSON_H

@@ -1,4 +1,4 @@
-/* out_health.h -- the model of the cloud for people and machines: every
+/* health.h -- the model of the cloud for people and machines: every
  * service instance seen (service@host), its health timeline (down or hung
  * since T, with the evidence, back at T') and the dependencies observed
  * between instances. */
