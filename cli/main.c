@@ -19,6 +19,7 @@
 #include "cli/cmd_flows.h"
 #include "cli/common.h"
 #include "cli/live.h"
+#include "cli/net/otlp_export.h"
 #include "cli/annotate.h"
 #include "cli/out/dot.h"
 #include "cli/out/event.h"
@@ -57,6 +58,10 @@ struct opts {
     const char *baseline;      /* usual durations to start from */
     const char *save_baseline; /* where to write them at the end */
     const char *svg;           /* waterfall: SVG file */
+    const char *otlp;          /* traces as OTLP/JSON lines into this file */
+    const char *otlp_endpoint; /* ... and/or POSTed to this collector */
+    int otlp_json;             /* to the collector as JSON (else protobuf) */
+    int all;                   /* traces of every operation, not only verdicts' */
 };
 
 static void usage(FILE *f)
@@ -92,6 +97,12 @@ static void usage(FILE *f)
           "  --baseline FILE     start from the usual durations saved in FILE (slow\n"
           "                      operations are judged against them from the first one)\n"
           "  --save-baseline FILE  write the usual durations learned at the end\n"
+          "  --otlp FILE         analyze: each failed or slow operation's chain as an\n"
+          "                      OpenTelemetry trace, OTLP/JSON, one line per operation\n"
+          "  --otlp-endpoint URL analyze: POST the traces to an OTLP/HTTP collector\n"
+          "                      (http://HOST:4318 gets /v1/traces), batched, retried\n"
+          "  --otlp-protocol protobuf|json   the collector's encoding (default protobuf)\n"
+          "  --all               traces of every operation, not only failed or slow ones\n"
           "\n"
           "exit status: 0 ok, 1 damaged input (results so far printed), 2 usage/environment error\n",
           f);
@@ -110,6 +121,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"baseline", required_argument, NULL, 'L'},
         {"save-baseline", required_argument, NULL, 'V'},
         {"svg", required_argument, NULL, 'G'},
+        {"otlp", required_argument, NULL, 'O'},
+        {"otlp-endpoint", required_argument, NULL, 'X'},
+        {"otlp-protocol", required_argument, NULL, 'P'},
+        {"all", no_argument, NULL, 'A'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -181,6 +196,22 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'G':
             o->svg = optarg;
             break;
+        case 'O':
+            o->otlp = optarg;
+            break;
+        case 'X':
+            o->otlp_endpoint = optarg;
+            break;
+        case 'P':
+            if (strcmp(optarg, "json") && strcmp(optarg, "protobuf")) {
+                fprintf(stderr, "osrca: --otlp-protocol %s: expected protobuf or json\n", optarg);
+                return -1;
+            }
+            o->otlp_json = !strcmp(optarg, "json");
+            break;
+        case 'A':
+            o->all = 1;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -237,6 +268,7 @@ struct run {
     int mode;       /* enum run_mode */
     int waterfalls; /* waterfall: operations drawn */
     uint64_t first_ts; /* first packet time (map rates) */
+    struct otlp_export *otlp; /* --otlp, --otlp-endpoint */
 };
 
 enum run_mode { RUN_ANALYZE = 0, RUN_CHAINS, RUN_MAP, RUN_WATERFALL };
@@ -305,6 +337,10 @@ static void on_report(void *ctx, const struct report *rep)
         on_waterfall(r, rep);
         return;
     }
+    if (r->otlp)
+        otlp_export_report(r->otlp, rep);
+    if (rep->extra && r->mode == RUN_ANALYZE)
+        return; /* --all: a trace, no verdict */
     switch (r->o->fmt) {
     case FMT_JSON:
         out_json_report(stdout, rep);
@@ -386,7 +422,7 @@ static int cmd_run(int argc, char **argv, int analyze)
         stats_free(st);
         return 2;
     }
-    struct run r = {&o, st, NULL, NULL, 0, NULL, mode, 0, 0};
+    struct run r = {&o, st, NULL, NULL, 0, NULL, mode, 0, 0, NULL};
     int rc = 2;
     struct source *src = NULL;
     if (analyze) {
@@ -399,6 +435,22 @@ static int cmd_run(int argc, char **argv, int analyze)
             rc_cfg.keep_ok = 1;
             rc_cfg.only_request_id = o.request_id;
             rc_cfg.only_resource = o.resource;
+        }
+        if (mode == RUN_ANALYZE && (o.otlp || o.otlp_endpoint)) {
+            rc_cfg.timelines = 1;
+            rc_cfg.keep_ok = o.all;
+            struct otlp_export_cfg xc;
+            otlp_export_defaults(&xc);
+            xc.file = o.otlp;
+            xc.endpoint = o.otlp_endpoint;
+            xc.json = o.otlp_json;
+            xc.version = OSRCA_VERSION;
+            char xerr[600];
+            r.otlp = otlp_export_new(&xc, xerr, sizeof(xerr));
+            if (!r.otlp) {
+                fprintf(stderr, "osrca: %s\n", xerr);
+                goto out;
+            }
         }
         if (mode == RUN_MAP) {
             rc_cfg.service_map = 1;
@@ -464,6 +516,17 @@ static int cmd_run(int argc, char **argv, int analyze)
     pipeline_finish(r.pl);
     if (r.rca)
         rca_flush(r.rca, pipeline_last_ts(r.pl));
+    if (r.otlp) {
+        struct otlp_export_stats xs;
+        otlp_export_finish(r.otlp, 10000);
+        otlp_export_get_stats(r.otlp, &xs);
+        fprintf(stderr, "osrca: otlp: %" PRIu64 " traces, %" PRIu64 " spans", xs.traces, xs.spans);
+        if (o.otlp_endpoint)
+            fprintf(stderr, "; %s: %" PRIu64 " batches, %" PRIu64 " sent, %" PRIu64
+                            " failed, %" PRIu64 " dropped, %" PRIu64 " retries",
+                    o.otlp_endpoint, xs.batches, xs.sent, xs.failed, xs.dropped, xs.retries);
+        fputc('\n', stderr);
+    }
     if (r.rca && o.save_baseline) {
         FILE *bf = fopen(o.save_baseline, "w");
         if (!bf || baseline_save(rca_baseline(r.rca), bf) < 0) {
@@ -510,6 +573,7 @@ static int cmd_run(int argc, char **argv, int analyze)
     if (o.stats)
         print_stats(o.fmt == FMT_TEXT ? stdout : stderr, st);
 out:
+    otlp_export_free(r.otlp, 0);
     source_free(src);
     pipeline_free(r.pl);
     if (r.verdicts)

@@ -806,9 +806,10 @@ static void decide(struct rca *a, struct chain *c, int at_end)
     struct timeline tl;
     memset(&tl, 0, sizeof(tl));
     int user = !r.background && !j.not_users;
-    if ((user || a->graph) && timeline_build(a->cs, c, a->cloud, &tl, &a->tlmem) < 0)
+    int want_tl = user || a->graph || a->cfg.timelines;
+    if (want_tl && timeline_build(a->cs, c, a->cloud, &tl, &a->tlmem) < 0)
         stats_add(a->st, "rca.timeline_alloc_failed", 1);
-    j.tl = user || a->graph ? &tl : NULL;
+    j.tl = want_tl ? &tl : NULL;
     /* a resource seen in ERROR whose failure was already reported: decided
      * on the walk's own evidence, before the model moves the blame */
     int seen_before = r.failed && already_reported(a, c, &r);
@@ -827,7 +828,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
         waited_cause(a, c, &r, &j);
     time_of(a, c, &r, &j, &tl);
     apply(a, &j, &r);
-    int report = 0;
+    int report = 0, extra = 0;
     uint32_t sib[RCA_SIBLINGS];
     size_t nsib = 0;
     if (r.background) {
@@ -838,6 +839,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
             incident_verdict(a->incidents, &r, j.blame.inst, j.blame.span, 0);
         }
         report = a->cfg.report_background && (r.failed || a->cfg.keep_ok);
+        extra = !r.failed;
     } else {
         a->sum.operations++;
         if (r.failed) {
@@ -846,15 +848,18 @@ static void decide(struct rca *a, struct chain *c, int at_end)
             if (seen_before) {
                 stats_add(a->st, "rca.failure_already_reported", 1);
                 report = a->cfg.keep_ok;
+                extra = 1;
             } else if (tail) {
                 stats_add(a->st, "rca.failure_late_tail", 1);
                 report = a->cfg.keep_ok;
+                extra = 1;
             } else if (s && s->verdicts && r.root_cause.service &&
                        !strcmp(s->verdict_svc, r.root_cause.service)) {
                 /* one verdict per failed operation: the client's later
                  * requests failing for the same cause are the same failure */
                 stats_add(a->st, "rca.session_duplicates", 1);
                 report = a->cfg.keep_ok;
+                extra = 1;
             } else {
                 report = 1;
                 j.incident = incident_verdict(a->incidents, &r, j.blame.inst, j.blame.span, 1);
@@ -872,6 +877,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
         } else {
             a->sum.ok++;
             report = a->cfg.keep_ok;
+            extra = 1;
         }
     }
     int out = report && wanted(a, c) && a->fn;
@@ -881,6 +887,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
         if (walk_report(&fx, c, &r) < 0)
             stats_add(a->st, "rca.report_alloc_failed", 1);
         apply(a, &j, &r);
+        r.extra = extra;
         a->fn(a->ctx, &r);
     }
     for (size_t k = 0; k < nsib; k++) {

@@ -38,6 +38,8 @@ struct rca_cfg {
     int service_map;       /* keep the service map (rca/graph.h) */
     uint64_t map_window_us; /* ... per window of this length (0: one) */
     int no_slow;           /* judge no operation slow (baselines still learned) */
+    int timelines;         /* every reported chain has its timeline (traces),
+                              not only user operations */
 };
 
 /* Defaults: 10000 open chains, 2000 events per chain, 60 s call timeout,

@@ -104,6 +104,9 @@ struct report {
                                       where the time went; category "performance" */
     struct report_perf perf;       /* meaningful when slow */
     const struct timeline *timeline; /* the chain's hops and holding, or NULL */
+    int extra;                     /* reported only because every chain was
+                                      asked for (rca_cfg.keep_ok): no verdict
+                                      (a success, or a failure already told) */
 };
 
 /* One line "service@host (addr): kind error: message" into buf. */

@@ -89,6 +89,30 @@ static void peer_set(struct tl_peer *p, const struct ev_peer *e)
     str_copy(p->service, sizeof(p->service), e->service ? e->service : "");
     str_copy(p->host, sizeof(p->host), e->host ? e->host : "");
     str_copy(p->addr, sizeof(p->addr), e->addr);
+    p->port = e->port;
+}
+
+/* FNV-1a of s (NUL ends it) on top of h. */
+static uint64_t fnv(uint64_t h, const void *s, size_t n)
+{
+    const unsigned char *p = s;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+uint64_t timeline_msg_key(const struct event *ev)
+{
+    uint64_t h = 14695981039346656037ull;
+    h = fnv(h, &ev->kind, sizeof(ev->kind));
+    const char *id = ev->msg_id ? ev->msg_id : ev->unique_id;
+    if (id && ev->kind != EV_HTTP_REQUEST && ev->kind != EV_HTTP_RESPONSE && ev->kind != EV_CONN)
+        return fnv(h, id, strlen(id));
+    h = fnv(h, &ev->ts_us, sizeof(ev->ts_us));
+    h = fnv(h, ev->src.addr, strlen(ev->src.addr));
+    h = fnv(h, &ev->src.port, sizeof(ev->src.port));
+    h = fnv(h, ev->dst.addr, strlen(ev->dst.addr));
+    return fnv(h, &ev->dst.port, sizeof(ev->dst.port));
 }
 
 static int same(const char *a, const char *b)
@@ -139,6 +163,8 @@ static void hop_of(const struct chain *c, int32_t i, struct tl_hop *h)
     h->entry = i;
     h->end = CHAIN_NONE;
     h->t0 = ev->ts_us;
+    h->seq0 = ev->seq;
+    h->key = timeline_msg_key(ev);
     h->wait_us = -1;
     if (ev->kind == EV_CONN) {
         h->kind = TL_CONNECT;
@@ -440,7 +466,10 @@ int timeline_build(const struct chain_set *cs, const struct chain *c, const stru
         int attempt = ev->kind == EV_CONN && (ev->conn_event == FLOW_EV_REFUSED ||
                                               ev->conn_event == FLOW_EV_UNANSWERED);
         if (ev->kind == EV_HTTP_REQUEST || (is_rpc(ev) && !(e->flags & CE_TWIN)) || attempt) {
-            hop_of(c, (int32_t)k, &tl->hops[tl->nhops]);
+            struct tl_hop *h = &tl->hops[tl->nhops];
+            hop_of(c, (int32_t)k, h);
+            if (h->end != CHAIN_NONE)
+                h->seq1 = c->e[h->end].ev->seq;
             hop_at[k] = (int32_t)tl->nhops++;
         }
         /* the client's last answer ends the operation */

@@ -31,6 +31,7 @@ struct tl_peer {
     char service[32];    /* canonical name, "client" for a user's client; "" unknown */
     char host[64];       /* "" unknown */
     char addr[46];       /* "" unknown */
+    uint16_t port;       /* its TCP port on the message, 0 unknown */
 };
 
 struct tl_hop {
@@ -47,6 +48,10 @@ struct tl_hop {
     int client_error;    /* 4xx */
     uint64_t accept_us;  /* HTTP: the server took this long to accept its
                             connection (t0 is when the request was sent) */
+    uint64_t seq0, seq1; /* the events' seq of entry and end (0: none) */
+    uint64_t key;        /* the message's identity, the same in any capture
+                            of it: RPC its msg_id or unique id, HTTP its
+                            time and connection (timeline_hop_key) */
     uint8_t inferred;    /* client: its AMQP connection's owner unknown, the
                             one service on the publisher's address, else the
                             one there last handed work of the chain still
@@ -124,6 +129,11 @@ int timeline_waiting_on(const struct timeline *tl, const struct tl_peer *who, ui
  * names like m1.tiny) other than versions, or longer than 24 bytes, become
  * {id}; at most 6 segments. */
 void timeline_path_label(const char *method, const char *path, char *out, size_t len);
+
+/* The identity of message ev, the same wherever it is captured: an RPC
+ * message's msg_id (else its unique id), an HTTP message's time and
+ * connection ends. A 64-bit hash. */
+uint64_t timeline_msg_key(const struct event *ev);
 
 const char *timeline_kind_name(enum tl_kind k);
 const char *timeline_how_name(enum tl_how h);

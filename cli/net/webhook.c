@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "cli/dynlib.h"
@@ -37,6 +38,8 @@ void webhook_defaults(struct webhook_cfg *cfg)
     cfg->backoff_ms = 500;
     cfg->backoff_max_ms = 8000;
     cfg->timeout_ms = 5000;
+    cfg->content_type = "application/json";
+    cfg->user_agent = "osrca-webhook";
 }
 
 static uint64_t mono_ns(void)
@@ -54,8 +57,33 @@ static size_t sink(char *p, size_t sz, size_t n, void *ctx)
     return sz * n;
 }
 
-/* One POST; 0 on a 2xx answer. */
-static int post_once(CURL *c, const struct webhook *w, const struct item *it)
+/* Retry-After: a number of seconds (the HTTP-date form is not used by
+ * collectors; it counts as absent). */
+static size_t on_header(char *p, size_t sz, size_t n, void *ctx)
+{
+    unsigned *after_s = ctx;
+    size_t len = sz * n;
+    static const char name[] = "retry-after:";
+    if (len > sizeof(name) - 1 && !strncasecmp(p, name, sizeof(name) - 1)) {
+        const char *v = p + sizeof(name) - 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        unsigned s = 0;
+        int digits = 0;
+        while (*v >= '0' && *v <= '9' && s < 100000) {
+            s = s * 10 + (unsigned)(*v++ - '0');
+            digits++;
+        }
+        if (digits)
+            *after_s = s;
+    }
+    return len;
+}
+
+/* One POST; 0 on a 2xx answer, else -1 with *code the status (0: no
+ * answer) and *after_s the server's Retry-After (0: none). */
+static int post_once(CURL *c, const struct webhook *w, const struct item *it, long *code,
+                     unsigned *after_s)
 {
     curl_easy_setopt(c, CURLOPT_URL, w->url);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, it->body);
@@ -64,12 +92,23 @@ static int post_once(CURL *c, const struct webhook *w, const struct item *it)
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)w->cfg.timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "osrca-webhook");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, w->cfg.user_agent);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, after_s);
+    *code = 0;
+    *after_s = 0;
     if (curl_easy_perform(c) != CURLE_OK)
         return -1;
-    long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    return code >= 200 && code < 300 ? 0 : -1;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+    return *code >= 200 && *code < 300 ? 0 : -1;
+}
+
+/* May a POST answered code (0: none) pass if sent again? */
+static int retryable(const struct webhook *w, long code)
+{
+    if (!w->cfg.transient_only)
+        return 1;
+    return code == 0 || code == 429 || code == 502 || code == 503 || code == 504;
 }
 
 /* Sleep ms unless stopping past the drain deadline; mu held. Returns 1 if
@@ -95,7 +134,9 @@ static void *worker(void *arg)
 {
     struct webhook *w = arg;
     CURL *c = curl_easy_init();
-    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    char ct[160];
+    snprintf(ct, sizeof(ct), "Content-Type: %s", w->cfg.content_type);
+    struct curl_slist *hdr = curl_slist_append(NULL, ct);
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (!w->count && !w->stop)
@@ -110,19 +151,25 @@ static void *worker(void *arg)
         for (unsigned attempt = 0;; attempt++) {
             pthread_mutex_unlock(&w->mu);
             int rc = -1;
+            long code = 0;
+            unsigned after_s = 0;
             if (c) {
                 curl_easy_reset(c);
                 curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-                rc = post_once(c, w, &it);
+                rc = post_once(c, w, &it, &code, &after_s);
             }
             pthread_mutex_lock(&w->mu);
             if (rc == 0) {
                 ok = 1;
                 break;
             }
-            if (attempt >= w->cfg.max_retries)
+            if (attempt >= w->cfg.max_retries || !retryable(w, code))
                 break;
-            if (backoff_wait(w, delay)) {
+            unsigned wait = delay;
+            if (w->cfg.transient_only && after_s)
+                wait = after_s * 1000u > w->cfg.backoff_max_ms ? w->cfg.backoff_max_ms
+                                                               : after_s * 1000u;
+            if (backoff_wait(w, wait)) {
                 give_up = 1;
                 break;
             }
@@ -171,6 +218,10 @@ struct webhook *webhook_new(const struct webhook_cfg *cfg, char *err, size_t err
     if (!w)
         goto oom;
     w->cfg = *cfg;
+    if (!w->cfg.content_type)
+        w->cfg.content_type = "application/json";
+    if (!w->cfg.user_agent)
+        w->cfg.user_agent = "osrca-webhook";
     if (!w->cfg.queue_max)
         w->cfg.queue_max = 256;
     if (!w->cfg.backoff_ms)
@@ -235,17 +286,24 @@ void webhook_get_stats(struct webhook *w, struct webhook_stats *out)
     pthread_mutex_unlock(&w->mu);
 }
 
-void webhook_free(struct webhook *w, unsigned drain_ms)
+void webhook_stop(struct webhook *w, unsigned drain_ms)
 {
-    if (!w)
+    if (!w || !w->started)
         return;
     pthread_mutex_lock(&w->mu);
     w->stop = 1;
     w->deadline_ns = mono_ns() + (uint64_t)drain_ms * 1000000ull;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    if (w->started)
-        pthread_join(w->thr, NULL);
+    pthread_join(w->thr, NULL);
+    w->started = 0;
+}
+
+void webhook_free(struct webhook *w, unsigned drain_ms)
+{
+    if (!w)
+        return;
+    webhook_stop(w, drain_ms);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     free(w->q);
