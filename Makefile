@@ -50,7 +50,7 @@ TESTS := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps demo check check-plain check-san unit golden golden-update badinput benchcheck \
-	labscore labrecord \
+	labscore labrecord otlpcheck \
 	fuzz fuzz-build \
 	fuzz-smoke \
 	release bench clean
@@ -75,6 +75,7 @@ check-plain: all $(TESTS)
 	@$(MAKE) --no-print-directory unit golden
 	@$(MAKE) --no-print-directory BAD_QUICK=1 badinput
 	@$(MAKE) --no-print-directory benchcheck
+	@$(MAKE) --no-print-directory otlpcheck OTLP_QUICK=$(if $(SAN),1,)
 	@$(MAKE) --no-print-directory labscore LABSCORE_MIN="$(LABSCORE_CI)"
 	@$(MAKE) --no-print-directory labscore LABSCORE_MIN="$(LABSCORE_BASELINE_CI)"
 
@@ -100,6 +101,13 @@ $(B)/bench/%: tests/bench/%.c
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
 benchcheck: $(B)/osrca $(BENCH_TOOLS)
 	@OSRCA=./$(B)/osrca BIN=$(B)/bench sh tests/bench/selftest.sh
+
+# Traces: every capture's OTLP/JSON and OTLP/protobuf read by the official
+# definitions' generated code (npm @opentelemetry/otlp-transformer, pinned in
+# tests/otlp/package-lock.json), the sender retried after a 503, no secret
+# in either (tests/otlp/run.sh; OTLP_QUICK=1: the bundled captures only).
+otlpcheck: $(B)/osrca
+	@OSRCA=./$(B)/osrca OTLP_NODE=build/otlp-node OTLP_QUICK=$(OTLP_QUICK) sh tests/otlp/run.sh
 
 # The lab corpus (testdata/lab: real recordings of the fault lab with their
 # truth): precision and recall of the verdicts per recording and per fault

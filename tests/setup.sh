@@ -18,6 +18,10 @@ command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 # map's DOT, xmllint checks the SVG documents osrca writes
 command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
 command -v xmllint >/dev/null 2>&1 || missing="$missing libxml2-utils"
+# the traces' test (tests/otlp): Node.js and npm read osrca's OTLP with the
+# official definitions' generated code
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if command -v pkg-config >/dev/null 2>&1; then
     need_pkg libpcap libpcap-dev
     need_pkg libndpi libndpi-dev

@@ -417,8 +417,12 @@ static void hop_name(const struct tl_hop *h, const struct event *rq, int consume
         timeline_path_label(rq->method, rq->path, out, len);
         return;
     }
-    if (h->kind == TL_HTTP || h->kind == TL_CONNECT) {
-        STR_JOIN(out, len, h->kind == TL_CONNECT ? "connect " : "", h->label);
+    if (h->kind == TL_CONNECT) {
+        STR_JOIN(out, len, "connect ", h->server.service[0] ? h->server.service : h->server.addr);
+        return;
+    }
+    if (h->kind == TL_HTTP) {
+        str_copy(out, len, h->label);
         return;
     }
     STR_JOIN(out, len, consumer ? "process " : "publish ", h->label);
@@ -526,12 +530,20 @@ size_t otlp_add(struct otlp_batch *b, const struct report *r)
     snprintf(fb, sizeof(fb), "%s %" PRIu64 " %" PRIu64, r->operation ? r->operation : "-",
              tl->start, r->root_seq);
     otlp_trace_id(r->request_id ? r->request_id : r->global_request_id, fb, tid);
+    /* span ids: the message's identity, and the chain's first message for
+     * the root (two chains may carry one request id); a slow verdict
+     * judged after its operation was told (--all) is another report of
+     * the same messages, with ids of its own; so is the verdict of each
+     * client session a refused connection failed (one chain, several
+     * operations) */
+    uint64_t gen = (r->slow ? 0x736c6f77ull : 0) ^ ((uint64_t)r->session.id << 32);
+    uint64_t root_key = (tl->nhops ? tl->hops[0].key : r->root_seq) ^ gen ^ 0x726f6f74ull;
     /* the root: the user's command, under whoever began it */
     const struct tl_peer *who = NULL;
     for (size_t i = 0; i < tl->nhops && !who; i++)
         if (tl->hops[i].client.service[0])
             who = &tl->hops[i].client;
-    struct span *root = span_new(b, tid, 0, 0, SK_INTERNAL, r->operation ? r->operation : "operation",
+    struct span *root = span_new(b, tid, root_key, 0, SK_INTERNAL, r->operation ? r->operation : "operation",
                                  tl->start, tl->end, who);
     if (!root)
         goto fail;
@@ -565,7 +577,7 @@ size_t otlp_add(struct otlp_batch *b, const struct report *r)
         uint64_t end = h->t1 ? h->t1 : tl->end > h->t0 ? tl->end : h->t0;
         if (h->kind == TL_HTTP || h->kind == TL_CONNECT) {
             hop_name(h, e0, 0, name, sizeof(name));
-            struct span *c = span_new(b, tid, h->key, 1, SK_CLIENT, name, h->t0,
+            struct span *c = span_new(b, tid, h->key ^ gen, 1, SK_CLIENT, name, h->t0,
                                       h->kind == TL_CONNECT ? h->t0 : end, &hs[i].caller);
             if (!c)
                 goto fail;
@@ -585,7 +597,7 @@ size_t otlp_add(struct otlp_batch *b, const struct report *r)
                 c->status = ST_ERROR;
                 c->status_msg = h->t1 && h->status ? NULL : keep(b, "no answer");
             }
-            struct span *s = span_new(b, tid, h->key, 2, SK_SERVER, name, h->t0, end, &h->server);
+            struct span *s = span_new(b, tid, h->key ^ gen, 2, SK_SERVER, name, h->t0, end, &h->server);
             if (!s)
                 goto fail;
             hs[i].ss = (int32_t)(b->nsp - 1);
@@ -604,7 +616,7 @@ size_t otlp_add(struct otlp_batch *b, const struct report *r)
         int published = h->client.service[0] || h->via.addr[0];
         if (published) {
             hop_name(h, e0, 0, name, sizeof(name));
-            struct span *p = span_new(b, tid, h->key, 3, SK_PRODUCER, name, h->t0, h->t0,
+            struct span *p = span_new(b, tid, h->key ^ gen, 3, SK_PRODUCER, name, h->t0, h->t0,
                                       &hs[i].caller);
             if (!p)
                 goto fail;
@@ -622,7 +634,7 @@ size_t otlp_add(struct otlp_batch *b, const struct report *r)
             uint64_t d = h->wait_us >= 0 ? h->t0 + (uint64_t)h->wait_us : h->t0;
             hop_name(h, e0, 1, name, sizeof(name));
             uint64_t cend = h->kind == TL_CALL ? (h->t1 ? h->t1 : end) : d;
-            struct span *c = span_new(b, tid, h->key, 4, SK_CONSUMER, name, d, cend, &h->server);
+            struct span *c = span_new(b, tid, h->key ^ gen, 4, SK_CONSUMER, name, d, cend, &h->server);
             if (!c)
                 goto fail;
             hs[i].ss = (int32_t)(b->nsp - 1);
