@@ -50,7 +50,7 @@ TESTS := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps demo check check-plain check-san unit golden golden-update badinput benchcheck \
-	labscore labrecord otlpcheck \
+	labscore labrecord otlpcheck otlp-live \
 	fuzz fuzz-build \
 	fuzz-smoke \
 	release bench clean
@@ -108,6 +108,11 @@ benchcheck: $(B)/osrca $(BENCH_TOOLS)
 # in either (tests/otlp/run.sh; OTLP_QUICK=1: the bundled captures only).
 otlpcheck: $(B)/osrca
 	@OSRCA=./$(B)/osrca OTLP_NODE=build/otlp-node OTLP_QUICK=$(OTLP_QUICK) sh tests/otlp/run.sh
+
+# `osrca live --otlp-endpoint` during a tcpreplay in a namespace of its own,
+# against the receiver answering 503 first (root, tcpreplay; not in check)
+otlp-live: $(B)/osrca otlpcheck
+	@OSRCA=$(PWD)/$(B)/osrca OTLP_NODE=$(PWD)/build/otlp-node sh tests/otlp/live_otlp.sh
 
 # The lab corpus (testdata/lab: real recordings of the fault lab with their
 # truth): precision and recall of the verdicts per recording and per fault

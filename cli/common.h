@@ -3,6 +3,9 @@
 #ifndef OSRCA_COMMON_H
 #define OSRCA_COMMON_H
 
+/* osrca's version: `osrca version`, the traces' instrumentation scope */
+#define OSRCA_VERSION "0.1.0"
+
 #include <stddef.h>
 
 #include "capture/stats.h"

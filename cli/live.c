@@ -40,6 +40,7 @@
 #include "cli/out/text.h"
 #include "capture/mem.h"
 #include "cli/pipeline.h"
+#include "cli/net/otlp_export.h"
 #include "cli/net/webhook.h"
 #include "rca/cloud.h"
 #include "rca/baseline.h"
@@ -55,6 +56,8 @@ struct live_opts {
     const char *iface, *bpf, *rules, *write_file, *output, *user, *webhook, *listen;
     const char *alertmanager; /* Alertmanager API v2 alerts URL */
     const char *baseline;     /* usual durations to start from */
+    const char *otlp, *otlp_endpoint; /* traces: OTLP/JSON file, collector */
+    int otlp_json, all;
     int json;
     int snaplen;
     double status_s, idle_s, settle_s;
@@ -78,6 +81,7 @@ struct live {
     struct source *src;
     struct webhook *wh;
     struct webhook *am; /* Alertmanager: incidents as alerts */
+    struct otlp_export *otlp; /* --otlp, --otlp-endpoint */
     struct httpd *hd;
     FILE *out;
     uid_t out_uid;
@@ -155,6 +159,13 @@ static void live_usage(FILE *f)
           "  --snaplen N            bytes kept per packet (default 262144)\n"
           "  --baseline FILE        start from the usual durations osrca analyze\n"
           "                         --save-baseline wrote (slow operations)\n"
+          "  --otlp FILE            each failed or slow operation's chain as an\n"
+          "                         OpenTelemetry trace, OTLP/JSON lines\n"
+          "  --otlp-endpoint URL    POST the traces to an OTLP/HTTP collector\n"
+          "                         (http://HOST:4318 gets /v1/traces): batched (512\n"
+          "                         spans or 1 s), bounded queue, retried\n"
+          "  --otlp-protocol protobuf|json  the collector's encoding (default protobuf)\n"
+          "  --all                  traces of every operation, not only failed or slow\n"
           "signals: INT/TERM stop and print the summary; HUP reopens --output and\n"
           "reloads the rules (kept as they were if the new ones have errors)\n",
           f);
@@ -178,6 +189,10 @@ static int parse_live_opts(int argc, char **argv, struct live_opts *o)
         {"settle", required_argument, NULL, 'S'},
         {"snaplen", required_argument, NULL, 's'},
         {"baseline", required_argument, NULL, 'B'},
+        {"otlp", required_argument, NULL, 'O'},
+        {"otlp-endpoint", required_argument, NULL, 'X'},
+        {"otlp-protocol", required_argument, NULL, 'P'},
+        {"all", no_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -194,6 +209,17 @@ static int parse_live_opts(int argc, char **argv, struct live_opts *o)
         case 'W': o->webhook = optarg; break;
         case 'A': o->alertmanager = optarg; break;
         case 'B': o->baseline = optarg; break;
+        case 'O': o->otlp = optarg; break;
+        case 'X': o->otlp_endpoint = optarg; break;
+        case 'a': o->all = 1; break;
+        case 'P':
+            if (strcmp(optarg, "json") && strcmp(optarg, "protobuf")) {
+                fprintf(stderr, "osrca live: --otlp-protocol %s: expected protobuf or json\n",
+                        optarg);
+                return -1;
+            }
+            o->otlp_json = !strcmp(optarg, "json");
+            break;
         case 'L': o->listen = optarg; break;
         case 'J': o->json = 1; break;
         case 'F':
@@ -517,6 +543,7 @@ static void timers(struct live *L, uint64_t now_ns)
         publish_metrics(L);
         L->next_publish_ns = now_ns + 1000000000ull;
     }
+    otlp_export_tick(L->otlp);
 }
 
 /* ---- pipeline callbacks ---- */
@@ -627,6 +654,10 @@ static char *line_close(struct mem_line *m, size_t *n)
 static void on_report(void *ctx, const struct report *r)
 {
     struct live *L = ctx;
+    if (L->otlp)
+        otlp_export_report(L->otlp, r);
+    if (r->extra)
+        return; /* --all: a trace, no verdict */
     L->verdicts++;
     count_verdict(L, r);
     struct mem_line ml;
@@ -801,6 +832,8 @@ int cmd_live(int argc, char **argv)
     rca_defaults(&rcfg);
     rcfg.settle_us = (uint64_t)(L->o.settle_s * 1e6);
     rcfg.service_map = 1; /* /metrics: the service graph's series */
+    rcfg.timelines = L->o.otlp || L->o.otlp_endpoint;
+    rcfg.keep_ok = rcfg.timelines && L->o.all;
     L->rca = rca_new(&rcfg, L->rules, L->st, on_report, L);
     if (L->rca)
         rca_on_incident(L->rca, on_incident, L);
@@ -865,8 +898,19 @@ int cmd_live(int argc, char **argv)
         wc.url = L->o.alertmanager;
         L->am = webhook_new(&wc, err, sizeof(err));
     }
+    if ((L->o.otlp || L->o.otlp_endpoint) && (!L->o.listen || L->hd) &&
+        (!L->o.webhook || L->wh) && (!L->o.alertmanager || L->am)) {
+        struct otlp_export_cfg xc;
+        otlp_export_defaults(&xc);
+        xc.file = L->o.otlp;
+        xc.endpoint = L->o.otlp_endpoint;
+        xc.json = L->o.otlp_json;
+        xc.version = OSRCA_VERSION;
+        L->otlp = otlp_export_new(&xc, err, sizeof(err));
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if ((L->o.listen && !L->hd) || (L->o.webhook && !L->wh) || (L->o.alertmanager && !L->am)) {
+    if ((L->o.listen && !L->hd) || (L->o.webhook && !L->wh) || (L->o.alertmanager && !L->am) ||
+        ((L->o.otlp || L->o.otlp_endpoint) && !L->otlp)) {
         fprintf(stderr, "osrca live: %s\n", err);
         goto out;
     }
@@ -907,6 +951,16 @@ int cmd_live(int argc, char **argv)
         webhook_free(L->am, 3000);
         L->am = NULL;
     }
+    if (L->otlp) {
+        struct otlp_export_stats xs;
+        otlp_export_finish(L->otlp, 3000);
+        otlp_export_get_stats(L->otlp, &xs);
+        fprintf(stderr,
+                "osrca live: otlp: %" PRIu64 " traces, %" PRIu64 " spans, %" PRIu64
+                " batches, %" PRIu64 " sent, %" PRIu64 " failed, %" PRIu64 " dropped, %" PRIu64
+                " retries\n",
+                xs.traces, xs.spans, xs.batches, xs.sent, xs.failed, xs.dropped, xs.retries);
+    }
     struct source_stats ss;
     int have_ss;
     sync_counters(L, &ss, &have_ss);
@@ -918,6 +972,7 @@ out:
     g_src = NULL;
     webhook_free(L->wh, 0);
     webhook_free(L->am, 0);
+    otlp_export_free(L->otlp, 0);
     httpd_free(L->hd);
     if (L->out)
         fclose(L->out);

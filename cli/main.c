@@ -37,7 +37,6 @@
 #include "rca/report.h"
 #include "rca/rules_load.h"
 
-#define OSRCA_VERSION "0.1.0"
 
 enum fmt { FMT_TEXT, FMT_JSON, FMT_DOT };
 
