@@ -28,6 +28,7 @@
 #include "cli/out/perf.h"
 #include "cli/out/text.h"
 #include "cli/out/health.h"
+#include "cli/out/html.h"
 #include "cli/out/incident.h"
 #include "rca/baseline.h"
 #include "rca/graph.h"
@@ -61,6 +62,7 @@ struct opts {
     const char *otlp_endpoint; /* ... and/or POSTed to this collector */
     int otlp_json;             /* to the collector as JSON (else protobuf) */
     int all;                   /* traces of every operation, not only verdicts' */
+    const char *out;           /* report: the HTML file */
 };
 
 static void usage(FILE *f)
@@ -72,6 +74,10 @@ static void usage(FILE *f)
           "  chains FILE.pcap    every operation's chain (--request-id ID, --resource UUID)\n"
           "  map FILE.pcap       the service map: who calls whom, rate, errors, latency\n"
           "                      (--window S, --format text|json|dot; -i IFACE until INT)\n"
+          "  report FILE.pcap -o REPORT.html\n"
+          "                      one self-contained HTML page: incidents, each failed or\n"
+          "                      slow operation with its cause and waterfall, health,\n"
+          "                      the service map, how complete the capture was\n"
           "  waterfall FILE.pcap --request-id ID [--svg FILE]\n"
           "                      where the time of one operation went, hop by hop\n"
           "  messages FILE.pcap  every decoded REST/RPC message, one per line\n"
@@ -128,7 +134,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "i:f:r:s:hJ", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:f:r:s:o:hJ", lo, NULL)) != -1) {
         switch (c) {
         case 'i':
             o->iface = optarg;
@@ -138,6 +144,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'r':
             o->file = optarg;
+            break;
+        case 'o':
+            o->out = optarg;
             break;
         case 'R':
             o->rules = optarg;
@@ -268,9 +277,10 @@ struct run {
     int waterfalls; /* waterfall: operations drawn */
     uint64_t first_ts; /* first packet time (map rates) */
     struct otlp_export *otlp; /* --otlp, --otlp-endpoint */
+    struct html_report *html; /* report */
 };
 
-enum run_mode { RUN_ANALYZE = 0, RUN_CHAINS, RUN_MAP, RUN_WATERFALL };
+enum run_mode { RUN_ANALYZE = 0, RUN_CHAINS, RUN_MAP, RUN_WATERFALL, RUN_REPORT };
 
 static void on_message(void *ctx, struct event *ev)
 {
@@ -332,6 +342,11 @@ static void on_report(void *ctx, const struct report *rep)
     struct run *r = ctx;
     if (r->mode == RUN_MAP)
         return;
+    if (r->mode == RUN_REPORT) {
+        if (!rep->extra)
+            html_report_add(r->html, rep);
+        return;
+    }
     if (r->mode == RUN_WATERFALL) {
         on_waterfall(r, rep);
         return;
@@ -396,6 +411,7 @@ static int cmd_run(int argc, char **argv, int analyze)
     int mode = !strcmp(argv[0], "chains")      ? RUN_CHAINS
                : !strcmp(argv[0], "map")       ? RUN_MAP
                : !strcmp(argv[0], "waterfall") ? RUN_WATERFALL
+               : !strcmp(argv[0], "report")    ? RUN_REPORT
                                                : RUN_ANALYZE;
     struct opts o = {0};
     o.cmd = argv[0];
@@ -403,6 +419,10 @@ static int cmd_run(int argc, char **argv, int analyze)
     o.settle_s = -1;
     if (parse_opts(argc, argv, &o) < 0) {
         usage(stderr);
+        return 2;
+    }
+    if (mode == RUN_REPORT && !o.out) {
+        fputs("osrca report: -o REPORT.html is required\n", stderr);
         return 2;
     }
     if (mode == RUN_WATERFALL && !o.request_id) {
@@ -421,7 +441,7 @@ static int cmd_run(int argc, char **argv, int analyze)
         stats_free(st);
         return 2;
     }
-    struct run r = {&o, st, NULL, NULL, 0, NULL, mode, 0, 0, NULL};
+    struct run r = {&o, st, NULL, NULL, 0, NULL, mode, 0, 0, NULL, NULL};
     int rc = 2;
     struct source *src = NULL;
     if (analyze) {
@@ -448,6 +468,14 @@ static int cmd_run(int argc, char **argv, int analyze)
             r.otlp = otlp_export_new(&xc, xerr, sizeof(xerr));
             if (!r.otlp) {
                 fprintf(stderr, "osrca: %s\n", xerr);
+                goto out;
+            }
+        }
+        if (mode == RUN_REPORT) {
+            rc_cfg.service_map = 1;
+            r.html = html_report_new();
+            if (!r.html) {
+                fputs("osrca report: no temporary file\n", stderr);
                 goto out;
             }
         }
@@ -548,6 +576,30 @@ static int cmd_run(int argc, char **argv, int analyze)
             print_stats(stderr, st);
         goto out;
     }
+    if (mode == RUN_REPORT) {
+        FILE *hf = strcmp(o.out, "-") ? fopen(o.out, "w") : stdout;
+        if (!hf) {
+            fprintf(stderr, "osrca report: %s: cannot write\n", o.out);
+            rc = 2;
+            goto out;
+        }
+        struct rca_summary s;
+        rca_get_summary(r.rca, &s);
+        const char *base = strrchr(o.file ? o.file : o.iface, '/');
+        struct html_input hi = {base ? base + 1 : o.file ? o.file : o.iface, r.first_ts,
+                                pipeline_last_ts(r.pl), OSRCA_VERSION};
+        html_report_write(hf, r.html, &hi, rca_incidents(r.rca), rca_cloud(r.rca),
+                          rca_graph(r.rca), st, &s);
+        if (hf != stdout && fclose(hf) != 0) {
+            fprintf(stderr, "osrca report: %s: cannot write\n", o.out);
+            rc = 2;
+        } else {
+            fprintf(stderr, "osrca report: %s: %" PRIu64 " operations, %" PRIu64 " failed, %zu "
+                            "incidents\n",
+                    o.out, s.operations, s.failed, incident_count(rca_incidents(r.rca)));
+        }
+        goto out;
+    }
     if (mode == RUN_WATERFALL && !r.waterfalls)
         fprintf(stderr, "osrca waterfall: no operation carries request id %s\n", o.request_id);
     if (r.rca && o.fmt == FMT_TEXT && mode == RUN_ANALYZE)
@@ -573,6 +625,7 @@ static int cmd_run(int argc, char **argv, int analyze)
         print_stats(o.fmt == FMT_TEXT ? stdout : stderr, st);
 out:
     otlp_export_free(r.otlp, 0);
+    html_report_free(r.html);
     source_free(src);
     pipeline_free(r.pl);
     if (r.verdicts)
@@ -645,7 +698,7 @@ int main(int argc, char **argv)
     argc--;
     argv++;
     if (strcmp(cmd, "analyze") == 0 || strcmp(cmd, "chains") == 0 || strcmp(cmd, "map") == 0 ||
-        strcmp(cmd, "waterfall") == 0)
+        strcmp(cmd, "waterfall") == 0 || strcmp(cmd, "report") == 0)
         return cmd_run(argc, argv, 1);
     if (strcmp(cmd, "messages") == 0)
         return cmd_run(argc, argv, 0);

@@ -22,6 +22,8 @@ command -v xmllint >/dev/null 2>&1 || missing="$missing libxml2-utils"
 # official definitions' generated code
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
+# the report's test (tests/report): a real browser renders it
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 if command -v pkg-config >/dev/null 2>&1; then
     need_pkg libpcap libpcap-dev
     need_pkg libndpi libndpi-dev

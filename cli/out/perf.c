@@ -210,7 +210,7 @@ void out_waterfall_text(FILE *f, const struct report *r, int width)
     free(row_of);
 }
 
-static void xml_text(FILE *f, const char *s)
+void out_xml_text(FILE *f, const char *s, int keep_nl)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -219,13 +219,24 @@ static void xml_text(FILE *f, const char *s)
         case '&': fputs("&amp;", f); break;
         case '"': fputs("&quot;", f); break;
         default:
-            if ((unsigned char)*s >= 0x20)
+            if ((unsigned char)*s >= 0x20 || (keep_nl && *s == '\n'))
                 fputc(*s, f);
         }
     }
 }
 
+static void xml_text(FILE *f, const char *s)
+{
+    out_xml_text(f, s, 0);
+}
+
 void out_waterfall_svg(FILE *f, const struct report *r)
+{
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
+    out_waterfall_svg_element(f, r);
+}
+
+void out_waterfall_svg_element(FILE *f, const struct report *r)
 {
     const struct timeline *tl = r->timeline;
     size_t nh = tl ? tl->nhops : 0, nx = tl ? tl->nholds : 0;
@@ -242,8 +253,7 @@ void out_waterfall_svg(FILE *f, const struct report *r)
     uint64_t held[MAX_ROWS];
     size_t nr = row_of && tl ? holder_rows(tl, rows, MAX_ROWS, row_of, held) : 0;
     int height = top + (int)(shown + nr + 3) * row + 24;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                "font-family=\"monospace\" font-size=\"11\">\n"
                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
             left + plot + 20, height);
@@ -275,21 +285,35 @@ void out_waterfall_svg(FILE *f, const struct report *r)
             continue;
         char name[320];
         hop_name(h, name, sizeof(name));
+        /* the origin of the verdict: the message carrying its evidence,
+         * or the hop that holds a slow operation's excess */
+        int origin = r->slow ? (h->t0 == r->perf.hop_t0_us && r->perf.hop_label &&
+                                !strcmp(h->label, r->perf.hop_label))
+                             : r->failed && r->root_cause.seq &&
+                                   (h->seq0 == r->root_cause.seq || h->seq1 == r->root_cause.seq);
+        if (origin) {
+            size_t nl = strlen(name);
+            snprintf(name + nl, sizeof(name) - nl, "  <= origin");
+        }
         double a = (double)(h->t0 - t0) / span * plot;
         double b = (double)((h->t1 ? h->t1 : h->t0) - t0) / span * plot;
         double q = h->wait_us > 0 ? (double)h->wait_us / span * plot : 0;
         const char *col = h->error ? "#d33" : h->kind == TL_HTTP ? "#4a7" : h->kind == TL_CALL
                                                                             ? "#47c"
                                                                             : "#a7c";
-        fprintf(f, "<text x=\"8\" y=\"%d\">", y + 11);
+        fprintf(f, origin ? "<text x=\"8\" y=\"%d\" class=\"origin\" fill=\"#b00\" "
+                            "font-weight=\"bold\">"
+                          : "<text x=\"8\" y=\"%d\">",
+                y + 11);
         xml_text(f, name);
         fputs("</text>\n", f);
         if (q > 0)
             fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"10\" fill=\"#ccc\"/>\n",
                     left + a, y + 2, q < 1 ? 1 : q);
-        fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"10\" fill=\"%s\">"
+        fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"10\" fill=\"%s\"%s>"
                    "<title>%.3f s</title></rect>\n",
                 left + a + q, y + 2, b - a - q < 1.5 ? 1.5 : b - a - q, col,
+                origin ? " stroke=\"#000\" stroke-width=\"2\"" : "",
                 h->t1 ? secs(h->t1 - h->t0) : 0.0);
         y += row;
     }

@@ -26,5 +26,11 @@ void out_waterfall_text(FILE *f, const struct report *r, int width);
 
 /* The same as a standalone SVG document. */
 void out_waterfall_svg(FILE *f, const struct report *r);
+/* The same without the XML declaration: an <svg> element to put inline
+ * in an HTML page. */
+void out_waterfall_svg_element(FILE *f, const struct report *r);
+/* s escaped for XML and HTML text and attributes (&, <, >, "); control
+ * bytes dropped, newlines too unless keep_nl. */
+void out_xml_text(FILE *f, const char *s, int keep_nl);
 
 #endif
