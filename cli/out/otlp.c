@@ -210,17 +210,25 @@ static const char *keep(struct otlp_batch *b, const char *s)
 
 /* ---- building ---- */
 
+/* A string attribute key = v (copied) at the end of the batch's list: 1,
+ * or 0 when v is NULL or memory ran out (nomem set). */
+static int push_s(struct otlp_batch *b, const char *key, const char *v)
+{
+    if (!v)
+        return 0;
+    const char *k = grow((void **)&b->kv, &b->capkv, b->nkv, sizeof(*b->kv)) < 0 ? NULL
+                                                                              : keep(b, v);
+    if (!k) {
+        b->nomem = 1;
+        return 0;
+    }
+    b->kv[b->nkv++] = (struct kv){key, KV_STR, k, 0};
+    return 1;
+}
+
 static void attr_s(struct otlp_batch *b, struct span *s, const char *key, const char *v)
 {
-    if (!v || grow((void **)&b->kv, &b->capkv, b->nkv, sizeof(*b->kv)) < 0) {
-        b->nomem |= v != NULL;
-        return;
-    }
-    const char *k = keep(b, v);
-    if (!k)
-        return;
-    b->kv[b->nkv++] = (struct kv){key, KV_STR, k, 0};
-    s->na++;
+    s->na += (uint32_t)push_s(b, key, v);
 }
 
 static void attr_i(struct otlp_batch *b, struct span *s, const char *key, int64_t v, int type)
@@ -302,13 +310,8 @@ static struct sev *sev_new(struct otlp_batch *b, struct span *s, const char *nam
 
 static void ev_attr_s(struct otlp_batch *b, struct sev *e, const char *key, const char *v)
 {
-    if (!e || !v || grow((void **)&b->kv, &b->capkv, b->nkv, sizeof(*b->kv)) < 0)
-        return;
-    const char *k = keep(b, v);
-    if (!k)
-        return;
-    b->kv[b->nkv++] = (struct kv){key, KV_STR, k, 0};
-    e->na++;
+    if (e)
+        e->na += (uint32_t)push_s(b, key, v);
 }
 
 /* The event of the report carrying seq, or NULL (no tree, not in it). */
@@ -824,9 +827,9 @@ static void json_span(FILE *f, const struct otlp_batch *b, const struct span *s)
     fprintf(f, "\"code\":%d}}", s->status);
 }
 
-static void json_resource(FILE *f, const struct res *r)
+/* The attributes of resource r into kv (room for 4); how many. */
+static size_t res_kvs(const struct res *r, struct kv *kv)
 {
-    struct kv kv[4];
     size_t n = 0;
     kv[n++] = (struct kv){"service.name", KV_STR, r->service, 0};
     if (r->host[0])
@@ -834,6 +837,13 @@ static void json_resource(FILE *f, const struct res *r)
     kv[n++] = (struct kv){"service.instance.id", KV_STR, r->inst, 0};
     if (r->addr[0])
         kv[n++] = (struct kv){"osrca.address", KV_STR, r->addr, 0};
+    return n;
+}
+
+static void json_resource(FILE *f, const struct res *r)
+{
+    struct kv kv[4];
+    size_t n = res_kvs(r, kv);
     fputs("{\"attributes\":", f);
     json_kvs(f, kv, n);
     fputc('}', f);
@@ -936,14 +946,7 @@ int otlp_write_pb(struct pb *p, const struct otlp_batch *b)
         pb_begin(p, 1); /* ExportTraceServiceRequest.resource_spans */
         pb_begin(p, 1); /* ResourceSpans.resource */
         struct kv kv[4];
-        size_t n = 0;
-        kv[n++] = (struct kv){"service.name", KV_STR, rs->service, 0};
-        if (rs->host[0])
-            kv[n++] = (struct kv){"host.name", KV_STR, rs->host, 0};
-        kv[n++] = (struct kv){"service.instance.id", KV_STR, rs->inst, 0};
-        if (rs->addr[0])
-            kv[n++] = (struct kv){"osrca.address", KV_STR, rs->addr, 0};
-        pb_kvs(p, 1, kv, n);
+        pb_kvs(p, 1, kv, res_kvs(rs, kv));
         pb_end(p);
         pb_begin(p, 2); /* ResourceSpans.scope_spans */
         pb_begin(p, 1); /* ScopeSpans.scope */

@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """nosecrets.py CAPTURE OUT... -- fail when a secret the capture carries
 (the value of an X-Auth-Token, X-Subject-Token or X-Service-Token header,
-a "password" in a JSON body) appears in any OUT file. Prints how many
-secrets were looked for."""
+a "password" in a JSON body) appears in any OUT file."""
 import re
 import sys
 
@@ -26,6 +25,4 @@ for path in sys.argv[2:]:
         if s in out:
             print("secret %r... in %s" % (s[:8], path))
             bad += 1
-if not secrets:
-    print("no secret found in %s to look for" % sys.argv[1])
 sys.exit(1 if bad else 0)

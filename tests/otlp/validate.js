@@ -21,7 +21,8 @@
 'use strict';
 const path = require('path');
 const fs = require('fs');
-const root = require(path.join(process.env.OTLP_NODE || __dirname,
+const NODE = path.resolve(process.env.OTLP_NODE || __dirname);
+const root = require(path.join(NODE,
   'node_modules/@opentelemetry/otlp-transformer/build/src/generated/root.js'));
 const Req = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 
@@ -69,22 +70,7 @@ function canon(v, key) {
   return v;
 }
 
-function plain(v, key) { // the JSON as read, in the same canonical form
-  if (Array.isArray(v)) {
-    const a = v.map((x) => plain(x));
-    return a.length ? a : undefined;
-  }
-  if (v && typeof v === 'object') {
-    const o = {};
-    for (const k of Object.keys(v).sort()) {
-      const c = plain(v[k], k);
-      if (c !== undefined) o[k] = c;
-    }
-    return Object.keys(o).length ? o : undefined;
-  }
-  if (v === 0 || v === '0' || v === false || (v === '' && key !== 'stringValue')) return undefined;
-  return v;
-}
+const plain = canon; // the JSON as read: ids are hex strings there already
 
 function diff(a, b, at) {
   if (typeof a !== typeof b) return `${at}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`;
@@ -184,7 +170,7 @@ for (const f of pbFiles) {
   let msg;
   try {
     const r = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
-    const reader = require(path.join(process.env.OTLP_NODE || __dirname, 'node_modules/protobufjs/minimal')).Reader.create(buf);
+    const reader = require(path.join(NODE, 'node_modules/protobufjs/minimal')).Reader.create(buf);
     msg = r.decode(reader);
     if (reader.pos !== buf.length) fail(where, `decoder stopped at byte ${reader.pos} of ${buf.length}`);
   } catch (e) { fail(where, `decode: ${e.message}`); continue; }
