@@ -10,6 +10,8 @@ need_pkg() { # pkg-config module, Debian package
 }
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
+# gcc only recommends the C library's headers
+[ -e /usr/include/stdio.h ] || missing="$missing libc6-dev"
 command -v make >/dev/null 2>&1 || missing="$missing make"
 # the bad-input suite (tests/badinput): generator and peak-RSS measurement
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"
