@@ -6,7 +6,7 @@
 # repository's committed HEAD is cloned into it (uncommitted changes are
 # not tested), then each command runs in chroot with /proc, /sys and /dev
 # mounted; its last lines and how long it took are printed, the whole
-# output is in FRESH_ROOT/root/<command>.log. The mounts are always
+# output is in FRESH_ROOT.<target>.log (beside the root). The mounts are always
 # undone; the root is removed at the end unless FRESH_KEEP=1.
 # Needs root, network, and debootstrap (installed when missing).
 set -u
@@ -24,10 +24,10 @@ for target in demo check; do
     cmd="sh tests/make.sh $target"
     echo "fresh: # $cmd"
     t0=$(date +%s)
-    minroot_run "$root" "cd /root/osrca && $cmd" >"$root/root/$target.log" 2>&1
+    minroot_run "$root" "cd /root/osrca && $cmd" >"$root.$target.log" 2>&1
     r=$?
     t1=$(date +%s)
-    tail -n "${FRESH_TAIL:-12}" "$root/root/$target.log" | sed 's/^/  | /'
+    tail -n "${FRESH_TAIL:-12}" "$root.$target.log" | sed 's/^/  | /'
     echo "fresh: '$cmd' exit $r, $((t1 - t0)) s"
     [ "$r" = 0 ] || rc=1
 done
