@@ -72,7 +72,7 @@ deb_test()
         minroot_run "$root" "cd / && TZ=UTC osrca analyze /root/s2p_novalidhost_capacity.pcap" \
             >"$root.analyze.log" 2>&1
         r=$?
-        sed -n '1,/^INCIDENT\|^FAILED/p' "$root.analyze.log" | head -n 8 | sed 's/^/  | /'
+        sed -n '1,/^$/p' "$root.analyze.log" | head -n 8 | sed 's/^/  | /'
         grep -E '^(FAILED|SLOW|  root cause|  category)' "$root.analyze.log" | head -n 6 |
             sed 's/^/  | /'
         tail -n 1 "$root.analyze.log" | sed 's/^/  | /'
@@ -86,9 +86,9 @@ deb_test()
             osrca analyze /root/s2p_novalidhost_capacity.pcap | grep -m 1 "hint:.*LOCAL RULES" &&
             rm -r /etc/osrca' | cut -c 1-100 | sed 's/^/  | /'
         [ "$(minroot_run "$root" 'ls -d /etc/osrca 2>/dev/null')" = "" ] || rc=1
-        minroot_run "$root" 'getent passwd osrca; ls /usr/share/osrca/rules;
-            ls /lib/systemd/system/osrca-live@.service /usr/share/man/man1/osrca.1.gz
-            /usr/share/man/man5/osrca-rules.5.gz /etc/default/osrca' | sed 's/^/  | /'
+        minroot_run "$root" 'getent passwd osrca; ls /usr/share/osrca/rules /etc/default/osrca \
+            /lib/systemd/system/osrca-live@.service /usr/share/man/man1/osrca.1.gz \
+            /usr/share/man/man5/osrca-rules.5.gz' | sed 's/^/  | /'
     fi
     minroot_umount "$root"
     if [ "${DEB_KEEP:-0}" = 1 ]; then echo "deb-test: root kept in $root"; else rm -rf "$root"; fi
