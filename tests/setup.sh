@@ -63,6 +63,6 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         { echo "setup: apt-get install$missing failed" >&2; exit 1; }
     exit 0
 fi
-echo "setup: missing build dependencies. Install them with:" >&2
-echo "  sudo apt-get install$missing" >&2
+echo "setup: missing build dependencies. Install them as root (or with sudo) with:" >&2
+echo "  apt-get update && apt-get install -y --no-install-recommends$missing" >&2
 exit 1
