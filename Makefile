@@ -7,15 +7,22 @@
 #   make release    build-release/osrca: -O3 with profile feedback (GCC)
 #   make unit golden badinput benchcheck labscore fuzz bench golden-update clean
 #   make labrecord  record the lab corpus again (root, ../shared/lab installed)
+#   make install uninstall     [PREFIX=/usr/local] [DESTDIR=]
+#   make unit-verify           systemd-analyze verify of the installed unit
+#   make deb deb-test fresh-test   Debian package; it and the README's two
+#                   commands on a fresh minimal Debian 12 (root, network)
 #
 # Variables: CC, OPT (optimisation), SAN (1 = address,undefined, or a list),
 # WERROR (set to -Werror in CI), FUZZ_SECONDS, FUZZ_RUNS, FUZZ_TARGETS,
-# FUZZ_SMOKE_SECONDS.
+# FUZZ_SMOKE_SECONDS, CFLAGS_EXTRA and LDFLAGS_EXTRA (appended: a
+# distribution's hardening flags), PREFIX and the install directories below.
 
 OPT ?= -O2
 SAN ?=
 WERROR ?=
 FUZZ_SECONDS ?= 60
+CFLAGS_EXTRA ?=
+LDFLAGS_EXTRA ?=
 PKGS := libpcap libndpi jansson libpcre2-8 yaml-0.1 zlib libcurl libmicrohttpd
 
 ifeq ($(SAN),)
@@ -38,8 +45,8 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
 CFLAGS := -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Wstrict-prototypes -Wshadow \
-	$(WERROR) $(SANFLAGS) -I. $(PKG_CFLAGS)
-LDFLAGS := $(SANFLAGS)
+	$(WERROR) $(SANFLAGS) -I. $(PKG_CFLAGS) $(CFLAGS_EXTRA)
+LDFLAGS := $(SANFLAGS) $(LDFLAGS_EXTRA)
 LDLIBS := $(PKG_LIBS) -lm
 
 LIB_SRC := $(sort $(wildcard capture/*.c parsers/*.c rca/*.c) \
@@ -53,7 +60,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 	labscore labrecord otlpcheck otlp-live reportcheck \
 	fuzz fuzz-build \
 	fuzz-smoke \
-	release bench clean
+	release bench clean install uninstall unit-verify deb deb-test fresh-test FORCE
 
 all: $(B)/osrca
 
@@ -239,5 +246,63 @@ bench: $(if $(filter $(RB)/osrca,$(BENCH_BIN)),release,all)
 
 clean:
 	rm -rf build build-san build-release $(FB)
+
+# ---- installing (README "Install"; docs/man, docs/systemd) ----
+# An installed osrca reads /etc/osrca/rules when present, else
+# $(DATADIR)/rules (compiled into cli/common.o; rebuilt when it changes).
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/osrca
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+$(B)/cli/common.o: CFLAGS += -DOSRCA_SHARE_RULES='"$(DATADIR)/rules"'
+$(B)/cli/common.o: $(B)/.datadir
+$(B)/.datadir: FORCE
+	@mkdir -p $(B)
+	@echo '$(DATADIR)' | cmp -s - $@ || echo '$(DATADIR)' > $@
+FORCE:
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/rules $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/default
+	install -m 755 $(B)/osrca $(DESTDIR)$(BINDIR)/osrca
+	install -m 644 rules/*.yaml $(DESTDIR)$(DATADIR)/rules/
+	install -m 644 docs/man/osrca.1 $(DESTDIR)$(MANDIR)/man1/osrca.1
+	install -m 644 docs/man/osrca-rules.5 $(DESTDIR)$(MANDIR)/man5/osrca-rules.5
+	sed 's|@BINDIR@|$(BINDIR)|g' docs/systemd/osrca-live@.service.in \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/osrca-live@.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/osrca-live@.service
+	install -m 644 docs/systemd/osrca.sysusers $(DESTDIR)$(SYSUSERSDIR)/osrca.conf
+	@# the operator's settings are never overwritten
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/osrca ] || \
+		install -m 644 docs/systemd/osrca.default $(DESTDIR)$(SYSCONFDIR)/default/osrca
+
+# Removes what install wrote; the settings file only when unchanged.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/osrca $(DESTDIR)$(MANDIR)/man1/osrca.1 \
+		$(DESTDIR)$(MANDIR)/man5/osrca-rules.5 $(DESTDIR)$(SYSTEMDUNITDIR)/osrca-live@.service \
+		$(DESTDIR)$(SYSUSERSDIR)/osrca.conf
+	rm -rf $(DESTDIR)$(DATADIR)
+	! cmp -s docs/systemd/osrca.default $(DESTDIR)$(SYSCONFDIR)/default/osrca || \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/default/osrca
+
+# The unit as installed (PREFIX=/usr into a scratch root), checked by
+# systemd-analyze verify; the scratch root is then removed.
+unit-verify:
+	@sh tests/install/unit_verify.sh
+
+# Not in check (root, network, minutes): the Debian package (into
+# DEB_DIR, default /var/tmp/osrca-deb), it installed with apt on a fresh
+# minimal Debian 12, and the README's two commands on one.
+deb:
+	@sh tests/install/deb.sh build
+deb-test:
+	@sh tests/install/deb.sh test
+fresh-test:
+	@sh tests/install/fresh.sh
 
 -include $(LIB_OBJ:.o=.d) $(B)/cli/main.d $(FUZZ_LIB_OBJ:.o=.d)

@@ -16,6 +16,13 @@
 
 #include "capture/mem.h"
 
+/* An installed osrca's rules: the operator's copy, else the packaged one
+ * (the Makefile defines OSRCA_SHARE_RULES from PREFIX). */
+#define OSRCA_ETC_RULES "/etc/osrca/rules"
+#ifndef OSRCA_SHARE_RULES
+#define OSRCA_SHARE_RULES "/usr/local/share/osrca/rules"
+#endif
+
 static int is_dir(const char *p)
 {
     struct stat sb;
@@ -43,7 +50,9 @@ const char *common_find_rules(const char *given, char *buf, size_t len)
                 return buf;
         }
     }
-    return "rules";
+    if (is_dir(OSRCA_ETC_RULES))
+        return OSRCA_ETC_RULES;
+    return OSRCA_SHARE_RULES;
 }
 
 struct rules *common_load_rules(const char *given, struct stats *st)

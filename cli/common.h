@@ -12,8 +12,10 @@
 #include "rca/rules_load.h"
 
 /* The rules directory: given, else $OSRCA_RULES, else ./rules, else
- * <exe dir>/../rules, else "rules". The result is given, the environment
- * string, a literal, or buf (len bytes, filled). */
+ * <exe dir>/../rules (a build tree), else /etc/osrca/rules when it is a
+ * directory, else $PREFIX/share/osrca/rules (the installed copy, whether
+ * or not it exists). The result is given, the environment string, a
+ * literal, or buf (len bytes, filled). */
 const char *common_find_rules(const char *given, char *buf, size_t len);
 
 /* Load the rules directory common_find_rules names. On error prints

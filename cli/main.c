@@ -21,6 +21,7 @@
 #include "cli/live.h"
 #include "cli/net/otlp_export.h"
 #include "cli/annotate.h"
+#include "cli/help.h"
 #include "cli/out/dot.h"
 #include "cli/out/event.h"
 #include "cli/out/json.h"
@@ -90,8 +91,9 @@ static void usage(FILE *f)
           "options:\n"
           "  -i IFACE            read a live interface instead of a file\n"
           "  -f BPF              capture filter\n"
-          "  --rules DIR         rules directory (default: $OSRCA_RULES, ./rules, or the\n"
-          "                      rules/ directory beside the executable's build folder)\n"
+          "  --rules DIR         rules directory (default: $OSRCA_RULES, ./rules, the\n"
+          "                      rules/ beside the executable's build folder,\n"
+          "                      /etc/osrca/rules, then PREFIX/share/osrca/rules)\n"
           "  --format text|json|dot   output format (analyze, chains); --json = --format json\n"
           "  --stats             print counters and diagnostics at the end (stderr for text)\n"
           "  --snaplen N         live capture snap length (default 262144)\n"
@@ -221,7 +223,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             o->all = 1;
             break;
         case 'h':
-            usage(stdout);
+            if (!help_print(stdout, o->cmd))
+                usage(stdout);
             exit(0);
         default:
             return -1;
@@ -697,6 +700,12 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     argc--;
     argv++;
+    /* osrca COMMAND --help, osrca help COMMAND (flows, live and annotate
+     * answer --help themselves) */
+    if (strcmp(cmd, "help") == 0 && argc == 2 && help_print(stdout, argv[1]))
+        return 0;
+    if (argc >= 2 && help_asked(argv[1]) && help_print(stdout, cmd))
+        return 0;
     if (strcmp(cmd, "analyze") == 0 || strcmp(cmd, "chains") == 0 || strcmp(cmd, "map") == 0 ||
         strcmp(cmd, "waterfall") == 0 || strcmp(cmd, "report") == 0)
         return cmd_run(argc, argv, 1);

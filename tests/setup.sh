@@ -10,6 +10,8 @@ need_pkg() { # pkg-config module, Debian package
 }
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
+# gcc only recommends the C library's headers
+[ -e /usr/include/stdio.h ] || missing="$missing libc6-dev"
 command -v make >/dev/null 2>&1 || missing="$missing make"
 # the bad-input suite (tests/badinput): generator and peak-RSS measurement
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"
@@ -67,6 +69,6 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         { echo "setup: apt-get install$missing failed" >&2; exit 1; }
     exit 0
 fi
-echo "setup: missing build dependencies. Install them with:" >&2
-echo "  sudo apt-get install$missing" >&2
+echo "setup: missing build dependencies. Install them as root (or with sudo) with:" >&2
+echo "  apt-get update && apt-get install -y --no-install-recommends$missing" >&2
 exit 1
