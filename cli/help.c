@@ -37,7 +37,14 @@ int help_print(FILE *f, const char *cmd)
          "  --settle S             quiet time after a chain's last message before its\n"
          "                         fate is decided (default 10)\n"
          "  --baseline FILE        start from the usual durations saved in FILE\n"
-         "  --save-baseline FILE   write the usual durations learned at the end\n" HELP_EXIT},
+         "  --save-baseline FILE   write the usual durations learned at the end\n"
+         "  --otlp FILE            each failed or slow operation as an OpenTelemetry\n"
+         "                         trace, OTLP/JSON, one line per operation\n"
+         "  --otlp-endpoint URL    POST the traces to an OTLP/HTTP collector\n"
+         "                         (http://HOST:4318 gets /v1/traces), batched, retried\n"
+         "  --otlp-protocol protobuf|json  the collector's encoding (default protobuf)\n"
+         "  --all                  traces of every operation, not only failed or slow\n"
+         HELP_EXIT},
         {"chains",
          "usage: osrca chains FILE.pcap | -i IFACE [options]\n"
          "  every operation's chain of messages, failed or not\n" HELP_INPUT
@@ -60,6 +67,13 @@ int help_print(FILE *f, const char *cmd)
          "  --request-id ID        the operation (required)\n"
          "  --svg FILE             also draw it as SVG into FILE (more operations with\n"
          "                         the id: FILE.2.svg, ...)\n"
+         "  --settle S, --baseline FILE   as for analyze\n" HELP_EXIT},
+        {"report",
+         "usage: osrca report FILE.pcap -o REPORT.html [options]\n"
+         "  one self-contained HTML page (no script, no external asset): incidents, each\n"
+         "  failed or slow operation with its root cause, hint and waterfall, health,\n"
+         "  the service map, how complete the capture was\n" HELP_INPUT
+         "  -o FILE                the page (- for stdout; required)\n"
          "  --settle S, --baseline FILE   as for analyze\n" HELP_EXIT},
         {"messages",
          "usage: osrca messages FILE.pcap | -i IFACE [options]\n"
