@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
@@ -128,4 +129,11 @@ int common_heap_for_packets(void)
     int huge = heap_huge();
     mallopt(M_TOP_PAD, 8 << 20);
     return huge;
+}
+
+uint64_t common_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

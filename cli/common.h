@@ -49,4 +49,7 @@ int common_parse_secs(const char *cmd, const char *opt, const char *arg, double 
  * that part off. Returns 1 when the huge pages were asked for. */
 int common_heap_for_packets(void);
 
+/* Monotonic time in nanoseconds (CLOCK_MONOTONIC): intervals, deadlines. */
+uint64_t common_mono_ns(void);
+
 #endif

@@ -121,13 +121,6 @@ static void on_hup_signal(int sig)
     g_hup = 1;
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t wall_us(void)
 {
     struct timespec ts;
@@ -745,7 +738,7 @@ static void on_packet(void *ctx, int linktype, const uint8_t *data, uint32_t cap
     L->last_ts = ts_us;
     L->seen_packet = 1;
     pipeline_packet(L->pl, linktype, data, caplen, wirelen, ts_us);
-    uint64_t now = mono_ns();
+    uint64_t now = common_mono_ns();
     L->last_pkt_ns = now;
     timers(L, now);
 }
@@ -754,7 +747,7 @@ static void on_packet(void *ctx, int linktype, const uint8_t *data, uint32_t cap
 static void on_idle(void *ctx)
 {
     struct live *L = ctx;
-    uint64_t now = mono_ns();
+    uint64_t now = common_mono_ns();
     if (L->seen_packet) {
         uint64_t idle_ns = now - L->last_pkt_ns;
         if ((double)idle_ns >= L->o.idle_s * 1e9) {
@@ -919,7 +912,7 @@ int cmd_live(int argc, char **argv)
     install_signals();
     g_src = L->src;
     source_set_idle(L->src, on_idle, L);
-    L->start_ns = L->st_ns = mono_ns();
+    L->start_ns = L->st_ns = common_mono_ns();
     L->next_status_ns = L->start_ns + (uint64_t)(L->o.status_s * 1e9);
     publish_metrics(L);
     L->next_publish_ns = L->start_ns + 1000000000ull;
@@ -938,7 +931,7 @@ int cmd_live(int argc, char **argv)
     pipeline_finish(L->pl);
     /* decide what can be decided at the current clock, then the rest */
     if (L->seen_packet) {
-        uint64_t clock = L->last_ts + (mono_ns() - L->last_pkt_ns) / 1000u;
+        uint64_t clock = L->last_ts + (common_mono_ns() - L->last_pkt_ns) / 1000u;
         if (clock > L->clock_us)
             L->clock_us = clock;
     }

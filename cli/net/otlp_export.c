@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/common.h"
 #include "cli/net/webhook.h"
 #include "cli/out/otlp.h"
 #include "cli/out/pb.h"
@@ -30,13 +31,6 @@ void otlp_export_defaults(struct otlp_export_cfg *cfg)
     cfg->batch_spans = 512;
     cfg->batch_ms = 1000;
     cfg->queue_max = 64;
-}
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* The URL to POST to: a base URL (no path, or "/") gets /v1/traces. */
@@ -152,7 +146,7 @@ void otlp_export_report(struct otlp_export *x, const struct report *r)
     size_t n = 0;
     if (x->wh) {
         if (!otlp_span_count(x->batch))
-            x->batch_since_ns = mono_ns();
+            x->batch_since_ns = common_mono_ns();
         n = otlp_add(x->batch, r);
         if (otlp_span_count(x->batch) >= x->cfg.batch_spans)
             send_batch(x);
@@ -170,7 +164,7 @@ void otlp_export_report(struct otlp_export *x, const struct report *r)
 void otlp_export_tick(struct otlp_export *x)
 {
     if (x && x->wh && otlp_span_count(x->batch) &&
-        mono_ns() - x->batch_since_ns >= (uint64_t)x->cfg.batch_ms * 1000000ull)
+        common_mono_ns() - x->batch_since_ns >= (uint64_t)x->cfg.batch_ms * 1000000ull)
         send_batch(x);
 }
 

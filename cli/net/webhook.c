@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cli/common.h"
 #include "cli/dynlib.h"
 
 struct item {
@@ -40,13 +41,6 @@ void webhook_defaults(struct webhook_cfg *cfg)
     cfg->timeout_ms = 5000;
     cfg->content_type = "application/json";
     cfg->user_agent = "osrca-webhook";
-}
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Discard the response body. */
@@ -115,11 +109,11 @@ static int retryable(const struct webhook *w, long code)
  * the worker must give up now. */
 static int backoff_wait(struct webhook *w, unsigned ms)
 {
-    uint64_t until = mono_ns() + (uint64_t)ms * 1000000ull;
+    uint64_t until = common_mono_ns() + (uint64_t)ms * 1000000ull;
     for (;;) {
-        if (w->stop && mono_ns() >= w->deadline_ns)
+        if (w->stop && common_mono_ns() >= w->deadline_ns)
             return 1;
-        uint64_t now = mono_ns();
+        uint64_t now = common_mono_ns();
         if (now >= until)
             return 0;
         uint64_t wake = until;
@@ -141,7 +135,7 @@ static void *worker(void *arg)
     for (;;) {
         while (!w->count && !w->stop)
             pthread_cond_wait(&w->cv, &w->mu);
-        if (!w->count || (w->stop && mono_ns() >= w->deadline_ns))
+        if (!w->count || (w->stop && common_mono_ns() >= w->deadline_ns))
             break;
         struct item it = w->q[w->head];
         w->head = (w->head + 1) % w->cfg.queue_max;
@@ -292,7 +286,7 @@ void webhook_stop(struct webhook *w, unsigned drain_ms)
         return;
     pthread_mutex_lock(&w->mu);
     w->stop = 1;
-    w->deadline_ns = mono_ns() + (uint64_t)drain_ms * 1000000ull;
+    w->deadline_ns = common_mono_ns() + (uint64_t)drain_ms * 1000000ull;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thr, NULL);
