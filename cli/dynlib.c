@@ -1,4 +1,4 @@
-/* dynlib.c -- libcurl and libmicrohttpd loaded on first use (see dynlib.h). */
+/* dynlib.c -- libcurl, libmicrohttpd and hiredis loaded on first use (see dynlib.h). */
 #define OSRCA_DYNLIB_IMPL 1
 #include "cli/dynlib.h"
 
@@ -8,6 +8,7 @@
 
 struct dyn_curl dyn_curl;
 struct dyn_mhd dyn_mhd;
+struct dyn_redis dyn_redis;
 
 struct sym {
     const char *name;
@@ -82,5 +83,22 @@ int dyn_mhd_load(char *err, size_t errlen)
         {"MHD_destroy_response", &dyn_mhd.destroy_response},
     };
     return load("libmicrohttpd.so.12", "libmicrohttpd12", syms, sizeof(syms) / sizeof(syms[0]),
+                &state, msg, sizeof(msg), err, errlen);
+}
+
+int dyn_redis_load(char *err, size_t errlen)
+{
+    static int state;
+    static char msg[512];
+    const struct sym syms[] = {
+        {"redisConnectWithTimeout", &dyn_redis.connect_with_timeout},
+        {"redisSetTimeout", &dyn_redis.set_timeout},
+        {"redisFree", &dyn_redis.free_ctx},
+        {"redisCommandArgv", &dyn_redis.command_argv},
+        {"redisAppendCommandArgv", &dyn_redis.append_command_argv},
+        {"redisGetReply", &dyn_redis.get_reply},
+        {"freeReplyObject", &dyn_redis.free_reply},
+    };
+    return load("libhiredis.so.0.14", "libhiredis0.14", syms, sizeof(syms) / sizeof(syms[0]),
                 &state, msg, sizeof(msg), err, errlen);
 }

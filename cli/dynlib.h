@@ -1,4 +1,4 @@
-/* dynlib.h -- libcurl and libmicrohttpd, loaded when first needed.
+/* dynlib.h -- libcurl, libmicrohttpd and hiredis, loaded when first needed.
  *
  * Only live mode's webhook and HTTP endpoint and `osrca annotate --from`
  * use them, but linked in they bring ~35 more shared libraries (TLS,
@@ -22,6 +22,7 @@
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 #include <microhttpd.h>
+#include <hiredis/hiredis.h>
 
 struct dyn_curl {
     CURLcode (*global_init)(long flags);
@@ -55,13 +56,27 @@ struct dyn_mhd {
     void (*destroy_response)(struct MHD_Response *r);
 };
 
+/* hiredis (the sensors' and the correlator's Redis Streams bus) */
+struct dyn_redis {
+    redisContext *(*connect_with_timeout)(const char *ip, int port, const struct timeval tv);
+    int (*set_timeout)(redisContext *c, const struct timeval tv);
+    void (*free_ctx)(redisContext *c);
+    void *(*command_argv)(redisContext *c, int argc, const char **argv, const size_t *argvlen);
+    int (*append_command_argv)(redisContext *c, int argc, const char **argv,
+                               const size_t *argvlen);
+    int (*get_reply)(redisContext *c, void **reply);
+    void (*free_reply)(void *reply);
+};
+
 extern struct dyn_curl dyn_curl;
+extern struct dyn_redis dyn_redis;
 extern struct dyn_mhd dyn_mhd;
 
 /* Load the library (once; later calls only say how that went). 0, or -1
  * with a message naming the library and what to install in err. */
 int dyn_curl_load(char *err, size_t errlen);
 int dyn_mhd_load(char *err, size_t errlen);
+int dyn_redis_load(char *err, size_t errlen);
 
 #ifndef OSRCA_DYNLIB_IMPL
 #define curl_global_init dyn_curl.global_init
@@ -77,6 +92,13 @@ int dyn_mhd_load(char *err, size_t errlen);
 #define curl_easy_strerror dyn_curl.easy_strerror
 #define curl_slist_append dyn_curl.slist_append
 #define curl_slist_free_all dyn_curl.slist_free_all
+#define redisConnectWithTimeout dyn_redis.connect_with_timeout
+#define redisSetTimeout dyn_redis.set_timeout
+#define redisFree dyn_redis.free_ctx
+#define redisCommandArgv dyn_redis.command_argv
+#define redisAppendCommandArgv dyn_redis.append_command_argv
+#define redisGetReply dyn_redis.get_reply
+#define freeReplyObject dyn_redis.free_reply
 #define MHD_start_daemon dyn_mhd.start_daemon
 #define MHD_stop_daemon dyn_mhd.stop_daemon
 #define MHD_get_daemon_info dyn_mhd.get_daemon_info

@@ -32,6 +32,7 @@
 #include "capture/source.h"
 #include "capture/stats.h"
 #include "cli/common.h"
+#include "cli/correlate.h"
 #include "cli/net/httpd.h"
 #include "cli/out/event.h"
 #include "cli/out/incident.h"
@@ -61,6 +62,9 @@ struct live_opts {
     int json;
     int snaplen;
     double status_s, idle_s, settle_s;
+    /* osrca correlate: sensors' events instead of an interface */
+    int correlate;
+    struct corr_cfg corr;
 };
 
 struct vkey {
@@ -79,6 +83,7 @@ struct live {
     struct rca *rca;
     struct pipeline *pl;
     struct source *src;
+    struct corr *cor; /* correlate: the input instead of pl and src */
     struct webhook *wh;
     struct webhook *am; /* Alertmanager: incidents as alerts */
     struct otlp_export *otlp; /* --otlp, --otlp-endpoint */
@@ -128,9 +133,24 @@ static uint64_t wall_us(void)
     return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void live_usage(FILE *f)
+static void live_usage(FILE *f, int correlate)
 {
-    fputs("usage: osrca live -i IFACE [options]\n"
+    if (correlate)
+        fputs("usage: osrca correlate (--bus redis://HOST:PORT/PREFIX | --from-stream FILE...)\n"
+              "                       [options of live but -i, -f, -w, --snaplen]\n"
+              "  --bus URL              read every sensor's stream through a consumer group\n"
+              "  --from-stream FILE     a sensor's stream file (osrca sensor --out); repeat\n"
+              "  --group NAME           consumer group (default osrca)\n"
+              "  --consumer NAME        this correlator's name in it (default correlator)\n"
+              "  --max-skew S           clock difference between sensors tolerated: events\n"
+              "                         are held S seconds (default 2)\n"
+              "  --replay-window S      packet time left unacknowledged for a restart to\n"
+              "                         rebuild the cloud model from (default 120)\n"
+              "  --sensor-timeout S     a sensor silent this long (wall) is a coverage gap\n"
+              "                         and holds the others back no more (default 10)\n"
+              "  --until-ended N        stop (deciding everything) once N sensors ended\n",
+              f);
+    fputs(correlate ? "" : "usage: osrca live -i IFACE [options]\n"
           "  -i IFACE               live interface (promiscuous, immediate mode)\n"
           "  -f BPF                 capture filter\n"
           "  --rules DIR            rules directory\n"
@@ -186,6 +206,14 @@ static int parse_live_opts(int argc, char **argv, struct live_opts *o)
         {"otlp-endpoint", required_argument, NULL, 'X'},
         {"otlp-protocol", required_argument, NULL, 'P'},
         {"all", no_argument, NULL, 'a'},
+        {"bus", required_argument, NULL, 1000},
+        {"from-stream", required_argument, NULL, 1001},
+        {"group", required_argument, NULL, 1002},
+        {"consumer", required_argument, NULL, 1003},
+        {"max-skew", required_argument, NULL, 1004},
+        {"replay-window", required_argument, NULL, 1005},
+        {"sensor-timeout", required_argument, NULL, 1006},
+        {"until-ended", required_argument, NULL, 1007},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -241,8 +269,33 @@ static int parse_live_opts(int argc, char **argv, struct live_opts *o)
             if (common_parse_snaplen("live", optarg, &o->snaplen) < 0)
                 return -1;
             break;
+        case 1000: o->corr.bus = optarg; break;
+        case 1001:
+            if (o->corr.nfiles == CORR_MAX_FILES) {
+                fprintf(stderr, "osrca correlate: at most %d --from-stream\n", CORR_MAX_FILES);
+                return -1;
+            }
+            o->corr.files[o->corr.nfiles++] = optarg;
+            break;
+        case 1002: o->corr.group = optarg; break;
+        case 1003: o->corr.consumer = optarg; break;
+        case 1004:
+            if (common_parse_secs("correlate", "--max-skew", optarg, &o->corr.max_skew_s) < 0)
+                return -1;
+            break;
+        case 1005:
+            if (common_parse_secs("correlate", "--replay-window", optarg,
+                                  &o->corr.replay_window_s) < 0)
+                return -1;
+            break;
+        case 1006:
+            if (common_parse_secs("correlate", "--sensor-timeout", optarg,
+                                  &o->corr.sensor_timeout_s) < 0)
+                return -1;
+            break;
+        case 1007: o->corr.until_ended = atoi(optarg); break;
         case 'h':
-            live_usage(stdout);
+            live_usage(stdout, o->correlate);
             return 1;
         default:
             return -1;
@@ -250,6 +303,17 @@ static int parse_live_opts(int argc, char **argv, struct live_opts *o)
     }
     if (optind < argc) {
         fprintf(stderr, "osrca live: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (o->correlate) {
+        if (o->iface || o->bpf || o->write_file || (!o->corr.bus == !o->corr.nfiles)) {
+            fprintf(stderr, "osrca correlate: one of --bus or --from-stream, and no -i/-f/-w\n");
+            return -1;
+        }
+        return 0;
+    }
+    if (o->corr.bus || o->corr.nfiles) {
+        fprintf(stderr, "osrca live: --bus and --from-stream belong to osrca correlate\n");
         return -1;
     }
     if (!o->iface) {
@@ -364,7 +428,7 @@ static void prom_head(FILE *f, const char *name, const char *type, const char *h
 /* Copy webhook and kernel counters into the stats so the summary has them. */
 static void sync_counters(struct live *L, struct source_stats *ss, int *have_ss)
 {
-    *have_ss = source_stats(L->src, ss) == 0;
+    *have_ss = L->src && source_stats(L->src, ss) == 0;
     if (*have_ss) {
         *stats_counter(L->st, "capture.kernel_drops") = ss->dropped;
         *stats_counter(L->st, "capture.if_drops") = ss->ifdropped;
@@ -461,6 +525,8 @@ static void publish_metrics(struct live *L)
     }
     if (rca_graph(L->rca))
         out_map_prometheus(f, rca_graph(L->rca), cm);
+    if (L->cor)
+        corr_metrics(L->cor, f);
     prom_head(f, "osrca_decode_errors_total", "counter",
               "Parser errors (a direction stopped or resynchronised).");
     fprintf(f, "osrca_decode_errors_total %" PRIu64 "\n",
@@ -503,18 +569,18 @@ static void status_line(struct live *L, uint64_t now_ns)
     if (dt <= 0)
         dt = 1;
     struct source_stats ss;
-    int have = source_stats(L->src, &ss) == 0;
+    int have = L->src && source_stats(L->src, &ss) == 0;
     struct rca_summary s;
     rca_get_summary(L->rca, &s);
     size_t held = 0;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; L->pl && i < 3; i++)
         held += pipeline_pool(L->pl, i)->used;
     fprintf(stderr,
             "osrca live: %.0f pkt/s %.2f Mbit/s flows %zu open chains %" PRIu64
             " held %.1f MB verdicts %" PRIu64 " messages %" PRIu64 " kernel drops %s%" PRIu64
             "\n",
             (double)(L->packets - L->st_packets) / dt,
-            (double)(L->bytes - L->st_bytes) * 8 / dt / 1e6, pipeline_flow_count(L->pl),
+            (double)(L->bytes - L->st_bytes) * 8 / dt / 1e6, L->pl ? pipeline_flow_count(L->pl) : 0,
             s.open_chains, (double)held / 1e6, L->verdicts,
             L->msgs_http + L->msgs_amqp + L->msgs_tcp, have ? "" : "n/a ",
             have ? ss.dropped + ss.ifdropped : 0);
@@ -647,17 +713,24 @@ static char *line_close(struct mem_line *m, size_t *n)
 static void on_report(void *ctx, const struct report *r)
 {
     struct live *L = ctx;
-    if (L->otlp)
-        otlp_export_report(L->otlp, r);
-    if (r->extra)
-        return; /* --all: a trace, no verdict */
-    L->verdicts++;
-    count_verdict(L, r);
+    if (r->extra) { /* --all: a trace, no verdict */
+        if (L->otlp)
+            otlp_export_report(L->otlp, r);
+        return;
+    }
     struct mem_line ml;
     if (line_open(&ml))
         out_json_report(ml.f, r);
     size_t n = 0;
     char *json = line_close(&ml, &n);
+    if (L->cor && !corr_verdict(L->cor, r, json, json && n && json[n - 1] == '\n' ? n - 1 : n)) {
+        free(json); /* given before a restart already */
+        return;
+    }
+    if (L->otlp)
+        otlp_export_report(L->otlp, r);
+    L->verdicts++;
+    count_verdict(L, r);
     if (L->o.json) {
         if (json)
             fwrite(json, 1, n, stdout);
@@ -795,13 +868,38 @@ static void print_summary(struct live *L)
     fflush(stdout);
 }
 
-int cmd_live(int argc, char **argv)
+/* ---- correlate: the hooks of the correlator's input ---- */
+
+static void corr_on_event(void *ctx, struct event *ev)
+{
+    struct live *L = ctx;
+    if (ev->ts_us > L->clock_us)
+        L->clock_us = ev->ts_us;
+    on_event(ctx, ev);
+}
+
+static void corr_on_tick(void *ctx, uint64_t now)
+{
+    struct live *L = ctx;
+    if (now > L->clock_us)
+        L->clock_us = now;
+    rca_tick(L->rca, now);
+}
+
+static void corr_on_timers(void *ctx)
+{
+    timers(ctx, common_mono_ns());
+}
+
+static int live_main(int argc, char **argv, int correlate)
 {
     struct live *L = calloc(1, sizeof(*L));
     if (!L) {
         fputs("osrca live: out of memory\n", stderr);
         return 2;
     }
+    L->o.correlate = correlate;
+    corr_defaults(&L->o.corr);
     L->o.snaplen = 262144;
     L->o.status_s = 10;
     L->o.idle_s = 0.5;
@@ -811,7 +909,7 @@ int cmd_live(int argc, char **argv)
     int prc = parse_live_opts(argc, argv, &L->o);
     if (prc != 0) {
         if (prc < 0)
-            live_usage(stderr);
+            live_usage(stderr, correlate);
         free(L);
         return prc > 0 ? 0 : 2;
     }
@@ -837,12 +935,24 @@ int cmd_live(int argc, char **argv)
     }
     struct pipeline_cfg pc;
     pipeline_defaults(&pc);
-    L->pl = pipeline_new(&pc, rules_svcmap(L->rules), L->st, on_event, on_tick, L);
-    if (!L->rca || !L->pl) {
-        fputs("osrca live: out of memory\n", stderr);
-        goto out;
+    if (correlate) {
+        if (!L->rca) {
+            fputs("osrca correlate: out of memory\n", stderr);
+            goto out;
+        }
+        L->cor = corr_new(&L->o.corr, L->st, L->rca, err, sizeof(err));
+        if (!L->cor) {
+            fprintf(stderr, "osrca correlate: %s\n", err);
+            goto out;
+        }
+    } else {
+        L->pl = pipeline_new(&pc, rules_svcmap(L->rules), L->st, on_event, on_tick, L);
+        if (!L->rca || !L->pl) {
+            fputs("osrca live: out of memory\n", stderr);
+            goto out;
+        }
+        rca_set_event_budget(L->rca, pipeline_pool(L->pl, 1), pc.event_memcap / 4 * 3);
     }
-    rca_set_event_budget(L->rca, pipeline_pool(L->pl, 1), pc.event_memcap / 4 * 3);
     /* Everything that needs root happens before the drop: the interface,
      * the -w dump, the --output file, the --listen socket. */
     struct source_cfg sc;
@@ -852,8 +962,8 @@ int cmd_live(int argc, char **argv)
     sc.snaplen = L->o.snaplen;
     sc.write_file = L->o.write_file;
     sc.timeout_ms = 100;
-    L->src = source_open(&sc, err, sizeof(err));
-    if (!L->src) {
+    L->src = correlate ? NULL : source_open(&sc, err, sizeof(err));
+    if (!correlate && !L->src) {
         fprintf(stderr, "osrca live: %s\n", err);
         goto out;
     }
@@ -911,31 +1021,51 @@ int cmd_live(int argc, char **argv)
         goto out;
     install_signals();
     g_src = L->src;
-    source_set_idle(L->src, on_idle, L);
+    if (L->src)
+        source_set_idle(L->src, on_idle, L);
     L->start_ns = L->st_ns = common_mono_ns();
     L->next_status_ns = L->start_ns + (uint64_t)(L->o.status_s * 1e9);
     publish_metrics(L);
     L->next_publish_ns = L->start_ns + 1000000000ull;
+    const char *from = correlate ? (L->o.corr.bus ? L->o.corr.bus : "stream files") : L->o.iface;
     if (L->hd)
-        fprintf(stderr, "osrca live: listening on %s, http on %s (port %u)\n", L->o.iface,
+        fprintf(stderr, "osrca %s: listening on %s, http on %s (port %u)\n", argv[0], from,
                 L->o.listen, (unsigned)httpd_port(L->hd));
     else
-        fprintf(stderr, "osrca live: listening on %s\n", L->o.iface);
+        fprintf(stderr, "osrca %s: listening on %s\n", argv[0], from);
     common_heap_for_packets();
-    int srs = g_stop ? SOURCE_STOPPED : source_run(L->src, on_packet, L, err, sizeof(err));
     rc = 0;
-    if (srs < 0) {
-        fprintf(stderr, "osrca live: %s\n", err);
-        rc = 1;
+    if (correlate) {
+        struct corr_hooks hk = {L, corr_on_event, corr_on_tick, corr_on_timers,
+                                (volatile int *)&g_stop};
+        int crc = g_stop ? 1 : corr_run(L->cor, &hk, err, sizeof(err));
+        if (crc < 0) {
+            fprintf(stderr, "osrca correlate: %s\n", err);
+            rc = 1;
+        }
+        if (crc == 0) { /* the inputs ended: decide everything */
+            rca_flush(L->rca, L->clock_us);
+            corr_finish(L->cor);
+        } else {
+            fprintf(stderr, "osrca correlate: stopped: open chains are left to the next "
+                            "correlator (their entries stay pending)\n");
+        }
+        corr_summary(L->cor, stderr);
+    } else {
+        int srs = g_stop ? SOURCE_STOPPED : source_run(L->src, on_packet, L, err, sizeof(err));
+        if (srs < 0) {
+            fprintf(stderr, "osrca live: %s\n", err);
+            rc = 1;
+        }
+        pipeline_finish(L->pl);
+        /* decide what can be decided at the current clock, then the rest */
+        if (L->seen_packet) {
+            uint64_t clock = L->last_ts + (common_mono_ns() - L->last_pkt_ns) / 1000u;
+            if (clock > L->clock_us)
+                L->clock_us = clock;
+        }
+        rca_flush(L->rca, L->clock_us);
     }
-    pipeline_finish(L->pl);
-    /* decide what can be decided at the current clock, then the rest */
-    if (L->seen_packet) {
-        uint64_t clock = L->last_ts + (common_mono_ns() - L->last_pkt_ns) / 1000u;
-        if (clock > L->clock_us)
-            L->clock_us = clock;
-    }
-    rca_flush(L->rca, L->clock_us);
     if (L->wh) { /* let queued verdicts go out (bounded), then count them */
         webhook_free(L->wh, 3000);
         L->wh = NULL;
@@ -971,6 +1101,7 @@ out:
         fclose(L->out);
     source_free(L->src);
     pipeline_free(L->pl);
+    corr_free(L->cor);
     rca_free(L->rca);
     rules_free(L->rules);
     for (int i = 0; i < L->nretired; i++)
@@ -979,4 +1110,14 @@ out:
     free(L);
     fflush(stdout);
     return rc;
+}
+
+int cmd_live(int argc, char **argv)
+{
+    return live_main(argc, argv, 0);
+}
+
+int cmd_correlate(int argc, char **argv)
+{
+    return live_main(argc, argv, 1);
 }

@@ -9,5 +9,8 @@
  * start, 2 usage or environment error (bad option, interface, rules,
  * output file, privilege drop). */
 int cmd_live(int argc, char **argv);
+/* `osrca correlate`: the same analysis and outputs, fed by sensors'
+ * events (cli/correlate.h) instead of an interface. */
+int cmd_correlate(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@
 #include "cli/cmd_flows.h"
 #include "cli/common.h"
 #include "cli/live.h"
+#include "cli/sensor.h"
 #include "cli/net/otlp_export.h"
 #include "cli/annotate.h"
 #include "cli/help.h"
@@ -717,6 +718,10 @@ int main(int argc, char **argv)
         return cmd_rules(argc, argv);
     if (strcmp(cmd, "live") == 0)
         return cmd_live(argc, argv);
+    if (strcmp(cmd, "correlate") == 0)
+        return cmd_correlate(argc, argv);
+    if (strcmp(cmd, "sensor") == 0)
+        return cmd_sensor(argc, argv);
     if (strcmp(cmd, "annotate") == 0)
         return cmd_annotate(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

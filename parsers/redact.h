@@ -82,6 +82,9 @@ size_t redact_query(const char *q, size_t n, char *out, size_t cap);
  * printed, logged or written. 0 for n == 0. */
 #define REDACT_FP_TAIL 32
 uint64_t redact_fingerprint(const void *p, size_t n);
+/* Sensors whose fingerprints a correlator compares share one key: set it
+ * (16 bytes) before the first fingerprint is taken. */
+void redact_set_fp_key(const uint8_t key[16]);
 
 /* SipHash-2-4 of [p, p+n) under key (16 bytes): the reference vectors
  * check the SipHash code redact_fingerprint runs with 1-3 rounds. */

@@ -1133,6 +1133,15 @@ void rca_flush(struct rca *a, uint64_t now_us)
     incident_finish(a->incidents);
 }
 
+uint64_t rca_oldest_open_us(const struct rca *a)
+{
+    uint64_t t = UINT64_MAX;
+    for (const struct chain *c = chain_set_first(a->cs); c; c = c->next)
+        if (c->first_ts < t)
+            t = c->first_ts;
+    return t;
+}
+
 void rca_get_summary(const struct rca *a, struct rca_summary *s)
 {
     *s = a->sum;

@@ -61,6 +61,11 @@ void rca_tick(struct rca *a, uint64_t now_us);
 /* End of input: decide every open chain (in root order). */
 void rca_flush(struct rca *a, uint64_t now_us);
 
+/* Packet time of the first event of the oldest open chain (UINT64_MAX
+ * when none is open): what came before can no longer change a verdict to
+ * come, except through the cloud model. Walks the open chains. */
+uint64_t rca_oldest_open_us(const struct rca *a);
+
 struct rca_summary {
     uint64_t operations; /* user operations decided */
     uint64_t failed, ok;
