@@ -347,6 +347,10 @@ def main():
     ap.add_argument('--disputes', default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       'disputes.list'))
     ap.add_argument('--verbose', '-v', action='store_true')
+    ap.add_argument('--lines', metavar='PATTERN',
+                    help='score the JSON lines in PATTERN ({name}: the recording\'s name) '
+                         'instead of running osrca analyze on its pcap (e.g. a correlator\'s '
+                         'output)')
     ap.add_argument('--baseline-from', action='append', default=[], metavar='NAME',
                     help='fault-free recordings whose usual durations (--save-baseline) are '
                          'loaded (--baseline) into the analysis of every other recording of '
@@ -374,8 +378,12 @@ def main():
                 truth = json.load(f)
             name = os.path.basename(tp)[:-len('.truth.json')]
             bl = baselines.get(truth.get('mode', 'single'))
-            lines = analyze(a.osrca, a.rules, tp, wd,
-                            baseline=bl[1] if bl and bl[0] != name else None)
+            if a.lines:
+                with open(a.lines.format(name=name)) as f:
+                    lines = [json.loads(l) for l in f if l.startswith('{')]
+            else:
+                lines = analyze(a.osrca, a.rules, tp, wd,
+                                baseline=bl[1] if bl and bl[0] != name else None)
             r, classes, wrong, incidents = score_one(truth, lines, disputes, name)
             rows.append((name, truth.get('scenario', '?'), r, len(incidents)))
             total.update(r)
