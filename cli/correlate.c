@@ -19,6 +19,7 @@
 
 struct entry {
     char id[BUS_MAX_ID];
+    uint64_t run, batch; /* of its frame (0: none)*/
     uint64_t cum;      /* events and ticks pushed once it was read */
     uint64_t last_raw; /* its newest packet time (the sensor's clock) */
 };
@@ -27,7 +28,9 @@ struct csensor {
     int m; /* merge index */
     char id[EVWIRE_MAX_SENSOR + 1];
     int has_batch;
-    uint64_t last_batch;
+    uint64_t run, last_batch;
+    uint64_t acked_run, acked_batch; /* the last frame acknowledged (bus) */
+    uint64_t cur_run, cur_batch;     /* of the frame handle_frame took last */
     uint64_t pushed, last_raw;
     struct entry *ents;
     size_t eh, en;
@@ -264,6 +267,8 @@ static struct csensor *sensor_get(struct corr *c, const char *id)
     }
     s->m = m;
     snprintf(s->id, sizeof(s->id), "%s", id);
+    if (c->bus && bus_sub_acked(c->bus, id, &s->acked_run, &s->acked_batch) < 0)
+        (*c->c_bus_errors)++;
     snprintf(s->after, sizeof(s->after), "0");
     s->last_wall_ms = wall_ms();
     c->s[c->ns++] = s;
@@ -319,13 +324,26 @@ static struct csensor *handle_frame(struct corr *c, struct csensor *known, const
         merge_set_silent(c->m, s->m, 0);
         fprintf(stderr, "osrca correlate: sensor %s speaks again\n", s->id);
     }
-    if (s->has_batch && r.batch <= s->last_batch) {
+    s->cur_run = r.run;
+    s->cur_batch = r.batch;
+    uint64_t base = s->last_batch;
+    if (!s->has_batch || r.run > s->run) {
+        /* a sensor's first frame here, or its restart: what came before in
+         * this run was acknowledged up to acked_batch (0: nothing) */
+        base = s->acked_run == r.run ? s->acked_batch : 0;
+        s->run = r.run;
+        s->has_batch = 1;
+        s->last_batch = base;
+    }
+    if (r.run < s->run) {
+        base = r.batch - 1; /* an earlier run's frame, late: taken as it is */
+    } else if (r.batch <= base) {
         s->dup_batches++;
         (*c->c_dup_batches)++; /* sent again after a lost reply, or replayed */
         return s;
     }
-    if (s->has_batch && r.batch > s->last_batch + 1) {
-        uint64_t lost = r.batch - s->last_batch - 1;
+    if (r.batch > base + 1) {
+        uint64_t lost = r.batch - base - 1;
         s->lost_batches += lost;
         (*c->c_lost_batches) += lost;
         stats_diag(c->st, "correlate.batches_lost", c->clock,
@@ -333,8 +351,8 @@ static struct csensor *handle_frame(struct corr *c, struct csensor *known, const
                    "or dropped)",
                    lost, s->id);
     }
-    s->has_batch = 1;
-    s->last_batch = r.batch;
+    if (r.run == s->run)
+        s->last_batch = r.batch;
     struct evwire_rec_out o;
     int rc;
     while ((rc = evwire_next(&r, NULL, &o, &e)) != 0) {
@@ -489,6 +507,9 @@ static void on_entry(void *ctx, const struct bus_entry *e)
     }
     struct entry *x = &s->ents[(s->eh + s->en) % MAX_ENTRIES];
     memcpy(x->id, e->id, BUS_MAX_ID);
+    x->run = e->frame ? s->cur_run : 0;
+    x->batch = e->frame ? s->cur_batch : 0;
+    s->cur_run = s->cur_batch = 0;
     x->cum = s->pushed;
     x->last_raw = s->last_raw;
     s->en++;
@@ -508,16 +529,23 @@ static void ack(struct corr *c)
         int64_t off = merge_offset(c->m, s->m);
         uint64_t done = merge_done(c->m, s->m);
         size_t k = 0;
+        uint64_t run = 0, batch = 0;
         while (s->en > 0 && k < 512) {
             struct entry *x = &s->ents[s->eh];
             uint64_t t = (uint64_t)((int64_t)x->last_raw - off);
             if (x->cum > done || t >= safe)
                 break;
             ids[k++] = x->id;
+            if (x->run && (x->run > run || (x->run == run && x->batch > batch))) {
+                run = x->run;
+                batch = x->batch;
+            }
             s->eh = (s->eh + 1) % MAX_ENTRIES;
             s->en--;
         }
-        if (k && bus_sub_ack(c->bus, s->id, ids, k) == 0)
+        /* the frame acknowledged last goes with them: a restart knows that
+         * the batches before it are not lost */
+        if (k && bus_sub_ack(c->bus, s->id, ids, k, run, batch) == 0)
             (*c->c_acked) += k;
         else if (k)
             (*c->c_bus_errors)++; /* left pending: a restart reads them again */

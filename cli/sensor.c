@@ -38,6 +38,7 @@ struct sensor_opts {
     const char *iface, *file, *bpf, *rules, *bus, *out, *id, *fp_key_file;
     size_t maxlen, queue;
     double speed, status_s;
+    int drop; /* a file too: never wait for the bus, drop (counted) */
 };
 
 struct sensor {
@@ -49,13 +50,15 @@ struct sensor {
     struct bus_pub *pub;
     FILE *out;
     struct evwire_buf buf;
-    uint64_t batch;
+    uint64_t run, batch; /* run: this sensor's start, wall clock us */
     size_t nrec;
     uint64_t batch_ns;   /* wall time of the batch's first record */
     uint64_t last_ts, clock_us, last_pkt_ns, last_mark_s;
     int seen_packet;
     uint64_t pace_t0_us, pace_w0_ns; /* --speed */
-    uint64_t packets, bytes, events, frames, frame_bytes, dropped, write_errors;
+    uint64_t packets, bytes, events, frames, frame_bytes, write_errors;
+    uint64_t dropped; /* frames that could not be built (memory); the bus
+                         counts its own drops */
     uint64_t next_status_ns;
 };
 
@@ -75,7 +78,7 @@ static void usage(FILE *f)
     fputs("usage: osrca sensor (-i IFACE | FILE.pcap) (--bus redis://HOST:PORT/PREFIX | --out "
           "FILE)\n"
           "                    [--id NAME] [--rules DIR] [--bpf EXPR] [--maxlen N] [--queue N]\n"
-          "                    [--speed X] [--fp-key-file F] [--status S]\n",
+          "                    [--speed X] [--drop] [--fp-key-file F] [--status S]\n",
           f);
 }
 
@@ -93,6 +96,7 @@ static int parse_opts(int argc, char **argv, struct sensor_opts *o)
         {"speed", required_argument, NULL, 'S'},
         {"fp-key-file", required_argument, NULL, 'K'},
         {"status", required_argument, NULL, 's'},
+        {"drop", no_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -111,6 +115,7 @@ static int parse_opts(int argc, char **argv, struct sensor_opts *o)
         case 'S': o->speed = atof(optarg); break;
         case 'K': o->fp_key_file = optarg; break;
         case 's': o->status_s = atof(optarg); break;
+        case 'D': o->drop = 1; break;
         case 'h': usage(stdout); return 1;
         default: return -1;
         }
@@ -132,7 +137,7 @@ static int parse_opts(int argc, char **argv, struct sensor_opts *o)
 
 /* ---- batches ---- */
 
-static void flush(struct sensor *S)
+static void flush_frame(struct sensor *S, int wait)
 {
     if (!S->nrec)
         return;
@@ -141,8 +146,7 @@ static void flush(struct sensor *S)
     if (S->buf.failed) {
         S->dropped++;
     } else if (S->pub) {
-        if (bus_pub_send(S->pub, S->buf.p, S->buf.n) < 0)
-            S->dropped++;
+        bus_pub_send(S->pub, S->buf.p, S->buf.n, wait); /* a drop: counted there */
     } else if (S->out) {
         uint8_t l[4] = {(uint8_t)(S->buf.n >> 24), (uint8_t)(S->buf.n >> 16),
                         (uint8_t)(S->buf.n >> 8), (uint8_t)S->buf.n};
@@ -152,11 +156,16 @@ static void flush(struct sensor *S)
     S->nrec = 0;
 }
 
+static void flush(struct sensor *S)
+{
+    flush_frame(S, 0);
+}
+
 static void begin_if_needed(struct sensor *S)
 {
     if (S->nrec)
         return;
-    evwire_begin(&S->buf, S->o.id, ++S->batch);
+    evwire_begin(&S->buf, S->o.id, S->run, ++S->batch);
     S->batch_ns = common_mono_ns();
 }
 
@@ -349,6 +358,9 @@ int cmd_sensor(int argc, char **argv)
     }
     int rc = 2;
     char err[512];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    S->run = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
     S->st = stats_new();
     S->rules = S->st ? common_load_rules(S->o.rules, S->st) : NULL;
     if (!S->rules)
@@ -384,7 +396,7 @@ int cmd_sensor(int argc, char **argv)
             bc.maxlen = S->o.maxlen;
         if (S->o.queue)
             bc.queue_frames = S->o.queue;
-        bc.block = S->o.file != NULL; /* a file waits for the bus, a wire never */
+        bc.block = S->o.file && !S->o.drop; /* a file waits for the bus, a wire never */
         S->pub = bus_pub_new(&bc, err, sizeof(err));
         if (!S->pub) {
             fprintf(stderr, "osrca sensor: %s\n", err);
@@ -421,8 +433,8 @@ int cmd_sensor(int argc, char **argv)
     uint64_t end = pipeline_last_ts(S->pl);
     if (S->clock_us > end)
         end = S->clock_us;
-    mark(S, EVWIRE_END, end);
-    flush(S);
+    mark(S, EVWIRE_END, end); /* the END waits for room: never dropped */
+    flush_frame(S, 1);
     size_t unsent = 0;
     struct bus_pub_stats bs = {0};
     if (S->pub) {

@@ -152,7 +152,7 @@ void evwire_buf_free(struct evwire_buf *b)
     memset(b, 0, sizeof(*b));
 }
 
-void evwire_begin(struct evwire_buf *b, const char *sensor, uint64_t batch)
+void evwire_begin(struct evwire_buf *b, const char *sensor, uint64_t run, uint64_t batch)
 {
     b->n = 0;
     b->failed = 0;
@@ -166,6 +166,7 @@ void evwire_begin(struct evwire_buf *b, const char *sensor, uint64_t batch)
     memcpy(id, sensor ? sensor : "", n);
     id[n] = 0;
     put_str(b, id);
+    put_varint(b, run);
     put_varint(b, batch);
 }
 
@@ -367,7 +368,7 @@ enum evwire_err evwire_open(struct evwire_reader *r, const uint8_t *p, size_t n)
         return EVWIRE_E_STRING;
     memcpy(r->sensor, s, sn);
     r->sensor[sn] = 0;
-    if (get_varint(&c, &r->batch) < 0)
+    if (get_varint(&c, &r->run) < 0 || get_varint(&c, &r->batch) < 0)
         return c.err;
     r->version = p[4];
     r->p = c.p;

@@ -5,7 +5,10 @@
  * stream file holds: a batch of a sensor's records, in its packet-time
  * order.
  *
- *   frame   = "OSEV" version:u8 flags:u8 sensor:str batch:varint record*
+ *   frame   = "OSEV" version:u8 flags:u8 sensor:str run:varint batch:varint
+ *             record*
+ *             run: the sensor's start (wall clock, us): a restarted sensor is
+ *             a new run; batch: 1, 2, ... within a run (a gap is a loss)
  *   record  = type:u8 len:varint payload[len]
  *   str     = len:varint bytes[len]            (no NUL inside, len <= 65535)
  *   varint  = unsigned LEB128, at most 10 bytes; signed values zig-zag
@@ -63,8 +66,9 @@ struct evwire_buf {
 
 void evwire_buf_free(struct evwire_buf *b);
 
-/* Starts a frame in b (emptied first): header with sensor id and batch. */
-void evwire_begin(struct evwire_buf *b, const char *sensor, uint64_t batch);
+/* Starts a frame in b (emptied first): header with sensor id, run and
+ * batch. */
+void evwire_begin(struct evwire_buf *b, const char *sensor, uint64_t run, uint64_t batch);
 /* Appends one event record. */
 void evwire_put_event(struct evwire_buf *b, const struct event *ev);
 /* Appends a MARK or END record with n counters (names[i], values[i]). */
@@ -77,7 +81,7 @@ void evwire_put_mark(struct evwire_buf *b, enum evwire_rec type, uint64_t clock_
 struct evwire_reader {
     const uint8_t *p, *end;
     char sensor[EVWIRE_MAX_SENSOR + 1];
-    uint64_t batch;
+    uint64_t run, batch;
     int version;
 };
 

@@ -263,12 +263,23 @@ static void offsets_recompute(struct merge *m)
                 queue[qt++] = y;
             }
         }
+        /* the group's clock is its median sensor's: most clocks agree, and
+         * the odd one out is the one that gets the offset */
+        int64_t v[MERGE_MAX_SENSORS];
+        for (int i = 0; i < qt; i++)
+            v[i] = off[queue[i]];
+        qsort(v, (size_t)qt, sizeof(v[0]), cmp_i64);
+        int64_t mid = v[(qt - 1) / 2];
+        for (int i = 0; i < qt; i++)
+            off[queue[i]] -= mid;
     }
     for (int i = 0; i < m->ns; i++) {
         int64_t o = off[i];
         if (o > -OFFSET_MIN_US && o < OFFSET_MIN_US)
             o = 0;
-        if (o != m->s[i]->off && (uint64_t)(o < 0 ? -o : o) > m->cfg.max_skew_us) {
+        int64_t was = m->s[i]->off;
+        if ((uint64_t)(o < 0 ? -o : o) > m->cfg.max_skew_us &&
+            (uint64_t)(was < 0 ? -was : was) <= m->cfg.max_skew_us) {
             (*m->c_skew_wide)++;
             if (m->st)
                 stats_diag(m->st, "merge.offset_over_max_skew", m->last_ts,

@@ -11,8 +11,9 @@
  * Clock offsets: a message seen by two sensors (the same TCP connection
  * captured at both ends) has two packet times; their difference, over many
  * such messages (median), is the offset of one sensor's clock to the
- * other's. Offsets are relative to the first sensor registered and are
- * applied (subtracted from every time of the sensor's events) once they are
+ * other's. Offsets are relative to the median clock of the sensors that
+ * share connections (most clocks agree: the odd one out gets the offset),
+ * and are applied (subtracted from every time of the sensor's events) once they are
  * 1 ms or more; smaller ones are not told apart from the wire's delay.
  *
  * Doubles: a TCP connection seen by several sensors is owned by the first

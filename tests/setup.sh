@@ -26,6 +26,9 @@ command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
 # the report's test (tests/report): a real browser renders it
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+# the sensors' bus (tests/bus): hiredis (loaded at run time, the header to
+# build) and a real redis-server the tests start on loopback
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 if command -v pkg-config >/dev/null 2>&1; then
     need_pkg libpcap libpcap-dev
     need_pkg libndpi libndpi-dev
@@ -36,8 +39,9 @@ if command -v pkg-config >/dev/null 2>&1; then
     need_pkg zlib zlib1g-dev
     need_pkg libcurl libcurl4-openssl-dev
     need_pkg libmicrohttpd libmicrohttpd-dev
+    need_pkg hiredis libhiredis-dev
 else
-    missing="$missing libpcap-dev libndpi-dev libjansson-dev libpcre2-dev libyaml-dev check zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev"
+    missing="$missing libpcap-dev libndpi-dev libjansson-dev libpcre2-dev libyaml-dev check zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev libhiredis-dev"
 fi
 # `setup.sh fuzz` (make fuzz-smoke, part of make check): clang and the
 # libFuzzer/ASan/UBSan runtimes, which Debian ships in libclang-rt-N-dev, a

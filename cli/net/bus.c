@@ -287,7 +287,7 @@ struct bus_pub *bus_pub_new(const struct bus_pub_cfg *cfg, char *err, size_t err
     return p;
 }
 
-int bus_pub_send(struct bus_pub *p, const uint8_t *frame, size_t n)
+int bus_pub_send(struct bus_pub *p, const uint8_t *frame, size_t n, int wait)
 {
     uint8_t *copy = malloc(n ? n : 1);
     pthread_mutex_lock(&p->mu);
@@ -296,7 +296,7 @@ int bus_pub_send(struct bus_pub *p, const uint8_t *frame, size_t n)
                    (p->cfg.queue_bytes && p->bytes + n > p->cfg.queue_bytes && p->n);
         if (!full && copy)
             break;
-        if (!p->cfg.block || !copy || p->stop) {
+        if ((!p->cfg.block && !wait) || !copy || p->stop) {
             p->st.frames_dropped++;
             pthread_mutex_unlock(&p->mu);
             free(copy);
@@ -721,12 +721,35 @@ int bus_sub_read(struct bus_sub *b, const char *const *ids, int nids, int count,
     return n;
 }
 
-int bus_sub_ack(struct bus_sub *b, const char *id, const char *const *ids, size_t n)
+/* Sends the queued commands' replies away: 0 when none is an error. */
+static int replies_ok(struct bus_sub *b, int n)
+{
+    int ok = 1;
+    for (int i = 0; i < n; i++) {
+        void *rv = NULL;
+        if (redisGetReply(b->c, &rv) != REDIS_OK || !rv) {
+            sub_broken(b);
+            return -1;
+        }
+        redisReply *r = rv;
+        if (r->type == REDIS_REPLY_ERROR)
+            ok = 0;
+        freeReplyObject(r);
+    }
+    return ok ? 0 : -1;
+}
+
+int bus_sub_ack(struct bus_sub *b, const char *id, const char *const *ids, size_t n,
+                uint64_t run, uint64_t batch)
 {
     if (!n)
         return 0;
-    char k[320];
+    if (sub_conn(b) < 0)
+        return -1;
+    char k[320], hk[320], val[48];
     stream_key(b, id, k, sizeof(k));
+    snprintf(hk, sizeof(hk), "%s:acked:%s", b->u.prefix, b->group);
+    snprintf(val, sizeof(val), "%llu:%llu", (unsigned long long)run, (unsigned long long)batch);
     const char **argv = calloc(n + 3, sizeof(*argv));
     size_t *len = calloc(n + 3, sizeof(*len));
     if (!argv || !len) {
@@ -741,14 +764,52 @@ int bus_sub_ack(struct bus_sub *b, const char *id, const char *const *ids, size_
         argv[3 + i] = ids[i];
     for (size_t i = 0; i < n + 3; i++)
         len[i] = strlen(argv[i]);
-    redisReply *r = sub_cmd(b, (int)(n + 3), argv, len);
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+    const char *hset[] = {"HSET", hk, id, val};
+    int cmds = 0, ok = 1;
+    if (run) {
+        ok = redisAppendCommandArgv(b->c, 1, multi, (size_t[]){5}) == REDIS_OK;
+        cmds++;
+    }
+    ok = ok && redisAppendCommandArgv(b->c, (int)(n + 3), argv, len) == REDIS_OK;
+    cmds++;
+    if (run) {
+        ok = ok && redisAppendCommandArgv(b->c, 4, hset,
+                                          (size_t[]){4, strlen(hk), strlen(id), strlen(val)}) ==
+                       REDIS_OK &&
+             redisAppendCommandArgv(b->c, 1, exec, (size_t[]){4}) == REDIS_OK;
+        cmds += 2;
+    }
     free(argv);
     free(len);
+    if (!ok) {
+        sub_broken(b);
+        return -1;
+    }
+    return replies_ok(b, cmds);
+}
+
+int bus_sub_acked(struct bus_sub *b, const char *id, uint64_t *run, uint64_t *batch)
+{
+    *run = *batch = 0;
+    char hk[320];
+    snprintf(hk, sizeof(hk), "%s:acked:%s", b->u.prefix, b->group);
+    const char *argv[] = {"HGET", hk, id};
+    redisReply *r = sub_cmd(b, 3, argv, NULL);
     if (!r)
         return -1;
-    int ok = r->type == REDIS_REPLY_INTEGER;
+    if (r->type == REDIS_REPLY_STRING && r->len < 48) {
+        char v[48];
+        memcpy(v, r->str, r->len);
+        v[r->len] = 0;
+        unsigned long long a, c;
+        if (sscanf(v, "%llu:%llu", &a, &c) == 2) {
+            *run = a;
+            *batch = c;
+        }
+    }
     freeReplyObject(r);
-    return ok ? 0 : -1;
+    return 0;
 }
 
 int bus_sub_done_keys(struct bus_sub *b, size_t max, void (*fn)(void *ctx, const char *key),

@@ -10,6 +10,7 @@
  *   P:verdicts         STREAM of the correlator's verdicts (fields "k" key,
  *                      "j" JSON), written with P:done:GROUP in one MULTI
  *   P:done:GROUP       ZSET of verdict keys already out (score: packet time, s)
+ *   P:acked:GROUP      HASH sensor -> "run:batch" of its last frame acknowledged
  * One stream per sensor: each is in its sensor's packet-time order, a
  * flooding sensor trims only its own history, and in a Redis Cluster the
  * streams spread over the slots. */
@@ -55,8 +56,10 @@ struct bus_pub;
 /* Connects in the background (a worker thread): Redis may be down at
  * first. NULL with err on a bad URL or no hiredis. */
 struct bus_pub *bus_pub_new(const struct bus_pub_cfg *cfg, char *err, size_t errlen);
-/* Queues a copy of frame: 0, or -1 dropped (queue full, not blocking). */
-int bus_pub_send(struct bus_pub *p, const uint8_t *frame, size_t n);
+/* Queues a copy of frame: 0, or -1 dropped (queue full, not blocking).
+ * wait: wait for room whatever cfg.block says (a sensor's last frame, its
+ * END, must not be dropped). */
+int bus_pub_send(struct bus_pub *p, const uint8_t *frame, size_t n, int wait);
 void bus_pub_get_stats(struct bus_pub *p, struct bus_pub_stats *s);
 /* Waits up to wait_ms for the queue to drain, stops the worker, frees.
  * NULL accepted. Returns the frames still unsent (dropped). */
@@ -103,8 +106,13 @@ int bus_sub_pending(struct bus_sub *b, const char *id, char after[BUS_MAX_ID],
  * to block_ms. Returns entries read, -1 on error. */
 int bus_sub_read(struct bus_sub *b, const char *const *ids, int nids, int count, int block_ms,
                  bus_entry_fn fn, void *ctx);
-/* XACK of entries ids[0..n) of sensor id. 0 or -1. */
-int bus_sub_ack(struct bus_sub *b, const char *id, const char *const *ids, size_t n);
+/* XACK of entries ids[0..n) of sensor id and, when run is not 0, the
+ * sensor's last frame acknowledged (run, batch) in P:acked:GROUP, in one
+ * MULTI. 0 or -1. */
+int bus_sub_ack(struct bus_sub *b, const char *id, const char *const *ids, size_t n,
+                uint64_t run, uint64_t batch);
+/* The last frame acknowledged of sensor id (0, 0 when none). 0 or -1. */
+int bus_sub_acked(struct bus_sub *b, const char *id, uint64_t *run, uint64_t *batch);
 
 /* Verdict keys already out for the group (P:done:GROUP, the newest max),
  * each passed to fn. Returns how many, -1 on error. */

@@ -19,6 +19,9 @@ input format its harness documents:
   fuzz_json   mode byte 01 (oslo) then an AMQP message body that fits
               whole (envelopes with an embedded oslo.message)
   fuzz_baseline  baselines of usual durations as --save-baseline writes them
+  fuzz_evwire frames of sensors' events (parsers/evwire.h), each after its
+              2-byte length, written by a small encoder here (a second
+              reading of the format)
   fuzz_rules  one rules item per file (a service, an operation, a fault),
               and small files mixing the three
 
@@ -363,9 +366,106 @@ def main():
                         put("fuzz_json", b"\x01" + body)
     rules_seeds()
     baseline_seeds()
+    evwire_seeds()
     print("seeds:", " ".join(f"{k}={counts.get(k, 0)}" for k in
                              ("fuzz_pcap", "fuzz_analyze", "fuzz_http1", "fuzz_amqp", "fuzz_oslo",
-                              "fuzz_json", "fuzz_rules", "fuzz_baseline")))
+                              "fuzz_json", "fuzz_rules", "fuzz_baseline", "fuzz_evwire")))
+
+
+def varint(v):
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7f) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def vstr(b):
+    return varint(len(b)) + b
+
+
+def zz(v):
+    return (v << 1) ^ (v >> 63) if v >= 0 else ((-v) << 1) - 1
+
+
+def ev_record(kind, ts, seq, flow, src, dst, ints, strs, uuids=(), names=()):
+    """An EVENT record (evwire.c's field order): ints = the 19 integers in
+    wire form, strs = {bit: bytes}."""
+    b = bytes([kind]) + varint(0) + varint(ts) + varint(seq) + varint(flow)
+    for addr, port in (src, dst):
+        b += vstr(addr) + varint(port)
+    for v in ints:
+        b += varint(v)
+    mask = 0
+    for bit in strs:
+        mask |= 1 << bit
+    b += varint(mask)
+    for bit in sorted(strs):
+        b += vstr(strs[bit])
+    b += varint(len(uuids))
+    for u, res in uuids:
+        b += vstr(u) + bytes([res])
+    b += varint(len(names))
+    for n in names:
+        b += varint(n)
+    return bytes([1]) + varint(len(b)) + b
+
+
+def mark_record(typ, clock, counters=()):
+    b = varint(clock) + varint(len(counters))
+    for name, v in counters:
+        b += vstr(name) + varint(v)
+    return bytes([typ]) + varint(len(b)) + b
+
+
+def frame(sensor, batch, records, run=1796540000000000):
+    return b"OSEV" + bytes([1, 0]) + vstr(sensor) + varint(run) + varint(batch) + b"".join(records)
+
+
+def evwire_seeds():
+    """A client's request and answer seen by two sensors, an RPC call and
+    its reply, ticks and an end: frames as osrca sensor writes them."""
+    ints0 = [0] * 19
+    ints0[8] = zz(-1)   # timeout_s
+    ints0[9] = zz(-1)   # expiration_ms
+    ints0[10] = zz(1)   # ending
+    req = list(ints0)
+    resp = list(ints0)
+    resp[0] = zz(500)   # status
+    resp[1] = 1         # req_seq
+    resp[2] = 1000      # req_ts_us
+    cli, api = (b"10.0.0.50", 40000), (b"10.0.0.10", 8774)
+    mq, cond = (b"10.0.0.10", 5672), (b"10.0.0.10", 41000)
+    uu = [(b"0a3e19ce-7940-4e0d-b310-000000000001", 1)]
+    r1 = ev_record(0, 1000, 1, 1, cli, api, req, {0: b"POST", 1: b"/v2.1/servers",
+                                                 5: b"server create", 32: b"client",
+                                                 34: b"nova-api"}, uu)
+    r2 = ev_record(1, 3000, 2, 1, api, cli, resp, {5: b"server create",
+                                                  6: b"req-11111111-2222-3333-4444-555555555555",
+                                                  8: b"NoValidHost"}, uu, [7, 9])
+    call = list(ints0)
+    call[5] = zz(1)     # verb publish
+    call[8] = zz(60)
+    r3 = ev_record(2, 2000, 3, 2, cond, mq, call, {12: b"nova", 13: b"scheduler", 14: b"scheduler",
+                                                  17: b"select_destinations",
+                                                  20: b"47c56b4fa4e74b4aab9b1fa1a6cd89b4",
+                                                  22: b"9a1c5b4fa4e74b4aab9b1fa1a6cd89b4",
+                                                  6: b"req-11111111-2222-3333-4444-555555555555"})
+    rep = list(ints0)
+    rep[5] = zz(2)      # deliver
+    rep[11] = zz(1)     # failure
+    r4 = ev_record(4, 2500, 4, 2, mq, cond, rep, {20: b"47c56b4fa4e74b4aab9b1fa1a6cd89b4",
+                                                 8: b"NoValidHost", 9: b"nova.exception"})
+    tick = mark_record(2, 2600, [(b"packets", 12), (b"kernel_drops", 0)])
+    end = mark_record(3, 4000, [(b"packets", 20)])
+    fa = frame(b"controller", 1, [r1, r3, r4, tick, r2, end])
+    fb = frame(b"client", 1, [r1, mark_record(2, 2000), r2, end])
+    fc = frame(b"controller", 2, [r2])
+    ln = lambda f: len(f).to_bytes(2, "big") + f
+    put("fuzz_evwire", ln(fa))
+    put("fuzz_evwire", ln(fa) + ln(fb) + ln(fc))
+    put("fuzz_evwire", ln(fb) + ln(fa))
 
 
 def baseline_seeds():
