@@ -57,7 +57,7 @@ TESTS := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps demo check check-plain check-san unit golden golden-update badinput benchcheck \
-	labscore labrecord otlpcheck otlp-live reportcheck \
+	labscore labrecord otlpcheck otlp-live reportcheck buscheck hostsrecord \
 	fuzz fuzz-build \
 	fuzz-smoke \
 	release bench clean install uninstall unit-verify deb deb-test fresh-test FORCE
@@ -84,8 +84,25 @@ check-plain: all $(TESTS)
 	@$(MAKE) --no-print-directory benchcheck
 	@$(MAKE) --no-print-directory otlpcheck OTLP_QUICK=$(if $(SAN),1,)
 	@$(if $(SAN),true,$(MAKE) --no-print-directory reportcheck)
+	@$(MAKE) --no-print-directory buscheck
 	@$(MAKE) --no-print-directory labscore LABSCORE_MIN="$(LABSCORE_CI)"
 	@$(MAKE) --no-print-directory labscore LABSCORE_MIN="$(LABSCORE_BASELINE_CI)"
+
+# Sensors and the correlator (tests/bus): correlate of a sensor's stream
+# equal to analyze on every capture (SAN: the bundled ones), one span port against a sensor
+# per host on the multi-host lab recordings (stream files), then over a
+# real redis-server started on loopback: the plain run, the correlator
+# killed and restarted, Redis restarted, a clock 2 s off, a silent sensor,
+# a flood (FLOOD_BYTES of the bench generator's traffic).
+FLOOD_BYTES ?= 100000000
+buscheck: $(B)/osrca $(B)/bench/gen
+	@OSRCA=./$(B)/osrca QUICK=$(if $(SAN),1,) sh tests/bus/same_as_analyze.sh
+	@OSRCA=./$(B)/osrca sh tests/bus/hosts.sh
+	@OSRCA=./$(B)/osrca GEN=./$(B)/bench/gen FLOOD_BYTES=$(FLOOD_BYTES) sh tests/bus/redis.sh
+
+# Record the multi-host recordings again (root, the lab installed).
+hostsrecord:
+	sh tests/bus/record_hosts.sh
 
 unit: $(TESTS)
 	@sh tests/run_unit.sh $(TESTS)

@@ -69,6 +69,7 @@ struct corr {
     uint64_t next_sensors_ms, next_ack_ms;
     int ended;
     FILE *in[CORR_MAX_FILES]; /* --from-stream, opened before privileges go */
+    struct mem_pool events;   /* decoded events: queued, and held by chains */
 };
 
 void corr_defaults(struct corr_cfg *cfg)
@@ -80,7 +81,8 @@ void corr_defaults(struct corr_cfg *cfg)
     cfg->replay_window_s = 120;
     cfg->sensor_timeout_s = 10;
     cfg->claim_idle_s = 30;
-    cfg->max_queued = 100000;
+    cfg->max_queued = 50000;
+    cfg->event_memcap = 256u << 20;
 }
 
 static uint64_t wall_ms(void)
@@ -178,6 +180,7 @@ struct corr *corr_new(const struct corr_cfg *cfg, struct stats *st, const struct
     c->cfg = *cfg;
     c->st = st;
     c->rca = rca;
+    mem_pool_init(&c->events, "events", cfg->event_memcap);
     struct merge_cfg mc;
     merge_defaults(&mc);
     mc.max_skew_us = (uint64_t)(cfg->max_skew_s * 1e6);
@@ -355,7 +358,7 @@ static struct csensor *handle_frame(struct corr *c, struct csensor *known, const
         s->last_batch = r.batch;
     struct evwire_rec_out o;
     int rc;
-    while ((rc = evwire_next(&r, NULL, &o, &e)) != 0) {
+    while ((rc = evwire_next(&r, &c->events, &o, &e)) != 0) {
         if (rc < 0) {
             (*c->c_bad)++;
             (*c->c_err[e])++;
@@ -654,6 +657,11 @@ int corr_run(struct corr *c, const struct corr_hooks *h, char *err, size_t errle
     if (run_files(c, err, errlen) < 0)
         return -1;
     return 0;
+}
+
+const struct mem_pool *corr_event_pool(const struct corr *c)
+{
+    return &c->events;
 }
 
 uint64_t corr_clock(const struct corr *c)

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "capture/mem.h"
 #include "capture/stats.h"
 #include "parsers/event.h"
 #include "rca/rca.h"
@@ -41,6 +42,8 @@ struct corr_cfg {
     double claim_idle_s;     /* a dead consumer's entries idle this long are taken */
     int until_ended;         /* stop once this many sensors ended (0: never) */
     size_t max_queued;       /* events held per sensor */
+    size_t event_memcap;     /* decoded events in all (queued and in chains);
+                                beyond, frames are refused (counted) */
 };
 
 void corr_defaults(struct corr_cfg *cfg);
@@ -64,6 +67,8 @@ void corr_free(struct corr *c); /* NULL accepted */
 /* Reads until the inputs end (files; or until_ended sensors ended) or
  * *stop. Returns 0, or -1 with err (a file that cannot be read). */
 int corr_run(struct corr *c, const struct corr_hooks *h, char *err, size_t errlen);
+/* The pool decoded events are charged to (rca_set_event_budget). */
+const struct mem_pool *corr_event_pool(const struct corr *c);
 /* The merged clock (packet time) the analysis is at. */
 uint64_t corr_clock(const struct corr *c);
 /* After the final rca_flush: acknowledge what is left. */

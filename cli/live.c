@@ -945,6 +945,8 @@ static int live_main(int argc, char **argv, int correlate)
             fprintf(stderr, "osrca correlate: %s\n", err);
             goto out;
         }
+        /* as live: chains are decided early when events use 3/4 of the cap */
+        rca_set_event_budget(L->rca, corr_event_pool(L->cor), L->o.corr.event_memcap / 4 * 3);
     } else {
         L->pl = pipeline_new(&pc, rules_svcmap(L->rules), L->st, on_event, on_tick, L);
         if (!L->rca || !L->pl) {

@@ -247,7 +247,7 @@ t_flood() {
     kill -STOP "$rp" # Redis stalls as the burst begins: the sensor's queue fills
     s0=$(date +%s.%N)
     TZ=UTC /usr/bin/time -f %M -o "$w/flood.sensor.rss" "$OSRCA" sensor "$w/flood.pcap" --id flood \
-        --bus "$URL/flood" --rules "$RULES" --drop --queue 16 --maxlen 40 \
+        --bus "$URL/flood" --rules "$RULES" --drop --queue 16 --maxlen 10 \
         --fp-key-file "$w/key" 2>"$w/flood.sensor.err" &
     sp=$!
     pids="$pids $sp"
