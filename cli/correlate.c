@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli/net/bus.h"
+#include "cli/out/map.h"
 #include "parsers/evwire.h"
 #include "rca/merge.h"
 
@@ -713,46 +714,47 @@ int corr_verdict(struct corr *c, const struct report *r, const char *json, size_
     return 1;
 }
 
+/* One value of a sensor for /metrics. */
+static double metric_value(const struct corr *c, const struct csensor *s, int which)
+{
+    switch (which) {
+    case 0: return (double)s->events;
+    case 1: return (double)merge_watermark(c->m, s->m) / 1e6;
+    case 2: return (double)merge_offset(c->m, s->m) / 1e6;
+    case 3: return s->ended ? -1 : merge_is_silent(c->m, s->m) ? 0 : 1;
+    default: return (double)s->lost_batches;
+    }
+}
+
 void corr_metrics(const struct corr *c, FILE *f)
 {
-    fputs("# HELP osrca_sensor_events_total Events received from each sensor.\n"
-          "# TYPE osrca_sensor_events_total counter\n",
-          f);
-    for (int i = 0; i < c->ns; i++)
-        fprintf(f, "osrca_sensor_events_total{sensor=\"%s\"} %" PRIu64 "\n", c->s[i]->id,
-                c->s[i]->events);
-    fputs("# HELP osrca_sensor_clock_seconds Each sensor's packet clock as it last said.\n"
-          "# TYPE osrca_sensor_clock_seconds gauge\n",
-          f);
-    for (int i = 0; i < c->ns; i++)
-        fprintf(f, "osrca_sensor_clock_seconds{sensor=\"%s\"} %.6f\n", c->s[i]->id,
-                (double)merge_watermark(c->m, c->s[i]->m) / 1e6);
-    fputs("# HELP osrca_sensor_clock_offset_seconds Each sensor's clock minus the "
-          "reference's, as learned from shared messages.\n"
-          "# TYPE osrca_sensor_clock_offset_seconds gauge\n",
-          f);
-    for (int i = 0; i < c->ns; i++)
-        fprintf(f, "osrca_sensor_clock_offset_seconds{sensor=\"%s\"} %.6f\n", c->s[i]->id,
-                (double)merge_offset(c->m, c->s[i]->m) / 1e6);
-    fputs("# HELP osrca_sensor_up 1 while a sensor speaks, 0 silent (a coverage gap), -1 "
-          "ended.\n# TYPE osrca_sensor_up gauge\n",
-          f);
-    for (int i = 0; i < c->ns; i++)
-        fprintf(f, "osrca_sensor_up{sensor=\"%s\"} %d\n", c->s[i]->id,
-                c->s[i]->ended ? -1 : merge_is_silent(c->m, c->s[i]->m) ? 0 : 1);
-    fputs("# HELP osrca_sensor_batches_lost_total Batches of a sensor that never arrived.\n"
-          "# TYPE osrca_sensor_batches_lost_total counter\n",
-          f);
-    for (int i = 0; i < c->ns; i++)
-        fprintf(f, "osrca_sensor_batches_lost_total{sensor=\"%s\"} %" PRIu64 "\n", c->s[i]->id,
-                c->s[i]->lost_batches);
+    static const struct {
+        const char *name, *type, *help;
+    } m[] = {
+        {"osrca_sensor_events_total", "counter", "Events received from each sensor."},
+        {"osrca_sensor_clock_seconds", "gauge", "Each sensor's packet clock as it last said."},
+        {"osrca_sensor_clock_offset_seconds", "gauge",
+         "Each sensor's clock minus the median clock, as learned from shared messages."},
+        {"osrca_sensor_up", "gauge", "1 while a sensor speaks, 0 silent (a coverage gap), -1 ended."},
+        {"osrca_sensor_batches_lost_total", "counter", "Batches of a sensor that never arrived."},
+    };
+    for (int k = 0; k < (int)(sizeof(m) / sizeof(m[0])); k++) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", m[k].name, m[k].help, m[k].name, m[k].type);
+        for (int i = 0; i < c->ns; i++) {
+            fprintf(f, "%s{sensor=\"", m[k].name);
+            out_prom_label(f, c->s[i]->id);
+            fprintf(f, k == 1 || k == 2 ? "\"} %.6f\n" : "\"} %.0f\n", metric_value(c, c->s[i], k));
+        }
+    }
     fputs("# HELP osrca_sensor_reported What each sensor reports of itself (packets, drops, "
-          "unsent frames).\n# TYPE osrca_sensor_reported gauge\n",
+          "reconnects).\n# TYPE osrca_sensor_reported gauge\n",
           f);
     for (int i = 0; i < c->ns; i++)
-        for (size_t k = 0; k < c->s[i]->ncounters; k++)
-            fprintf(f, "osrca_sensor_reported{sensor=\"%s\",name=\"%s\"} %" PRIu64 "\n",
-                    c->s[i]->id, c->s[i]->cname[k], c->s[i]->cvalue[k]);
+        for (size_t k = 0; k < c->s[i]->ncounters; k++) {
+            fputs("osrca_sensor_reported{sensor=\"", f);
+            out_prom_label(f, c->s[i]->id);
+            fprintf(f, "\",name=\"%s\"} %" PRIu64 "\n", c->s[i]->cname[k], c->s[i]->cvalue[k]);
+        }
 }
 
 void corr_summary(const struct corr *c, FILE *f)

@@ -662,7 +662,7 @@ int bus_sub_read(struct bus_sub *b, const char *const *ids, int nids, int count,
     for (int i = 0; i < nids; i++)
         if (ensure_group(b, ids[i]) < 0)
             return -1;
-    const char **argv = calloc((size_t)(8 + 2 * nids), sizeof(*argv));
+    const char **argv = calloc((size_t)(9 + 2 * nids), sizeof(*argv)); /* 9 words, then keys and ids */
     char(*keys)[320] = calloc((size_t)nids, sizeof(*keys));
     if (!argv || !keys) {
         free(argv);
