@@ -15,7 +15,8 @@
 
 #define MAX_ENTRIES 65536      /* unacknowledged entries per sensor */
 #define DONE_BITS 18           /* verdict keys kept: 2 x 2^17 */
-#define READ_COUNT 256
+#define READ_COUNT 32 /* entries per read: a frame is up to 256 KiB, and
+                         hiredis holds a whole reply in memory */
 #define SENSOR_COUNTERS EVWIRE_MAX_COUNTERS
 
 struct entry {
@@ -603,7 +604,7 @@ static int run_bus(struct corr *c)
         for (int i = 0; i < c->ns; i++) {
             struct csensor *s = c->s[i];
             if (s->pending_done || s->en > MAX_ENTRIES - READ_COUNT ||
-                merge_room(c->m, s->m) < READ_COUNT * 64)
+                merge_room(c->m, s->m) < READ_COUNT * 1024)
                 continue;
             int n = bus_sub_pending(c->bus, s->id, s->after,
                                     (uint64_t)(c->cfg.claim_idle_s * 1000), READ_COUNT,
@@ -618,7 +619,7 @@ static int run_bus(struct corr *c)
         for (int i = 0; i < c->ns; i++) {
             struct csensor *s = c->s[i];
             if (s->pending_done && s->en <= MAX_ENTRIES - READ_COUNT &&
-                merge_room(c->m, s->m) >= READ_COUNT * 64)
+                merge_room(c->m, s->m) >= READ_COUNT * 1024)
                 ids[k++] = s->id;
         }
         if (!busy) {

@@ -191,8 +191,9 @@ static void *pub_worker(void *arg)
                 continue;
             }
             pthread_mutex_lock(&p->mu);
-            p->st.connected = 1;
-            p->st.reconnects++;
+            if (p->st.connected_once) /* the first connection is no reconnect */
+                p->st.reconnects++;
+            p->st.connected = p->st.connected_once = 1;
             pthread_mutex_unlock(&p->mu);
             backoff = 100;
         }

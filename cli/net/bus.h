@@ -48,7 +48,7 @@ void bus_pub_defaults(struct bus_pub_cfg *cfg);
 struct bus_pub_stats {
     uint64_t frames_sent, bytes_sent, frames_dropped, reconnects, errors;
     size_t queued;
-    int connected;
+    int connected, connected_once;
 };
 
 struct bus_pub;
