@@ -279,6 +279,10 @@ static void on_event(void *ctx, struct flow *f, enum flow_event fe, uint64_t ts)
      * (RabbitMQ does this to every client that leaves): not trouble */
     if (fe == FLOW_EV_RESET && (f->fin[0] || f->fin[1]))
         return;
+    /* only service ports (the rules' map): a tool knocking on a port no
+     * service of the cloud serves (epmd, ssh, a scanner) is no operation */
+    if (!svcmap_port(p->map, f->srv.port, NULL))
+        return;
     struct event *ev = event_new(&p->event_pool);
     if (!ev)
         return;

@@ -136,7 +136,8 @@ struct bus_pub {
 void bus_pub_defaults(struct bus_pub_cfg *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->maxlen = 1000000;
+    cfg->maxlen = 10000; /* frames: 50 ms apart when live (8 min of history
+                            at that pace), up to 256 KiB each in a burst */
     cfg->queue_frames = 4096;
     cfg->queue_bytes = 64u << 20;
 }
@@ -274,7 +275,7 @@ struct bus_pub *bus_pub_new(const struct bus_pub_cfg *cfg, char *err, size_t err
     snprintf(p->sensor, sizeof(p->sensor), "%s", cfg->sensor);
     snprintf(p->key, sizeof(p->key), "%s:s:%s", u.prefix, p->sensor);
     snprintf(p->set, sizeof(p->set), "%s:sensors", u.prefix);
-    snprintf(p->maxlen, sizeof(p->maxlen), "%zu", cfg->maxlen ? cfg->maxlen : 1000000);
+    snprintf(p->maxlen, sizeof(p->maxlen), "%zu", cfg->maxlen ? cfg->maxlen : 10000);
     p->q = calloc(p->cfg.queue_frames, sizeof(*p->q));
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
@@ -569,9 +570,10 @@ int bus_sub_sensors(struct bus_sub *b, const char **ids, int max)
 /* Entries of one stream: [[id, [field, value, ...] or nil], ...]. Calls fn
  * for those with an "f" field; a trimmed entry (nil) is passed with no
  * frame. Keeps the last id in last (may be NULL). */
-static int walk_entries(const redisReply *arr, const char *sensor, char *last, bus_entry_fn fn,
-                        void *ctx)
+int bus_reply_entries(const void *reply, const char *sensor, char *last, bus_entry_fn fn,
+                      void *ctx)
 {
+    const redisReply *arr = reply;
     if (!arr || arr->type != REDIS_REPLY_ARRAY)
         return 0;
     int n = 0;
@@ -596,6 +598,29 @@ static int walk_entries(const redisReply *arr, const char *sensor, char *last, b
             memcpy(last, be.id, BUS_MAX_ID);
         fn(ctx, &be);
         n++;
+    }
+    return n;
+}
+
+int bus_reply_streams(const void *reply, const char *const *keys, const char *const *ids,
+                      int nids, bus_entry_fn fn, void *ctx)
+{
+    const redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return 0;
+    int n = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *s = r->element[i];
+        if (!s || s->type != REDIS_REPLY_ARRAY || s->elements != 2 || !s->element[0] ||
+            s->element[0]->type != REDIS_REPLY_STRING || !s->element[0]->str)
+            continue;
+        const char *sid = NULL;
+        for (int j = 0; j < nids && !sid; j++)
+            if (strlen(keys[j]) == s->element[0]->len &&
+                !memcmp(keys[j], s->element[0]->str, s->element[0]->len))
+                sid = ids[j];
+        if (sid)
+            n += bus_reply_entries(s->element[1], sid, NULL, fn, ctx);
     }
     return n;
 }
@@ -634,7 +659,7 @@ int bus_sub_pending(struct bus_sub *b, const char *id, char after[BUS_MAX_ID],
     }
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
         r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2)
-        n = walk_entries(r->element[0]->element[1], id, after, fn, ctx);
+        n = bus_reply_entries(r->element[0]->element[1], id, after, fn, ctx);
     freeReplyObject(r);
     if (n > 0)
         return n;
@@ -646,7 +671,7 @@ int bus_sub_pending(struct bus_sub *b, const char *id, char after[BUS_MAX_ID],
     if (!r)
         return -1;
     if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2)
-        n = walk_entries(r->element[1], id, NULL, fn, ctx);
+        n = bus_reply_entries(r->element[1], id, NULL, fn, ctx);
     freeReplyObject(r);
     return n;
 }
@@ -699,21 +724,11 @@ int bus_sub_read(struct bus_sub *b, const char *const *ids, int nids, int count,
     free(len);
     free(argv);
     int n = 0;
-    if (r && !nogroup(b, r) && r->type == REDIS_REPLY_ARRAY) {
-        size_t plen = strlen(b->u.prefix) + 3;
-        for (size_t i = 0; i < r->elements; i++) {
-            const redisReply *s = r->element[i];
-            if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
-                s->element[0]->type != REDIS_REPLY_STRING || s->element[0]->len <= plen)
-                continue;
-            const char *sid = NULL;
-            for (int j = 0; j < nids; j++)
-                if (!strcmp(keys[j], s->element[0]->str))
-                    sid = ids[j];
-            (void)plen;
-            if (sid)
-                n += walk_entries(s->element[1], sid, NULL, fn, ctx);
-        }
+    if (r && !nogroup(b, r)) {
+        const char *kp[SUB_MAX_SENSORS];
+        for (int i = 0; i < nids; i++)
+            kp[i] = keys[i];
+        n = bus_reply_streams(r, kp, ids, nids, fn, ctx);
     }
     free(keys);
     if (!r)

@@ -124,6 +124,17 @@ int bus_sub_done_keys(struct bus_sub *b, size_t max, void (*fn)(void *ctx, const
 int bus_sub_record(struct bus_sub *b, const char *key, uint64_t ts_s, const char *json,
                    size_t n);
 
+/* What the correlator reads out of Redis's answers (hiredis redisReply
+ * trees, as void * here): the entries of one stream ([[id, [field, value,
+ * ...] or nil], ...]; frames are the "f" field; the last id read kept in
+ * last, when not NULL), and XREADGROUP's answer for several streams
+ * ([[key, entries], ...], keys[i] being sensor ids[i]'s stream). Anything
+ * of another shape is skipped. They return the entries handed to fn. */
+int bus_reply_entries(const void *reply, const char *sensor, char *last, bus_entry_fn fn,
+                      void *ctx);
+int bus_reply_streams(const void *reply, const char *const *keys, const char *const *ids,
+                      int nids, bus_entry_fn fn, void *ctx);
+
 const char *bus_sub_error(const struct bus_sub *b);
 uint64_t bus_sub_reconnects(const struct bus_sub *b);
 

@@ -19,6 +19,8 @@ input format its harness documents:
   fuzz_json   mode byte 01 (oslo) then an AMQP message body that fits
               whole (envelopes with an embedded oslo.message)
   fuzz_baseline  baselines of usual durations as --save-baseline writes them
+  fuzz_bus    hiredis reply trees (XREADGROUP answers holding evwire frames) in
+              fuzz_bus.c's encoding: a type byte per node, counts, lengths
   fuzz_evwire frames of sensors' events (parsers/evwire.h), each after its
               2-byte length, written by a small encoder here (a second
               reading of the format)
@@ -367,9 +369,10 @@ def main():
     rules_seeds()
     baseline_seeds()
     evwire_seeds()
+    bus_seeds()
     print("seeds:", " ".join(f"{k}={counts.get(k, 0)}" for k in
                              ("fuzz_pcap", "fuzz_analyze", "fuzz_http1", "fuzz_amqp", "fuzz_oslo",
-                              "fuzz_json", "fuzz_rules", "fuzz_baseline", "fuzz_evwire")))
+                              "fuzz_json", "fuzz_rules", "fuzz_baseline", "fuzz_evwire", "fuzz_bus")))
 
 
 def varint(v):
@@ -466,6 +469,34 @@ def evwire_seeds():
     put("fuzz_evwire", ln(fa))
     put("fuzz_evwire", ln(fa) + ln(fb) + ln(fc))
     put("fuzz_evwire", ln(fb) + ln(fa))
+
+
+def rstr(b):
+    """A string node of fuzz_bus.c's encoding."""
+    if len(b) < 255:
+        return bytes([0, len(b)]) + b
+    return bytes([0, 255, len(b) >> 8, len(b) & 0xff]) + b
+
+
+def rarr(*items):
+    return bytes([1, len(items)]) + b"".join(items)
+
+
+def bus_seeds():
+    """XREADGROUP answers for the streams osrca:s:a and osrca:s:b with a
+    frame in an entry, a trimmed entry (nil) and an error."""
+    ints0 = [0] * 19
+    ints0[8] = zz(-1)
+    ints0[9] = zz(-1)
+    ints0[10] = zz(1)
+    ev = ev_record(5, 1000, 1, 1, (b"10.0.0.1", 1), (b"10.0.0.2", 5672), ints0,
+                   {23: b"compute.c1", 24: b"compute.instance.update"})
+    fr = frame(b"a", 1, [ev, mark_record(2, 2000)])
+    entry = rarr(rstr(b"1796540903642-0"), rarr(rstr(b"f"), rstr(fr)))
+    trimmed = rarr(rstr(b"1796540903643-0"), bytes([3]))
+    put("fuzz_bus", rarr(rarr(rstr(b"osrca:s:a"), rarr(entry, trimmed))))
+    put("fuzz_bus", rarr(rarr(rstr(b"osrca:s:b"), rarr(entry)), rarr(rstr(b"osrca:s:a"), rarr())))
+    put("fuzz_bus", bytes([5, 7]) + b"NOGROUP")
 
 
 def baseline_seeds():
