@@ -34,6 +34,17 @@ static inline size_t str_join(char *dst, size_t cap, const char *const *parts)
     return at;
 }
 
+/* FNV-1a of [p, p+n) on top of h (start with STR_FNV_BASIS): the one
+ * hash of message identities, span ids and verdict keys. */
+#define STR_FNV_BASIS 14695981039346656037ull
+static inline uint64_t str_fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ c[i]) * 1099511628211ull;
+    return h;
+}
+
 #define STR_JOIN(dst, cap, ...) str_join((dst), (cap), (const char *const[]){__VA_ARGS__, NULL})
 
 /* The value of hexadecimal digit c (either case), -1 when c is none. */

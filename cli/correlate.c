@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "capture/str.h"
+#include "cli/common.h"
 #include "cli/net/bus.h"
 #include "cli/out/map.h"
 #include "parsers/evwire.h"
@@ -32,7 +34,6 @@ struct csensor {
     int has_batch;
     uint64_t run, last_batch;
     uint64_t acked_run, acked_batch; /* the last frame acknowledged (bus) */
-    uint64_t cur_run, cur_batch;     /* of the frame handle_frame took last */
     uint64_t pushed, last_raw;
     struct entry *ents;
     size_t eh, en;
@@ -89,21 +90,15 @@ void corr_defaults(struct corr_cfg *cfg)
 
 static uint64_t wall_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return common_mono_ns() / 1000000u;
 }
 
 /* ---- the key set ---- */
 
 static uint64_t key_hash(const char *k)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *k; k++) {
-        h ^= (unsigned char)*k;
-        h *= 0x100000001b3ull;
-    }
-    return h ? h : 1;
+    uint64_t h = str_fnv(STR_FNV_BASIS, k, strlen(k));
+    return h ? h : 1; /* 0 marks an empty slot */
 }
 
 static int set_has(const uint64_t *g, uint64_t h)
@@ -305,11 +300,13 @@ static void keep_counters(struct csensor *s, const struct evwire_rec_out *o)
     }
 }
 
-/* One frame of stream `stream` (the sensor id of its stream, or NULL for a
- * file). Returns the sensor it belonged to (NULL: refused). */
+/* One frame of sensor known (the stream's; NULL for a file: the frame
+ * names it). Returns the sensor it belonged to (NULL: refused); *run and
+ * *batch are the frame's (0 when its header is refused). */
 static struct csensor *handle_frame(struct corr *c, struct csensor *known, const uint8_t *p,
-                                    size_t n)
+                                    size_t n, uint64_t *run, uint64_t *batch)
 {
+    *run = *batch = 0;
     struct evwire_reader r;
     enum evwire_err e = evwire_open(&r, p, n);
     (*c->c_frames)++;
@@ -329,8 +326,8 @@ static struct csensor *handle_frame(struct corr *c, struct csensor *known, const
         merge_set_silent(c->m, s->m, 0);
         fprintf(stderr, "osrca correlate: sensor %s speaks again\n", s->id);
     }
-    s->cur_run = r.run;
-    s->cur_batch = r.batch;
+    *run = r.run;
+    *batch = r.batch;
     uint64_t base = s->last_batch;
     if (!s->has_batch || r.run > s->run) {
         /* a sensor's first frame here, or its restart: what came before in
@@ -436,7 +433,9 @@ static int read_frame(FILE *f, uint8_t **buf, size_t *cap, size_t *n)
     return 1;
 }
 
-static int run_files(struct corr *c, char *err, size_t errlen)
+/* Stream files (opened by corr_new) to their end, or *stop; then
+ * everything held is released. A damaged frame ends its file (counted). */
+static void run_files(struct corr *c)
 {
     struct {
         FILE *f;
@@ -444,8 +443,6 @@ static int run_files(struct corr *c, char *err, size_t errlen)
         int eof;
     } in[CORR_MAX_FILES];
     int nin = c->cfg.nfiles;
-    (void)err;
-    (void)errlen;
     for (int i = 0; i < nin; i++) {
         in[i].f = c->in[i];
         in[i].s = NULL;
@@ -453,7 +450,7 @@ static int run_files(struct corr *c, char *err, size_t errlen)
     }
     uint8_t *buf = NULL;
     size_t cap = 0;
-    int left = nin, rc = 0;
+    int left = nin;
     while (left > 0 && !(c->h->stop && *c->h->stop)) {
         for (int i = 0; i < nin; i++) {
             if (in[i].eof)
@@ -479,7 +476,8 @@ static int run_files(struct corr *c, char *err, size_t errlen)
                 }
                 continue;
             }
-            struct csensor *s = handle_frame(c, in[i].s, buf, n);
+            uint64_t run, batch;
+            struct csensor *s = handle_frame(c, in[i].s, buf, n, &run, &batch);
             if (!in[i].s && s)
                 in[i].s = s;
         }
@@ -489,7 +487,6 @@ static int run_files(struct corr *c, char *err, size_t errlen)
     }
     free(buf);
     merge_flush(c->m);
-    return rc;
 }
 
 /* ---- the bus ---- */
@@ -500,11 +497,12 @@ static void on_entry(void *ctx, const struct bus_entry *e)
     struct csensor *s = sensor_get(c, e->sensor);
     if (!s)
         return;
+    uint64_t run = 0, batch = 0;
     if (!e->frame) {
         s->trimmed++;
         (*c->c_trimmed)++; /* pending, but trimmed away: acknowledged below */
     } else {
-        handle_frame(c, s, e->frame, e->n);
+        handle_frame(c, s, e->frame, e->n, &run, &batch);
     }
     if (s->en == MAX_ENTRIES) { /* never: reading stops at MAX_ENTRIES - READ_COUNT */
         s->eh = (s->eh + 1) % MAX_ENTRIES;
@@ -512,9 +510,8 @@ static void on_entry(void *ctx, const struct bus_entry *e)
     }
     struct entry *x = &s->ents[(s->eh + s->en) % MAX_ENTRIES];
     memcpy(x->id, e->id, BUS_MAX_ID);
-    x->run = e->frame ? s->cur_run : 0;
-    x->batch = e->frame ? s->cur_batch : 0;
-    s->cur_run = s->cur_batch = 0;
+    x->run = run;
+    x->batch = batch;
     x->cum = s->pushed;
     x->last_raw = s->last_raw;
     s->en++;
@@ -649,15 +646,12 @@ static int run_bus(struct corr *c)
     return 0;
 }
 
-int corr_run(struct corr *c, const struct corr_hooks *h, char *err, size_t errlen)
+int corr_run(struct corr *c, const struct corr_hooks *h)
 {
     c->h = h;
-    if (c->bus) {
-        int ended = run_bus(c);
-        return ended ? 0 : 1;
-    }
-    if (run_files(c, err, errlen) < 0)
-        return -1;
+    if (c->bus)
+        return run_bus(c) ? 0 : 1;
+    run_files(c);
     return 0;
 }
 

@@ -64,9 +64,11 @@ struct corr *corr_new(const struct corr_cfg *cfg, struct stats *st, const struct
                       char *err, size_t errlen);
 void corr_free(struct corr *c); /* NULL accepted */
 
-/* Reads until the inputs end (files; or until_ended sensors ended) or
- * *stop. Returns 0, or -1 with err (a file that cannot be read). */
-int corr_run(struct corr *c, const struct corr_hooks *h, char *err, size_t errlen);
+/* Reads until the inputs end (files, or until_ended sensors ended: 0,
+ * everything released; the caller decides the rest) or, on the bus, until
+ * *stop (1: what is open is left to the next correlator). Stream files
+ * end at *stop too, as at their end (0). */
+int corr_run(struct corr *c, const struct corr_hooks *h);
 /* The pool decoded events are charged to (rca_set_event_budget). */
 const struct mem_pool *corr_event_pool(const struct corr *c);
 /* The merged clock (packet time) the analysis is at. */

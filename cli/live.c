@@ -1040,11 +1040,7 @@ static int live_main(int argc, char **argv, int correlate)
     if (correlate) {
         struct corr_hooks hk = {L, corr_on_event, corr_on_tick, corr_on_timers,
                                 (volatile int *)&g_stop};
-        int crc = g_stop ? 1 : corr_run(L->cor, &hk, err, sizeof(err));
-        if (crc < 0) {
-            fprintf(stderr, "osrca correlate: %s\n", err);
-            rc = 1;
-        }
+        int crc = g_stop ? 1 : corr_run(L->cor, &hk);
         if (crc == 0) { /* the inputs ended: decide everything */
             rca_flush(L->rca, L->clock_us);
             corr_finish(L->cor);

@@ -338,7 +338,6 @@ int cmd_sensor(int argc, char **argv)
         fputs("osrca sensor: out of memory\n", stderr);
         return 2;
     }
-    S->o.status_s = 0;
     int prc = parse_opts(argc, argv, &S->o);
     if (prc != 0) {
         if (prc < 0)

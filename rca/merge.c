@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture/str.h"
+
 #define OWN_SIZE (1u << 16)    /* connections owned (recent) */
 #define RECENT_SIZE (1u << 14) /* messages awaiting their second copy */
 #define PROBE 8
@@ -164,19 +166,10 @@ int merge_nsensors(const struct merge *m)
 
 /* ---- identities ---- */
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= c[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
+/* s with its NUL (NULL as ""), so that "ab"+"c" and "a"+"bc" differ */
 static uint64_t fnv_str(uint64_t h, const char *s)
 {
-    return s ? fnv(h, s, strlen(s) + 1) : fnv(h, "", 1);
+    return s ? str_fnv(h, s, strlen(s) + 1) : str_fnv(h, "", 1);
 }
 
 /* The connection, the same whichever end sent the event. */
@@ -189,11 +182,11 @@ static uint64_t conn_key(const struct event *ev)
         a = b;
         b = t;
     }
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = STR_FNV_BASIS;
     h = fnv_str(h, a->addr);
-    h = fnv(h, &a->port, sizeof(a->port));
+    h = str_fnv(h, &a->port, sizeof(a->port));
     h = fnv_str(h, b->addr);
-    h = fnv(h, &b->port, sizeof(b->port));
+    h = str_fnv(h, &b->port, sizeof(b->port));
     return h ? h : 1;
 }
 
@@ -203,13 +196,13 @@ static uint64_t msg_key(const struct event *ev)
 {
     uint64_t h = conn_key(ev);
     uint32_t k = (uint32_t)ev->kind;
-    h = fnv(h, &k, sizeof(k));
+    h = str_fnv(h, &k, sizeof(k));
     if (ev->kind == EV_HTTP_RESPONSE && ev->request_id && !(ev->flags & EV_F_NO_ANSWER)) {
         h = fnv_str(h, ev->request_id);
-        h = fnv(h, &ev->status, sizeof(ev->status));
+        h = str_fnv(h, &ev->status, sizeof(ev->status));
     } else if (ev->kind != EV_HTTP_REQUEST && ev->kind != EV_HTTP_RESPONSE && ev->unique_id) {
         uint32_t v = (uint32_t)ev->verb;
-        h = fnv(h, &v, sizeof(v));
+        h = str_fnv(h, &v, sizeof(v));
         h = fnv_str(h, ev->unique_id);
     } else {
         return 0;
@@ -368,14 +361,9 @@ void merge_push(struct merge *m, int s, struct event *ev)
         (*m->c_in)++;
     if (m->ns > 1 && !marker)
         learn(m, s, ev);
-    if (!x->has_wm || ev->ts_us > x->wm)
-        x->wm = ev->ts_us;
-    x->has_wm = 1;
-    if (x->n == m->cfg.max_queued) { /* the caller ignored merge_room: make room */
-        m->flushing++;
-        merge_release(m);
-        m->flushing--;
-    }
+    merge_mark(m, s, ev->ts_us);
+    if (x->n == m->cfg.max_queued) /* the caller ignored merge_room: make room */
+        merge_flush(m);
     x->q[(x->head + x->n) % m->cfg.max_queued] = ev;
     x->n++;
 }

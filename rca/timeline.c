@@ -92,27 +92,18 @@ static void peer_set(struct tl_peer *p, const struct ev_peer *e)
     p->port = e->port;
 }
 
-/* FNV-1a of s (NUL ends it) on top of h. */
-static uint64_t fnv(uint64_t h, const void *s, size_t n)
-{
-    const unsigned char *p = s;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
 uint64_t timeline_msg_key(const struct event *ev)
 {
-    uint64_t h = 14695981039346656037ull;
-    h = fnv(h, &ev->kind, sizeof(ev->kind));
+    uint64_t h = STR_FNV_BASIS;
+    h = str_fnv(h, &ev->kind, sizeof(ev->kind));
     const char *id = ev->msg_id ? ev->msg_id : ev->unique_id;
     if (id && ev->kind != EV_HTTP_REQUEST && ev->kind != EV_HTTP_RESPONSE && ev->kind != EV_CONN)
-        return fnv(h, id, strlen(id));
-    h = fnv(h, &ev->ts_us, sizeof(ev->ts_us));
-    h = fnv(h, ev->src.addr, strlen(ev->src.addr));
-    h = fnv(h, &ev->src.port, sizeof(ev->src.port));
-    h = fnv(h, ev->dst.addr, strlen(ev->dst.addr));
-    return fnv(h, &ev->dst.port, sizeof(ev->dst.port));
+        return str_fnv(h, id, strlen(id));
+    h = str_fnv(h, &ev->ts_us, sizeof(ev->ts_us));
+    h = str_fnv(h, ev->src.addr, strlen(ev->src.addr));
+    h = str_fnv(h, &ev->src.port, sizeof(ev->src.port));
+    h = str_fnv(h, ev->dst.addr, strlen(ev->dst.addr));
+    return str_fnv(h, &ev->dst.port, sizeof(ev->dst.port));
 }
 
 static int same(const char *a, const char *b)

@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "cli/common.h"
 #include "cli/dynlib.h"
 
 #define PIPELINE 64 /* XADDs in flight per round trip */
@@ -93,9 +94,7 @@ static void sleep_ms(int ms)
 
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return common_mono_ns() / 1000000u;
 }
 
 /* A command from argv; the reply or NULL (connection broken: err set). */
@@ -737,8 +736,10 @@ int bus_sub_read(struct bus_sub *b, const char *const *ids, int nids, int count,
     return n;
 }
 
-/* Sends the queued commands' replies away: 0 when none is an error. */
-static int replies_ok(struct bus_sub *b, int n)
+/* Reads the n replies of commands appended: 0 when none is an error and,
+ * exec, the last (EXEC's) is the array of a transaction that ran. A broken
+ * connection is dropped. */
+static int replies_ok(struct bus_sub *b, int n, int exec)
 {
     int ok = 1;
     for (int i = 0; i < n; i++) {
@@ -748,7 +749,7 @@ static int replies_ok(struct bus_sub *b, int n)
             return -1;
         }
         redisReply *r = rv;
-        if (r->type == REDIS_REPLY_ERROR)
+        if (r->type == REDIS_REPLY_ERROR || (exec && i == n - 1 && r->type != REDIS_REPLY_ARRAY))
             ok = 0;
         freeReplyObject(r);
     }
@@ -802,7 +803,7 @@ int bus_sub_ack(struct bus_sub *b, const char *id, const char *const *ids, size_
         sub_broken(b);
         return -1;
     }
-    return replies_ok(b, cmds);
+    return replies_ok(b, cmds, run != 0);
 }
 
 int bus_sub_acked(struct bus_sub *b, const char *id, uint64_t *run, uint64_t *batch)
@@ -873,18 +874,9 @@ int bus_sub_record(struct bus_sub *b, const char *key, uint64_t ts_s, const char
                                     (size_t[]){4, strlen(dk), strlen(score), strlen(key)}) ==
                  REDIS_OK &&
              redisAppendCommandArgv(b->c, 1, exec, (size_t[]){4}) == REDIS_OK;
-    for (int i = 0; ok && i < 4; i++) {
-        void *rv = NULL;
-        if (redisGetReply(b->c, &rv) != REDIS_OK || !rv) {
-            ok = 0;
-            break;
-        }
-        redisReply *r = rv;
-        if (r->type == REDIS_REPLY_ERROR || (i == 3 && r->type != REDIS_REPLY_ARRAY))
-            ok = 0;
-        freeReplyObject(r);
+    if (!ok || replies_ok(b, 4, 1) < 0) {
+        sub_broken(b); /* reconnect for the next one */
+        return -1;
     }
-    if (!ok)
-        sub_broken(b);
-    return ok ? 0 : -1;
+    return 0;
 }

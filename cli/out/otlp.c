@@ -112,14 +112,6 @@ size_t otlp_trace_count(const struct otlp_batch *b)
 
 /* ---- ids ---- */
 
-static uint64_t fnv(uint64_t h, const void *d, size_t n)
-{
-    const unsigned char *p = d;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
 /* splitmix64's finalizer: spreads a hash over all 64 bits */
 static uint64_t mix(uint64_t x)
 {
@@ -157,16 +149,16 @@ void otlp_trace_id(const char *rid, const char *fallback, uint8_t out[16])
             return;
     }
     const char *s = rid ? rid : fallback ? fallback : "";
-    uint64_t h = fnv(14695981039346656037ull, s, strlen(s));
+    uint64_t h = str_fnv(STR_FNV_BASIS, s, strlen(s));
     put64(out, mix(h));
     put64(out + 8, mix(h ^ 0x9e3779b97f4a7c15ull));
 }
 
 static void span_id(const uint8_t tid[16], uint64_t key, unsigned side, uint8_t out[8])
 {
-    uint64_t h = fnv(14695981039346656037ull, tid, 16);
-    h = fnv(h, &key, sizeof(key));
-    h = fnv(h, &side, sizeof(side));
+    uint64_t h = str_fnv(STR_FNV_BASIS, tid, 16);
+    h = str_fnv(h, &key, sizeof(key));
+    h = str_fnv(h, &side, sizeof(side));
     h = mix(h);
     put64(out, h ? h : 1); /* an all-zero id is invalid */
 }
