@@ -137,8 +137,34 @@ verdict() {
 waitall() { for p in "$@"; do wait "$p" || true; done; }
 
 t_bus() {
+    hp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     sensors bus
-    correlate bus "$w/bus.json" --until-ended 4
+    correlate bus "$w/bus.json" --until-ended 4 --listen "127.0.0.1:$hp" &
+    c=$!
+    pids="$pids $c"
+    # mid-run, /metrics has a series of each sensor
+    sleep 6
+    python3 - "http://127.0.0.1:$hp/metrics" <<'PY' || fails=$((fails + 1))
+import sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+series = {}
+for l in text.splitlines():
+    if l.startswith('osrca_sensor_'):
+        name, value = l.rsplit(' ', 1)
+        series[name] = float(value)
+for s in ('client', 'compute-1', 'compute-2', 'controller'):
+    for m in ('osrca_sensor_up', 'osrca_sensor_events_total', 'osrca_sensor_clock_seconds'):
+        k = '%s{sensor="%s"}' % (m, s)
+        if k not in series:
+            sys.exit('redis: bus FAILED: no %s in /metrics' % k)
+    if series['osrca_sensor_up{sensor="%s"}' % s] != 1:
+        sys.exit('redis: bus FAILED: sensor %s not up in /metrics' % s)
+    if not series['osrca_sensor_events_total{sensor="%s"}' % s] > 0:
+        sys.exit('redis: bus FAILED: no events of sensor %s in /metrics' % s)
+print('redis: bus      /metrics mid-run: %d osrca_sensor_* series, the 4 sensors up with events'
+      % len(series))
+PY
+    wait "$c" || true
     waitall $spids
     verdict bus "$w/bus.json"
 }
