@@ -151,7 +151,7 @@ otlp-live: $(B)/osrca otlpcheck
 # truth): precision and recall of the verdicts per recording and per fault
 # class (tests/lab/labscore.py). In check, with thresholds: a regression
 # fails. LABSCORE_MIN="--min-precision P --min-recall R --max-duplicates N".
-LABSCORE_CI := --min-precision 0.98 --min-recall 0.99 --max-duplicates 2 \
+LABSCORE_CI := --min-precision 0.99 --min-recall 0.99 --max-duplicates 0 \
 	--min-slow-precision 1.0 --min-slow-recall 0.75
 # the same with the usual durations of the fault-free recordings loaded
 # first (--baseline): slow operations judged from the first one on

@@ -83,6 +83,9 @@ struct chain {
     uint64_t hold_until;    /* not to be decided before this packet time: a
                                refusal tied to its client waits to see whether
                                the client goes on (chain_cfg.session_hold_us) */
+    int aside;              /* set by the rca layer: a client's read to show
+                               with what its command already has, or what
+                               followed it (rca/session.h session_aside) */
     int lookup;             /* enum chain_lookup */
     const char *lookup_name;
     uint64_t dropped; /* events refused at the per-chain cap */

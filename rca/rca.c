@@ -231,7 +231,9 @@ static struct chain_session attempt_session(void *ctx, const struct event *att)
     /* a client with no token can only have been logging in: an attempt
      * to another service no client session explains is a service's */
     cs.service_side = s && !s->fp && !identity;
-    if (s && s->op_rid[0])
+    /* a client in its display reads retries a login for them, not for
+     * the read its command asked (that one it has) */
+    if (s && s->op_rid[0] && !session_aside(a->sessions, cs.id, att->ts_us))
         cs.op_request_id = s->op_rid;
     return cs;
 }
@@ -468,6 +470,7 @@ static int wanted(const struct rca *a, const struct chain *c)
  * the operation that session had in progress. */
 struct judgement {
     int not_users; /* a refusal its session outlived: not the client's failure */
+    int display;   /* a failed display read (rca/session.h session_aside) */
     struct report_session session;
     const char *operation, *request_id;
     struct blame blame; /* what the model says of the culprit */
@@ -605,6 +608,7 @@ static void apply(const struct rca *a, struct judgement *j, struct report *r)
         r->request_id = j->request_id;
     if (j->not_users)
         r->background = 1;
+    r->display_read = j->display;
     r->timeline = j->tl;
     if (r->failed && j->waited) {
         r->root_cause = j->wait_cause;
@@ -801,6 +805,11 @@ static void decide(struct rca *a, struct chain *c, int at_end)
     if (walk_verdict(&fx, c, &r) < 0)
         stats_add(a->st, "rca.report_alloc_failed", 1);
     judge(a, c, &j);
+    /* a failed read to dress up what the command already had (or the
+     * login that followed it): the client prints what it has, and the
+     * failure is evidence, not an operation of its own */
+    if (c->aside && r.failed)
+        j.not_users = j.display = 1;
     /* the timeline of a user operation (its hops teach the usual, it may
      * be slow); of background work only for the service map */
     struct timeline tl;
@@ -834,7 +843,7 @@ static void decide(struct rca *a, struct chain *c, int at_end)
     if (r.background) {
         a->sum.background++;
         if (r.failed) {
-            stats_add(a->st, "rca.background_failed", 1);
+            stats_add(a->st, c->aside ? "rca.display_reads_failed" : "rca.background_failed", 1);
             /* a service's own failure: evidence of an incident, no operation */
             incident_verdict(a->incidents, &r, j.blame.inst, j.blame.span, 0);
         }
@@ -1072,6 +1081,8 @@ void rca_event(struct rca *a, struct event *ev)
         if (s && s->burst_us && s->burst_us < ts)
             c->lead_us = s->burst_us;
     }
+    if (c && c->session && !c->aside && session_aside(a->sessions, c->session, c->first_ts))
+        c->aside = 1;
     if (c) {
         uint64_t b = ready_bound(a, c);
         heap_set(a, c, b);

@@ -87,6 +87,9 @@ struct report {
     char user_saw[384];            /* one line */
     int failed;                    /* 1 = the operation failed */
     int background;                /* 1 = periodic/service traffic, not a user operation */
+    int display_read;              /* 1 = (background) a read a client made to show with
+                                      what its command already had, or its login again
+                                      after one: the client printed what it had */
     struct report_cause root_cause; /* meaningful when failed */
     const char *category;          /* from the fault rule ("capacity"), or "unknown" */
     const char *rule;              /* rule name, or NULL */

@@ -28,8 +28,8 @@ struct session_table {
     size_t nports;
     struct fmap_slot *by_fp, *by_flow;
     size_t nmap; /* slots of each map, a power of two >= 4 * cap */
-    uint64_t *c_new, *c_anon, *c_dropped, *c_refusals_tied;
-    uint64_t local[4];
+    uint64_t *c_new, *c_anon, *c_dropped, *c_refusals_tied, *c_relogins;
+    uint64_t local[5];
 };
 
 void session_defaults(struct session_cfg *cfg)
@@ -40,6 +40,7 @@ void session_defaults(struct session_cfg *cfg)
     cfg->poised_us = 2000000ull;
     cfg->polling_us = 6000000ull;
     cfg->burst_us = 20000ull;
+    cfg->relogin_us = 200000ull;
 }
 
 static int is_client(const char *svc)
@@ -127,10 +128,12 @@ struct session_table *session_table_new(const struct session_cfg *cfg, struct st
     t->by_fp = calloc(t->nmap, sizeof(*t->by_fp));
     t->by_flow = calloc(t->nmap, sizeof(*t->by_flow));
     t->st = st;
-    uint64_t **cs[4] = {&t->c_new, &t->c_anon, &t->c_dropped, &t->c_refusals_tied};
-    static const char *const names[4] = {"session.created", "session.anonymous",
-                                         "session.dropped", "session.refusals_tied"};
-    for (int i = 0; i < 4; i++)
+    uint64_t **cs[5] = {&t->c_new, &t->c_anon, &t->c_dropped, &t->c_refusals_tied,
+                        &t->c_relogins};
+    static const char *const names[5] = {"session.created", "session.anonymous",
+                                         "session.dropped", "session.refusals_tied",
+                                         "session.relogins_tied"};
+    for (int i = 0; i < 5; i++)
         *cs[i] = st ? stats_counter(st, names[i]) : &t->local[i];
     if (!t->s || !t->by_fp || !t->by_flow) {
         session_table_free(t);
@@ -241,7 +244,19 @@ static struct session *anon_burst(struct session_table *t, const char *addr, uin
 
 /* 1 when client session s (with a token) may have made connection
  * attempt ev: active just before it (longer when it polls a resource),
- * its last answer no server error, the service refused not its login's. */
+ * its last answer no server error, the service refused not its login's
+ * (unless its token was just refused: then it logs in again). */
+/* 1 when session s, its token just refused (its last answer a 401,
+ * nothing awaiting an answer), may be logging in again at now: a client
+ * does so at once (keystoneauth on a 401), and tries again at once when
+ * that fails. */
+static int relogging(const struct session_table *t, const struct session *s, uint64_t now)
+{
+    uint64_t ref = s->last_refusal_us > s->last_us ? s->last_refusal_us : s->last_us;
+    return s->fp && s->last_status == 401 && !s->open && now >= ref &&
+           now - ref <= t->cfg.relogin_us;
+}
+
 static int poised(const struct session_table *t, const struct session *s,
                   const struct event *ev)
 {
@@ -249,7 +264,73 @@ static int poised(const struct session_table *t, const struct session *s,
     uint64_t window = s->polling ? t->cfg.polling_us : t->cfg.poised_us;
     return s->fp && !strcmp(s->addr, ev->src.addr) && now >= s->last_us &&
            now - s->last_us <= window && s->last_status < 500 &&
-           !(s->login_port && s->login_port == ev->dst.port);
+           !(s->login_port && s->login_port == ev->dst.port && !relogging(t, s, now));
+}
+
+/* The session on addr logging in again at now (relogging), the latest
+ * such; NULL when none. */
+static struct session *relogin(struct session_table *t, const char *addr, uint64_t now)
+{
+    struct session *best = NULL;
+    for (size_t i = 0; i < t->cap; i++) {
+        struct session *s = &t->s[i];
+        if (s->id && relogging(t, s, now) && !strcmp(s->addr, addr) &&
+            (!best || s->last_us > best->last_us))
+            best = s;
+    }
+    return best;
+}
+
+static int op_is_list(const char *op)
+{
+    size_t n = op ? strlen(op) : 0;
+    return n > 5 && !memcmp(op + n - 5, " list", 5);
+}
+
+/* 1 when query q filters by name (a lookup by the name a user typed). */
+static int by_name(const char *q)
+{
+    for (const char *p = q; p && (p = strstr(p, "name")); p += 4)
+        if ((p == q || p[-1] == '&' || p[-1] == '?') && (p[4] == '=' || p[4] == '~'))
+            return 1;
+    return 0;
+}
+
+/* Request ev (with s's token) moves s's command along (enum
+ * session_read): its first read, then either reads of other lists to
+ * show with it (aside_us marks where they began) or anything else. */
+static void read_step(struct session *s, const struct event *ev)
+{
+    int get = ev->method && !strcmp(ev->method, "GET");
+    uint64_t op = ev->operation ? str_fnv(0, ev->operation, strlen(ev->operation)) : 0;
+    switch (s->read) {
+    case SESSION_READ_NONE:
+        s->read = get && op ? SESSION_READ_ASKED : SESSION_READ_OTHER;
+        s->read_flow = ev->flow_id;
+        s->read_us = ev->ts_us;
+        s->read_op = op;
+        s->aside_us = 0;
+        return;
+    case SESSION_READ_HAD:
+        if (get && op && op != s->read_op && op_is_list(ev->operation) && !by_name(ev->query)) {
+            if (!s->aside_us)
+                s->aside_us = ev->ts_us;
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    s->read = SESSION_READ_OTHER;
+    s->aside_us = 0;
+}
+
+int session_aside(const struct session_table *t, uint32_t sid, uint64_t ts)
+{
+    if (!sid)
+        return 0;
+    const struct session *s = &t->s[(sid - 1) % t->cap];
+    return s->id == sid && s->read == SESSION_READ_HAD && s->aside_us && s->aside_us <= ts;
 }
 
 uint32_t session_observe(struct session_table *t, const struct event *ev)
@@ -264,8 +345,11 @@ uint32_t session_observe(struct session_table *t, const struct event *ev)
         struct session *s = session_get(t, sid);
         if (!s)
             s = session_new(t, ev->token_fp[0], ev->src.addr, ev->ts_us);
-        if (!s->burst_us || ev->ts_us > s->last_us + SESSION_BURST_US)
+        if (!s->burst_us || ev->ts_us > s->last_us + SESSION_BURST_US) {
             s->burst_us = ev->ts_us;
+            s->read = SESSION_READ_NONE; /* a new command */
+        }
+        read_step(s, ev);
         s->open++;
         s->requests++;
         s->polling = s->op_us && ev->method && !strcmp(ev->method, "GET");
@@ -285,6 +369,13 @@ uint32_t session_observe(struct session_table *t, const struct event *ev)
         return 0;
     if (event_is_login(ev)) {
         if ((ev->flags & EV_F_NO_ANSWER) || ev->status >= 500) {
+            /* a client whose token was just refused logging in again */
+            struct session *r = relogin(t, ev->dst.addr, ev->req_ts_us ? ev->req_ts_us : ev->ts_us);
+            if (r) {
+                r->last_refusal_us = ev->ts_us;
+                (*t->c_relogins)++;
+                return r->id;
+            }
             /* a client that could not log in: its attempts of one burst
              * are one operation (a library retries a dropped login) */
             int found;
@@ -310,6 +401,8 @@ uint32_t session_observe(struct session_table *t, const struct event *ev)
     struct session *s = session_get(t, map_get(t->by_flow, t->nmap, ev->flow_id));
     if (!s)
         return 0;
+    if (s->read == SESSION_READ_ASKED && ev->flow_id == s->read_flow && ev->req_ts_us == s->read_us)
+        s->read = ev->status >= 200 && ev->status < 300 ? SESSION_READ_HAD : SESSION_READ_OTHER;
     if (s->open)
         s->open--;
     s->last_status = ev->status;

@@ -9,7 +9,9 @@
  * awaiting an answer and the operation in progress (its first request and
  * the request id of its answer). A refused or unanswered connection has no
  * token and no id: it is tied to the session on its client address that
- * is poised to send (nothing awaiting an answer, active a moment ago, its
+ * is poised to send (one whose token was just refused, 401, is poised to
+ * log in again: its failed logins and refused login connections are its
+ * own) (nothing awaiting an answer, active a moment ago, its
  * last answer not a server error, after which a client gives up; and not
  * a connection to the service that issued its token, which a client with
  * a token has no reason to call again, nor to a service clients are never
@@ -48,12 +50,29 @@ struct session {
     char op_rid[64];      /* request id of that request's answer, "" none */
     uint64_t op_us;       /* when its change (a mutating request) was sent, 0 */
     int polling;          /* reading back what its change acted on */
+    /* the command of its current burst while it only reads: */
+    uint8_t read;         /* enum session_read */
+    uint64_t read_flow;   /* its first read (what the command asked): its */
+    uint64_t read_us;     /* connection and time (its answer tells them) */
+    uint64_t read_op;     /* str_fnv of that read's operation name */
+    uint64_t aside_us;    /* its display reads began then, 0 = not in them */
     uint32_t verdicts;    /* failed operations already reported in it */
     char verdict_svc[32]; /* origin service of the last one */
     uint64_t verdict_us;
 };
 
 #define SESSION_BURST_US 2000000ull
+
+/* A command that only reads, as its session's burst shows it: its first
+ * read sent (ASKED), answered 2xx (HAD: what it asked for is in hand, the
+ * reads of other lists that follow only dress it up for display), or
+ * anything else (OTHER: a change, a failed first read, a name lookup). */
+enum session_read {
+    SESSION_READ_NONE = 0,
+    SESSION_READ_ASKED,
+    SESSION_READ_HAD,
+    SESSION_READ_OTHER
+};
 
 struct session_cfg {
     size_t max_sessions;   /* default 4096 */
@@ -67,6 +86,11 @@ struct session_cfg {
                               (default 20 ms: in the lab corpus one
                               client's came under 15 ms apart, two
                               clients' 35 ms apart) */
+    uint64_t relogin_us;   /* a client whose token was refused logs in again
+                              this soon after, or after its last failed
+                              attempt (default 200 ms: in the lab corpus
+                              under 15 ms; a new command's process takes
+                              a second to start) */
 };
 
 void session_defaults(struct session_cfg *cfg);
@@ -81,6 +105,14 @@ void session_table_free(struct session_table *t);
  * Returns the session the event belongs to (a client request or its
  * answer), or 0. */
 uint32_t session_observe(struct session_table *t, const struct event *ev);
+
+/* 1 when session sid's command is in its display reads since at or
+ * before ts (see enum session_read): a command that only reads got what
+ * it asked for, then read other lists to show with it (a server list's
+ * images and flavors, for their names). A client tolerates their failure
+ * (the command prints what it has), and so does a failed login that
+ * follows one (its token refused, it logs in again). */
+int session_aside(const struct session_table *t, uint32_t sid, uint64_t ts);
 
 /* The session a refused or unanswered connection from a client belongs
  * to (see above), created when none is poised; 0 when it cannot be a

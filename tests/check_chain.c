@@ -540,6 +540,94 @@ START_TEST(refusals_without_a_client)
 }
 END_TEST
 
+/* A read of session fp's client (operation op) and its answer at
+ * answer_ms; status 0 = left unanswered (the connection closed). */
+static void read_of(struct rca *a, uint64_t ms, uint64_t flow, uint64_t fp, const char *to,
+                    const char *path, const char *query, const char *op, int status,
+                    const char *rid, uint64_t answer_ms)
+{
+    struct event *q = req(ms, flow, "client", UA_OSC, to, "GET", path, query, NULL);
+    q->token_fp[0] = fp;
+    q->operation = event_cstr(q, op);
+    rca_event(a, q);
+    struct event *r = resp(answer_ms, flow, to, "client", "GET", path, status, rid,
+                           status >= 400 ? "Error" : NULL, status >= 400 ? "refused" : NULL);
+    r->operation = event_cstr(r, op);
+    r->req_ts_us = T0 + ms * 1000;
+    rca_event(a, r);
+}
+
+/* A login keystone leaves unanswered (its database down). */
+static void login_dropped(struct rca *a, uint64_t ms, uint64_t flow)
+{
+    rca_event(a, req(ms, flow, "client", UA_OSC, "keystone", "POST", "/v3/auth/tokens", NULL, NULL));
+    struct event *na = resp(ms + 1, flow, "keystone", "client", "POST", "/v3/auth/tokens", 0,
+                            NULL, NULL, NULL);
+    na->flags |= EV_F_NO_ANSWER;
+    na->end_how = EV_END_SERVER_CLOSED;
+    na->req_ts_us = T0 + ms * 1000;
+    rca_event(a, na);
+}
+
+START_TEST(display_reads_failing_are_the_clients_to_bear)
+{
+    /* a server list: its own read answered, then the images to name them
+     * refused (401: glance could not check the token) and the client's
+     * logins again at once dropped. The command printed its list: no
+     * failed operation, the failures are evidence */
+    const char *L = "req-000000e1-0000-4000-8000-000000000000";
+    struct rca *a = new_rca_cfg(0, 0, 0);
+    login(a, 0, 7, 0xe1, L);
+    read_of(a, 200, 8, 0xe1, "nova-api", "/v2.1/servers/detail", NULL, "server list", 200,
+            "req-000000e2-0000-4000-8000-000000000000", 300);
+    read_of(a, 310, 9, 0xe1, "glance-api", "/v2/images", NULL, "image list", 401, NULL, 1310);
+    login_dropped(a, 1311, 10);
+    login_dropped(a, 1325, 11);
+    rca_flush(a, T0 + 30000000ull);
+    ck_assert_uint_eq(ngot, 0);
+    ck_assert_uint_eq(counter("session.relogins_tied"), 2);
+    ck_assert_uint_ge(counter("rca.display_reads_failed"), 2);
+    /* a new client's login a second later is its own failure */
+    login(a, 40000, 17, 0xe3, "req-000000e3-0000-4000-8000-000000000000");
+    read_of(a, 40200, 18, 0xe3, "nova-api", "/v2.1/servers/detail", NULL, "server list", 200,
+            "req-000000e4-0000-4000-8000-000000000000", 40300);
+    read_of(a, 40310, 19, 0xe3, "glance-api", "/v2/images", NULL, "image list", 401, NULL, 41310);
+    login_dropped(a, 42400, 20);
+    rca_flush(a, T0 + 70000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_str_eq(got[0].service, "keystone");
+    ck_assert_uint_eq(counter("session.relogins_tied"), 2);
+    rca_free(a);
+}
+END_TEST
+
+START_TEST(reads_a_command_needs_are_its_own)
+{
+    /* a server create resolving its image by name (a 404, then the list
+     * by name) and its flavor: the flavor list failing is the command's
+     * failure; so is a list filtered by name after a read answered */
+    struct rca *a = new_rca_cfg(0, 0, 0);
+    login(a, 0, 7, 0xf1, "req-000000f1-0000-4000-8000-000000000000");
+    read_of(a, 200, 8, 0xf1, "glance-api", "/v2/images/cirros", NULL, "image show", 404, NULL,
+            210);
+    read_of(a, 220, 8, 0xf1, "glance-api", "/v2/images", "name=cirros", "image list", 200,
+            "req-000000f2-0000-4000-8000-000000000000", 230);
+    read_of(a, 240, 9, 0xf1, "nova-api", "/v2.1/flavors", NULL, "flavor list", 503,
+            "req-000000f3-0000-4000-8000-000000000000", 250);
+    login(a, 20000, 17, 0xf4, "req-000000f4-0000-4000-8000-000000000000");
+    read_of(a, 20200, 18, 0xf4, "glance-api", "/v2/images/0d6c4e7a-3c3b-4b43-9d3f-3a3e1e1e1e1e",
+            NULL, "image show", 200, "req-000000f5-0000-4000-8000-000000000000", 20210);
+    read_of(a, 20220, 19, 0xf4, "nova-api", "/v2.1/flavors", "name=m1.tiny", "flavor list", 503,
+            "req-000000f6-0000-4000-8000-000000000000", 20230);
+    rca_flush(a, T0 + 60000000ull);
+    ck_assert_uint_eq(ngot, 2);
+    ck_assert_str_eq(got[0].service, "nova-api");
+    ck_assert_str_eq(got[1].service, "nova-api");
+    ck_assert_uint_eq(counter("rca.display_reads_failed"), 0);
+    rca_free(a);
+}
+END_TEST
+
 /* ---- the heap of ready times against a walk over every chain ---- */
 
 struct dlog {
@@ -688,6 +776,8 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, clients_refused_together_each_fail);
     tcase_add_test(tc, dropped_login_retried_is_one_failure);
     tcase_add_test(tc, refusals_without_a_client);
+    tcase_add_test(tc, display_reads_failing_are_the_clients_to_bear);
+    tcase_add_test(tc, reads_a_command_needs_are_its_own);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -26,6 +26,8 @@ void out_json_report(FILE *f, const struct report *r)
     if (r->timeline)
         jw_set(w, o, "wall_us", jw_int(w, (long long)(r->timeline->end - r->timeline->start)));
     jw_set(w, o, "background", jw_bool(w, r->background));
+    if (r->display_read)
+        jw_set(w, o, "display_read", jw_bool(w, 1));
     set_str(w, o, "user_saw", r->user_saw);
     out_json_time(w, o, "start", r->start_ts_us);
     out_json_time(w, o, "end", r->end_ts_us);

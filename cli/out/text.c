@@ -16,7 +16,9 @@ void out_text_report(FILE *f, const struct report *r)
     char line[1024], t[40];
     out_time(r->start_ts_us, t, sizeof(t));
     fprintf(f, "%s %s%s\n", r->failed ? "FAILED" : r->slow ? "SLOW" : "OK", or_dash(r->operation),
-            r->background ? " (background)" : "");
+            r->display_read ? " (background: for display only, the command did without it)"
+            : r->background ? " (background)"
+                            : "");
     fprintf(f, "  request id:  %s   global: %s   started %s\n", or_dash(r->request_id),
             or_dash(r->global_request_id), t);
     fprintf(f, "  status:      %s\n", or_dash(r->status));
