@@ -242,10 +242,6 @@ static struct session *anon_burst(struct session_table *t, const char *addr, uin
     return burst;
 }
 
-/* 1 when client session s (with a token) may have made connection
- * attempt ev: active just before it (longer when it polls a resource),
- * its last answer no server error, the service refused not its login's
- * (unless its token was just refused: then it logs in again). */
 /* 1 when session s, its token just refused (its last answer a 401,
  * nothing awaiting an answer), may be logging in again at now: a client
  * does so at once (keystoneauth on a 401), and tries again at once when
@@ -257,6 +253,10 @@ static int relogging(const struct session_table *t, const struct session *s, uin
            now - ref <= t->cfg.relogin_us;
 }
 
+/* 1 when client session s (with a token) may have made connection
+ * attempt ev: active just before it (longer when it polls a resource),
+ * its last answer no server error, the service refused not its login's
+ * (unless its token was just refused: then it logs in again). */
 static int poised(const struct session_table *t, const struct session *s,
                   const struct event *ev)
 {
@@ -421,6 +421,9 @@ uint32_t session_for_refusal(struct session_table *t, const struct event *ev)
         if (o->id && !o->open && poised(t, o, ev) && (!s || o->last_us > s->last_us))
             s = o;
     }
+    /* at its login service: it is logging in again (poised says when) */
+    if (s && s->login_port && s->login_port == ev->dst.port)
+        (*t->c_relogins)++;
     /* none poised: an anonymous session takes the refusals of its burst */
     int found = 1;
     if (!s)
