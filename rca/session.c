@@ -281,6 +281,25 @@ static struct session *relogin(struct session_table *t, const char *addr, uint64
     return best;
 }
 
+/* A client's login (or the version document before it) dropped or
+ * answered 5xx: the session logging in again after a 401 (relogin), else
+ * the anonymous session of that burst of attempts (a client that could
+ * not log in: its attempts of one burst are one operation, a library
+ * retries a dropped login). Returns its id. */
+static uint32_t login_failed(struct session_table *t, const struct event *ev)
+{
+    struct session *r = relogin(t, ev->dst.addr, ev->req_ts_us ? ev->req_ts_us : ev->ts_us);
+    if (r) {
+        r->last_refusal_us = ev->ts_us;
+        (*t->c_relogins)++;
+        return r->id;
+    }
+    int found;
+    struct session *a = anon_burst(t, ev->dst.addr, ev->ts_us, &found);
+    a->last_refusal_us = ev->ts_us;
+    return a->id;
+}
+
 static int op_is_list(const char *op)
 {
     size_t n = op ? strlen(op) : 0;
@@ -367,22 +386,10 @@ uint32_t session_observe(struct session_table *t, const struct event *ev)
     }
     if (ev->kind != EV_HTTP_RESPONSE || !is_client(ev->dst.service))
         return 0;
+    int failed = (ev->flags & EV_F_NO_ANSWER) || ev->status >= 500;
     if (event_is_login(ev)) {
-        if ((ev->flags & EV_F_NO_ANSWER) || ev->status >= 500) {
-            /* a client whose token was just refused logging in again */
-            struct session *r = relogin(t, ev->dst.addr, ev->req_ts_us ? ev->req_ts_us : ev->ts_us);
-            if (r) {
-                r->last_refusal_us = ev->ts_us;
-                (*t->c_relogins)++;
-                return r->id;
-            }
-            /* a client that could not log in: its attempts of one burst
-             * are one operation (a library retries a dropped login) */
-            int found;
-            struct session *a = anon_burst(t, ev->dst.addr, ev->ts_us, &found);
-            a->last_refusal_us = ev->ts_us;
-            return a->id;
-        }
+        if (failed)
+            return login_failed(t, ev);
         if (ev->status < 200 || ev->status >= 300 || !ev->subject_fp)
             return 0;
         struct session *s = session_get(t, map_get(t->by_fp, t->nmap, ev->subject_fp));
@@ -399,8 +406,13 @@ uint32_t session_observe(struct session_table *t, const struct event *ev)
         return s->id;
     }
     struct session *s = session_get(t, map_get(t->by_flow, t->nmap, ev->flow_id));
-    if (!s)
+    if (!s) {
+        /* no token on that connection: the version document a login
+         * begins with, failing like the login would */
+        if (failed && ev->src.service && !strcmp(ev->src.service, session_identity(t)))
+            return login_failed(t, ev);
         return 0;
+    }
     if (s->read == SESSION_READ_ASKED && ev->flow_id == s->read_flow && ev->req_ts_us == s->read_us)
         s->read = ev->status >= 200 && ev->status < 300 ? SESSION_READ_HAD : SESSION_READ_OTHER;
     if (s->open)

@@ -514,6 +514,27 @@ START_TEST(dropped_login_retried_is_one_failure)
 }
 END_TEST
 
+START_TEST(discovery_dropped_then_login_refused_is_one_failure)
+{
+    /* keystone stops while a client begins: its version document (GET
+     * /v3, no token) reset, its login refused a millisecond later. One
+     * client, one attempt: one failed operation */
+    struct rca *a = new_rca_cfg(0, 0, 0);
+    rca_event(a, req(100, 30, "client", UA_OSC, "keystone", "GET", "/v3", NULL, NULL));
+    struct event *na = resp(104, 30, "keystone", "client", "GET", "/v3", 0, NULL, NULL, NULL);
+    na->flags |= EV_F_NO_ANSWER;
+    na->end_how = EV_END_SERVER_RESET;
+    na->req_ts_us = T0 + 100 * 1000;
+    rca_event(a, na);
+    rca_event(a, conn(105, "keystone", FLOW_EV_REFUSED));
+    rca_flush(a, T0 + 20000000ull);
+    ck_assert_uint_eq(ngot, 1);
+    ck_assert_str_eq(got[0].service, "keystone");
+    ck_assert_uint_eq(counter("rca.session_duplicates"), 1);
+    rca_free(a);
+}
+END_TEST
+
 START_TEST(refusals_without_a_client)
 {
     /* no client session poised on the address: refusals to keystone are a
@@ -776,6 +797,7 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, clients_refused_together_each_fail);
     tcase_add_test(tc, dropped_login_retried_is_one_failure);
     tcase_add_test(tc, refusals_without_a_client);
+    tcase_add_test(tc, discovery_dropped_then_login_refused_is_one_failure);
     tcase_add_test(tc, display_reads_failing_are_the_clients_to_bear);
     tcase_add_test(tc, reads_a_command_needs_are_its_own);
     suite_add_tcase(s, tc);
