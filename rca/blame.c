@@ -19,6 +19,19 @@ static int user_error(const struct report *r)
     return k && !strcmp(k, "http_4xx");
 }
 
+/* 1 when error class e says "internal server error" in any spelling
+ * (nova's InternalServerError, keystone's title "Internal Server Error"). */
+static int internal_error(const char *e)
+{
+    char flat[128];
+    size_t n = 0;
+    for (const char *p = e; *p && n + 1 < sizeof(flat); p++)
+        if (*p != ' ' && *p != '_')
+            flat[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    flat[n] = '\0';
+    return strstr(flat, "internalservererror") != NULL;
+}
+
 /* Evidence of a service that did not do its part (no answer, a call
  * never answered or never taken, an operation left in transition), or
  * answered with a generic server error: it may have been let down by a
@@ -39,7 +52,7 @@ static int let_down_kind(const struct report *r)
     const char *e = r->root_cause.error;
     /* a generic server error, or one that says a connection failed
      * (ConnectFailure, ConnectionRefused, GatewayTimeout, ...) */
-    return !e || !*e || !strcmp(e, "computeFault") || strstr(e, "InternalServerError") ||
+    return !e || !*e || !strcmp(e, "computeFault") || internal_error(e) ||
            strstr(e, "Unavailable") || strstr(e, "Connect") || strstr(e, "Timeout") ||
            strstr(e, "Unreachable") || strstr(e, "Refused") || strstr(e, "Gateway") ||
            !strcmp(r->status, "502") || !strcmp(r->status, "503") || !strcmp(r->status, "504");

@@ -460,6 +460,17 @@ START_TEST(blame_moves_a_let_down_failure_only)
     ck_assert_str_eq(r.root_cause.service, "glance-api");
     ck_assert_str_eq(r.root_cause.kind, "dependency_down");
     ck_assert_ptr_nonnull(strstr(r.root_cause.message, "glance-api down since"));
+    /* keystone's spelling of the same generic 500 (its error title) */
+    verdict(&r, "nova-api", "http_5xx", "internal_error", 2000);
+    r.root_cause.error = "Internal Server Error";
+    snprintf(r.status, sizeof(r.status), "500");
+    ck_assert(blame_decide(m, rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &b));
+    ck_assert(b.moved);
+    /* a 500 naming a specific exception stays nova-api's */
+    verdict(&r, "nova-api", "http_5xx", "internal_error", 2000);
+    r.root_cause.error = "ValueError";
+    blame_decide(m, rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &b);
+    ck_assert(!b.moved);
     /* a specific exception nova-api raised stays its own */
     verdict(&r, "nova-api", "rpc_failure", "not_found", 2000);
     r.root_cause.error = "InstanceNotFound";
