@@ -9,15 +9,15 @@
  * awaiting an answer and the operation in progress (its first request and
  * the request id of its answer). A refused or unanswered connection has no
  * token and no id: it is tied to the session on its client address that
- * is poised to send (one whose token was just refused, 401, is poised to
- * log in again: its failed logins and refused login connections are its
- * own) (nothing awaiting an answer, active a moment ago, its
+ * is poised to send (nothing awaiting an answer, active a moment ago, its
  * last answer not a server error, after which a client gives up; and not
  * a connection to the service that issued its token, which a client with
- * a token has no reason to call again, nor to a service clients are never
- * seen calling); with none, to an anonymous session
- * that begins there (a client that could not even log in), which takes
- * the refusals of the same burst.
+ * a token has no reason to call again unless that token was just refused,
+ * nor to a service clients are never seen calling); with none, to an
+ * anonymous session that begins there (a client that could not even log
+ * in), which takes the refusals of the same burst. A session whose token
+ * was just refused (a 401) logs in again at once: the logins that fail
+ * then, dropped, 5xx or refused, are its own.
  *
  * Bounded: at most max_sessions (the least recently active is dropped,
  * counted), each forgotten after idle_us of silence. */
