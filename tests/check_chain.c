@@ -492,20 +492,31 @@ START_TEST(clients_refused_together_each_fail)
 }
 END_TEST
 
+/* A client's request to keystone (its login, or the version document
+ * before it) left unanswered: keystone closed (how) the connection on it. */
+static void keystone_dropped(struct rca *a, uint64_t ms, uint64_t flow, const char *method,
+                             const char *path, int how)
+{
+    rca_event(a, req(ms, flow, "client", UA_OSC, "keystone", method, path, NULL, NULL));
+    struct event *na = resp(ms + 4, flow, "keystone", "client", method, path, 0, NULL, NULL, NULL);
+    na->flags |= EV_F_NO_ANSWER;
+    na->end_how = how;
+    na->req_ts_us = T0 + ms * 1000;
+    rca_event(a, na);
+}
+
+static void login_dropped(struct rca *a, uint64_t ms, uint64_t flow)
+{
+    keystone_dropped(a, ms, flow, "POST", "/v3/auth/tokens", EV_END_SERVER_CLOSED);
+}
+
 START_TEST(dropped_login_retried_is_one_failure)
 {
     /* keystone closes a client's login unanswered; the client's library
      * retries at once and is dropped again: one failed operation */
     struct rca *a = new_rca_cfg(0, 0, 0);
-    for (uint64_t k = 0; k < 2; k++) {
-        rca_event(a, req(100 + 13 * k, 20 + k, "client", UA_OSC, "keystone", "POST",
-                         "/v3/auth/tokens", NULL, NULL));
-        struct event *na = resp(105 + 13 * k, 20 + k, "keystone", "client", "POST",
-                                "/v3/auth/tokens", 0, NULL, NULL, NULL);
-        na->flags |= EV_F_NO_ANSWER;
-        na->end_how = EV_END_SERVER_CLOSED;
-        rca_event(a, na);
-    }
+    for (uint64_t k = 0; k < 2; k++)
+        login_dropped(a, 100 + 13 * k, 20 + k);
     rca_flush(a, T0 + 5000000ull);
     ck_assert_uint_eq(ngot, 1);
     ck_assert_str_eq(got[0].kind, "no_answer");
@@ -520,12 +531,7 @@ START_TEST(discovery_dropped_then_login_refused_is_one_failure)
      * /v3, no token) reset, its login refused a millisecond later. One
      * client, one attempt: one failed operation */
     struct rca *a = new_rca_cfg(0, 0, 0);
-    rca_event(a, req(100, 30, "client", UA_OSC, "keystone", "GET", "/v3", NULL, NULL));
-    struct event *na = resp(104, 30, "keystone", "client", "GET", "/v3", 0, NULL, NULL, NULL);
-    na->flags |= EV_F_NO_ANSWER;
-    na->end_how = EV_END_SERVER_RESET;
-    na->req_ts_us = T0 + 100 * 1000;
-    rca_event(a, na);
+    keystone_dropped(a, 100, 30, "GET", "/v3", EV_END_SERVER_RESET);
     rca_event(a, conn(105, "keystone", FLOW_EV_REFUSED));
     rca_flush(a, T0 + 20000000ull);
     ck_assert_uint_eq(ngot, 1);
@@ -576,18 +582,6 @@ static void read_of(struct rca *a, uint64_t ms, uint64_t flow, uint64_t fp, cons
     r->operation = event_cstr(r, op);
     r->req_ts_us = T0 + ms * 1000;
     rca_event(a, r);
-}
-
-/* A login keystone leaves unanswered (its database down). */
-static void login_dropped(struct rca *a, uint64_t ms, uint64_t flow)
-{
-    rca_event(a, req(ms, flow, "client", UA_OSC, "keystone", "POST", "/v3/auth/tokens", NULL, NULL));
-    struct event *na = resp(ms + 1, flow, "keystone", "client", "POST", "/v3/auth/tokens", 0,
-                            NULL, NULL, NULL);
-    na->flags |= EV_F_NO_ANSWER;
-    na->end_how = EV_END_SERVER_CLOSED;
-    na->req_ts_us = T0 + ms * 1000;
-    rca_event(a, na);
 }
 
 START_TEST(display_reads_failing_are_the_clients_to_bear)
