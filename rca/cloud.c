@@ -1189,6 +1189,12 @@ int cloud_calls(const struct cloud *m, const struct cloud_inst *from, const stru
     return calls_through(m, from, to, 1);
 }
 
+int cloud_speaks_to(const struct cloud *m, const struct cloud_inst *from,
+                    const struct cloud_inst *to)
+{
+    return from && to && m->nslots && edge_find(m, from->id, to->id, CLOUD_EDGE_AMQP) != NULL;
+}
+
 int cloud_span_solid(const struct cloud_span *s, uint64_t now)
 {
     uint64_t until = s->until_us ? s->until_us : now;

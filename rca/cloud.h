@@ -212,6 +212,9 @@ int cloud_depends(const struct cloud *m, const struct cloud_inst *from, const st
  * (nova's API clients for nova-api, not keystonemiddleware, which every
  * service of the address holds). */
 int cloud_calls(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to);
+/* 1 if from has been seen opening an AMQP connection to broker to. */
+int cloud_speaks_to(const struct cloud *m, const struct cloud_inst *from,
+                    const struct cloud_inst *to);
 
 
 /* A service instance at addr (not a library embedded in one) seen calling

@@ -7,7 +7,8 @@
  * poised client session, to a burst of a client that could not log in,
  * or to nobody; incidents opened by a period, joined by verdicts,
  * resolved; the Alertmanager payload; blame moving a generic failure onto
- * a dependency that went down first, and leaving a specific one. */
+ * a dependency that went down first, and leaving a specific one; work
+ * lost to a broker restart moved onto the broker. */
 #include <jansson.h>
 
 #include "capture/flow.h"
@@ -520,6 +521,55 @@ static struct event *stalled(uint64_t ms, const char *addr, uint64_t quiet_ms)
     return ev;
 }
 
+/* The broker restarts under nova-conductor: it force-closes the
+ * conductor's connection at 1 s, refuses reconnects, and is back at 20 s
+ * (a connection taken). Work the conductor does not consume from when
+ * (ms) on. */
+static struct cloud *broker_restart(uint64_t untaken_ms)
+{
+    struct cloud *m = new_cloud();
+    see(m, amqp(0, EV_AMQP_OPEN, "nova-conductor", "ctl", 0));
+    struct event *close = mk(EV_AMQP_CLOSE, 1000);
+    peer(close, &close->src, 5672, "rabbitmq", NULL);
+    peer(close, &close->dst, 41000, "nova-conductor", "ctl");
+    close->reply_code = 320;
+    see(m, close);
+    see(m, conn(2000, "rabbitmq", FLOW_EV_REFUSED));
+    see(m, conn(3000, "rabbitmq", FLOW_EV_REFUSED));
+    see(m, amqp(20000, EV_AMQP_OPEN, "nova-api", "ctl", 0));
+    cloud_note(m, "nova-conductor", "ctl", NULL, CLOUD_WHY_UNCONSUMED, T0 + untaken_ms * 1000);
+    cloud_note(m, "nova-conductor", "ctl", NULL, CLOUD_WHY_UNCONSUMED,
+               T0 + (untaken_ms + 2000) * 1000);
+    return m;
+}
+
+START_TEST(work_lost_to_a_broker_restart_is_the_brokers)
+{
+    struct report r;
+    struct blame b;
+    /* a cast to the conductor 70 ms after the broker came back, never
+     * delivered: the conductor had not re-attached yet */
+    struct cloud *m = broker_restart(20070);
+    verdict(&r, "nova-conductor", "cast_unconsumed", "service_down", 20070);
+    r.root_cause.host = "ctl";
+    r.root_cause.untaken = 1;
+    ck_assert(blame_decide(m, rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &b));
+    ck_assert(b.moved);
+    ck_assert_str_eq(b.inst->service, "rabbitmq");
+    cloud_free(m);
+    /* a minute after the broker came back, the conductor's own */
+    m = broker_restart(80000);
+    verdict(&r, "nova-conductor", "cast_unconsumed", "service_down", 80000);
+    r.root_cause.host = "ctl";
+    r.root_cause.untaken = 1;
+    blame_decide(m, rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &b);
+    ck_assert(!b.moved);
+    ck_assert_ptr_nonnull(b.inst);
+    ck_assert_str_eq(b.inst->service, "nova-conductor");
+    cloud_free(m);
+}
+END_TEST
+
 START_TEST(unreachable_host_and_server_homes)
 {
     const char *S1 = "11111111-2222-4333-8444-555555555555";
@@ -593,6 +643,7 @@ static Suite *suite(void)
     tcase_add_test(tc, sessions_and_refusals);
     tcase_add_test(tc, incidents_open_join_resolve);
     tcase_add_test(tc, blame_moves_a_let_down_failure_only);
+    tcase_add_test(tc, work_lost_to_a_broker_restart_is_the_brokers);
     tcase_add_test(tc, unreachable_host_and_server_homes);
     suite_add_tcase(s, tc);
     return s;
