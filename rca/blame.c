@@ -7,10 +7,6 @@
 
 #define BLAME_BEFORE_US 2000000ull /* a dependency down just before the call counts */
 #define BLAME_AFTER_US 1000000ull
-/* consumers come back to a restarted broker this late at the most (they
- * reconnect, declare their queues again); work sent meanwhile has no
- * queue: the broker's outage is still the cause */
-#define BLAME_BROKER_LAG_US 5000000ull
 
 static const char *or_s(const char *s)
 {
@@ -124,27 +120,6 @@ static const struct cloud_inst *down_among(const struct cloud *m, const struct r
     return best;
 }
 
-/* Work no consumer took, its consumer x in trouble from t on: the broker x
- * speaks AMQP to, down at t or only just back (BLAME_BROKER_LAG_US), and
- * down first. Its restart cut the consumer off: the consumer's silence is
- * the broker's outage carrying on. NULL when none. */
-static const struct cloud_inst *broker_behind(const struct cloud *m, const struct cloud_inst *x,
-                                              uint64_t t, const struct cloud_span **span)
-{
-    uint64_t t0 = t > BLAME_BROKER_LAG_US ? t - BLAME_BROKER_LAG_US : 0;
-    for (size_t i = 0; x && i < cloud_count(m); i++) {
-        const struct cloud_inst *b = cloud_at(m, i);
-        if (b == x || b->alias || !cloud_speaks_to(m, x, b))
-            continue;
-        const struct cloud_span *s = cloud_down_during(b, t0, t);
-        if (s && s->since_us <= t && cloud_span_solid(s, t)) {
-            *span = s;
-            return b;
-        }
-    }
-    return NULL;
-}
-
 /* The rule's when_down: of the instances of its services (other than x)
  * down during the failure, or within when_down_within seconds before it,
  * the one that went down first (it explains the rest). */
@@ -194,11 +169,13 @@ int blame_decide(const struct cloud *m, const struct rules *rules, const struct 
             out->category = category_of(xs);
         return x != NULL;
     }
-    /* work no consumer took while the broker was restarting under it */
+    /* work no consumer took while its broker was down or only just back
+     * (cloud_broker_down): its restart cut the consumer off, the
+     * consumer's silence is the broker's outage carrying on */
     const struct cloud_span *bs = NULL;
     const struct cloud_inst *b =
-        rc->untaken ? broker_behind(m, x, xs ? xs->since_us : rc->ts_us, &bs) : NULL;
-    if (b) {
+        rc->untaken ? cloud_broker_down(m, x, xs ? xs->since_us : rc->ts_us, &bs) : NULL;
+    if (b && cloud_span_solid(bs, rc->ts_us)) {
         out->inst = b;
         out->span = bs;
         out->moved = 1;

@@ -1,6 +1,7 @@
 /* chain.c -- transaction chain stitching (see chain.h; PROTOCOLS.md §0,
  * §2.3-2.5, §3.1, §4). One string-keyed index maps request ids ("r:"),
- * call msg_ids ("m:"), message unique ids ("u:"), owned resources ("i:"),
+ * call msg_ids ("m:"), message unique ids ("u:"), owned resources ("i:":
+ * the latest operation to act on one; "o:": the first still open),
  * pending name lookups ("l:") and refused-connection targets ("c:") to the
  * chain (and entry) they belong to. Open HTTP requests are a small
  * capped list used both to pair responses (flow + order) and for time
@@ -933,7 +934,9 @@ static struct chain *lookup_chain(struct chain_set *cs, const char *pfx, const c
 
 struct chain *chain_set_resource_chain(const struct chain_set *cs, const char *uuid)
 {
-    return lookup_chain((struct chain_set *)cs, "i:", uuid, NULL);
+    struct chain *c = lookup_chain((struct chain_set *)cs, "o:", uuid, NULL);
+    /* the first decided: the latest still open to act on it */
+    return c ? c : lookup_chain((struct chain_set *)cs, "i:", uuid, NULL);
 }
 
 /* 1 when request req carried the token that validation ev checks. */
@@ -1184,23 +1187,33 @@ static void register_keys(struct chain_set *cs, struct chain *c, int32_t idx,
     }
 }
 
+/* c owns resource uuid: later polls find it ("i:", the latest operation
+ * to act on it), and so does the question of which open operation acted
+ * on it first ("o:", kept by the first until it is decided). */
+static void own_resource(struct chain_set *cs, struct chain *c, int32_t idx, const char *uuid)
+{
+    char k[320];
+    keyf(k, sizeof(k), "i:", uuid);
+    map_put(cs, k, c, idx);
+    keyf(k, sizeof(k), "o:", uuid);
+    if (!map_find(cs, k))
+        map_put(cs, k, c, idx);
+}
+
 /* Resources a user operation creates or acts on: later polls find it. */
 static void own_resources(struct chain_set *cs, struct chain *c, int32_t idx)
 {
     const struct event *ev = c->e[idx].ev;
-    char k[320], u[40];
+    char u[40];
     for (size_t i = 0; i < ev->nuuids; i++) {
         enum ev_res r = (enum ev_res)ev->uuids[i].res;
         if (r == EV_RES_IMAGE || r == EV_RES_FLAVOR || r == EV_RES_PROJECT || r == EV_RES_USER ||
             r == EV_RES_PROVIDER || r == EV_RES_NETWORK)
             continue;
-        keyf(k, sizeof(k), "i:", ev->uuids[i].id);
-        map_put(cs, k, c, idx);
+        own_resource(cs, c, idx, ev->uuids[i].id);
     }
-    if (ev->kind == EV_HTTP_REQUEST && chain_path_uuid(ev->path, u, sizeof(u))) {
-        keyf(k, sizeof(k), "i:", u);
-        map_put(cs, k, c, idx);
-    }
+    if (ev->kind == EV_HTTP_REQUEST && chain_path_uuid(ev->path, u, sizeof(u)))
+        own_resource(cs, c, idx, u);
 }
 
 static void set_deadline(struct chain *c)

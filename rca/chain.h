@@ -181,7 +181,8 @@ int chain_set_delivery_visible(const struct chain_set *cs, const struct event *e
 int chain_set_topic_consumer(const struct chain_set *cs, const struct event *ev,
                              const char **addr, const char **host);
 /* The open chain the resource uuid (an instance, a port, ...) belongs to:
- * the operation that acted on it first; NULL when none is open. */
+ * the operation that acted on it first while still open (once that one is
+ * decided, the latest to act on it); NULL when none is open. */
 struct chain *chain_set_resource_chain(const struct chain_set *cs, const char *uuid);
 /* 1 when a client recently DELETEd the resource uuid (2xx). */
 int chain_set_was_deleted(const struct chain_set *cs, const char *uuid);

@@ -1036,6 +1036,15 @@ void cloud_note(struct cloud *m, const char *svc, const char *host, const char *
         went_down(m, x, CLOUD_HUNG, why, t);
     } else if (why == CLOUD_WHY_UNCONSUMED) {
         x->unconsumed++;
+        /* sent while x's broker was down or only just back: no queue to
+         * hold it yet, the broker's outage (evidence of its period) */
+        const struct cloud_span *bs = NULL;
+        const struct cloud_inst *b = cloud_broker_down(m, x, t, &bs);
+        if (b) {
+            m->inst[b - m->inst].spans[bs - b->spans].evidence++;
+            stats_add(m->st, "cloud.unconsumed_after_broker", 1);
+            return;
+        }
         went_down(m, x, CLOUD_DOWN, why, t);
     }
 }
@@ -1189,10 +1198,21 @@ int cloud_calls(const struct cloud *m, const struct cloud_inst *from, const stru
     return calls_through(m, from, to, 1);
 }
 
-int cloud_speaks_to(const struct cloud *m, const struct cloud_inst *from,
-                    const struct cloud_inst *to)
+const struct cloud_inst *cloud_broker_down(const struct cloud *m, const struct cloud_inst *x,
+                                           uint64_t t, const struct cloud_span **span)
 {
-    return from && to && m->nslots && edge_find(m, from->id, to->id, CLOUD_EDGE_AMQP) != NULL;
+    uint64_t t0 = t > CLOUD_BROKER_LAG_US ? t - CLOUD_BROKER_LAG_US : 0;
+    for (size_t i = 0; x && m->nslots && i < m->ninst; i++) {
+        const struct cloud_inst *b = &m->inst[i];
+        if (b == x || b->alias || !edge_find(m, x->id, b->id, CLOUD_EDGE_AMQP))
+            continue;
+        const struct cloud_span *s = cloud_down_during(b, t0, t);
+        if (s && s->since_us <= t) {
+            *span = s;
+            return b;
+        }
+    }
+    return NULL;
 }
 
 int cloud_span_solid(const struct cloud_span *s, uint64_t now)

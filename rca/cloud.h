@@ -212,9 +212,16 @@ int cloud_depends(const struct cloud *m, const struct cloud_inst *from, const st
  * (nova's API clients for nova-api, not keystonemiddleware, which every
  * service of the address holds). */
 int cloud_calls(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to);
-/* 1 if from has been seen opening an AMQP connection to broker to. */
-int cloud_speaks_to(const struct cloud *m, const struct cloud_inst *from,
-                    const struct cloud_inst *to);
+/* Consumers come back to a restarted broker this late at the most (they
+ * reconnect and declare their queues again): work sent to them meanwhile
+ * has no queue, and is lost to the broker's outage. */
+#define CLOUD_BROKER_LAG_US 5000000ull
+
+/* The broker x has been seen opening AMQP connections to, down at t or
+ * back less than CLOUD_BROKER_LAG_US before t, with that period in *span;
+ * NULL when none. */
+const struct cloud_inst *cloud_broker_down(const struct cloud *m, const struct cloud_inst *x,
+                                           uint64_t t, const struct cloud_span **span);
 
 
 /* A service instance at addr (not a library embedded in one) seen calling

@@ -3,8 +3,10 @@
  * request id), time nesting of token validations (into the request whose
  * token they check), responses paired by
  * flow order, per-chain event cap, open-chain eviction, settle and pending
- * calls (AMQP expiration), request-id filter. */
+ * calls (AMQP expiration), request-id filter, the first open operation to
+ * act on a resource. */
 #include "parsers/redact.h"
+#include "rca/chain.h"
 #include "tests/rca_scenario.h"
 #include "tests/xorshift.h"
 
@@ -382,6 +384,50 @@ START_TEST(late_work_of_a_reported_failure)
     ck_assert_int_eq(got[1].failed, 1);
     ck_assert_str_eq(got[1].error, "InstanceNotFound");
     rca_free(a);
+}
+END_TEST
+
+/* A client's request to nova-api on flow (its own token) at ms and its
+ * answer at ms + 5 (status, request id rid, naming the server INST),
+ * stitched into cs. */
+static void nova_call(struct chain_set *cs, uint64_t ms, uint64_t flow, const char *method,
+                      const char *path, int status, const char *rid)
+{
+    struct event *q = req(ms, flow, "client", UA_NOVACLIENT, "nova-api", method, path, NULL, NULL);
+    q->token_fp[0] = 0x7000 + flow;
+    ck_assert_ptr_nonnull(chain_set_add(cs, q, 0));
+    struct event *r = resp(ms + 5, flow, "nova-api", "client", method, path, status, rid, NULL,
+                           NULL);
+    ck_assert_int_eq(event_add_uuid(r, INST, strlen(INST), EV_RES_INSTANCE), 0);
+    ck_assert_ptr_nonnull(chain_set_add(cs, r, 0));
+}
+
+START_TEST(resource_owner_is_the_first_to_act)
+{
+    /* A creates the server; B, another client, reads it and deletes it
+     * while A's operation is still open: later reads of it are polls of
+     * B's delete ("i:"), but the operation that acted on it first is A's
+     * (a read of it in ERROR waits for A's verdict); once A is decided,
+     * B's */
+    char srv[80];
+    snprintf(srv, sizeof(srv), "/v2.1/servers/%s", INST);
+    struct chain_cfg cfg = {512, 60000000ull, 0, 0};
+    struct chain_set *cs = chain_set_new(&cfg, rules, st);
+    ck_assert_ptr_nonnull(cs);
+    nova_call(cs, 0, 1, "POST", "/v2.1/servers", 202, "req-000000a0-0000-4000-8000-000000000000");
+    struct chain *ca = chain_set_resource_chain(cs, INST);
+    ck_assert_ptr_nonnull(ca);
+    nova_call(cs, 13000, 2, "GET", srv, 200, "req-000000b0-0000-4000-8000-000000000000");
+    nova_call(cs, 13500, 2, "DELETE", srv, 204, "req-000000b1-0000-4000-8000-000000000000");
+    struct event *poll = req(14000, 2, "client", UA_NOVACLIENT, "nova-api", "GET", srv, NULL, NULL);
+    poll->token_fp[0] = 0x7002;
+    struct chain *cb = chain_set_add(cs, poll, 0);
+    ck_assert_ptr_nonnull(cb);
+    ck_assert_ptr_ne(cb, ca);
+    ck_assert_ptr_eq(chain_set_resource_chain(cs, INST), ca);
+    chain_set_remove(cs, ca);
+    ck_assert_ptr_eq(chain_set_resource_chain(cs, INST), cb);
+    chain_set_free(cs);
 }
 END_TEST
 
@@ -786,6 +832,7 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, heap_decides_like_a_full_walk);
     tcase_add_test(tc, late_work_of_a_reported_failure);
     tcase_add_test(tc, filter_by_request_id);
+    tcase_add_test(tc, resource_owner_is_the_first_to_act);
     tcase_add_test(tc, refusals_of_a_session_are_one_operation);
     tcase_add_test(tc, refusal_retied_to_the_client_that_gave_up);
     tcase_add_test(tc, clients_refused_together_each_fail);
