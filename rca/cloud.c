@@ -1198,6 +1198,60 @@ int cloud_calls(const struct cloud *m, const struct cloud_inst *from, const stru
     return calls_through(m, from, to, 1);
 }
 
+/* 1 when services a and b are of one family ("nova-api", "nova-compute"
+ * and the library "nova"): the same name up to its first '-'. */
+static int same_family(const char *a, const char *b)
+{
+    size_t na = strcspn(a, "-"), nb = strcspn(b, "-");
+    return na == nb && !strncmp(a, b, na);
+}
+
+/* 1 when an instance of x's family has a REST edge to y. */
+static int family_calls(const struct cloud *m, const struct cloud_inst *x,
+                        const struct cloud_inst *y)
+{
+    for (size_t i = 0; i < m->ninst; i++) {
+        const struct cloud_inst *f = &m->inst[i];
+        if (f->alias || !same_family(f->service, x->service))
+            continue;
+        if (edge_find(m, f->id, y->id, CLOUD_EDGE_REST))
+            return 1;
+    }
+    return 0;
+}
+
+const struct cloud_inst *cloud_unreached_callee(struct cloud *m, const struct cloud_inst *x,
+                                                uint64_t t, uint64_t now)
+{
+    struct cloud_inst *pick = NULL;
+    for (size_t i = 0; x && m->nslots && i < m->ninst; i++) {
+        struct cloud_inst *y = &m->inst[i];
+        if (y == x || y->alias || y->embedded || !y->port || same_family(y->service, x->service) ||
+            !family_calls(m, x, y))
+            continue;
+        const struct cloud_span *s = cloud_down_during(y, t, now);
+        if (s && s->why != CLOUD_WHY_CALLERS)
+            return NULL; /* a callee seen down: the usual blame speaks */
+        if (y->alive_us >= t && !s)
+            continue; /* it spoke since: not the one */
+        if (pick || y->first_us >= t)
+            return NULL; /* two silent, or one never seen before */
+        pick = y;
+    }
+    if (!pick)
+        return NULL;
+    if (!cloud_down_during(pick, t, now)) {
+        went_down(m, pick, CLOUD_DOWN, CLOUD_WHY_CALLERS, pick->alive_us);
+        stats_add(m->st, "cloud.unreached_callee", 1);
+    } else {
+        struct cloud_span *s = open_span(pick);
+        if (s)
+            s->evidence++;
+    }
+    edge_add(m, x, pick, CLOUD_EDGE_REST, 1, t);
+    return pick;
+}
+
 const struct cloud_inst *cloud_broker_down(const struct cloud *m, const struct cloud_inst *x,
                                            uint64_t t, const struct cloud_span **span)
 {
@@ -1273,6 +1327,7 @@ const char *cloud_why_name(enum cloud_why w)
         "",           "refused",     "unreachable", "left the broker", "force-closed",
         "no answer",  "no reply",    "unconsumed",  "silent", "named by errors",
         "failing its dependents", "held work",  "not acknowledging",
+        "its callers could not connect",
     };
     return (unsigned)w < CLOUD_WHY_COUNT ? names[w] : "";
 }

@@ -56,6 +56,10 @@ enum cloud_why {
                              (TCP retransmissions into silence): unreachable,
                              a cut link or a dead host; since its address's
                              last packet */
+    CLOUD_WHY_CALLERS,    /* a service that could not connect to what it
+                             calls (its error says so, the call out of the
+                             wire's sight): of what its family calls, the
+                             one silent from before until after */
     CLOUD_WHY_COUNT
 };
 
@@ -212,6 +216,19 @@ int cloud_depends(const struct cloud *m, const struct cloud_inst *from, const st
  * (nova's API clients for nova-api, not keystonemiddleware, which every
  * service of the address holds). */
 int cloud_calls(const struct cloud *m, const struct cloud_inst *from, const struct cloud_inst *to);
+/* x could not connect to a REST service it calls (its error says so; the
+ * call itself is out of the wire's sight: both on one host behind a span
+ * port) in a request begun at t; now is later (the verdict's time). Of
+ * the REST services x's family was seen calling (x itself, or a service or
+ * library of its family anywhere: nova-compute's calls speak for
+ * nova-api), none seen down: when exactly one was silent from before t
+ * until now while every other spoke after t, it is the one x could not
+ * reach. Its down period opens at its last sign of life
+ * (CLOUD_WHY_CALLERS) and x is recorded as calling it. Returns it; NULL
+ * when none or several. */
+const struct cloud_inst *cloud_unreached_callee(struct cloud *m, const struct cloud_inst *x,
+                                                uint64_t t, uint64_t now);
+
 /* Consumers come back to a restarted broker this late at the most (they
  * reconnect and declare their queues again): work sent to them meanwhile
  * has no queue, and is lost to the broker's outage. */

@@ -794,6 +794,22 @@ static void time_of(struct rca *a, const struct chain *c, const struct report *r
     }
 }
 
+/* A service's server error saying it could not connect to something it
+ * calls, the call itself out of sight (both on one host behind a span
+ * port): the model may tell which callee (cloud_unreached_callee), so that
+ * the blame moves to it. */
+static void unreached_callee(struct rca *a, const struct report *r)
+{
+    const struct report_cause *rc = &r->root_cause;
+    if (!rc->service || !rc->kind || strcmp(rc->kind, "http_5xx") || !rc->error ||
+        !strstr(rc->error, "Connect"))
+        return;
+    const struct cloud_inst *x =
+        cloud_find(a->cloud, rc->service, rc->host, rc->addr[0] ? rc->addr : NULL);
+    if (x)
+        cloud_unreached_callee(a->cloud, x, rc->since_us ? rc->since_us : rc->ts_us, a->now);
+}
+
 static void decide(struct rca *a, struct chain *c, int at_end)
 {
     struct fault_ctx fx = {a->cs, a->now, at_end};
@@ -831,8 +847,10 @@ static void decide(struct rca *a, struct chain *c, int at_end)
                    r.root_cause.held_us);
     if (r.failed && !r.root_cause.service && operation_server(c, j.server, sizeof(j.server)))
         blame_home(a->cloud, &r, j.server, j.home_buf, sizeof(j.home_buf));
-    if (r.failed && !seen_before && !tail)
+    if (r.failed && !seen_before && !tail) {
+        unreached_callee(a, &r);
         blame_decide(a->cloud, a->rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &j.blame);
+    }
     if (r.failed && !seen_before && !tail)
         waited_cause(a, c, &r, &j);
     time_of(a, c, &r, &j, &tl);

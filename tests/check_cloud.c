@@ -8,7 +8,8 @@
  * or to nobody; incidents opened by a period, joined by verdicts,
  * resolved; the Alertmanager payload; blame moving a generic failure onto
  * a dependency that went down first, and leaving a specific one; work
- * lost to a broker restart moved onto the broker. */
+ * lost to a broker restart moved onto the broker; the one callee silent
+ * when its caller could not connect. */
 #include <jansson.h>
 
 #include "capture/flow.h"
@@ -570,6 +571,50 @@ START_TEST(work_lost_to_a_broker_restart_is_the_brokers)
 }
 END_TEST
 
+/* nova-compute calls neutron-server and placement-api at 0 s; nova-api
+ * answers a version document (it is up). */
+static struct cloud *nova_calls(void)
+{
+    struct cloud *m = new_cloud();
+    see(m, req(0, 1, "nova-compute", "nova-compute keystoneauth1/5", "neutron-server", "GET",
+               "/v2.0/ports", NULL, NULL));
+    see(m, resp(5, 1, "neutron-server", "nova-compute", "GET", "/v2.0/ports", 200, NULL, NULL,
+                NULL));
+    see(m, req(10, 2, "nova-compute", "nova-compute keystoneauth1/5", "placement-api", "GET",
+               "/allocations/x", NULL, NULL));
+    see(m, resp(15, 2, "placement-api", "nova-compute", "GET", "/allocations/x", 200, NULL,
+                NULL, NULL));
+    see(m, resp(20, 3, "nova-api", "client", "GET", "/", 200, NULL, NULL, NULL));
+    return m;
+}
+
+START_TEST(the_callee_nobody_hears_from)
+{
+    /* nova-api fails to connect at 10 s (ConnectFailure: its call is out
+     * of sight); placement answers again at 12 s, neutron never: neutron
+     * is the one, down since its last word */
+    struct cloud *m = nova_calls();
+    see(m, req(12000, 2, "nova-compute", "nova-compute keystoneauth1/5", "placement-api", "GET",
+               "/allocations/x", NULL, NULL));
+    see(m, resp(12005, 2, "placement-api", "nova-compute", "GET", "/allocations/x", 200, NULL,
+                NULL, NULL));
+    const struct cloud_inst *api = cloud_find(m, "nova-api", NULL, "127.0.0.1");
+    ck_assert_ptr_nonnull(api);
+    const struct cloud_inst *u = cloud_unreached_callee(m, api, T0 + 10000000ull, T0 + 25000000ull);
+    ck_assert_ptr_nonnull(u);
+    ck_assert_str_eq(u->service, "neutron-server");
+    ck_assert(cloud_down_at(u, T0 + 11000000ull));
+    ck_assert_int_eq(cloud_current_span(u)->why, CLOUD_WHY_CALLERS);
+    ck_assert(cloud_depends(m, api, u));
+    cloud_free(m);
+    /* placement silent too: which one is not for the wire to say */
+    m = nova_calls();
+    api = cloud_find(m, "nova-api", NULL, "127.0.0.1");
+    ck_assert_ptr_null(cloud_unreached_callee(m, api, T0 + 10000000ull, T0 + 25000000ull));
+    cloud_free(m);
+}
+END_TEST
+
 START_TEST(unreachable_host_and_server_homes)
 {
     const char *S1 = "11111111-2222-4333-8444-555555555555";
@@ -644,6 +689,7 @@ static Suite *suite(void)
     tcase_add_test(tc, incidents_open_join_resolve);
     tcase_add_test(tc, blame_moves_a_let_down_failure_only);
     tcase_add_test(tc, work_lost_to_a_broker_restart_is_the_brokers);
+    tcase_add_test(tc, the_callee_nobody_hears_from);
     tcase_add_test(tc, unreachable_host_and_server_homes);
     suite_add_tcase(s, tc);
     return s;
