@@ -1206,28 +1206,40 @@ static int same_family(const char *a, const char *b)
     return na == nb && !strncmp(a, b, na);
 }
 
-/* 1 when an instance of x's family has a REST edge to y. */
-static int family_calls(const struct cloud *m, const struct cloud_inst *x,
+#define FAMILY_MAX 64
+
+/* Ids of the instances of x's family (x included), up to FAMILY_MAX. */
+static size_t family_ids(const struct cloud *m, const struct cloud_inst *x, uint32_t *ids)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->ninst && n < FAMILY_MAX; i++)
+        if (!m->inst[i].alias && same_family(m->inst[i].service, x->service))
+            ids[n++] = m->inst[i].id;
+    return n;
+}
+
+/* 1 when one of the instances ids (n of them) has a REST edge to y. */
+static int family_calls(const struct cloud *m, const uint32_t *ids, size_t n,
                         const struct cloud_inst *y)
 {
-    for (size_t i = 0; i < m->ninst; i++) {
-        const struct cloud_inst *f = &m->inst[i];
-        if (f->alias || !same_family(f->service, x->service))
-            continue;
-        if (edge_find(m, f->id, y->id, CLOUD_EDGE_REST))
+    for (size_t i = 0; i < n; i++)
+        if (edge_find(m, ids[i], y->id, CLOUD_EDGE_REST))
             return 1;
-    }
     return 0;
 }
 
 const struct cloud_inst *cloud_unreached_callee(struct cloud *m, const struct cloud_inst *x,
                                                 uint64_t t, uint64_t now)
 {
+    if (!x || !m->nslots)
+        return NULL;
+    uint32_t fam[FAMILY_MAX];
+    size_t nf = family_ids(m, x, fam);
     struct cloud_inst *pick = NULL;
-    for (size_t i = 0; x && m->nslots && i < m->ninst; i++) {
+    for (size_t i = 0; i < m->ninst; i++) {
         struct cloud_inst *y = &m->inst[i];
         if (y == x || y->alias || y->embedded || !y->port || same_family(y->service, x->service) ||
-            !family_calls(m, x, y))
+            !family_calls(m, fam, nf, y))
             continue;
         const struct cloud_span *s = cloud_down_during(y, t, now);
         if (s && s->why != CLOUD_WHY_CALLERS)
