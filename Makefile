@@ -57,7 +57,7 @@ TESTS := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps demo check check-plain check-san unit golden golden-update badinput benchcheck \
-	labscore labrecord otlpcheck otlp-live reportcheck buscheck hostsrecord \
+	labscore labscore-open labrecord otlpcheck otlp-live reportcheck buscheck hostsrecord \
 	fuzz fuzz-build \
 	fuzz-smoke \
 	release bench clean install uninstall unit-verify deb deb-test fresh-test FORCE
@@ -161,6 +161,12 @@ LABSCORE_MIN ?=
 labscore: $(B)/osrca
 	@python3 tests/lab/labscore.py --osrca ./$(B)/osrca --rules rules $(LABSCORE_MIN) \
 		testdata/lab/*.truth.json
+
+# Held-out recordings osrca does not get right yet (testdata/lab-open,
+# tests/lab/heldout4.list): scored, no thresholds, not in check.
+labscore-open: $(B)/osrca
+	@python3 tests/lab/labscore.py --osrca ./$(B)/osrca --rules rules -v \
+		testdata/lab-open/*.truth.json
 
 # Record the corpus again with the fault lab (root; `../shared/lab/lab
 # install` once): every line of tests/lab/corpus.list, or LAB_NAMES="a b".
