@@ -175,26 +175,27 @@ kill_correlator() {
     pkill -9 -f -- "correlate .*--bus $URL/$1" || true
 }
 
+# restart_killed NAME SECS AT: correlator NAME of the restart test into
+# restart.NAME.json (lower case), SIGKILLed after SECS s (AT s into the
+# test); says how many verdicts it gave and what it left pending
+restart_killed() {
+    out=$w/restart.$(echo "$1" | tr A-Z a-z).json
+    correlate restart "$out" --replay-window 20 &
+    c=$!
+    pids="$pids $c"
+    sleep "$2"
+    kill_correlator restart
+    wait "$c" 2>/dev/null || true
+    pend=$(redis-cli -p "$port" xpending restart:s:controller osrca | head -1)
+    echo "redis: restart: correlator $1 killed at $3 s ($(idents "$out" | wc -l) verdicts out, $pend controller entries pending)"
+}
+
 t_restart() {
     sensors restart
     # A dies before any verdict (open chains: B must decide them), B right
     # after the verdicts were given (C must not give them again)
-    correlate restart "$w/restart.a.json" --replay-window 20 &
-    c=$!
-    pids="$pids $c"
-    sleep 8
-    kill_correlator restart
-    wait "$c" 2>/dev/null || true
-    pend=$(redis-cli -p "$port" xpending restart:s:controller osrca | head -1)
-    echo "redis: restart: correlator A killed at 8 s ($(idents "$w/restart.a.json" | wc -l) verdicts out, $pend controller entries pending)"
-    correlate restart "$w/restart.b.json" --replay-window 20 &
-    c=$!
-    pids="$pids $c"
-    sleep 9
-    kill_correlator restart
-    wait "$c" 2>/dev/null || true
-    pend=$(redis-cli -p "$port" xpending restart:s:controller osrca | head -1)
-    echo "redis: restart: correlator B killed at 17 s ($(idents "$w/restart.b.json" | wc -l) verdicts out, $pend controller entries pending)"
+    restart_killed A 8 8
+    restart_killed B 9 17
     correlate restart "$w/restart.c.json" --replay-window 20 --until-ended 4
     echo "redis: restart: correlator C ran to the end ($(idents "$w/restart.c.json" | wc -l) verdicts out; $(grep -h 'already out' "$w/restart.c.json.err" | sed 's/osrca correlate: //'))"
     waitall $spids
