@@ -557,6 +557,11 @@ START_TEST(work_lost_to_a_broker_restart_is_the_brokers)
     ck_assert(blame_decide(m, rules, &r, r.root_cause.since_us, r.root_cause.ts_us, &b));
     ck_assert(b.moved);
     ck_assert_str_eq(b.inst->service, "rabbitmq");
+    /* the conductor opened no period of its own: the broker's evidence */
+    const struct cloud_inst *cd = cloud_find(m, "nova-conductor", "ctl", NULL);
+    ck_assert_ptr_nonnull(cd);
+    ck_assert_uint_eq(cd->nspans, 0);
+    ck_assert_uint_eq(*stats_counter(st, "cloud.unconsumed_after_broker"), 2);
     cloud_free(m);
     /* a minute after the broker came back, the conductor's own */
     m = broker_restart(80000);
